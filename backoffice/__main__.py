@@ -1,0 +1,6 @@
+"""`backoffice` console script and `python -m backoffice`."""
+
+from .cli import main
+
+if __name__ == "__main__":
+    main()

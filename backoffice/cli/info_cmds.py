@@ -1,0 +1,86 @@
+"""Commands that only read: settings, config check, status."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from ..errors import ConfigError
+from .common import console, make_context
+
+
+def register(app: typer.Typer) -> None:
+    app.command("settings")(show_settings)
+    app.command("check-config")(check_config)
+    app.command("status")(status)
+
+
+def show_settings() -> None:
+    """Print the effective settings (secrets masked)."""
+    ctx = make_context()
+    for name, value in ctx.settings.describe().items():
+        console.print(f"{name} = {value}")
+    console.print(f"storage: {ctx.storage.describe()}")
+
+
+def check_config() -> None:
+    """Validate bioimageio_collection_config.json and every file in collection/."""
+    ctx = make_context()
+    config = ctx.config
+    curation = ctx.curation
+    for concept_id in curation:
+        from ..ids import split_id
+
+        if split_id(config, concept_id) is None:
+            raise ConfigError(
+                f"{ctx.settings.collection_dir / (concept_id + '.yaml')}: file name '{concept_id}' is not a memorable id"
+            )
+    console.print(
+        f"{ctx.settings.config_path}: {len(config.reviewers)} reviewers, {len(config.partners)} partners; "
+        f"{ctx.settings.collection_dir}: {len(curation)} declarations valid"
+    )
+
+
+def status(
+    concept_id: str = typer.Argument(..., help="Concept id, e.g. affable-shark."),
+    log_entries: int = typer.Option(10, "--log", help="How many of the last log entries to show."),
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
+) -> None:
+    """Show a concept's draft, published versions and last log entries."""
+    ctx = make_context()
+    record = ctx.concepts.get(concept_id)
+    decl = ctx.curation_of(concept_id)
+    entries = ctx.log(concept_id).read(limit=log_entries)
+    if as_json:
+        out = record.model_dump(mode="json")
+        out["log"] = [e.model_dump(mode="json") for e in entries]
+        out["blocked_versions"] = [b.model_dump() for b in decl.blocked_versions]
+        console.print_json(json.dumps(out, default=str))
+        return
+    console.print(f"[bold]{record.id}[/bold] ({record.type}); owners: {', '.join(record.owners) or '-'}")
+    if record.concept_doi:
+        console.print(f"concept DOI: {record.concept_doi}")
+    if record.staging:
+        console.print(f"upload in progress: {record.staging.status.value} since {record.staging.started:%Y-%m-%d %H:%M}")
+    if record.draft:
+        d = record.draft
+        tests = ", ".join(f"{k}: {v.status}" for k, v in d.tests.items()) or "none yet"
+        console.print(
+            f"draft: [bold]{d.status.value}[/bold] (version {d.summary.version or '?'}, uploader {d.uploader or '-'}, "
+            f"updated {d.updated:%Y-%m-%d %H:%M}); tests: {tests}"
+        )
+    else:
+        console.print("draft: none")
+    if record.versions:
+        console.print("published versions:")
+        for v, rec in record.versions.items():
+            blocked = " [red]BLOCKED[/red]" if decl.is_blocked(v) else ""
+            doi = f", DOI {rec.doi}" if rec.doi else ""
+            console.print(f"  {v}: {rec.status.value}{doi}, published {rec.published:%Y-%m-%d}{blocked}")
+    else:
+        console.print("published versions: none")
+    if entries:
+        console.print(f"last {len(entries)} log entries:")
+        for e in entries:
+            console.print(f"  {e.timestamp:%Y-%m-%d %H:%M:%S} {e.subject} {e.step} by {e.actor}: {e.message}")

@@ -1,0 +1,73 @@
+"""Pipeline commands: validate-format, generate-collection-json, publish."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from ..gh_actions import append_summary, set_outputs
+from ..index.generate import generate_index
+from ..log import in_github_actions
+from ..review.publish import publish as run_publish
+from ..validate.static import validate_format as run_validate
+from .common import console, make_context
+
+WHICH_HELP = "`draft` or a published version."
+
+
+def register(app: typer.Typer) -> None:
+    app.command("validate-format")(validate_format)
+    app.command("generate-collection-json")(generate_collection_json)
+    app.command("publish")(publish)
+
+
+def validate_format(
+    concept_id: str = typer.Argument(..., help="Concept id."),
+    which: str = typer.Argument("draft", help=WHICH_HELP),
+    actor: str | None = typer.Option(None, "--actor", help="Who asked for it (for the log)."),
+) -> None:
+    """Validate a draft or version statically with bioimageio.spec; plan the dynamic tests."""
+    ctx = make_context()
+    result = run_validate(ctx, concept_id, which, actor=actor)
+    set_outputs({
+        "dynamic_test_cases": json.dumps(result.matrix),
+        "has_dynamic_test_cases": "yes" if result.dynamic_formats else "no",
+        "version": result.target.subject,
+        "static_status": result.status,
+    })
+    append_summary(result.markdown)
+    if not in_github_actions():
+        console.print(result.markdown, markup=False)
+    console.print(
+        f"{concept_id} {which}: static validation {result.status}; dynamic tests: "
+        f"{', '.join(result.dynamic_formats) or 'none'}"
+        + (f"; static only: {', '.join(result.static_only_formats)}" if result.static_only_formats else "")
+    )
+
+
+def generate_collection_json(
+    mode: str = typer.Option("all", "--mode", help="`published` (collection.json, id_map.json), `draft` (collection_draft.json, id_map_draft.json) or `all`."),
+) -> None:
+    """Write collection.json, collection_draft.json, id_map.json and id_map_draft.json."""
+    if mode not in ("all", "published", "draft"):
+        raise typer.BadParameter(f"mode must be all, published or draft, not '{mode}'", param_hint="--mode")
+    ctx = make_context()
+    result = generate_index(ctx, mode)  # type: ignore[arg-type]
+    for key, url in result.written.items():
+        console.print(f"wrote {key}: {url}")
+    console.print(f"{result.listed} concepts listed, {result.drafts} drafts ({result.fetched} concept documents read)")
+
+
+def publish(
+    concept_id: str = typer.Argument(..., help="Concept id."),
+    reviewer: str = typer.Option(..., "--reviewer", help="Reviewer id from the config (github|<number>)."),
+) -> None:
+    """Publish the draft awaiting review as a new version and regenerate the index."""
+    ctx = make_context()
+    result = run_publish(ctx, concept_id, reviewer)
+    generate_index(ctx, "all")
+    set_outputs({"version": result.version, "rdf_url": result.rdf_url})
+    console.print(f"published {concept_id} version {result.version}: {result.rdf_url}")
+
+

@@ -1,0 +1,29 @@
+"""`backoffice stage`."""
+
+from __future__ import annotations
+
+import typer
+
+from ..gh_actions import set_outputs
+from ..stage.stage import stage as run_stage
+from .common import console, make_context
+
+
+def register(app: typer.Typer) -> None:
+    app.command("stage")(stage)
+
+
+def stage(
+    source: str = typer.Argument(..., help="http(s) URL or local path of the package zip."),
+    concept_id: str | None = typer.Option(None, "--concept-id", help="Concept id to stage to (default: the description's id, else a new one)."),
+    uploader: str | None = typer.Option(None, "--uploader", help="Uploader: 'github|<number>' or an e-mail address."),
+    no_progress: bool = typer.Option(False, "--no-progress", help="Hide progress bars."),
+) -> None:
+    """Stage a package as the draft of a concept (new id if none is given)."""
+    ctx = make_context()
+    result = run_stage(ctx, source, concept_id=concept_id, uploader=uploader, progress=not no_progress)
+    set_outputs({"concept_id": result.concept_id, "version": result.version, "draft_token": result.token})
+    console.print(
+        f"staged {result.files} files ({result.bytes} bytes) as draft of [bold]{result.concept_id}[/bold] "
+        f"version {result.version}: {result.rdf_url}"
+    )

@@ -1,0 +1,69 @@
+"""`backoffice test`, `backoffice finish-testing` and `backoffice serve`."""
+
+from __future__ import annotations
+
+import typer
+
+from ..gh_actions import append_summary, set_outputs
+from ..log import in_github_actions
+from ..testing.dynamic import DEFAULT_TIMEOUT, maybe_finish_testing, test_static_only, test_weight_format
+from ..testing.envs import current_env
+from ..validate.target import resolve_target
+from .common import console, make_context
+
+
+def register(app: typer.Typer) -> None:
+    app.command("test")(test)
+    app.command("finish-testing")(finish_testing)
+    app.command("serve")(serve)
+
+
+def test(
+    concept_id: str = typer.Argument(..., help="Concept id."),
+    which: str = typer.Argument("draft", help="`draft` or a published version."),
+    weight_format: str | None = typer.Argument(None, help="Weight format to test (models); omit for datasets and notebooks."),
+    env_manager: str = typer.Option("current", "--env-manager", help="Where the test runs: current."),
+    timeout: float = typer.Option(DEFAULT_TIMEOUT, "--timeout", help="Seconds before the test is stopped."),
+    actor: str | None = typer.Option(None, "--actor", help="Who asked for it (for the log)."),
+) -> None:
+    """Run bioimageio.core's test of one weight format and store the report."""
+    ctx = make_context()
+    if weight_format is None:
+        outcome = test_static_only(ctx, concept_id, which, actor=actor)
+    else:
+        if env_manager != "current":
+            raise typer.BadParameter(f"unknown environment manager '{env_manager}'", param_hint="--env-manager")
+        outcome = test_weight_format(ctx, concept_id, which, weight_format, current_env(), timeout=timeout, actor=actor)
+    set_outputs({"status": outcome.status, "report": outcome.report_name})
+    append_summary(outcome.markdown)
+    if not in_github_actions() and outcome.first_error:
+        console.print(outcome.first_error, markup=False)
+    console.print(f"{concept_id} {which} {weight_format or '(static)'}: {outcome.status}" + (f" on {outcome.device}" if outcome.device else ""))
+
+
+def finish_testing(
+    concept_id: str = typer.Argument(..., help="Concept id."),
+) -> None:
+    """Move a draft whose tests are done to `awaiting review` (the test workflow's last job)."""
+    ctx = make_context()
+    target = resolve_target(ctx, concept_id, "draft")
+    finished = maybe_finish_testing(ctx, target, force=True)
+    status = ctx.concepts.get(concept_id).require_draft().status.value
+    console.print(f"{concept_id}: draft is {status}" + ("" if finished else " (unchanged)"))
+
+
+def serve(
+    port: int | None = typer.Option(None, "--port", help="Port on 127.0.0.1 (default: the serve_port setting)."),
+) -> None:
+    """Serve the store over HTTP on 127.0.0.1 (index URLs resolve; bioimageio.spec loads by id)."""
+    from ..serve.server import make_server
+
+    ctx = make_context()
+    server = make_server(ctx.storage, port=port or ctx.settings.serve_port)
+    console.print(f"serving {ctx.storage.describe()} at http://127.0.0.1:{server.server_address[1]} (Ctrl+C stops)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

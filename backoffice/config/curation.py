@@ -1,0 +1,108 @@
+"""Declared curation state: `collection/<concept-id>.yaml`, one file per concept that
+needs one. Reviewers change these files by pull request (GitOps); the next index
+generation applies them.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from ruamel.yaml import YAML, YAMLError
+
+from ..errors import ConfigError
+from .errors import config_error
+
+CONCEPT_ID = r"^[a-z][a-z-]*[a-z]$"
+
+DISPLAY_FIELDS = ("name", "description", "tags", "authors", "license", "covers", "documentation")
+"""Fields a declaration may override for display."""
+
+
+class BlockedVersion(BaseModel):
+    """A published version that must not be listed (nor loaded by id)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    version: str
+    """The blocked version, or `*` for every version of the concept."""
+    reason: str = Field(min_length=1)
+    """Why it is blocked (shown to reviewers)."""
+
+
+class CurationDecl(BaseModel):
+    """The declared curation of one concept."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    blocked_versions: list[BlockedVersion] = Field(default_factory=list)
+    """Published versions excluded from the index."""
+    extra_owners: list[str] = Field(default_factory=list)
+    """Uploaders (`github|<id>` or an e-mail) allowed to stage new versions besides the first uploader."""
+    test_kwargs: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Keyword arguments for bioimageio.core's test, per weight format (`all` applies to every format)."""
+    overrides: dict[str, Any] = Field(default_factory=dict)
+    """Display fields overridden in collection.json (name, description, tags, authors, license, covers, documentation)."""
+
+    @field_validator("extra_owners")
+    @classmethod
+    def _owners(cls, value: list[str]) -> list[str]:
+        for owner in value:
+            if not (re.match(r"^github\|[0-9]+$", owner) or re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", owner)):
+                raise ValueError(f"'{owner}' is neither 'github|<number>' nor an e-mail address")
+        return value
+
+    @field_validator("test_kwargs")
+    @classmethod
+    def _formats(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        from ..testing.formats import WEIGHT_FORMATS
+
+        for wf in value:
+            if wf != "all" and wf not in WEIGHT_FORMATS:
+                raise ValueError(f"unknown weight format '{wf}'")
+        return value
+
+    @field_validator("overrides")
+    @classmethod
+    def _overrides(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for k in value:
+            if k not in DISPLAY_FIELDS:
+                raise ValueError(f"'{k}' cannot be overridden (allowed: {', '.join(DISPLAY_FIELDS)})")
+        return value
+
+    def is_blocked(self, version: str) -> bool:
+        return any(b.version in ("*", version) for b in self.blocked_versions)
+
+    def kwargs_for(self, weight_format: str) -> dict[str, Any]:
+        return {**self.test_kwargs.get("all", {}), **self.test_kwargs.get(weight_format, {})}
+
+
+def load_curation_file(path: Path) -> CurationDecl:
+    """Load one declaration; errors name the file and the field."""
+    if not re.match(CONCEPT_ID, path.stem):
+        raise ConfigError(f"{path}: file name must be '<concept-id>.yaml'")
+    try:
+        raw = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    except YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {str(e).splitlines()[0]}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: field '(top level)': must be a mapping")
+    try:
+        return CurationDecl.model_validate(raw)
+    except ValidationError as e:
+        raise config_error(path, e) from None
+
+
+def load_curation(folder: Path) -> dict[str, CurationDecl]:
+    """All declarations in `folder`, keyed by concept id (files starting with `_` are skipped)."""
+    out: dict[str, CurationDecl] = {}
+    if not folder.is_dir():
+        return out
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(("_", ".")) or path.suffix not in (".yaml", ".yml"):
+            continue
+        out[path.stem] = load_curation_file(path)
+    return out

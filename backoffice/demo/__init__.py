@@ -1,0 +1,1 @@
+"""Tiny, offline-built bioimage.io example resources (models, datasets, notebooks) for demos and tests."""

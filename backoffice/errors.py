@@ -1,0 +1,95 @@
+"""One error hierarchy for the backoffice; each class carries its own exit code.
+
+The CLI entry point catches `BackofficeError` once and prints its message as a
+single line; everything else is a bug and shows a traceback.
+"""
+
+from __future__ import annotations
+
+
+class BackofficeError(Exception):
+    """Base of all errors the backoffice reports to its user."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        # one line, always
+        return " ".join(self.message.split())
+
+
+class ConfigError(BackofficeError):
+    """The collection config, a `collection/` file or a setting is invalid."""
+
+    exit_code = 2
+
+
+class StorageError(BackofficeError):
+    """The storage backend failed (after retries)."""
+
+    exit_code = 3
+
+
+class NotFoundError(BackofficeError):
+    """A concept, draft, version or object does not exist."""
+
+    exit_code = 4
+
+
+class ConflictError(BackofficeError):
+    """A concurrent writer changed the record first, or the target already exists."""
+
+    exit_code = 5
+
+
+class IllegalTransitionError(BackofficeError):
+    """A status step that the lifecycle does not allow."""
+
+    exit_code = 6
+
+
+class PermissionDeniedError(BackofficeError):
+    """The actor may not do this (not a reviewer, not an owner of the id)."""
+
+    exit_code = 7
+
+
+class PackageError(BackofficeError):
+    """The uploaded package is malformed, unsafe or too large."""
+
+    exit_code = 8
+
+
+class InvalidIdError(BackofficeError):
+    """A concept id that does not match its type's pattern."""
+
+    exit_code = 9
+
+
+class DownloadError(BackofficeError):
+    """A package URL that is not allowed or could not be fetched."""
+
+    exit_code = 10
+
+
+class ValidationFailedError(BackofficeError):
+    """A resource description failed validation."""
+
+    exit_code = 11
+
+
+class TestFailedError(BackofficeError):
+    """A dynamic test could not be run or did not pass."""
+
+    exit_code = 12
+
+    __test__ = False  # not a pytest test class
+
+
+class ExternalServiceError(BackofficeError):
+    """Zenodo, GitHub or the mail server answered with an error."""
+
+    exit_code = 13

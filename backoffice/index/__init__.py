@@ -1,0 +1,1 @@
+"""The published index: collection.json, collection_draft.json, id_map.json, id_map_draft.json."""

@@ -1,0 +1,178 @@
+"""Plan the index files from concept records: a pure function, tested on its own."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..config.collection_config import CollectionConfig
+from ..config.curation import CurationDecl
+from ..ids import emoji_of
+from ..records import keys
+from ..records.concept import ConceptRecord, TestBrief, VersionRecord
+from .models import (
+    Badge,
+    CollectionDraftJson,
+    CollectionEntry,
+    CollectionJson,
+    DraftEntry,
+    IdMapEntry,
+    PartnerEntry,
+    TestSummary,
+    VersionEntry,
+)
+
+UrlOf = Callable[[str], str]
+"""Public URL of a storage key."""
+
+
+@dataclass(frozen=True)
+class IndexFiles:
+    collection: CollectionJson
+    collection_draft: CollectionDraftJson
+    id_map: dict[str, IdMapEntry]
+    id_map_draft: dict[str, IdMapEntry]
+
+
+def conflate(tests: Mapping[str, TestBrief]) -> TestSummary:
+    """One status from all reports: any failure fails; all passed passes.
+
+    Of several reports by one tool for one weight format (e.g. after a retest with a
+    newer bioimageio.core) only the newest counts.
+    """
+    newest: dict[tuple[str, str | None], tuple[str, TestBrief]] = {}
+    for name, t in tests.items():
+        group = (t.tool or name, t.weight_format)
+        if group not in newest or newest[group][1].timestamp <= t.timestamp:
+            newest[group] = (name, t)
+    badges = [Badge(label=name, status=t.status) for name, t in sorted(newest.values(), key=lambda nt: nt[0])]
+    statuses = {b.status for b in badges} - {"skipped"}
+    if not statuses:
+        status = "untested"
+    elif "failed" in statuses:
+        status = "failed"
+    elif "passed" in statuses:
+        status = "passed"
+    else:
+        status = "valid-format"
+    return TestSummary(status=status, badges=badges)  # type: ignore[arg-type]
+
+
+def _file_url(url_of: UrlOf, files_prefix: str, name: str | None) -> str | None:
+    if not name:
+        return None
+    if "://" in name:
+        return name
+    return url_of(files_prefix + name)
+
+
+def _version_entry(record: ConceptRecord, v: VersionRecord, url_of: UrlOf) -> VersionEntry:
+    return VersionEntry(
+        version=v.version,
+        rdf_source=url_of(keys.version_files(record.id, v.version) + v.rdf_name),
+        rdf_sha256=v.rdf_sha256,
+        created=v.published,
+        doi=v.doi,
+        status=v.status.value,  # type: ignore[arg-type]
+        test_summary=conflate(v.tests),
+    )
+
+
+def plan_entry(
+    record: ConceptRecord, decl: CurationDecl, config: CollectionConfig, url_of: UrlOf
+) -> tuple[CollectionEntry | None, dict[str, IdMapEntry]]:
+    """The collection entry and id-map entries of one concept (None if nothing is listed)."""
+    listed = [v for v in record.versions.values() if not decl.is_blocked(v.version)]
+    if not listed:
+        return None, {}
+    latest = listed[-1]
+    files = keys.version_files(record.id, latest.version)
+    s = latest.summary
+    display: dict[str, Any] = {
+        "name": s.name or record.id,
+        "description": s.description,
+        "tags": s.tags,
+        "authors": s.authors,
+        "license": s.license,
+        "covers": [u for c in s.covers if (u := _file_url(url_of, files, c))],
+        "documentation": _file_url(url_of, files, s.documentation),
+    }
+    display.update(decl.overrides)
+    versions = [_version_entry(record, v, url_of) for v in reversed(listed)]
+    entry = CollectionEntry(
+        id=record.id,
+        id_emoji=emoji_of(config, record.id),
+        type=record.type,
+        version=latest.version,
+        rdf_source=versions[0].rdf_source,
+        rdf_sha256=latest.rdf_sha256,
+        download_url=versions[0].rdf_source,
+        concept_doi=record.concept_doi,
+        doi=latest.doi,
+        weight_formats=s.weight_formats,
+        test_summary=versions[0].test_summary,
+        created=listed[0].published,
+        last_modified=latest.published,
+        versions=versions,
+        **display,
+    )
+    id_map = {record.id: IdMapEntry(source=entry.rdf_source, sha256=entry.rdf_sha256)}
+    for v in versions:
+        id_map[f"{record.id}/{v.version}"] = IdMapEntry(source=v.rdf_source, sha256=v.rdf_sha256)
+    return entry, id_map
+
+
+def plan_draft(record: ConceptRecord, url_of: UrlOf) -> tuple[DraftEntry | None, dict[str, IdMapEntry]]:
+    d = record.draft
+    if d is None:
+        return None, {}
+    rdf = url_of(keys.draft_files(record.id, d.token) + d.rdf_name)
+    entry = DraftEntry(
+        id=record.id,
+        type=record.type,
+        name=d.summary.name or record.id,
+        version=d.summary.version,
+        status=d.status.value,
+        uploader=d.uploader,
+        rdf_source=rdf,
+        rdf_sha256=d.rdf_sha256,
+        updated=d.updated,
+        test_summary=conflate(d.tests),
+    )
+    return entry, {f"{record.id}/draft": IdMapEntry(source=rdf, sha256=d.rdf_sha256)}
+
+
+def plan_index(
+    records: Iterable[ConceptRecord],
+    curation: Mapping[str, CurationDecl],
+    config: CollectionConfig,
+    url_of: UrlOf,
+) -> IndexFiles:
+    """All four index files from the concept records and the declared curation."""
+    entries: list[CollectionEntry] = []
+    drafts: list[DraftEntry] = []
+    id_map: dict[str, IdMapEntry] = {}
+    id_map_draft: dict[str, IdMapEntry] = {}
+    empty = CurationDecl()
+    for record in sorted(records, key=lambda r: r.id):
+        entry, ids = plan_entry(record, curation.get(record.id, empty), config, url_of)
+        if entry is not None:
+            entries.append(entry)
+            id_map.update(ids)
+        draft, draft_ids = plan_draft(record, url_of)
+        if draft is not None:
+            drafts.append(draft)
+            id_map_draft.update(draft_ids)
+    t = config.collection_template
+    collection = CollectionJson(
+        **t.model_dump(),
+        partners=[PartnerEntry(id=p.id, name=p.name, docs=p.docs, logo=p.logo) for p in config.partners],
+        collection=entries,
+    )
+    return IndexFiles(
+        collection=collection,
+        collection_draft=CollectionDraftJson(name=f"{t.name} (drafts)", collection=drafts),
+        id_map=id_map,
+        id_map_draft=id_map_draft,
+    )

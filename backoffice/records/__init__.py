@@ -1,0 +1,1 @@
+"""Records over storage: concepts, drafts, published versions, their statuses and logs."""

@@ -1,0 +1,217 @@
+"""The concept document: one JSON object per concept holding its type, owners,
+current draft and published versions.
+
+It is changed only by `ConceptStore.update`, a read-modify-write guarded by the
+object's etag (replace-if-unchanged) and retried when another writer won: two
+jobs writing the same concept at once never lose each other's change.
+Id reservation is the create-if-absent of this document.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, Field
+
+from ..errors import ConflictError, NotFoundError
+from ..storage.base import ObjectNotFound, PreconditionFailed, Storage
+from . import keys
+from .journal import utcnow
+from .status import DraftStatus, VersionStatus, check_step
+
+ResourceType = Literal["model", "dataset", "notebook"]
+T = TypeVar("T")
+
+
+class ResourceSummary(BaseModel):
+    """Display fields taken from a description when it is staged."""
+
+    name: str = ""
+    description: str = ""
+    version: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    authors: list[str] = Field(default_factory=list)
+    """Author names."""
+    covers: list[str] = Field(default_factory=list)
+    """Cover file names, relative to the files folder."""
+    license: str | None = None
+    documentation: str | None = None
+    """Documentation file name, relative to the files folder."""
+    weight_formats: list[str] = Field(default_factory=list)
+    """Weight formats of a model, in the description's order."""
+    format_version: str | None = None
+    """bioimageio.spec format version of the description."""
+    uploader_email: str | None = None
+    """E-mail of the uploader from the description (first maintainer/author with one)."""
+
+
+class TestBrief(BaseModel):
+    """Outcome of one report (static validation, one dynamic test, a partner check)."""
+
+    __test__ = False
+    status: Literal["passed", "failed", "valid-format", "skipped"]
+    report: str
+    """Report name, e.g. `bioimageio.core_0.11.0_onnx` or a partner id."""
+    tool: str = ""
+    """What produced it: `bioimageio.spec`, `bioimageio.core` or a partner id."""
+    weight_format: str | None = None
+    """Weight format a dynamic test ran."""
+    timestamp: datetime = Field(default_factory=utcnow)
+
+
+class StagingRecord(BaseModel):
+    """An upload in progress (the previous draft stands until it completes)."""
+
+    token: str
+    status: DraftStatus = DraftStatus.STAGING
+    uploader: str | None = None
+    source: str = ""
+    started: datetime = Field(default_factory=utcnow)
+
+
+class DraftRecord(BaseModel):
+    """The current draft of a concept."""
+
+    token: str
+    """Identifies this upload; its files live under `<id>/drafts/<token>/`."""
+    status: DraftStatus
+    uploader: str | None = None
+    source: str = ""
+    """Package URL or path it was staged from."""
+    created: datetime = Field(default_factory=utcnow)
+    updated: datetime = Field(default_factory=utcnow)
+    rdf_name: str = "rdf.yaml"
+    """Name of the description file in the files folder."""
+    rdf_sha256: str = ""
+    summary: ResourceSummary = Field(default_factory=ResourceSummary)
+    tests: dict[str, TestBrief] = Field(default_factory=dict)
+    """Outcomes so far, keyed by report name."""
+    expected_tests: list[str] = Field(default_factory=list)
+    """Weight formats whose dynamic test results the draft waits for."""
+    reviewer: str | None = None
+    """Reviewer who accepted or requested changes."""
+
+
+class VersionRecord(BaseModel):
+    """A published version (its files never change)."""
+
+    version: str
+    status: VersionStatus = VersionStatus.PUBLISHED
+    published: datetime = Field(default_factory=utcnow)
+    published_by: str | None = None
+    uploader: str | None = None
+    rdf_name: str = "rdf.yaml"
+    rdf_sha256: str = ""
+    summary: ResourceSummary = Field(default_factory=ResourceSummary)
+    tests: dict[str, TestBrief] = Field(default_factory=dict)
+    draft_token: str = ""
+    """Token of the draft it was published from (makes publish idempotent)."""
+    doi: str | None = None
+    """Version DOI once backed up to Zenodo."""
+
+
+class ConceptRecord(BaseModel):
+    """Everything the pipeline keeps about one concept."""
+
+    id: str
+    type: ResourceType
+    created: datetime = Field(default_factory=utcnow)
+    owners: list[str] = Field(default_factory=list)
+    """Uploaders allowed to stage new versions (the first uploader first)."""
+    concept_doi: str | None = None
+    zenodo_concept_id: str | None = None
+    staging: StagingRecord | None = None
+    draft: DraftRecord | None = None
+    versions: dict[str, VersionRecord] = Field(default_factory=dict)
+    """Published versions in publication order."""
+
+    def latest_version(self) -> VersionRecord | None:
+        return next(reversed(self.versions.values()), None) if self.versions else None
+
+    def require_draft(self) -> DraftRecord:
+        if self.draft is None:
+            raise NotFoundError(f"concept '{self.id}' has no draft")
+        return self.draft
+
+    def set_draft_status(self, new: DraftStatus) -> DraftRecord:
+        draft = self.require_draft()
+        check_step(draft.status, new, what=f"draft of '{self.id}'")
+        draft.status = new
+        draft.updated = utcnow()
+        return draft
+
+
+def _dump(record: ConceptRecord) -> bytes:
+    return json.dumps(record.model_dump(mode="json"), indent=1, ensure_ascii=False).encode()
+
+
+class ConceptStore:
+    """Reads and writes concept documents with conditional writes."""
+
+    max_attempts = 50
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+
+    def get(self, concept_id: str) -> ConceptRecord:
+        return self.get_with_etag(concept_id)[0]
+
+    def get_with_etag(self, concept_id: str) -> tuple[ConceptRecord, str]:
+        try:
+            data, etag = self.storage.get(keys.concept_doc(concept_id))
+        except ObjectNotFound:
+            raise NotFoundError(f"concept '{concept_id}' does not exist") from None
+        return ConceptRecord.model_validate_json(data), etag
+
+    def find(self, concept_id: str) -> ConceptRecord | None:
+        try:
+            return self.get(concept_id)
+        except NotFoundError:
+            return None
+
+    def create(self, record: ConceptRecord) -> None:
+        """Reserve the id: fails with ConflictError if the concept exists already."""
+        try:
+            self.storage.put_bytes(keys.concept_doc(record.id), _dump(record), if_none_match=True)
+        except PreconditionFailed:
+            raise ConflictError(f"id '{record.id}' is taken already") from None
+
+    def update(self, concept_id: str, mutate: Callable[[ConceptRecord], T]) -> T:
+        """Apply `mutate` to the current record and store it if nobody changed it meanwhile.
+
+        `mutate` may raise to abort (nothing is written); it is re-run on a fresh copy
+        whenever another writer came first.
+        """
+        for attempt in range(self.max_attempts):
+            record, etag = self.get_with_etag(concept_id)
+            result = mutate(record)
+            try:
+                self.storage.put_bytes(keys.concept_doc(concept_id), _dump(record), if_match=etag)
+                return result
+            except PreconditionFailed:
+                time.sleep(random.uniform(0, 0.02 * (attempt + 1)))
+        raise ConflictError(f"concept '{concept_id}' kept changing; gave up after {self.max_attempts} attempts")
+
+    def list_ids(self) -> list[str]:
+        out: list[str] = []
+        for info in self.storage.list(keys.CONCEPTS_PREFIX):
+            cid = keys.concept_id_from_doc(info.key)
+            if cid:
+                out.append(cid)
+        return out
+
+
+def record_summary_dict(record: ConceptRecord) -> dict[str, Any]:
+    """A compact view for `backoffice status`."""
+    return {
+        "id": record.id,
+        "type": record.type,
+        "owners": record.owners,
+        "draft": None if record.draft is None else {"status": record.draft.status.value, "uploader": record.draft.uploader},
+        "versions": {v: r.status.value for v, r in record.versions.items()},
+    }

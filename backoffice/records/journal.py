@@ -1,0 +1,106 @@
+"""Append-only journals (the log and the chat of a concept).
+
+Every entry is its own object under a fresh, time-ordered key written with
+create-if-absent, so concurrent writers can never overwrite one another:
+nothing is read-modified-written, nothing is lost.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from ..storage.base import PreconditionFailed, Storage
+from . import keys
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class LogEntry(BaseModel):
+    """One step done to a draft or version."""
+
+    timestamp: datetime = Field(default_factory=utcnow)
+    """When the step happened (UTC)."""
+    step: str
+    """What happened, e.g. `stage`, `validate-format`, `test`, `publish`."""
+    actor: str | None = None
+    """Who did it: an uploader/reviewer id, or `backoffice`."""
+    subject: str = "draft"
+    """`draft` or the published version the entry is about."""
+    run_url: str | None = None
+    """CI run that did it, if any."""
+    message: str = ""
+    """One line for people."""
+    details: Any = None
+    """Structured details (e.g. a full validation summary)."""
+
+
+class ChatMessage(BaseModel):
+    """One message of the review conversation of a concept."""
+
+    timestamp: datetime = Field(default_factory=utcnow)
+    author: str
+    """Reviewer or uploader id."""
+    text: str
+
+
+def _new_key(prefix: str, when: datetime) -> str:
+    stamp = when.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+    return f"{prefix}{stamp}-{uuid.uuid4().hex[:12]}.json"
+
+
+class Journal:
+    """An append-only sequence of JSON entries under one key prefix."""
+
+    def __init__(self, storage: Storage, prefix: str) -> None:
+        self.storage = storage
+        self.prefix = prefix
+
+    def append_raw(self, entry: dict[str, Any], when: datetime) -> str:
+        data = json.dumps(entry, default=str).encode()
+        for _ in range(5):
+            key = _new_key(self.prefix, when)
+            try:
+                self.storage.put_bytes(key, data, if_none_match=True, content_type="application/json")
+                return key
+            except PreconditionFailed:
+                continue  # a uuid collision: take another key
+        raise PreconditionFailed(f"could not append to {self.prefix}")
+
+    def read_raw(self, limit: int | None = None) -> list[dict[str, Any]]:
+        infos = list(self.storage.list(self.prefix))
+        if limit is not None:
+            infos = infos[-limit:] if limit > 0 else []
+        return [json.loads(self.storage.get_bytes(i.key)) for i in infos]
+
+
+class ConceptLog:
+    """The log of a concept: entries about its draft and its versions."""
+
+    def __init__(self, storage: Storage, concept_id: str) -> None:
+        self.journal = Journal(storage, keys.log_prefix(concept_id))
+
+    def append(self, entry: LogEntry) -> None:
+        self.journal.append_raw(entry.model_dump(mode="json"), entry.timestamp)
+
+    def read(self, limit: int | None = None) -> list[LogEntry]:
+        return [LogEntry.model_validate(e) for e in self.journal.read_raw(limit)]
+
+
+class ConceptChat:
+    """The review chat of a concept."""
+
+    def __init__(self, storage: Storage, concept_id: str) -> None:
+        self.journal = Journal(storage, keys.chat_prefix(concept_id))
+
+    def append(self, message: ChatMessage) -> None:
+        self.journal.append_raw(message.model_dump(mode="json"), message.timestamp)
+
+    def read(self, limit: int | None = None) -> list[ChatMessage]:
+        return [ChatMessage.model_validate(e) for e in self.journal.read_raw(limit)]

@@ -1,0 +1,66 @@
+"""Where each record and file lives in storage. The only module that spells keys.
+
+    concepts/<id>.json                      concept document (type, owners, draft, versions)
+    <id>/drafts/<token>/files/...           files of a staged draft (one token per upload)
+    <id>/drafts/<token>/reports/<name>.json validation / compatibility reports of the draft
+    <id>/<version>/files/...                published files (never change)
+    <id>/<version>/reports/<name>.json      reports of a published version
+    <id>/log/<time>-<uid>.json              append-only log entries
+    <id>/chat/<time>-<uid>.json             append-only chat messages
+    index/...                               generated index files and their cache
+"""
+
+from __future__ import annotations
+
+CONCEPTS_PREFIX = "concepts/"
+
+
+def concept_doc(concept_id: str) -> str:
+    return f"{CONCEPTS_PREFIX}{concept_id}.json"
+
+
+def concept_id_from_doc(key: str) -> str | None:
+    if key.startswith(CONCEPTS_PREFIX) and key.endswith(".json"):
+        name = key[len(CONCEPTS_PREFIX) : -len(".json")]
+        return name if "/" not in name else None
+    return None
+
+
+def draft_root(concept_id: str, token: str) -> str:
+    return f"{concept_id}/drafts/{token}/"
+
+
+def draft_files(concept_id: str, token: str) -> str:
+    return f"{draft_root(concept_id, token)}files/"
+
+
+def draft_reports(concept_id: str, token: str) -> str:
+    return f"{draft_root(concept_id, token)}reports/"
+
+
+def version_root(concept_id: str, version: str) -> str:
+    return f"{concept_id}/{version}/"
+
+
+def version_files(concept_id: str, version: str) -> str:
+    return f"{version_root(concept_id, version)}files/"
+
+
+def version_reports(concept_id: str, version: str) -> str:
+    return f"{version_root(concept_id, version)}reports/"
+
+
+def log_prefix(concept_id: str) -> str:
+    return f"{concept_id}/log/"
+
+
+def chat_prefix(concept_id: str) -> str:
+    return f"{concept_id}/chat/"
+
+
+INDEX_PREFIX = "index/"
+COLLECTION_JSON = "collection.json"
+COLLECTION_DRAFT_JSON = "collection_draft.json"
+ID_MAP_JSON = "id_map.json"
+ID_MAP_DRAFT_JSON = "id_map_draft.json"
+INDEX_CACHE = f"{INDEX_PREFIX}cache.json"

@@ -1,0 +1,1 @@
+"""Review: request changes, accept and publish."""

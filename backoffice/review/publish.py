@@ -1,0 +1,114 @@
+"""`backoffice publish`: draft -> published version, around one commit point.
+
+1. the draft becomes `accepted` (conditional write; a second reviewer racing
+   here continues as a resume of the same publication);
+2. its files and reports are copied to `<id>/<version>/` — not listed anywhere yet;
+3. COMMIT: one conditional write of the concept document adds the version and
+   removes the draft. Before it, the draft stands and publish can run again;
+   after it, the version is complete;
+4. cleanup: the draft's files are deleted (leftovers are unreferenced).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..context import Context
+from ..errors import ConflictError, IllegalTransitionError
+from ..log import logger
+from ..records import keys
+from ..records.concept import ConceptRecord, DraftRecord, VersionRecord
+from ..records.journal import utcnow
+from ..records.status import DraftStatus, check_step
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    concept_id: str
+    version: str
+    rdf_url: str
+    resumed: bool
+
+
+def _accept(ctx: Context, cid: str, reviewer: str) -> tuple[DraftRecord, bool]:
+    """Move the draft to `accepted`; returns (draft, whether it was accepted before)."""
+
+    def mutate(record: ConceptRecord) -> tuple[DraftRecord, bool]:
+        draft = record.require_draft()
+        if draft.status == DraftStatus.ACCEPTED:
+            return draft.model_copy(), True
+        check_step(draft.status, DraftStatus.ACCEPTED, what=f"draft of '{cid}'")
+        version = draft.summary.version or ""
+        if version in record.versions:
+            raise ConflictError(f"version {version} of '{cid}' is published already; stage a new version")
+        record.set_draft_status(DraftStatus.ACCEPTED)
+        draft.reviewer = reviewer
+        return draft.model_copy(), False
+
+    return ctx.concepts.update(cid, mutate)
+
+
+def _copy_files(ctx: Context, cid: str, draft: DraftRecord, version: str) -> int:
+    src_root = keys.draft_root(cid, draft.token)
+    dst_root = keys.version_root(cid, version)
+    n = 0
+    for info in ctx.storage.list(src_root):
+        ctx.storage.copy(info.key, dst_root + info.key[len(src_root):])
+        n += 1
+    return n
+
+
+def _commit(ctx: Context, cid: str, draft: DraftRecord, version: str, reviewer: str) -> bool:
+    """Add the version and drop the draft in one write; False if it was committed before."""
+
+    def mutate(record: ConceptRecord) -> bool:
+        existing = record.versions.get(version)
+        if existing is not None:
+            if existing.draft_token == draft.token:
+                return False
+            raise ConflictError(f"version {version} of '{cid}' is published already")
+        current = record.require_draft()
+        if current.token != draft.token:
+            raise ConflictError(f"the draft of '{cid}' was replaced by a new upload meanwhile")
+        if current.status != DraftStatus.ACCEPTED:
+            raise IllegalTransitionError(f"draft of '{cid}' is '{current.status.value}', not 'accepted'")
+        record.versions[version] = VersionRecord(
+            version=version,
+            published=utcnow(),
+            published_by=reviewer,
+            uploader=current.uploader,
+            rdf_name=current.rdf_name,
+            rdf_sha256=current.rdf_sha256,
+            summary=current.summary,
+            tests=current.tests,
+            draft_token=current.token,
+        )
+        record.draft = None
+        return True
+
+    return ctx.concepts.update(cid, mutate)
+
+
+def publish(ctx: Context, cid: str, reviewer: str) -> PublishResult:
+    """Publish the draft of `cid` (reviewers only, from `awaiting review`)."""
+    ctx.config.reviewer(reviewer)
+    record = ctx.concepts.get(cid)
+    draft = record.require_draft()
+    version = draft.summary.version
+    if not version:
+        raise IllegalTransitionError(f"draft of '{cid}' has no version")
+    if draft.status not in (DraftStatus.AWAITING_REVIEW, DraftStatus.ACCEPTED):
+        check_step(draft.status, DraftStatus.ACCEPTED, what=f"draft of '{cid}'")
+    draft, resumed = _accept(ctx, cid, reviewer)
+    if not resumed:
+        ctx.record_step(cid, "accept", f"accepted version {version}", actor=reviewer)
+    _copy_files(ctx, cid, draft, version)
+    committed = _commit(ctx, cid, draft, version, reviewer)
+    if committed:
+        ctx.record_step(cid, "publish", f"published version {version}", actor=reviewer, subject=version)
+    try:
+        ctx.storage.delete_prefix(keys.draft_root(cid, draft.token))
+    except Exception as e:
+        logger.warning("published, but the draft files of %s were not all removed: %s", cid, e)
+    rdf_url = ctx.storage.public_url(keys.version_files(cid, version) + draft.rdf_name)
+    return PublishResult(cid, version, rdf_url, resumed or not committed)

@@ -1,0 +1,58 @@
+"""A read-only HTTP server over any storage backend (GET and HEAD)."""
+
+from __future__ import annotations
+
+import mimetypes
+import shutil
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote, urlparse
+
+from ..errors import BackofficeError
+from ..storage.base import Storage
+
+
+def make_server(storage: Storage, host: str = "127.0.0.1", port: int = 8765) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "backoffice-serve"
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - keep quiet
+            return
+
+        def _key(self) -> str:
+            return unquote(urlparse(self.path).path).lstrip("/")
+
+        def _headers(self, key: str) -> bool:
+            try:
+                info = storage.head(key) if key else None
+            except BackofficeError:
+                info = None
+            if info is None:
+                self.send_error(HTTPStatus.NOT_FOUND, "no such object")
+                return False
+            self.send_response(HTTPStatus.OK)
+            self.send_header("Content-Type", mimetypes.guess_type(key)[0] or "application/octet-stream")
+            self.send_header("Content-Length", str(info.size))
+            self.send_header("ETag", f'"{info.etag}"')
+            self.send_header("Access-Control-Allow-Origin", "*")
+            self.end_headers()
+            return True
+
+        def do_HEAD(self) -> None:  # noqa: N802
+            self._headers(self._key())
+
+        def do_GET(self) -> None:  # noqa: N802
+            key = self._key()
+            if self._headers(key):
+                with storage.open(key) as f:
+                    shutil.copyfileobj(f, self.wfile, 1024 * 1024)
+
+    return ThreadingHTTPServer((host, port), Handler)
+
+
+def serve_in_thread(storage: Storage, port: int = 0) -> tuple[ThreadingHTTPServer, str]:
+    """Start a server in a daemon thread (tests, demo); returns it and its base URL."""
+    server = make_server(storage, port=port)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"

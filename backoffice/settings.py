@@ -1,0 +1,151 @@
+"""Settings from environment variables (prefix `BACKOFFICE_`) and a `.env` file.
+
+Secrets are `SecretStr`: they never appear in `repr`, in `describe()` or in logs
+(see `backoffice.log.SecretFilter`).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """All settings of the backoffice. Each field is read from `BACKOFFICE_<FIELD>`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BACKOFFICE_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    storage: Literal["local", "s3"] = "local"
+    """Storage backend: `local` (a folder; the embedded default) or `s3`."""
+
+    local_root: Path = Path("store")
+    """Root folder of the local storage backend."""
+
+    s3_endpoint_url: str | None = None
+    """S3 endpoint, e.g. `https://uk1s3.embassy.ebi.ac.uk`; empty for AWS."""
+
+    s3_bucket: str = "bioimageio-collection"
+    """S3 bucket holding the collection."""
+
+    s3_prefix: str = ""
+    """Key prefix inside the bucket (a sandbox instance uses its own prefix)."""
+
+    s3_region: str = "us-east-1"
+    """S3 region name."""
+
+    s3_access_key_id: SecretStr | None = None
+    """S3 access key id."""
+
+    s3_secret_access_key: SecretStr | None = None
+    """S3 secret access key."""
+
+    public_base_url: str | None = None
+    """Base URL under which stored keys are public. Defaults to the S3 bucket URL, or
+    to `http://127.0.0.1:<serve_port>` for local storage (see `backoffice serve`)."""
+
+    serve_port: int = 8765
+    """Port of `backoffice serve`."""
+
+    config_path: Path = Path("bioimageio_collection_config.json")
+    """The collection config (reviewers, partners, id parts, collection template)."""
+
+    collection_dir: Path = Path("collection")
+    """Folder of the declared curation files `<concept-id>.yaml`."""
+
+    env_templates_dir: Path = Path("env_templates")
+    """Folder of the jinja2 conda environment templates, one per weight format."""
+
+    max_package_bytes: int = 4 * 1024**3
+    """Largest package (zip file) accepted for staging."""
+
+    max_unpacked_bytes: int = 8 * 1024**3
+    """Largest total uncompressed size of a package's entries."""
+
+    max_package_entries: int = 10_000
+    """Most entries a package may have."""
+
+    max_compression_ratio: float = 200.0
+    """Largest uncompressed/compressed ratio of an entry (zip bomb guard)."""
+
+    download_timeout: float = 60.0
+    """Seconds to wait for a package server to answer."""
+
+    zenodo_url: str = "https://sandbox.zenodo.org"
+    """Zenodo instance to back up to (zenodo.org in production)."""
+
+    zenodo_token: SecretStr | None = None
+    """Zenodo personal access token."""
+
+    mail_host: str | None = None
+    """SMTP server host; no host, no mail."""
+
+    mail_port: int = 587
+    """SMTP server port."""
+
+    mail_user: str | None = None
+    """SMTP login user."""
+
+    mail_password: SecretStr | None = None
+    """SMTP login password."""
+
+    mail_from: str = "bioimageiobot@gmail.com"
+    """Sender address of notifications."""
+
+    mail_starttls: bool = False
+    """Use STARTTLS after connecting."""
+
+    github_token: SecretStr | None = None
+    """GitHub token for API calls (dispatching workflows, commenting on issues)."""
+
+    github_api_url: str = "https://api.github.com"
+    """GitHub API URL (a GitHub Enterprise or test server URL is accepted)."""
+
+    github_repository: str = "bioimage-io/collection"
+    """`owner/name` of the repository that runs the workflows."""
+
+    run_url: str | None = Field(default=None)
+    """URL of the CI run calling the backoffice; derived from `GITHUB_*` variables on GitHub Actions."""
+
+    def ci_run_url(self) -> str | None:
+        """The run URL, given or derived from the GitHub Actions environment."""
+        if self.run_url:
+            return self.run_url
+        server = os.environ.get("GITHUB_SERVER_URL")
+        repo = os.environ.get("GITHUB_REPOSITORY")
+        run_id = os.environ.get("GITHUB_RUN_ID")
+        if server and repo and run_id:
+            return f"{server}/{repo}/actions/runs/{run_id}"
+        return None
+
+    def secret_values(self) -> list[str]:
+        """Values of all secrets that are set (for redaction)."""
+        values: list[str] = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr) and value.get_secret_value():
+                values.append(value.get_secret_value())
+        return values
+
+    def describe(self) -> dict[str, str]:
+        """Every setting as text, secrets masked."""
+        out: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                out[name] = "***" if value.get_secret_value() else "(not set)"
+            else:
+                out[name] = "(not set)" if value is None else str(value)
+        return out
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once)."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Staging: fetch a package, check it, unpack it into a concept's draft."""

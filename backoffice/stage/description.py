@@ -1,0 +1,110 @@
+"""Read the raw description (`rdf.yaml`): its type, id, version and display fields,
+and write the concept id into it. Full validation is bioimageio.spec's job
+(`validate-format`); this only needs the fields staging relies on."""
+
+from __future__ import annotations
+
+import io
+from typing import Any, cast
+
+from ruamel.yaml import YAML, YAMLError
+
+from ..config.collection_config import RESOURCE_TYPES, ResourceType
+from ..errors import PackageError
+from ..records.concept import ResourceSummary
+
+
+def _yaml() -> YAML:
+    y = YAML(typ="rt")
+    y.preserve_quotes = True
+    y.width = 4096
+    return y
+
+
+def parse_description(data: bytes, name: str = "rdf.yaml") -> dict[str, Any]:
+    """Parse YAML into a mapping (round-trip, so it can be written back unchanged)."""
+    try:
+        content = _yaml().load(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise PackageError(f"{name} is not UTF-8 text") from None
+    except YAMLError as e:
+        first = str(e).strip().splitlines()
+        raise PackageError(f"{name} is not valid YAML: {' '.join(first[:2])}") from None
+    if not isinstance(content, dict):
+        raise PackageError(f"{name} does not hold a mapping of fields")
+    return cast(dict[str, Any], content)
+
+
+def resource_type(content: dict[str, Any], name: str = "rdf.yaml") -> ResourceType:
+    rtype = content.get("type")
+    if rtype not in RESOURCE_TYPES:
+        raise PackageError(
+            f"{name}: type '{rtype}' is not one the collection accepts ({', '.join(RESOURCE_TYPES)})"
+        )
+    return cast(ResourceType, rtype)
+
+
+def declared_id(content: dict[str, Any]) -> str | None:
+    """The `id` the description gives, without any `/version` suffix."""
+    value = content.get("id")
+    if not value or not isinstance(value, str):
+        return None
+    return value.split("/", 1)[0]
+
+
+def with_concept_id(content: dict[str, Any], concept_id: str) -> bytes:
+    """The description serialised with `id` set to the concept id."""
+    content["id"] = concept_id
+    buf = io.StringIO()
+    _yaml().dump(content, buf)
+    return buf.getvalue().encode("utf-8")
+
+
+def _names(items: Any) -> list[str]:
+    out: list[str] = []
+    if isinstance(items, list):
+        for a in cast(list[Any], items):
+            if isinstance(a, dict) and a.get("name"):
+                out.append(str(cast(dict[str, Any], a)["name"]))
+            elif isinstance(a, str):
+                out.append(a)
+    return out
+
+
+def _source(value: Any) -> str | None:
+    """A file reference: a plain string or a `{source: ..., sha256: ...}` mapping."""
+    if isinstance(value, dict):
+        value = cast(dict[str, Any], value).get("source")
+    return None if value is None else str(value)
+
+
+def _email(content: dict[str, Any]) -> str | None:
+    uploader = content.get("uploader")
+    if isinstance(uploader, dict) and cast(dict[str, Any], uploader).get("email"):
+        return str(cast(dict[str, Any], uploader)["email"])
+    for group in ("maintainers", "authors"):
+        for person in content.get(group) or []:
+            if isinstance(person, dict) and cast(dict[str, Any], person).get("email"):
+                return str(cast(dict[str, Any], person)["email"])
+    return None
+
+
+def summarize(content: dict[str, Any]) -> ResourceSummary:
+    """Display fields of a description (tolerant: missing fields stay empty)."""
+    weights = content.get("weights")
+    covers = content.get("covers")
+    tags = content.get("tags")
+    version = content.get("version")
+    return ResourceSummary(
+        name=str(content.get("name") or ""),
+        description=str(content.get("description") or ""),
+        version=None if version is None else str(version),
+        tags=[str(t) for t in cast(list[Any], tags)] if isinstance(tags, list) else [],
+        authors=_names(content.get("authors")),
+        covers=[c for c in map(_source, cast(list[Any], covers)) if c] if isinstance(covers, list) else [],
+        license=None if content.get("license") is None else str(content.get("license")),
+        documentation=_source(content.get("documentation")),
+        weight_formats=list(cast(dict[str, Any], weights)) if isinstance(weights, dict) else [],
+        format_version=None if content.get("format_version") is None else str(content.get("format_version")),
+        uploader_email=_email(content),
+    )

@@ -1,0 +1,59 @@
+"""Which concept id an upload goes to, and whether the uploader may use it.
+A new id is reserved atomically (create-if-absent of the concept document)."""
+
+from __future__ import annotations
+
+import re
+
+from ..config.collection_config import ResourceType
+from ..context import Context
+from ..errors import ConflictError, InvalidIdError, PermissionDeniedError
+from ..ids import check_id, random_id
+from ..records.concept import ConceptRecord
+
+UPLOADER = re.compile(r"^(github\|[0-9]+|[^@\s|]+@[^@\s]+\.[^@\s]+)$")
+
+
+def check_uploader(uploader: str | None) -> None:
+    if uploader is not None and not UPLOADER.match(uploader):
+        raise InvalidIdError(f"uploader '{uploader}' is neither 'github|<number>' nor an e-mail address")
+
+
+def may_upload(ctx: Context, record: ConceptRecord, uploader: str | None) -> bool:
+    """The first uploader and other owners, owners declared in `collection/`, and reviewers."""
+    if uploader is None:
+        return False
+    return (
+        uploader in record.owners
+        or uploader in ctx.curation_of(record.id).extra_owners
+        or ctx.config.is_reviewer(uploader)
+    )
+
+
+def claim_id(ctx: Context, wanted: str | None, rtype: ResourceType, uploader: str | None) -> tuple[str, bool]:
+    """Return (concept id, whether this call reserved it)."""
+    if wanted is not None:
+        check_id(ctx.config, wanted, rtype)
+        existing = ctx.concepts.find(wanted)
+        if existing is None:
+            record = ConceptRecord(id=wanted, type=rtype, owners=[uploader] if uploader else [])
+            try:
+                ctx.concepts.create(record)
+            except ConflictError:
+                raise ConflictError(f"id '{wanted}' was just taken by another upload; stage again") from None
+            return wanted, True
+        if existing.type != rtype:
+            raise InvalidIdError(f"'{wanted}' is a {existing.type}, the package is a {rtype}")
+        if not may_upload(ctx, existing, uploader):
+            who = uploader or "an anonymous uploader"
+            raise PermissionDeniedError(f"id '{wanted}' belongs to another uploader; {who} may not stage it")
+        return wanted, False
+
+    for _ in range(20):
+        candidate = random_id(ctx.config, rtype, lambda c: ctx.storage.exists(f"concepts/{c}.json"))
+        try:
+            ctx.concepts.create(ConceptRecord(id=candidate, type=rtype, owners=[uploader] if uploader else []))
+            return candidate, True
+        except ConflictError:
+            continue
+    raise ConflictError(f"could not reserve a new {rtype} id")

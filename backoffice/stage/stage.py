@@ -1,0 +1,195 @@
+"""`backoffice stage`: package -> draft (staging -> unpacking -> unpacked).
+
+Every check runs before anything is written. Files go to a fresh folder per
+upload; the draft switches to it in one conditional write of the concept
+document, so a failure at any point leaves the earlier draft as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+from ..context import Context
+from ..errors import ConflictError, IllegalTransitionError, PackageError
+from ..log import logger
+from ..records import keys
+from ..records.concept import ConceptRecord, DraftRecord, StagingRecord
+from ..records.journal import utcnow
+from ..records.status import DraftStatus, check_step
+from .description import declared_id, parse_description, resource_type, summarize, with_concept_id
+from .fetch import resolve_source
+from .ownership import check_uploader, claim_id
+from .package import Limits, iter_entry_chunks, open_zip, plan_package
+
+MAX_DESCRIPTION_BYTES = 16 * 1024 * 1024
+VERSION = re.compile(r"^[0-9][0-9A-Za-z.+_-]*$")
+
+
+@dataclass(frozen=True)
+class StageResult:
+    concept_id: str
+    token: str
+    version: str
+    files: int
+    bytes: int
+    rdf_url: str
+
+
+def new_token() -> str:
+    return utcnow().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+
+
+def check_version(version: str | None) -> str:
+    if version is None:
+        raise PackageError("the description has no 'version'; the collection publishes versions by it")
+    if not VERSION.match(version):
+        raise PackageError(f"version '{version}' must start with a digit and hold only letters, digits and . + _ -")
+    return version
+
+
+def stage(
+    ctx: Context,
+    source: str,
+    *,
+    concept_id: str | None = None,
+    uploader: str | None = None,
+    progress: bool = True,
+) -> StageResult:
+    """Stage the package at `source` (an http(s) URL or a local zip) as a draft."""
+    s = ctx.settings
+    check_uploader(uploader)
+    limits = Limits(s.max_package_entries, s.max_unpacked_bytes, s.max_compression_ratio)
+    with tempfile.TemporaryDirectory(prefix="backoffice-stage-") as tmp:
+        zip_path = resolve_source(source, Path(tmp), max_bytes=s.max_package_bytes, timeout=s.download_timeout, progress=progress)
+        with open_zip(zip_path) as zf:
+            plan = plan_package(zf, limits)
+            if plan.description.size > MAX_DESCRIPTION_BYTES:
+                raise PackageError(f"{plan.description.dest} is larger than {MAX_DESCRIPTION_BYTES} bytes")
+            rdf_name = plan.description.dest
+            content = parse_description(b"".join(iter_entry_chunks(zf, plan.description)), rdf_name)
+            rtype = resource_type(content, rdf_name)
+            summary = summarize(content)
+            version = check_version(summary.version)
+            cid, reserved = claim_id(ctx, concept_id or declared_id(content), rtype, uploader)
+            token = new_token()
+            try:
+                rdf_bytes = with_concept_id(content, cid)
+                _begin(ctx, cid, token, version, uploader, source)
+                ctx.record_step(cid, "stage", f"staging {source}", actor=uploader)
+                _step(ctx, cid, token, DraftStatus.UNPACKING)
+                ctx.record_step(cid, "stage", f"unpacking {len(plan.entries)} files ({plan.total_size} bytes)", actor=uploader)
+                files_prefix = keys.draft_files(cid, token)
+                with Progress(TextColumn("unpacking"), BarColumn(), DownloadColumn(), disable=not progress, transient=True) as bar:
+                    task = bar.add_task("unpack", total=plan.total_size)
+                    for entry in plan.entries:
+                        if entry is plan.description:
+                            ctx.storage.put_bytes(files_prefix + entry.dest, rdf_bytes, content_type="application/x-yaml")
+                        else:
+                            ctx.storage.put_stream(files_prefix + entry.dest, _ChunkStream(iter_entry_chunks(zf, entry)))
+                        bar.update(task, advance=entry.size)
+                draft = DraftRecord(
+                    token=token,
+                    status=DraftStatus.UNPACKED,
+                    uploader=uploader,
+                    source=source,
+                    rdf_name=rdf_name,
+                    rdf_sha256=hashlib.sha256(rdf_bytes).hexdigest(),
+                    summary=summary,
+                )
+                previous = _commit(ctx, cid, draft, uploader)
+            except BaseException:
+                _abandon(ctx, cid, token, reserved)
+                raise
+    ctx.record_step(cid, "stage", f"unpacked version {version} as draft {token}", actor=uploader)
+    if previous is not None:
+        try:
+            ctx.storage.delete_prefix(keys.draft_root(cid, previous))
+        except Exception as e:  # the old files are unreferenced now; leftovers are harmless
+            logger.warning("could not remove files of the replaced draft %s: %s", previous, e)
+    return StageResult(cid, token, version, len(plan.entries), plan.total_size, ctx.storage.public_url(files_prefix + rdf_name))
+
+
+def _begin(ctx: Context, cid: str, token: str, version: str, uploader: str | None, source: str) -> None:
+    def mutate(record: ConceptRecord) -> None:
+        if version in record.versions:
+            raise ConflictError(f"version {version} of '{cid}' is published already; give the description a new version")
+        if record.draft is not None and record.draft.status == DraftStatus.ACCEPTED:
+            raise IllegalTransitionError(f"the draft of '{cid}' is accepted and being published; stage after that")
+        record.staging = StagingRecord(token=token, uploader=uploader, source=source)
+
+    ctx.concepts.update(cid, mutate)
+
+
+def _step(ctx: Context, cid: str, token: str, new: DraftStatus) -> None:
+    def mutate(record: ConceptRecord) -> None:
+        if record.staging is None or record.staging.token != token:
+            raise ConflictError(f"another upload to '{cid}' started meanwhile")
+        check_step(record.staging.status, new, what=f"upload to '{cid}'")
+        record.staging.status = new
+
+    ctx.concepts.update(cid, mutate)
+
+
+def _commit(ctx: Context, cid: str, draft: DraftRecord, uploader: str | None) -> str | None:
+    """Make `draft` the concept's draft; return the token of the draft it replaces."""
+
+    def mutate(record: ConceptRecord) -> str | None:
+        if record.staging is None or record.staging.token != draft.token:
+            raise ConflictError(f"another upload to '{cid}' started meanwhile")
+        check_step(record.staging.status, DraftStatus.UNPACKED, what=f"upload to '{cid}'")
+        previous = record.draft.token if record.draft is not None else None
+        record.draft = draft
+        record.staging = None
+        if uploader and not record.owners:
+            record.owners.append(uploader)
+        return previous
+
+    return ctx.concepts.update(cid, mutate)
+
+
+def _abandon(ctx: Context, cid: str, token: str, reserved: bool) -> None:
+    """Best effort: remove what this upload wrote; the earlier draft stands."""
+    try:
+        ctx.storage.delete_prefix(keys.draft_root(cid, token))
+
+        def mutate(record: ConceptRecord) -> None:
+            if record.staging is not None and record.staging.token == token:
+                record.staging = None
+
+        ctx.concepts.update(cid, mutate)
+        if reserved:
+            record = ctx.concepts.get(cid)
+            if record.draft is None and not record.versions:
+                ctx.storage.delete_prefix(keys.log_prefix(cid))
+                ctx.storage.delete(keys.concept_doc(cid))
+    except Exception as e:
+        logger.warning("cleanup after the failed upload to %s was incomplete: %s", cid, e)
+
+
+class _ChunkStream:
+    """File-like adapter over an iterator of byte chunks."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._buf = b""
+
+    def read(self, n: int = -1) -> bytes:
+        while n < 0 or len(self._buf) < n:
+            try:
+                self._buf += next(self._chunks)
+            except StopIteration:
+                break
+        if n < 0:
+            out, self._buf = self._buf, b""
+        else:
+            out, self._buf = self._buf[:n], self._buf[n:]
+        return out
+

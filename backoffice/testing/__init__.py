@@ -1,0 +1,1 @@
+"""Dynamic tests: one environment per weight format."""

@@ -1,0 +1,211 @@
+"""`backoffice test`: one bioimageio.core test of one weight format, in a subprocess
+with a timeout. Whatever happens, a summary is stored that says what happened."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from importlib.metadata import version as dist_version
+from pathlib import Path
+from typing import Any
+
+from ..context import Context
+from ..errors import NotFoundError
+from ..records.concept import ConceptRecord
+from ..records.reports import store_report
+from ..records.status import DraftStatus
+from ..util.cmd import CmdResult, run
+from ..validate.static import failed_summary, run_spec_validation, spec_version
+from ..validate.target import Target, local_files, resolve_target
+from .envs import PreparedEnv
+from .formats import WEIGHT_FORMATS
+
+RUNNER = Path(__file__).with_name("runner.py")
+DEFAULT_TIMEOUT = 30 * 60
+
+
+@dataclass(frozen=True)
+class TestOutcome:
+    __test__ = False
+    target: Target
+    weight_format: str
+    status: str
+    report_name: str
+    first_error: str | None
+    markdown: str
+    device: str | None
+
+
+def core_version() -> str:
+    return dist_version("bioimageio.core")
+
+
+def classify_failure(result: CmdResult, timeout: float) -> str:
+    """The reason a test run produced no summary, in words a person can act on."""
+    out = result.output
+    if result.timed_out:
+        return f"timeout: the test did not finish within {timeout:.0f} s"
+    if result.returncode == -2:
+        return f"crash: the test environment's interpreter could not be started ({out.strip()})"
+    for marker in ("ModuleNotFoundError", "ImportError"):
+        if marker in out:
+            line = next((ln for ln in reversed(out.splitlines()) if marker in ln), marker)
+            return f"import error in the test environment: {line.strip()}"
+    if result.returncode < 0:
+        return f"crash: the test process was killed by signal {-result.returncode}"
+    last = next((ln.strip() for ln in reversed(out.splitlines()) if ln.strip()), "no output")
+    return f"crash: the test process exited with code {result.returncode}: {last}"
+
+
+def first_error(summary: dict[str, Any]) -> str | None:
+    for detail in summary.get("details", []):
+        for err in detail.get("errors", []):
+            msg = str(err.get("msg", "")).strip()
+            loc = ".".join(str(x) for x in err.get("loc", []))
+            where = f"{detail.get('name', '')}" + (f" ({loc})" if loc else "")
+            return f"{where}: {msg or 'failed without an error message'}"
+    return None
+
+
+def _runner_env(ctx: Context) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def run_in_env(
+    ctx: Context, env: PreparedEnv, rdf: Path, weight_format: str, kwargs: dict[str, Any], timeout: float
+) -> tuple[dict[str, Any], str, str | None]:
+    """(summary, markdown, device) from the runner, or a failed summary saying why."""
+    name = f"bioimageio.core test of {weight_format}"
+    if env.python is None:
+        error = f"environment failed: {env.error or 'unknown reason'}"
+        if env.output_tail:
+            error += "\n--- last lines of the environment build ---\n" + env.output_tail
+        return failed_summary(name, str(rdf), error), f"# ❌ {error}\n", None
+    with tempfile.TemporaryDirectory(prefix="backoffice-test-") as tmp:
+        out = Path(tmp) / "summary.json"
+        result = run(
+            [env.python, RUNNER, "--rdf", rdf, "--weight-format", weight_format, "--kwargs", json.dumps(kwargs), "--out", out],
+            env=_runner_env(ctx), timeout=timeout, cwd=Path(tmp),
+        )
+        if out.is_file():
+            data = json.loads(out.read_text(encoding="utf-8"))
+            summary = data["summary"]
+            summary["device"] = data.get("device")
+            summary["runner"] = {k: data.get(k) for k in ("bioimageio_core_version", "python", "seconds")}
+            return summary, data.get("markdown", ""), data.get("device")
+    reason = classify_failure(result, timeout)
+    error = f"{reason}\n--- last lines of output ---\n{result.tail(40)}"
+    return failed_summary(name, str(rdf), error, env=env.description), f"# ❌ {reason}\n\n```\n{result.tail(40)}\n```\n", None
+
+
+def merged_test_kwargs(ctx: Context, target: Target, weight_format: str, content: dict[str, Any]) -> dict[str, Any]:
+    """test kwargs from the description's `config.bioimageio.test_kwargs` then `collection/`."""
+    kwargs: dict[str, Any] = {}
+    config = content.get("config") or {}
+    bio = config.get("bioimageio") if isinstance(config, dict) else None
+    declared = bio.get("test_kwargs") if isinstance(bio, dict) else None
+    if isinstance(declared, dict):
+        kwargs.update(declared.get(weight_format) or {})
+    kwargs.update(ctx.curation_of(target.concept_id).kwargs_for(weight_format))
+    allowed = {"absolute_tolerance", "relative_tolerance", "decimal", "determinism", "devices", "stop_early"}
+    return {k: v for k, v in kwargs.items() if k in allowed}
+
+
+def _enter_testing(ctx: Context, target: Target) -> None:
+    if target.subject != "draft":
+        return
+
+    def mutate(record: ConceptRecord) -> None:
+        draft = record.require_draft()
+        if draft.token == target.draft_token and draft.status != DraftStatus.TESTING:
+            record.set_draft_status(DraftStatus.TESTING)
+
+    ctx.concepts.update(target.concept_id, mutate)
+
+
+def test_weight_format(
+    ctx: Context,
+    concept_id: str,
+    which: str,
+    weight_format: str,
+    env: PreparedEnv,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    actor: str | None = None,
+) -> TestOutcome:
+    """Test one weight format of a draft or version and store the report."""
+    from ..stage.description import parse_description
+
+    target = resolve_target(ctx, concept_id, which)
+    if target.record.type != "model":
+        raise NotFoundError(f"'{concept_id}' is a {target.record.type}: it has no weight formats; use `backoffice test {concept_id} {which}` without one")
+    if weight_format not in target.summary.weight_formats:
+        have = ", ".join(target.summary.weight_formats) or "none"
+        raise NotFoundError(f"'{concept_id}' {which} has no '{weight_format}' weights (it has: {have})")
+    _enter_testing(ctx, target)
+    wf_info = WEIGHT_FORMATS.get(weight_format)
+    with local_files(ctx, target) as folder:
+        rdf = folder / target.rdf_name
+        content = parse_description(rdf.read_bytes(), target.rdf_name)
+        if wf_info is None or not wf_info.dynamic:
+            status, summary, markdown = run_spec_validation(rdf)
+            summary["note"] = f"{weight_format}: static validation only (bioimageio.core cannot run it)"
+            markdown = f"**{weight_format}: static validation only**\n\n" + markdown
+            verdict, device = ("failed" if status == "failed" else "valid-format"), None
+        else:
+            kwargs = merged_test_kwargs(ctx, target, weight_format, content)
+            summary, markdown, device = run_in_env(ctx, env, rdf, weight_format, kwargs, timeout)
+            verdict = "passed" if summary.get("status") == "passed" else "failed"
+    summary["environment"] = env.description
+    name = f"bioimageio.core_{core_version()}_{weight_format}"
+    error = first_error(summary) if verdict == "failed" else None
+    store_report(
+        ctx, target, name, verdict, summary,  # type: ignore[arg-type]
+        step="test", message=f"{weight_format}: {verdict}" + (f" — {error.splitlines()[0]}" if error else "")
+        + (f" on {device}" if device else ""),
+        actor=actor, tool="bioimageio.core", weight_format=weight_format,
+    )
+    maybe_finish_testing(ctx, target)
+    return TestOutcome(target, weight_format, verdict, name, error, markdown, device)
+
+
+def test_static_only(ctx: Context, concept_id: str, which: str, actor: str | None = None) -> TestOutcome:
+    """`backoffice test` on a dataset or notebook: the static checks only."""
+    target = resolve_target(ctx, concept_id, which)
+    _enter_testing(ctx, target)
+    with local_files(ctx, target) as folder:
+        status, summary, markdown = run_spec_validation(folder / target.rdf_name)
+    name = f"bioimageio.spec_{spec_version()}"
+    verdict = "failed" if status == "failed" else "valid-format"
+    summary["note"] = f"a {target.record.type} has no dynamic test: static checks only"
+    store_report(ctx, target, name, verdict, summary, step="test",  # type: ignore[arg-type]
+                 message=f"{target.record.type}: static checks only: {verdict}", actor=actor, tool="bioimageio.spec")
+    maybe_finish_testing(ctx, target)
+    return TestOutcome(target, "", verdict, name, first_error(summary), markdown, None)
+
+
+def maybe_finish_testing(ctx: Context, target: Target, *, force: bool = False) -> bool:
+    """Move the draft to `awaiting review` once every expected weight format has a result."""
+    if target.subject != "draft":
+        return False
+
+    def mutate(record: ConceptRecord) -> bool:
+        draft = record.require_draft()
+        if draft.token != target.draft_token or draft.status != DraftStatus.TESTING:
+            return False
+        done = {t.weight_format for t in draft.tests.values() if t.tool == "bioimageio.core"}
+        missing = [wf for wf in draft.expected_tests if wf not in done]
+        if missing and not force:
+            return False
+        record.set_draft_status(DraftStatus.AWAITING_REVIEW)
+        return True
+
+    finished = ctx.concepts.update(target.concept_id, mutate)
+    if finished:
+        ctx.record_step(target.concept_id, "finish-testing", "all tests have results: awaiting review")
+    return finished

@@ -1,0 +1,32 @@
+"""Environment managers: where a dynamic test runs.
+
+- `current`: the running interpreter (must have the frameworks installed);
+- `venv` and `micromamba`: an environment made from `env_templates/` for the
+  weight format (see `backoffice.testing.venv_env` / `make-env`).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+EnvManagerName = Literal["current", "venv", "micromamba"]
+
+
+@dataclass(frozen=True)
+class PreparedEnv:
+    """An interpreter to run the test with, or why there is none."""
+
+    python: Path | None
+    description: str
+    error: str | None = None
+    """Why the environment could not be made (then `python` is None)."""
+    output_tail: str = ""
+    """Last lines of the environment build output."""
+    cached: bool = False
+
+
+def current_env() -> PreparedEnv:
+    return PreparedEnv(Path(sys.executable), f"current interpreter {sys.executable}")

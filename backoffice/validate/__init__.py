@@ -1,0 +1,1 @@
+"""Static validation with bioimageio.spec."""

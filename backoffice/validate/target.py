@@ -1,0 +1,76 @@
+"""What a step works on: the draft or a published version of a concept, with its
+storage prefixes, and a local copy of its files for the libraries to read."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..context import Context
+from ..errors import NotFoundError
+from ..records import keys
+from ..records.concept import ConceptRecord, ResourceSummary, TestBrief
+from ..storage.local import LocalStorage
+
+
+@dataclass(frozen=True)
+class Target:
+    """The draft (`subject == "draft"`) or one published version of a concept."""
+
+    record: ConceptRecord
+    subject: str
+    files_prefix: str
+    reports_prefix: str
+    rdf_name: str
+    summary: ResourceSummary
+    draft_token: str | None
+
+    @property
+    def concept_id(self) -> str:
+        return self.record.id
+
+    @property
+    def rdf_key(self) -> str:
+        return self.files_prefix + self.rdf_name
+
+    @property
+    def tests(self) -> dict[str, TestBrief]:
+        if self.subject == "draft":
+            return self.record.require_draft().tests
+        return self.record.versions[self.subject].tests
+
+
+def resolve_target(ctx: Context, concept_id: str, which: str = "draft") -> Target:
+    record = ctx.concepts.get(concept_id)
+    if which == "draft":
+        d = record.require_draft()
+        return Target(record, "draft", keys.draft_files(record.id, d.token), keys.draft_reports(record.id, d.token),
+                      d.rdf_name, d.summary, d.token)
+    v = record.versions.get(which)
+    if v is None:
+        known = ", ".join(record.versions) or "none"
+        raise NotFoundError(f"'{concept_id}' has no published version {which} (published: {known})")
+    return Target(record, which, keys.version_files(record.id, which), keys.version_reports(record.id, which),
+                  v.rdf_name, v.summary, None)
+
+
+@contextmanager
+def local_files(ctx: Context, target: Target) -> Iterator[Path]:
+    """A local folder holding the target's files (the store itself for local storage)."""
+    if isinstance(ctx.storage, LocalStorage):
+        yield ctx.storage.root / target.files_prefix
+        return
+    tmp = Path(tempfile.mkdtemp(prefix="backoffice-files-"))
+    try:
+        for info in ctx.storage.list(target.files_prefix):
+            dest = tmp / info.key[len(target.files_prefix):]
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            with ctx.storage.open(info.key) as src, dest.open("wb") as out:
+                shutil.copyfileobj(src, out, 1024 * 1024)
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

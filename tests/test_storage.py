@@ -1,0 +1,554 @@
+"""One suite for both storage backends (local folder, S3 via moto)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import BinaryIO
+
+import pytest
+
+from backoffice.errors import StorageError
+from backoffice.storage.base import ObjectNotFound, PreconditionFailed, Storage
+from backoffice.storage.local import INTERNAL, LocalStorage
+from backoffice.storage.s3 import S3Storage
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def keys(storage: Storage, prefix: str = "") -> list[str]:
+    return [o.key for o in storage.list(prefix)]
+
+
+# --------------------------------------------------------------------------
+# basic operations
+# --------------------------------------------------------------------------
+
+
+def test_put_get_roundtrip_with_etag(storage: Storage) -> None:
+    etag = storage.put_bytes("a/b/c.txt", b"hello", content_type="text/plain")
+    assert isinstance(etag, str) and etag
+    data, got_etag = storage.get("a/b/c.txt")
+    assert data == b"hello"
+    assert got_etag == etag
+    assert storage.get_bytes("a/b/c.txt") == b"hello"
+
+    # overwriting changes content and etag
+    etag2 = storage.put_bytes("a/b/c.txt", b"hello world")
+    assert etag2 != etag
+    assert storage.get("a/b/c.txt") == (b"hello world", etag2)
+
+    # same content, same etag (content addressed in both backends)
+    etag3 = storage.put_bytes("other.txt", b"hello world")
+    assert etag3 == etag2
+
+    # empty objects work
+    etag_empty = storage.put_bytes("empty", b"")
+    assert storage.get("empty") == (b"", etag_empty)
+
+
+def test_head(storage: Storage) -> None:
+    etag = storage.put_bytes("x/y.bin", b"12345")
+    info = storage.head("x/y.bin")
+    assert info is not None
+    assert info.key == "x/y.bin"
+    assert info.size == 5
+    assert info.etag == etag
+    assert info.last_modified.tzinfo is not None
+    assert storage.exists("x/y.bin")
+
+    assert storage.head("x/missing.bin") is None
+    assert storage.head("x") is None  # a 'folder' is not an object
+    assert not storage.exists("x/missing.bin")
+
+
+def test_get_and_open_missing_raise_object_not_found(storage: Storage) -> None:
+    with pytest.raises(ObjectNotFound):
+        storage.get("nope/missing.txt")
+    with pytest.raises(ObjectNotFound):
+        storage.get_bytes("missing.txt")
+    with pytest.raises(ObjectNotFound):
+        storage.open("missing.txt")
+    storage.put_bytes("dir/file", b"x")
+    with pytest.raises(ObjectNotFound):
+        storage.get("dir")  # a 'folder' is not an object
+
+
+def test_list_with_prefix(storage: Storage) -> None:
+    contents = {
+        "b/2.txt": b"22",
+        "a/1.txt": b"1",
+        "a/sub/3.txt": b"333",
+        "ab/4.txt": b"4444",
+        "top.txt": b"t",
+        "a/0.txt": b"",
+    }
+    etags = {k: storage.put_bytes(k, v) for k, v in contents.items()}
+
+    everything = list(storage.list())
+    assert [o.key for o in everything] == sorted(contents)
+    for o in everything:
+        assert o.size == len(contents[o.key])
+        assert o.etag == etags[o.key]
+
+    assert keys(storage, "a/") == ["a/0.txt", "a/1.txt", "a/sub/3.txt"]
+    assert keys(storage, "a") == ["a/0.txt", "a/1.txt", "a/sub/3.txt", "ab/4.txt"]
+    assert keys(storage, "a/s") == ["a/sub/3.txt"]
+    assert keys(storage, "a/sub/") == ["a/sub/3.txt"]
+    assert keys(storage, "t") == ["top.txt"]
+    assert keys(storage, "top.txt") == ["top.txt"]
+    assert keys(storage, "zzz") == []
+    assert keys(storage, "nothing/here/") == []
+
+
+def test_list_hides_internals(storage: Storage) -> None:
+    # conditional writes leave lock files in the local backend; never listed
+    storage.put_bytes("rec.json", b"{}", if_none_match=True)
+    _, etag = storage.get("rec.json")
+    storage.put_bytes("rec.json", b"{ }", if_match=etag)
+    storage.put_stream("big/blob", io.BytesIO(b"data"))
+    assert keys(storage) == ["big/blob", "rec.json"]
+    assert storage.list_folders() == ["big"]
+
+
+def test_s3_prefix_is_applied_and_never_leaks(s3_storage: Storage) -> None:
+    assert isinstance(s3_storage, S3Storage)
+    client = s3_storage.client
+    bucket = s3_storage.bucket
+    # objects outside the prefix, including a sibling sharing its first characters
+    client.put_object(Bucket=bucket, Key="outside.txt", Body=b"o")
+    client.put_object(Bucket=bucket, Key="collection-testX/sibling.txt", Body=b"s")
+    client.put_object(Bucket=bucket, Key="collection-test2/a/x.txt", Body=b"s")
+
+    s3_storage.put_bytes("a/x.txt", b"x")
+    s3_storage.put_stream("a/y.txt", io.BytesIO(b"y"))
+    s3_storage.copy("a/x.txt", "b/x.txt")
+
+    raw = sorted(o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"])
+    assert raw == [
+        "collection-test/a/x.txt",
+        "collection-test/a/y.txt",
+        "collection-test/b/x.txt",
+        "collection-test2/a/x.txt",
+        "collection-testX/sibling.txt",
+        "outside.txt",
+    ]
+    assert keys(s3_storage) == ["a/x.txt", "a/y.txt", "b/x.txt"]
+    assert keys(s3_storage, "a") == ["a/x.txt", "a/y.txt"]
+    assert s3_storage.list_folders() == ["a", "b"]
+    assert s3_storage.head("a/x.txt") is not None and s3_storage.head("outside.txt") is None
+    assert s3_storage.delete_prefix("") == 3
+    remaining = sorted(o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"])
+    assert remaining == ["collection-test2/a/x.txt", "collection-testX/sibling.txt", "outside.txt"]
+
+
+def test_list_folders(storage: Storage) -> None:
+    for k in ["m/one/a.txt", "m/one/deep/b.txt", "m/two/c.txt", "m/file.txt", "n/d.txt", "root.txt"]:
+        storage.put_bytes(k, b"x")
+    assert storage.list_folders() == ["m", "n"]
+    assert storage.list_folders("m") == ["one", "two"]
+    assert storage.list_folders("m/") == ["one", "two"]
+    assert storage.list_folders("m/one") == ["deep"]
+    assert storage.list_folders("m/two") == []
+    assert storage.list_folders("missing") == []
+
+
+def test_copy(storage: Storage) -> None:
+    etag = storage.put_bytes("src/a.bin", b"payload")
+    storage.copy("src/a.bin", "dst/deep/a.bin")
+    assert storage.get("dst/deep/a.bin") == (b"payload", etag)
+    assert storage.get_bytes("src/a.bin") == b"payload"  # source stays
+
+    # copy over an existing object replaces it
+    storage.put_bytes("dst/other.bin", b"old")
+    storage.copy("src/a.bin", "dst/other.bin")
+    assert storage.get_bytes("dst/other.bin") == b"payload"
+
+    with pytest.raises(ObjectNotFound):
+        storage.copy("src/missing.bin", "dst/x.bin")
+    assert storage.head("dst/x.bin") is None
+
+
+def test_delete_and_delete_prefix(storage: Storage) -> None:
+    for k in ["p/1", "p/2", "p/q/3", "pp/4", "keep/5"]:
+        storage.put_bytes(k, b"x")
+
+    storage.delete("p/1")
+    assert storage.head("p/1") is None
+    with pytest.raises(ObjectNotFound):
+        storage.get("p/1")
+    storage.delete("p/1")  # again: not an error
+    storage.delete("never/existed")  # not an error either
+
+    assert storage.delete_prefix("p/") == 2
+    assert keys(storage) == ["keep/5", "pp/4"]
+    assert storage.list_folders() == ["keep", "pp"]
+    assert storage.delete_prefix("p/") == 0
+    assert storage.delete_prefix("nothing/") == 0
+
+    # keys can be written again under a deleted prefix
+    storage.put_bytes("p/q/3", b"again")
+    assert storage.get_bytes("p/q/3") == b"again"
+
+
+# --------------------------------------------------------------------------
+# streams and files
+# --------------------------------------------------------------------------
+
+
+class GeneratedStream(io.RawIOBase):
+    """A non-seekable stream of `size` pseudo-random bytes, produced in chunks."""
+
+    def __init__(self, size: int, chunk: int = 1024 * 1024) -> None:
+        self.remaining = size
+        self.chunk = chunk
+        self.counter = 0
+        self.buf = b""
+        self.sha = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def _next_chunk(self) -> bytes:
+        block = hashlib.sha256(self.counter.to_bytes(8, "big")).digest() * (self.chunk // 32)
+        self.counter += 1
+        return block
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            size = self.remaining
+        size = min(size, self.remaining)
+        while len(self.buf) < size:
+            self.buf += self._next_chunk()
+        out, self.buf = self.buf[:size], self.buf[size:]
+        self.remaining -= len(out)
+        self.sha.update(out)
+        return out
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+
+def sha256_of(f: BinaryIO) -> tuple[int, str]:
+    h = hashlib.sha256()
+    n = 0
+    while chunk := f.read(1024 * 1024):
+        h.update(chunk)
+        n += len(chunk)
+    return n, h.hexdigest()
+
+
+def test_put_stream_large(storage: Storage) -> None:
+    size = 20 * 1024 * 1024 + 12345
+    stream = GeneratedStream(size)
+    etag = storage.put_stream("big/blob.bin", stream, content_type="application/octet-stream")  # type: ignore[arg-type]
+    assert stream.remaining == 0
+    expected = stream.sha.hexdigest()
+
+    info = storage.head("big/blob.bin")
+    assert info is not None
+    assert info.size == size
+    assert info.etag == etag
+    f = storage.open("big/blob.bin")
+    try:
+        assert sha256_of(f) == (size, expected)
+    finally:
+        f.close()
+    assert [(o.key, o.size) for o in storage.list("big/")] == [("big/blob.bin", size)]
+
+
+def test_put_file(storage: Storage, tmp_path: Path) -> None:
+    src = tmp_path / "upload.bin"
+    data = os.urandom(300_000)
+    src.write_bytes(data)
+    etag = storage.put_file("files/upload.bin", src)
+    assert storage.get("files/upload.bin") == (data, etag)
+    info = storage.head("files/upload.bin")
+    assert info is not None and info.size == len(data) and info.etag == etag
+
+
+# --------------------------------------------------------------------------
+# conditional writes
+# --------------------------------------------------------------------------
+
+
+def test_if_none_match(storage: Storage) -> None:
+    etag = storage.put_bytes("c/new.json", b'{"v": 1}', if_none_match=True)
+    assert storage.get("c/new.json") == (b'{"v": 1}', etag)
+
+    with pytest.raises(PreconditionFailed):
+        storage.put_bytes("c/new.json", b'{"v": 2}', if_none_match=True)
+    assert storage.get("c/new.json") == (b'{"v": 1}', etag)  # unchanged
+
+    # PreconditionFailed is a ConflictError for the CLI
+    from backoffice.errors import ConflictError
+
+    with pytest.raises(ConflictError):
+        storage.put_bytes("c/new.json", b"x", if_none_match=True)
+
+
+def test_if_match(storage: Storage) -> None:
+    etag1 = storage.put_bytes("c/rec.json", b'{"v": 1}')
+
+    etag2 = storage.put_bytes("c/rec.json", b'{"v": 2}', if_match=etag1)
+    assert etag2 != etag1
+    assert storage.get("c/rec.json") == (b'{"v": 2}', etag2)
+    head = storage.head("c/rec.json")
+    assert head is not None and head.etag == etag2
+
+    # stale etag
+    with pytest.raises(PreconditionFailed):
+        storage.put_bytes("c/rec.json", b'{"v": 3}', if_match=etag1)
+    assert storage.get("c/rec.json") == (b'{"v": 2}', etag2)
+
+    # made-up etag
+    with pytest.raises(PreconditionFailed):
+        storage.put_bytes("c/rec.json", b'{"v": 3}', if_match="0" * 32)
+    assert storage.get_bytes("c/rec.json") == b'{"v": 2}'
+
+    # the current etag works again
+    etag3 = storage.put_bytes("c/rec.json", b'{"v": 3}', if_match=etag2)
+    assert storage.get("c/rec.json") == (b'{"v": 3}', etag3)
+
+
+def test_if_match_on_missing_key(storage: Storage) -> None:
+    with pytest.raises(PreconditionFailed):
+        storage.put_bytes("c/missing.json", b"{}", if_match="d41d8cd98f00b204e9800998ecf8427e")
+    assert storage.head("c/missing.json") is None
+
+    # also after the key was deleted
+    etag = storage.put_bytes("c/gone.json", b"{}")
+    storage.delete("c/gone.json")
+    with pytest.raises(PreconditionFailed):
+        storage.put_bytes("c/gone.json", b"{}", if_match=etag)
+    assert storage.head("c/gone.json") is None
+
+
+# --------------------------------------------------------------------------
+# keys and urls
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", ["../x", "/abs", "a//b", "", "a/../b", "./a", "a/..", "a\\b"])
+def test_invalid_keys(storage: Storage, bad: str) -> None:
+    with pytest.raises(StorageError):
+        storage.put_bytes(bad, b"x")
+    with pytest.raises(StorageError):
+        storage.put_bytes(bad, b"x", if_none_match=True)
+    with pytest.raises(StorageError):
+        storage.put_stream(bad, io.BytesIO(b"x"))
+    with pytest.raises(StorageError):
+        storage.get(bad)
+    with pytest.raises(StorageError):
+        storage.head(bad)
+    with pytest.raises(StorageError):
+        storage.delete(bad)
+    with pytest.raises(StorageError):
+        storage.copy(bad, "ok")
+    with pytest.raises(StorageError):
+        storage.public_url(bad)
+    assert keys(storage) == []
+
+
+def test_local_internal_folder_is_not_a_key(local_storage: Storage) -> None:
+    with pytest.raises(StorageError):
+        local_storage.put_bytes(f"{INTERNAL}/locks/x", b"x")
+    with pytest.raises(StorageError):
+        local_storage.get(f"{INTERNAL}/tmp/x")
+
+
+def test_public_url(storage: Storage) -> None:
+    url = storage.public_url("models/affable-shark/1/rdf.yaml")
+    spaced = storage.public_url("a b/c#d.txt")
+    if isinstance(storage, LocalStorage):
+        assert url == "http://127.0.0.1:8765/models/affable-shark/1/rdf.yaml"
+        assert spaced == "http://127.0.0.1:8765/a%20b/c%23d.txt"
+    else:
+        assert isinstance(storage, S3Storage)
+        base = f"{storage.endpoint_url}/{storage.bucket}/collection-test"
+        assert url == f"{base}/models/affable-shark/1/rdf.yaml"
+        assert spaced == f"{base}/a%20b/c%23d.txt"
+
+
+def test_s3_public_url_without_endpoint() -> None:
+    s = S3Storage(bucket="bkt", prefix="/pre/fix/", access_key_id="testing", secret_access_key="testing")
+    assert s.public_url("a/b.txt") == "https://bkt.s3.amazonaws.com/pre/fix/a/b.txt"
+    s2 = S3Storage(bucket="bkt", public_base_url="https://cdn.example.org/x/", access_key_id="t", secret_access_key="t")
+    assert s2.public_url("a/b.txt") == "https://cdn.example.org/x/a/b.txt"
+
+
+# --------------------------------------------------------------------------
+# compare-and-swap under contention
+# --------------------------------------------------------------------------
+
+
+def cas_increment(storage: Storage, key: str, writer: str, n: int) -> int:
+    """Increment the counter in `key` n times with a read-modify-write retry loop; return #conflicts."""
+    conflicts = 0
+    for i in range(n):
+        while True:
+            data, etag = storage.get(key)
+            obj = json.loads(data)
+            obj["counter"] += 1
+            obj["log"].append(f"{writer}:{i}")
+            try:
+                storage.put_bytes(key, json.dumps(obj).encode(), if_match=etag)
+                break
+            except PreconditionFailed:
+                conflicts += 1
+    return conflicts
+
+
+THREADS = 16
+PER_THREAD = 8
+
+
+def test_compare_and_swap_race_threads(storage: Storage) -> None:
+    key = "race/counter.json"
+    storage.put_bytes(key, json.dumps({"counter": 0, "log": []}).encode(), if_none_match=True)
+
+    barrier = threading.Barrier(THREADS)
+    conflicts: list[int] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def worker(w: int) -> None:
+        try:
+            barrier.wait()
+            c = cas_increment(storage, key, f"t{w}", PER_THREAD)
+            with lock:
+                conflicts.append(c)
+        except BaseException as e:  # noqa: BLE001 - reported below
+            with lock:
+                errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(w,)) for w in range(THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), "workers hung"
+    assert errors == []
+
+    obj = json.loads(storage.get_bytes(key))
+    assert obj["counter"] == THREADS * PER_THREAD
+    assert sorted(obj["log"]) == sorted(f"t{w}:{i}" for w in range(THREADS) for i in range(PER_THREAD))
+    # the race really happened: some writers had to retry
+    assert sum(conflicts) > 0
+
+
+_PROCESS_WORKER = textwrap.dedent(
+    """
+    import json, sys, time
+    from pathlib import Path
+    from backoffice.storage.base import PreconditionFailed
+    from backoffice.storage.local import LocalStorage
+
+    root, go, writer, n = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+    storage = LocalStorage(root, "http://127.0.0.1:8765")
+    deadline = time.monotonic() + 60
+    while not go.exists():
+        if time.monotonic() > deadline:
+            sys.exit("no go signal")
+        time.sleep(0.001)
+    conflicts = 0
+    for i in range(n):
+        while True:
+            data, etag = storage.get("race/counter.json")
+            obj = json.loads(data)
+            obj["counter"] += 1
+            obj["log"].append(f"{writer}:{i}")
+            try:
+                storage.put_bytes("race/counter.json", json.dumps(obj).encode(), if_match=etag)
+                break
+            except PreconditionFailed:
+                conflicts += 1
+    print(conflicts)
+    """
+)
+
+
+def test_compare_and_swap_race_processes_local(tmp_path: Path) -> None:
+    procs_n, per_proc = 8, 5
+    root = tmp_path / "store"
+    storage = LocalStorage(root, "http://127.0.0.1:8765")
+    storage.put_bytes("race/counter.json", json.dumps({"counter": 0, "log": []}).encode(), if_none_match=True)
+    go = tmp_path / "go"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _PROCESS_WORKER, str(root), str(go), f"p{w}", str(per_proc)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
+        for w in range(procs_n)
+    ]
+    time.sleep(0.5)  # let the interpreters start and wait at the barrier
+    go.touch()
+    conflicts = 0
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        conflicts += int(out.strip())
+
+    obj = json.loads(storage.get_bytes("race/counter.json"))
+    assert obj["counter"] == procs_n * per_proc
+    assert sorted(obj["log"]) == sorted(f"p{w}:{i}" for w in range(procs_n) for i in range(per_proc))
+    print(f"{conflicts} conflicts among {procs_n} processes")
+
+
+# --------------------------------------------------------------------------
+# the network guard itself
+# --------------------------------------------------------------------------
+
+
+def test_network_guard_blocks_outside_connections() -> None:
+    import socket
+
+    with pytest.raises(RuntimeError, match="unplanned network access"):
+        socket.create_connection(("example.org", 443), timeout=1)
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        with pytest.raises(RuntimeError, match="unplanned network access"):
+            s.connect(("93.184.216.34", 80))
+        with pytest.raises(RuntimeError, match="unplanned network access"):
+            s.connect_ex(("10.0.0.1", 80))
+    finally:
+        s.close()
+
+    # also in other threads
+    caught: list[BaseException] = []
+
+    def other() -> None:
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            t.connect(("8.8.8.8", 53))
+        except BaseException as e:  # noqa: BLE001
+            caught.append(e)
+        finally:
+            t.close()
+
+    th = threading.Thread(target=other)
+    th.start()
+    th.join()
+    assert len(caught) == 1 and isinstance(caught[0], RuntimeError)
+
+
+def test_network_guard_allows_loopback(moto_server: str) -> None:
+    import urllib.request
+
+    # the moto server on 127.0.0.1 is reachable
+    with urllib.request.urlopen(moto_server + "/", timeout=10) as r:  # noqa: S310
+        assert r.status == 200
