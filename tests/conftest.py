@@ -14,6 +14,8 @@ import pytest
 from backoffice.storage.base import Storage
 from backoffice.storage.local import LocalStorage
 
+pytest_plugins = ["backoffice_fixtures"]
+
 # --------------------------------------------------------------------------
 # network guard
 # --------------------------------------------------------------------------

@@ -20,6 +20,7 @@ def register(app: typer.Typer) -> None:
     app.command("validate-format")(validate_format)
     app.command("generate-collection-json")(generate_collection_json)
     app.command("publish")(publish)
+    app.command("demo")(demo)
 
 
 def validate_format(
@@ -71,3 +72,14 @@ def publish(
     console.print(f"published {concept_id} version {result.version}: {result.rdf_url}")
 
 
+
+
+def demo() -> None:
+    """Run the whole pipeline on a tiny example model (the README's main job)."""
+    from ..demo.pipeline import run_demo
+
+    ctx = make_context()
+    result = run_demo(ctx, lambda line: console.print(line, markup=False))
+    where = result.collection_path or result.collection_json
+    console.print(f"collection.json: {where}")
+    console.print(f"served at {result.collection_json} by `backoffice serve`")

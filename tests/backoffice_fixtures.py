@@ -1,0 +1,102 @@
+"""Fixtures for backoffice tests: contexts over both backends, example packages,
+an offline bioimageio environment, HTTP serving of packages on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from backoffice.bioimageio_env import offline_bioimageio_env
+
+REPO = Path(__file__).resolve().parents[1]
+
+# bioimageio.spec reads its settings at import: make it offline before any test imports it
+_BIOIMAGEIO_TMP = Path(tempfile.mkdtemp(prefix="backoffice-tests-bioimageio-"))
+os.environ.update(offline_bioimageio_env(_BIOIMAGEIO_TMP))
+
+# secrets set for the whole run: no test output may ever show them (see test_secrets.py)
+SECRETS = {
+    "BACKOFFICE_ZENODO_TOKEN": "zenodo-secret-token-7f3a9c",
+    "BACKOFFICE_MAIL_PASSWORD": "mail-secret-password-91be2d",
+    "BACKOFFICE_GITHUB_TOKEN": "ghp_secretgithubtoken0c55e1",
+}
+os.environ.update(SECRETS)
+
+
+@pytest.fixture()
+def settings_factory(tmp_path: Path):
+    """Settings for a test collection in `tmp_path` (config from the repo, collection/ copied)."""
+    from backoffice.settings import Settings
+
+    collection_dir = tmp_path / "collection"
+    shutil.copytree(REPO / "collection", collection_dir)
+
+    def make(**overrides: object) -> Settings:
+        values: dict[str, object] = {
+            "local_root": tmp_path / "store",
+            "config_path": REPO / "bioimageio_collection_config.json",
+            "collection_dir": collection_dir,
+            "env_templates_dir": REPO / "env_templates",
+        }
+        values.update(overrides)
+        return Settings(**values)  # type: ignore[arg-type]
+
+    return make
+
+
+@pytest.fixture()
+def ctx(storage, settings_factory):  # noqa: ANN001 - `storage` comes from conftest (local | s3)
+    """A Context over each backend."""
+    from backoffice.context import Context
+
+    return Context(settings_factory(), storage=storage)
+
+
+@pytest.fixture()
+def local_ctx(local_storage, settings_factory):  # noqa: ANN001
+    from backoffice.context import Context
+
+    return Context(settings_factory(), storage=local_storage)
+
+
+@pytest.fixture(scope="session")
+def packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Example packages built once per run with bioimageio.spec's description classes."""
+    from backoffice.demo.packages import build_dataset_package, build_model_package, build_notebook_package
+
+    folder = tmp_path_factory.mktemp("packages")
+    return {
+        "model": build_model_package(folder / "model.zip"),
+        "model_v2": build_model_package(folder / "model_v2.zip", version="2.0"),
+        "dataset": build_dataset_package(folder / "dataset.zip"),
+        "notebook": build_notebook_package(folder / "notebook.zip"),
+    }
+
+
+@pytest.fixture()
+def file_server(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """An HTTP server on 127.0.0.1 serving a folder: yields (folder, base URL)."""
+    import threading
+    from functools import partial
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    folder = tmp_path / "served"
+    folder.mkdir()
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield folder, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

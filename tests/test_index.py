@@ -1,0 +1,129 @@
+"""The index: planned by a pure function from records and declarations; generated
+incrementally from storage (only changed concept documents are read)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from backoffice.config.collection_config import load_collection_config
+from backoffice.config.curation import BlockedVersion, CurationDecl
+from backoffice.context import Context
+from backoffice.index.generate import generate_index, load_records
+from backoffice.index.models import CollectionJson
+from backoffice.index.plan import conflate, plan_index
+from backoffice.records.concept import (
+    ConceptRecord,
+    DraftRecord,
+    ResourceSummary,
+    TestBrief,
+    VersionRecord,
+)
+from backoffice.records.status import DraftStatus
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIG = load_collection_config(REPO / "bioimageio_collection_config.json")
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def url_of(key: str) -> str:
+    return f"https://store.example/{key}"
+
+
+def _record(cid: str = "affable-shark", versions: tuple[str, ...] = ("1.0", "2.0"), draft: bool = False) -> ConceptRecord:
+    r = ConceptRecord(id=cid, type="model", owners=["github|1"])
+    for i, v in enumerate(versions):
+        r.versions[v] = VersionRecord(
+            version=v, published=T0 + timedelta(days=i), rdf_sha256=f"sha-{v}", draft_token=f"t{v}",
+            summary=ResourceSummary(name=f"Shark {v}", version=v, tags=["a"], covers=["cover.png"], documentation="README.md"),
+            tests={"bioimageio.core_0.11.0_onnx": TestBrief(status="passed", report="x", tool="bioimageio.core", weight_format="onnx")},
+        )
+    if draft:
+        r.draft = DraftRecord(token="tok", status=DraftStatus.AWAITING_REVIEW, rdf_sha256="sha-d",
+                              summary=ResourceSummary(name="Shark draft", version="3.0"))
+    return r
+
+
+def test_plan_lists_latest_version_with_all_versions() -> None:
+    files = plan_index([_record()], {}, CONFIG, url_of)
+    (entry,) = files.collection.collection
+    assert entry.version == "2.0" and entry.name == "Shark 2.0"
+    assert [v.version for v in entry.versions] == ["2.0", "1.0"]
+    assert entry.rdf_source == "https://store.example/affable-shark/2.0/files/rdf.yaml"
+    assert entry.covers == ["https://store.example/affable-shark/2.0/files/cover.png"]
+    assert entry.id_emoji == CONFIG.id_parts["model"].nouns["shark"]
+    assert entry.test_summary.status == "passed"
+    assert files.id_map["affable-shark"].source == entry.rdf_source
+    assert files.id_map["affable-shark/1.0"].sha256 == "sha-1.0"
+    assert set(files.id_map) == {"affable-shark", "affable-shark/1.0", "affable-shark/2.0"}
+    CollectionJson.model_validate(files.collection.model_dump(mode="json"))
+
+
+def test_blocked_versions_and_overrides_apply() -> None:
+    decl = CurationDecl(blocked_versions=[BlockedVersion(version="2.0", reason="broken")], overrides={"name": "Better name", "tags": ["x"]})
+    files = plan_index([_record()], {"affable-shark": decl}, CONFIG, url_of)
+    (entry,) = files.collection.collection
+    assert entry.version == "1.0" and [v.version for v in entry.versions] == ["1.0"]
+    assert entry.name == "Better name" and entry.tags == ["x"]
+    assert "affable-shark/2.0" not in files.id_map and files.id_map["affable-shark"].sha256 == "sha-1.0"
+    all_blocked = CurationDecl(blocked_versions=[BlockedVersion(version="*", reason="withdrawn")])
+    files = plan_index([_record()], {"affable-shark": all_blocked}, CONFIG, url_of)
+    assert files.collection.collection == [] and files.id_map == {}
+
+
+def test_drafts_go_to_draft_files_only() -> None:
+    files = plan_index([_record(versions=(), draft=True)], {}, CONFIG, url_of)
+    assert files.collection.collection == [] and files.id_map == {}
+    (draft,) = files.collection_draft.collection
+    assert draft.status == "awaiting review" and draft.version == "3.0"
+    assert files.id_map_draft["affable-shark/draft"].source == "https://store.example/affable-shark/drafts/tok/files/rdf.yaml"
+
+
+def test_conflate_newest_report_per_tool_and_format_counts() -> None:
+    old = TestBrief(status="failed", report="bioimageio.core_0.10.0_onnx", tool="bioimageio.core", weight_format="onnx", timestamp=T0)
+    new = TestBrief(status="passed", report="bioimageio.core_0.11.0_onnx", tool="bioimageio.core", weight_format="onnx", timestamp=T0 + timedelta(1))
+    spec = TestBrief(status="valid-format", report="bioimageio.spec_0.5", tool="bioimageio.spec")
+    summary = conflate({"bioimageio.core_0.10.0_onnx": old, "bioimageio.core_0.11.0_onnx": new, "bioimageio.spec_0.5": spec})
+    assert summary.status == "passed"
+    assert [b.label for b in summary.badges] == ["bioimageio.core_0.11.0_onnx", "bioimageio.spec_0.5"]
+    partner = TestBrief(status="failed", report="ilastik", tool="ilastik")
+    assert conflate({"a": new, "ilastik": partner}).status == "failed"
+    assert conflate({"s": spec}).status == "valid-format"
+    assert conflate({}).status == "untested"
+
+
+def _write(ctx: Context, record: ConceptRecord) -> None:
+    ctx.storage.put_bytes(f"concepts/{record.id}.json", record.model_dump_json().encode())
+
+
+def test_generate_reads_only_changed_documents(ctx: Context) -> None:
+    ids = ["affable-shark", "bold-bat", "calm-cat"]
+    for cid in ids:
+        _write(ctx, _record(cid))
+    first = generate_index(ctx)
+    assert (first.concepts, first.fetched, first.listed) == (3, 3, 3)
+    collection = json.loads(ctx.storage.get_bytes("collection.json"))
+    assert [e["id"] for e in collection["collection"]] == ids
+    again = generate_index(ctx)
+    assert again.fetched == 0
+    _write(ctx, _record("bold-bat", versions=("1.0", "2.0", "3.0")))
+    third = generate_index(ctx)
+    assert third.fetched == 1
+    collection = json.loads(ctx.storage.get_bytes("collection.json"))
+    assert next(e for e in collection["collection"] if e["id"] == "bold-bat")["version"] == "3.0"
+    ctx.storage.delete("concepts/calm-cat.json")
+    records, fetched = load_records(ctx.storage)
+    assert sorted(r.id for r in records) == ["affable-shark", "bold-bat"] and fetched == 0
+    id_map = json.loads(ctx.storage.get_bytes("id_map.json"))
+    assert id_map["bold-bat"]["source"].endswith("/bold-bat/3.0/files/rdf.yaml")
+
+
+def test_generate_applies_declarations_of_collection_dir(ctx: Context) -> None:
+    _write(ctx, _record("affable-shark", versions=("0.1", "1.0")))
+    generate_index(ctx)
+    collection = json.loads(ctx.storage.get_bytes("collection.json"))
+    (entry,) = collection["collection"]
+    # collection/affable-shark.yaml blocks 0.1 and overrides the tags
+    assert [v["version"] for v in entry["versions"]] == ["1.0"]
+    assert entry["tags"] == ["nuclei", "segmentation", "fluorescence"]
