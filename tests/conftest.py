@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -107,6 +108,25 @@ def fake_aws_credentials() -> Iterator[None]:
         yield
 
 
+class _Serialized:
+    """WSGI middleware: one request at a time."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: Any, start_response: Any) -> Any:
+        with self.lock:
+            result = self.app(environ, start_response)
+            # materialise the body inside the lock (moto answers with complete bodies)
+            try:
+                return [b"".join(result)]
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+
+
 @pytest.fixture(scope="session")
 def moto_server(fake_aws_credentials: None) -> Iterator[str]:
     """Endpoint URL of a moto S3 server on a free loopback port."""
@@ -114,6 +134,12 @@ def moto_server(fake_aws_credentials: None) -> Iterator[str]:
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
+    # moto checks If-Match/If-None-Match and then writes without holding a lock, and
+    # concurrent overwrites make it fail with 500s ("I/O operation on closed file"):
+    # under contention it loses updates that real S3 would reject. Serving one request
+    # at a time gives the atomic per-request behaviour of S3; clients still race freely.
+    wsgi_server: Any = server._server  # pyright: ignore[reportPrivateUsage]
+    wsgi_server.app = _Serialized(wsgi_server.app)
     host, port = server.get_host_and_port()
     try:
         yield f"http://{host}:{port}"

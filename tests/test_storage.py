@@ -187,6 +187,9 @@ def test_delete_and_delete_prefix(storage: Storage) -> None:
         storage.get("p/1")
     storage.delete("p/1")  # again: not an error
     storage.delete("never/existed")  # not an error either
+    storage.delete("p")  # a 'folder' is no object: nothing happens
+    storage.delete("p/2/below")  # a path through an object: nothing happens
+    assert keys(storage, "p/") == ["p/2", "p/q/3"]
 
     assert storage.delete_prefix("p/") == 2
     assert keys(storage) == ["keep/5", "pp/4"]
@@ -334,6 +337,52 @@ def test_if_match_on_missing_key(storage: Storage) -> None:
     assert storage.head("c/gone.json") is None
 
 
+def test_moto_enforces_conditional_puts(s3_storage: Storage) -> None:
+    """The fake S3 itself rejects failed conditions (so the S3 tests above mean something)."""
+    from botocore.exceptions import ClientError
+
+    assert isinstance(s3_storage, S3Storage)
+    client, bucket = s3_storage.client, s3_storage.bucket
+    etag = client.put_object(Bucket=bucket, Key="raw", Body=b"1", IfNoneMatch="*")["ETag"]
+    with pytest.raises(ClientError) as e:
+        client.put_object(Bucket=bucket, Key="raw", Body=b"2", IfNoneMatch="*")
+    assert e.value.response["Error"]["Code"] == "PreconditionFailed"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 412
+    with pytest.raises(ClientError) as e:
+        client.put_object(Bucket=bucket, Key="raw", Body=b"2", IfMatch='"' + "0" * 32 + '"')
+    assert e.value.response["Error"]["Code"] == "PreconditionFailed"
+    # If-Match on a missing key: 404 NoSuchKey, as on AWS (the backend turns it into PreconditionFailed)
+    with pytest.raises(ClientError) as e:
+        client.put_object(Bucket=bucket, Key="absent", Body=b"2", IfMatch=etag)
+    assert e.value.response["Error"]["Code"] == "NoSuchKey"
+    assert client.get_object(Bucket=bucket, Key="raw")["Body"].read() == b"1"
+    etag2 = client.put_object(Bucket=bucket, Key="raw", Body=b"2", IfMatch=etag)["ETag"]
+    assert etag2 != etag
+    assert client.get_object(Bucket=bucket, Key="raw")["Body"].read() == b"2"
+
+
+def test_local_if_match_does_not_trust_a_stale_etag_cache(local_storage: Storage) -> None:
+    """A reused inode with the same size and mtime (coarse timestamps) must not pass an old etag."""
+    assert isinstance(local_storage, LocalStorage)
+    path = local_storage.root / "rec.json"
+    etag_a = local_storage.put_bytes("rec.json", b'{"v": 1}')
+    info_a = local_storage.head("rec.json")  # fills the etag cache
+    assert info_a is not None and info_a.etag == etag_a
+    st_a = path.stat()
+    local_storage.put_bytes("rec.json", b'{"v": 2}')
+    local_storage.put_bytes("rec.json", b'{"v": 3}')  # same size as v1
+    st_c = path.stat()
+    if st_c.st_ino != st_a.st_ino:
+        pytest.skip("this file system did not reuse the inode")
+    os.utime(path, ns=(st_a.st_atime_ns, st_a.st_mtime_ns))  # as if written within one timestamp tick
+    with pytest.raises(PreconditionFailed):
+        local_storage.put_bytes("rec.json", b'{"v": 4}', if_match=etag_a)
+    data, etag_c = local_storage.get("rec.json")
+    assert data == b'{"v": 3}'
+    local_storage.put_bytes("rec.json", b'{"v": 5}', if_match=etag_c)
+    assert local_storage.get_bytes("rec.json") == b'{"v": 5}'
+
+
 # --------------------------------------------------------------------------
 # keys and urls
 # --------------------------------------------------------------------------
@@ -410,7 +459,7 @@ def cas_increment(storage: Storage, key: str, writer: str, n: int) -> int:
 
 
 THREADS = 16
-PER_THREAD = 8
+PER_THREAD = 6
 
 
 def test_compare_and_swap_race_threads(storage: Storage) -> None:

@@ -6,7 +6,7 @@ import typer
 
 from ..gh_actions import append_summary, set_outputs
 from ..log import in_github_actions
-from ..testing.dynamic import DEFAULT_TIMEOUT, maybe_finish_testing, test_static_only, test_weight_format
+from ..testing.dynamic import DEFAULT_TIMEOUT, maybe_finish_testing, run_static_only_test, run_weight_format_test
 from ..testing.envs import current_env
 from ..validate.target import resolve_target
 from .common import console, make_context
@@ -29,11 +29,11 @@ def test(
     """Run bioimageio.core's test of one weight format and store the report."""
     ctx = make_context()
     if weight_format is None:
-        outcome = test_static_only(ctx, concept_id, which, actor=actor)
+        outcome = run_static_only_test(ctx, concept_id, which, actor=actor)
     else:
         if env_manager != "current":
             raise typer.BadParameter(f"unknown environment manager '{env_manager}'", param_hint="--env-manager")
-        outcome = test_weight_format(ctx, concept_id, which, weight_format, current_env(), timeout=timeout, actor=actor)
+        outcome = run_weight_format_test(ctx, concept_id, which, weight_format, current_env(), timeout=timeout, actor=actor)
     set_outputs({"status": outcome.status, "report": outcome.report_name})
     append_summary(outcome.markdown)
     if not in_github_actions() and outcome.first_error:

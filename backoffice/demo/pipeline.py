@@ -14,7 +14,7 @@ from ..errors import ConfigError
 from ..index.generate import generate_index
 from ..review.publish import publish
 from ..stage.stage import stage
-from ..testing.dynamic import test_weight_format
+from ..testing.dynamic import run_weight_format_test
 from ..testing.envs import current_env
 from ..validate.static import validate_format
 
@@ -42,7 +42,7 @@ def run_demo(ctx: Context, say: Callable[[str], None], *, version: str = "1.0") 
     static = validate_format(ctx, cid, "draft")
     say(f"validate-format: {static.status}; test matrix: {', '.join(static.dynamic_formats) or 'none'}")
     for wf in static.dynamic_formats:
-        outcome = test_weight_format(ctx, cid, "draft", wf, current_env())
+        outcome = run_weight_format_test(ctx, cid, "draft", wf, current_env())
         say(f"test {wf}: {outcome.status}" + (f" ({outcome.first_error})" if outcome.first_error else ""))
     draft = ctx.concepts.get(cid).require_draft()
     say(f"draft status: {draft.status.value}")

@@ -62,6 +62,8 @@ def check_entry_name(name: str) -> str:
     parts = name.split("/")
     if ".." in parts:
         raise PackageError(f"package entry '{name}' points outside the package ('..')")
+    if any(p in ("", ".") for p in (parts[:-1] if name.endswith("/") else parts)):
+        raise PackageError(f"package entry '{name}' has an empty or '.' path segment")
     if "\x00" in name:
         raise PackageError("package entry name contains a NUL character")
     return name
@@ -127,6 +129,9 @@ def plan_package(zf: zipfile.ZipFile, limits: Limits) -> PackagePlan:
             raise PackageError(f"package entry '{i.filename}' is duplicated")
         seen.add(dest)
         entries.append(Entry(i.filename, dest, i.file_size))
+    parents = {"/".join(e.dest.split("/")[:k]) for e in entries for k in range(1, e.dest.count("/") + 1)}
+    if clash := sorted(parents & seen):
+        raise PackageError(f"package entry '{clash[0]}' is both a file and a folder")
     description = next(e for e in entries if e.name == candidates[0].filename)
     return PackagePlan(entries=entries, description=description)
 

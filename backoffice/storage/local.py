@@ -55,10 +55,10 @@ class LocalStorage(Storage):
             finally:
                 fcntl.flock(f, fcntl.LOCK_UN)
 
-    def _etag_of(self, path: Path) -> str:
+    def _etag_of(self, path: Path, *, cached: bool = True) -> str:
         st = path.stat()
         cache_key = (st.st_ino, st.st_mtime_ns, st.st_size)
-        etag = self._etags.get(cache_key)
+        etag = self._etags.get(cache_key) if cached else None
         if etag is None:
             h = hashlib.md5(usedforsecurity=False)
             with path.open("rb") as f:
@@ -102,9 +102,12 @@ class LocalStorage(Storage):
             if if_none_match and path.exists():
                 raise PreconditionFailed(f"{key} exists already")
             if if_match is not None:
-                if not path.exists():
-                    raise PreconditionFailed(f"{key} does not exist (expected etag {if_match})")
-                if self._etag_of(path) != if_match:
+                # hash afresh: inodes are reused and mtimes can be coarse, so the cache may be stale
+                try:
+                    current = self._etag_of(path, cached=False)
+                except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+                    raise PreconditionFailed(f"{key} does not exist (expected etag {if_match})") from None
+                if current != if_match:
                     raise PreconditionFailed(f"{key} was changed by another writer")
             return self._write_atomic(path, io.BytesIO(data))
 
@@ -120,7 +123,10 @@ class LocalStorage(Storage):
 
     def delete(self, key: str) -> None:
         path = self._path(key)
-        path.unlink(missing_ok=True)
+        try:
+            path.unlink(missing_ok=True)
+        except (IsADirectoryError, NotADirectoryError):
+            return  # a 'folder' or a path through a file: no such object
         # drop now-empty folders up to the root
         parent = path.parent
         while parent != self.root:

@@ -128,7 +128,7 @@ def _enter_testing(ctx: Context, target: Target) -> None:
     ctx.concepts.update(target.concept_id, mutate)
 
 
-def test_weight_format(
+def run_weight_format_test(
     ctx: Context,
     concept_id: str,
     which: str,
@@ -174,7 +174,7 @@ def test_weight_format(
     return TestOutcome(target, weight_format, verdict, name, error, markdown, device)
 
 
-def test_static_only(ctx: Context, concept_id: str, which: str, actor: str | None = None) -> TestOutcome:
+def run_static_only_test(ctx: Context, concept_id: str, which: str, actor: str | None = None) -> TestOutcome:
     """`backoffice test` on a dataset or notebook: the static checks only."""
     target = resolve_target(ctx, concept_id, which)
     _enter_testing(ctx, target)
