@@ -93,3 +93,9 @@ class ExternalServiceError(BackofficeError):
     """Zenodo, GitHub or the mail server answered with an error."""
 
     exit_code = 13
+
+
+class InvalidArgumentError(BackofficeError):
+    """A command argument that cannot be used (empty reason, unknown option value)."""
+
+    exit_code = 14

@@ -8,7 +8,7 @@ import click
 import typer
 
 from ..errors import BackofficeError
-from . import info_cmds, pipeline_cmds, stage_cmds, test_cmds
+from . import info_cmds, pipeline_cmds, review_cmds, stage_cmds, test_cmds
 
 app = typer.Typer(
     name="backoffice",
@@ -21,6 +21,7 @@ info_cmds.register(app)
 stage_cmds.register(app)
 pipeline_cmds.register(app)
 test_cmds.register(app)
+review_cmds.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,7 +9,6 @@ import typer
 from ..gh_actions import append_summary, set_outputs
 from ..index.generate import generate_index
 from ..log import in_github_actions
-from ..review.publish import publish as run_publish
 from ..validate.static import validate_format as run_validate
 from .common import console, make_context
 
@@ -19,7 +18,6 @@ WHICH_HELP = "`draft` or a published version."
 def register(app: typer.Typer) -> None:
     app.command("validate-format")(validate_format)
     app.command("generate-collection-json")(generate_collection_json)
-    app.command("publish")(publish)
     app.command("demo")(demo)
 
 
@@ -58,20 +56,6 @@ def generate_collection_json(
     for key, url in result.written.items():
         console.print(f"wrote {key}: {url}")
     console.print(f"{result.listed} concepts listed, {result.drafts} drafts ({result.fetched} concept documents read)")
-
-
-def publish(
-    concept_id: str = typer.Argument(..., help="Concept id."),
-    reviewer: str = typer.Option(..., "--reviewer", help="Reviewer id from the config (github|<number>)."),
-) -> None:
-    """Publish the draft awaiting review as a new version and regenerate the index."""
-    ctx = make_context()
-    result = run_publish(ctx, concept_id, reviewer)
-    generate_index(ctx, "all")
-    set_outputs({"version": result.version, "rdf_url": result.rdf_url})
-    console.print(f"published {concept_id} version {result.version}: {result.rdf_url}")
-
-
 
 
 def demo() -> None:

@@ -91,9 +91,14 @@ def _commit(ctx: Context, cid: str, draft: DraftRecord, version: str, reviewer: 
 
 def publish(ctx: Context, cid: str, reviewer: str) -> PublishResult:
     """Publish the draft of `cid` (reviewers only, from `awaiting review`)."""
-    ctx.config.reviewer(reviewer)
+    from .request_changes import require_reviewer
+
     record = ctx.concepts.get(cid)
-    draft = record.require_draft()
+    require_reviewer(ctx, cid, reviewer, "publish")
+    if record.draft is None:
+        published = ", ".join(record.versions) or "none"
+        raise IllegalTransitionError(f"'{cid}' has no draft to publish (published versions: {published})")
+    draft = record.draft
     version = draft.summary.version
     if not version:
         raise IllegalTransitionError(f"draft of '{cid}' has no version")

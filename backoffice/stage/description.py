@@ -71,6 +71,15 @@ def _names(items: Any) -> list[str]:
     return out
 
 
+def _scalar_text(value: Any) -> str:
+    """A scalar as written in the YAML (`version: 1.10` stays "1.10", not 1.1)."""
+    if isinstance(value, float):
+        buf = io.StringIO()
+        _yaml().dump(value, buf)
+        return buf.getvalue().splitlines()[0].strip()
+    return str(value)
+
+
 def _source(value: Any) -> str | None:
     """A file reference: a plain string or a `{source: ..., sha256: ...}` mapping."""
     if isinstance(value, dict):
@@ -98,7 +107,7 @@ def summarize(content: dict[str, Any]) -> ResourceSummary:
     return ResourceSummary(
         name=str(content.get("name") or ""),
         description=str(content.get("description") or ""),
-        version=None if version is None else str(version),
+        version=None if version is None else _scalar_text(version),
         tags=[str(t) for t in cast(list[Any], tags)] if isinstance(tags, list) else [],
         authors=_names(content.get("authors")),
         covers=[c for c in map(_source, cast(list[Any], covers)) if c] if isinstance(covers, list) else [],

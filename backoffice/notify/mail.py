@@ -1,0 +1,166 @@
+"""E-mail to the uploader: their draft awaits review, needs changes, or is published.
+
+Messages are rendered from jinja2 templates `backoffice/templates/mail/<event>.txt.j2`
+(first line `Subject: ...`, then a blank line, then the body) in a sandboxed
+environment and sent through SMTP with the `mail_*` settings.
+
+Sending is best effort: no address or no mail host means no mail, and a failed send
+is logged as a warning — it never fails the step that triggered it. Every attempt
+is recorded in the concept's log (recipient and event; never a secret).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from importlib.resources import files
+from typing import Any, Literal, get_args
+
+from jinja2 import BaseLoader, StrictUndefined, TemplateNotFound
+from jinja2.sandbox import SandboxedEnvironment
+
+from ..context import Context
+from ..records import keys
+
+logger = logging.getLogger("backoffice.notify")
+
+MailEvent = Literal["awaiting_review", "changes_requested", "published"]
+MAIL_EVENTS: tuple[str, ...] = get_args(MailEvent)
+
+SMTP_TIMEOUT = 30.0
+"""Seconds to wait for the SMTP server (connect and each command)."""
+
+_EMAIL = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+\.[^@\s<>(),;:\"\[\]]+$")
+
+
+def is_email(value: str | None) -> bool:
+    """Whether `value` is a plain e-mail address (`name@domain.tld`)."""
+    return bool(value) and _EMAIL.match(value.strip()) is not None  # type: ignore[union-attr]
+
+
+def recipient_of(uploader: str | None, uploader_email: str | None) -> str | None:
+    """The uploader if it is an e-mail address, else the e-mail from the description."""
+    for candidate in (uploader, uploader_email):
+        if candidate and is_email(candidate):
+            return candidate.strip()
+    return None
+
+
+class _PackageLoader(BaseLoader):
+    """Loads `templates/mail/<name>` from the backoffice package (works installed or not)."""
+
+    def get_source(self, environment: Any, template: str) -> tuple[str, None, Any]:
+        if "/" in template or "\\" in template or template.startswith("."):
+            raise TemplateNotFound(template)
+        resource = files("backoffice").joinpath("templates", "mail", template)
+        if not resource.is_file():
+            raise TemplateNotFound(template)
+        return resource.read_text(encoding="utf-8"), None, lambda: True
+
+
+_env = SandboxedEnvironment(
+    loader=_PackageLoader(),
+    autoescape=False,  # plain text
+    undefined=StrictUndefined,
+    keep_trailing_newline=True,
+)
+
+
+def render_mail(event: str, **values: Any) -> tuple[str, str]:
+    """(subject, body) of `event` rendered with `values`; the body ends with a newline."""
+    text = _env.get_template(f"{event}.txt.j2").render(**values)
+    head, sep, body = text.partition("\n")
+    if not head.startswith("Subject:") or not sep:
+        raise ValueError(f"mail template '{event}' must start with a 'Subject:' line")
+    subject = " ".join(head[len("Subject:") :].split())
+    body = body.lstrip("\n").rstrip() + "\n"
+    return subject, body
+
+
+def _redact(text: str, secrets: list[str]) -> str:
+    for s in secrets:
+        if s:
+            text = text.replace(s, "***")
+    return text
+
+
+def _record(ctx: Context, concept_id: str, message: str, *, subject: str, details: dict[str, Any]) -> None:
+    try:
+        ctx.record_step(concept_id, "notify", message, subject=subject, details=details)
+    except Exception as e:  # the log must not fail the step either
+        logger.warning("could not log the notification of '%s': %s", concept_id, type(e).__name__)
+
+
+def notify_uploader(
+    ctx: Context,
+    concept_id: str,
+    event: MailEvent,
+    *,
+    version: str | None,
+    reason: str | None = None,
+    url: str | None = None,
+    uploader: str | None,
+    uploader_email: str | None,
+) -> bool:
+    """E-mail the uploader about `event`; returns whether a message was sent. Never raises."""
+    settings = ctx.settings
+    secrets = settings.secret_values()
+    log_subject = version if event == "published" and version else "draft"
+    recipient = recipient_of(uploader, uploader_email)
+    details: dict[str, Any] = {"event": event, "recipient": recipient, "sent": False}
+
+    if recipient is None:
+        logger.info("no e-mail about '%s' (%s): no address for uploader %s", concept_id, event, uploader or "(unknown)")
+        details["skipped"] = "no e-mail address"
+        _record(ctx, concept_id, f"no e-mail ({event}): no address for the uploader", subject=log_subject, details=details)
+        return False
+    if not settings.mail_host:
+        logger.info("no e-mail about '%s' (%s) to %s: no mail host configured", concept_id, event, recipient)
+        details["skipped"] = "no mail host"
+        _record(ctx, concept_id, f"no e-mail ({event}) to {recipient}: no mail host configured", subject=log_subject, details=details)
+        return False
+
+    try:
+        if event not in MAIL_EVENTS:
+            raise ValueError(f"unknown mail event '{event}'")
+        subject, body = render_mail(
+            event,
+            concept_id=concept_id,
+            version=version,
+            reason=reason,
+            url=url,
+            drafts_url=ctx.storage.public_url(keys.COLLECTION_DRAFT_JSON),
+        )
+        msg = EmailMessage()
+        msg["From"] = settings.mail_from
+        msg["To"] = recipient
+        msg["Subject"] = subject
+        msg["Date"] = formatdate(localtime=False, usegmt=True)
+        msg["Message-ID"] = make_msgid(domain="bioimage.io")
+        msg.set_content(body)
+
+        with smtplib.SMTP(settings.mail_host, settings.mail_port, timeout=SMTP_TIMEOUT) as smtp:
+            smtp.ehlo()
+            if settings.mail_starttls:
+                smtp.starttls(context=ssl.create_default_context())
+                smtp.ehlo()
+            password = settings.mail_password.get_secret_value() if settings.mail_password else ""
+            if settings.mail_user and password:
+                smtp.login(settings.mail_user, password)
+            smtp.send_message(msg)
+    except Exception as e:  # a failed mail never fails the step
+        error = _redact(f"{type(e).__name__}: {e}", secrets)
+        logger.warning("e-mail about '%s' (%s) to %s failed: %s", concept_id, event, recipient, error)
+        details["error"] = error
+        _record(ctx, concept_id, f"e-mail ({event}) to {recipient} failed: {error}", subject=log_subject, details=details)
+        return False
+
+    logger.info("e-mailed %s about '%s' (%s)", recipient, concept_id, event)
+    details["sent"] = True
+    details["subject"] = subject
+    _record(ctx, concept_id, f"e-mail ({event}) sent to {recipient}", subject=log_subject, details=details)
+    return True

@@ -1,0 +1,41 @@
+"""`backoffice request-changes`: a reviewer sends the draft back to its uploader."""
+
+from __future__ import annotations
+
+from ..context import Context
+from ..errors import IllegalTransitionError, InvalidArgumentError, PermissionDeniedError
+from ..records.concept import ConceptRecord, DraftRecord
+from ..records.journal import ChatMessage
+from ..records.status import DraftStatus
+
+
+def require_reviewer(ctx: Context, concept_id: str, actor: str, step: str) -> None:
+    """Refuse (and log the attempt) unless `actor` is a reviewer."""
+    try:
+        ctx.config.reviewer(actor)
+    except PermissionDeniedError:
+        if ctx.concepts.find(concept_id) is not None:
+            ctx.record_step(concept_id, step, f"refused: '{actor}' is not a reviewer", actor=actor)
+        raise
+
+
+def request_changes(ctx: Context, concept_id: str, reviewer: str, reason: str) -> DraftRecord:
+    if not reason.strip():
+        raise InvalidArgumentError("the reason for requesting changes must not be empty")
+    record = ctx.concepts.get(concept_id)
+    require_reviewer(ctx, concept_id, reviewer, "request-changes")
+    if record.draft is None:
+        published = ", ".join(record.versions) or "none"
+        raise IllegalTransitionError(
+            f"'{concept_id}' has no draft; published versions ({published}) cannot get change requests"
+        )
+
+    def mutate(r: ConceptRecord) -> DraftRecord:
+        draft = r.set_draft_status(DraftStatus.CHANGES_REQUESTED)
+        draft.reviewer = reviewer
+        return draft.model_copy()
+
+    draft = ctx.concepts.update(concept_id, mutate)
+    ctx.chat(concept_id).append(ChatMessage(author=reviewer, text=f"changes requested: {reason.strip()}"))
+    ctx.record_step(concept_id, "request-changes", reason.strip(), actor=reviewer)
+    return draft
