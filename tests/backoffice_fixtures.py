@@ -100,3 +100,15 @@ def file_server(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # noqa: ANN201
+    """Fail any test whose captured output, logs or failure text shows a secret value."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    texts = [report.capstdout, report.capstderr, report.caplog, report.longreprtext]
+    leaked = [name for name, value in SECRETS.items() if any(value in t for t in texts)]
+    if leaked:
+        report.outcome = "failed"
+        report.longrepr = f"secret value(s) of {', '.join(leaked)} appeared in the output of {item.nodeid}"

@@ -1,0 +1,222 @@
+"""Build a tiny Keras (3) model package offline, in `keras_hdf5` and/or
+`tensorflow_saved_model_bundle` weights.
+
+The network is the same one 3x3 convolution as the torch demo model
+(`backoffice.demo.packages`), laid out channels-last: tensors are
+`(batch, y, x, channel)`. The description is made with bioimageio.spec's
+description classes (`bioimageio.spec.model.v0_5.ModelDescr`) and written with
+`save_bioimageio_package`, like the other demo packages.
+
+Needs tensorflow (with keras 3, e.g. `tensorflow-cpu==2.21.*`); it is imported lazily.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from bioimageio.spec.model.v0_5 import (
+    AxisId,
+    BatchAxis,
+    ChannelAxis,
+    FileDescr,
+    Identifier,
+    InputTensorDescr,
+    IntervalOrRatioDataDescr,
+    KerasHdf5WeightsDescr,
+    ModelDescr,
+    ModelId,
+    OutputTensorDescr,
+    ParameterizedSize,
+    SizeReference,
+    SpaceInputAxis,
+    SpaceOutputAxis,
+    TensorflowSavedModelBundleWeightsDescr,
+    TensorId,
+    Version,
+    WeightsDescr,
+)
+
+from .packages import (
+    _AUTHORS,  # pyright: ignore[reportPrivateUsage]
+    _BIAS,  # pyright: ignore[reportPrivateUsage]
+    _CITE,  # pyright: ignore[reportPrivateUsage]
+    _KERNEL,  # pyright: ignore[reportPrivateUsage]
+    _LICENSE,  # pyright: ignore[reportPrivateUsage]
+    _MAINTAINERS,  # pyright: ignore[reportPrivateUsage]
+    WRONG_OUTPUT_OFFSET,
+    _demo_image,  # pyright: ignore[reportPrivateUsage]
+    _png_bytes,  # pyright: ignore[reportPrivateUsage]
+    _save,  # pyright: ignore[reportPrivateUsage]
+    _side_by_side,  # pyright: ignore[reportPrivateUsage]
+    _to_uint8,  # pyright: ignore[reportPrivateUsage]
+)
+
+KerasWeightFormat = Literal["keras_hdf5", "tensorflow_saved_model_bundle"]
+KERAS_WEIGHT_FORMATS: tuple[KerasWeightFormat, ...] = ("keras_hdf5", "tensorflow_saved_model_bundle")
+"""Weight formats `build_keras_model_package` can write; the first requested is the parent."""
+
+
+def _tiny_keras_net() -> Any:
+    """One 1-channel 3x3 convolution (same padding) with the demo kernel and bias."""
+    import keras
+
+    inputs = keras.Input(shape=(None, None, 1), name="input")
+    conv = keras.layers.Conv2D(1, 3, padding="same", name="conv")
+    model = keras.Model(inputs, conv(inputs), name="tiny_net")
+    kernel = np.asarray(_KERNEL, dtype=np.float32).reshape(3, 3, 1, 1)
+    conv.set_weights([kernel, np.asarray([_BIAS], dtype=np.float32)])
+    return model
+
+
+def _export_saved_model(model: Any, folder: Path, *, plain: bool) -> None:
+    """A TensorFlow SavedModel whose `serve` endpoint returns `{"output": tensor}`
+    (or, with `plain`, whatever `model.export()` writes: a bare tensor)."""
+    if plain:
+        model.export(str(folder), format="tf_saved_model", verbose=False)
+        return
+    import keras
+    import tensorflow as tf
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(
+        name="serve",
+        fn=lambda x: {"output": model(x)},  # pyright: ignore[reportUnknownLambdaType]
+        input_signature=[tf.TensorSpec(shape=(None, None, None, 1), dtype=tf.float32, name="input")],
+    )
+    archive.write_out(str(folder), verbose=False)
+
+
+def _zip_folder(folder: Path, out: Path) -> Path:
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(folder).as_posix())
+    return out
+
+
+def build_keras_model_package(
+    out: Path,
+    *,
+    formats: Sequence[str] = KERAS_WEIGHT_FORMATS,
+    concept_id: str | None = None,
+    version: str = "1.0",
+    name: str = "Tiny Keras Demo Model",
+    wrong_output: bool = False,
+    plain_export: bool = False,
+) -> Path:
+    """Build a tiny keras model package: one 3x3 convolution, tensors `(batch, y, x, channel)`.
+
+    Args:
+        out: path of the zip file to write (parent folders are created).
+        formats: any of `KERAS_WEIGHT_FORMATS`; the first in that order is the parent.
+        concept_id: if given, the description's `id`.
+        version: the description's `version`.
+        name: the description's `name`.
+        wrong_output: store a test output off by `WRONG_OUTPUT_OFFSET` (the test must fail).
+        plain_export: write the SavedModel with keras' own `model.export()`, whose `serve`
+            endpoint returns a bare tensor; bioimageio.core 0.11.0 expects a dict of named
+            outputs and fails such a bundle with an `AssertionError` without message.
+            By default the endpoint returns `{"output": ...}` (see `_export_saved_model`).
+
+    Returns:
+        `out`
+    """
+    requested = set(formats)
+    unknown = requested - set(KERAS_WEIGHT_FORMATS)
+    if unknown or not requested:
+        raise ValueError(
+            f"unsupported or no weight formats {sorted(unknown) or list(formats)}; choose from {KERAS_WEIGHT_FORMATS}"
+        )
+    import tensorflow as tf
+
+    ordered = [f for f in KERAS_WEIGHT_FORMATS if f in requested]
+    parent = ordered[0]
+    tf_version = Version(str(tf.__version__).split("+")[0])
+
+    with tempfile.TemporaryDirectory(prefix="demo_keras_model_") as tmp:
+        d = Path(tmp)
+        model = _tiny_keras_net()
+        input_array = _demo_image(64, 64)[None, :, :, None]
+        output_array = np.asarray(model(input_array), dtype=np.float32)
+        np.save(d / "test_input.npy", input_array)
+        offset = WRONG_OUTPUT_OFFSET if wrong_output else 0.0
+        np.save(d / "test_output.npy", (output_array + np.float32(offset)).astype(np.float32))
+        _ = (d / "cover.png").write_bytes(_png_bytes(_side_by_side(input_array[0, :, :, 0], output_array[0, :, :, 0])))
+        _ = (d / "sample_input.png").write_bytes(_png_bytes(_to_uint8(input_array[0, :, :, 0])))
+        _ = (d / "sample_output.png").write_bytes(_png_bytes(_to_uint8(output_array[0, :, :, 0])))
+        notes = f"\n**Broken on purpose:** the stored test output is off by {WRONG_OUTPUT_OFFSET}.\n" if wrong_output else ""
+        _ = (d / "README.md").write_text(
+            f"# {name}\n\nA tiny keras demo model: a single 3x3 convolution with fixed weights that"
+            " mildly sharpens a 2d grayscale image (channels last).\n"
+            "Built offline by the bioimage.io collection backoffice for tests and demos;"
+            " it is not useful for any analysis.\n\n"
+            f"Weight formats: {', '.join(ordered)}.\n{notes}",
+            encoding="utf-8",
+        )
+
+        weights: dict[str, Any] = {}
+        for wf in ordered:
+            wf_parent = None if wf == parent else parent
+            if wf == "keras_hdf5":
+                model.save(d / "weights.h5")  # keras 3 writes the legacy HDF5 format for `.h5`
+                weights[wf] = KerasHdf5WeightsDescr(source=d / "weights.h5", tensorflow_version=tf_version, parent=wf_parent)
+            else:
+                _export_saved_model(model, d / "saved_model", plain=plain_export)
+                bundle = _zip_folder(d / "saved_model", d / "weights_saved_model.zip")
+                weights[wf] = TensorflowSavedModelBundleWeightsDescr(
+                    source=bundle, tensorflow_version=tf_version, parent=wf_parent
+                )
+
+        def axes(kind: type[SpaceInputAxis] | type[SpaceOutputAxis], channel: str) -> list[Any]:
+            if kind is SpaceInputAxis:
+                space = [SpaceInputAxis(id=AxisId(a), size=ParameterizedSize(min=16, step=16)) for a in ("y", "x")]
+            else:
+                space = [
+                    SpaceOutputAxis(id=AxisId(a), size=SizeReference(tensor_id=TensorId("input"), axis_id=AxisId(a)))
+                    for a in ("y", "x")
+                ]
+            return [BatchAxis(), *space, ChannelAxis(channel_names=[Identifier(channel)])]
+
+        descr = ModelDescr(
+            name=name,
+            description="A tiny single-convolution keras demo model built offline by the"
+            + " bioimage.io collection backoffice (for tests and demos only).",
+            id=None if concept_id is None else ModelId(concept_id),
+            version=Version(version),
+            authors=_AUTHORS,
+            maintainers=_MAINTAINERS,
+            cite=_CITE,
+            license=_LICENSE,
+            tags=["demo", "test", "backoffice", "2d", "keras", "fluorescence-light-microscopy"],
+            covers=[FileDescr(source=d / "cover.png")],
+            documentation=FileDescr(source=d / "README.md"),
+            inputs=[
+                InputTensorDescr(
+                    id=TensorId("input"),
+                    description="a 2d grayscale image",
+                    axes=axes(SpaceInputAxis, "raw"),
+                    test_tensor=FileDescr(source=d / "test_input.npy"),
+                    sample_tensor=FileDescr(source=d / "sample_input.png"),
+                    data=IntervalOrRatioDataDescr(type="float32"),
+                )
+            ],
+            outputs=[
+                OutputTensorDescr(
+                    id=TensorId("output"),
+                    description="the sharpened image",
+                    axes=axes(SpaceOutputAxis, "sharpened"),
+                    test_tensor=FileDescr(source=d / "test_output.npy"),
+                    sample_tensor=FileDescr(source=d / "sample_output.png"),
+                    data=IntervalOrRatioDataDescr(type="float32"),
+                )
+            ],
+            weights=WeightsDescr(**weights),
+        )
+        return _save(descr, out)
