@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     run_url: str | None = Field(default=None)
     """URL of the CI run calling the backoffice; derived from `GITHUB_*` variables on GitHub Actions."""
 
+    env_cache_dir: Path = Path(".backoffice-envs")
+    """Folder of the test environments built by the `venv` and `micromamba` managers, one per rendered env file (by its hash)."""
+
     def ci_run_url(self) -> str | None:
         """The run URL, given or derived from the GitHub Actions environment."""
         if self.run_url:

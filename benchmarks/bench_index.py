@@ -27,10 +27,10 @@ REPO = Path(__file__).resolve().parents[1]
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--concepts", type=int, default=10_000)
+    parser.add_argument("--profile", action="store_true", help="profile the regeneration after one publish")
     args = parser.parse_args()
 
     import boto3
-    from moto.server import ThreadedMotoServer
 
     from backoffice.config.collection_config import load_collection_config
     from backoffice.context import Context
@@ -39,13 +39,23 @@ def main() -> None:
     from backoffice.settings import Settings
     from backoffice.storage.s3 import S3Storage
 
-    import logging
+    # moto in its own process, as a real S3 endpoint would be
+    import socket
+    import subprocess
+    import sys
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.1)
     bucket = f"bench-{uuid.uuid4().hex[:12]}"
     boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)
     storage = S3Storage(bucket=bucket, prefix="collection", endpoint_url=endpoint,
@@ -89,22 +99,38 @@ def main() -> None:
 
     requests["n"] = 0
     start = time.perf_counter()
-    result = generate_index(ctx)
+    if args.profile:
+        import cProfile
+        import pstats
+
+        with cProfile.Profile() as prof:
+            result = generate_index(ctx)
+        pstats.Stats(prof).sort_stats("tottime").print_stats(12)
+    else:
+        result = generate_index(ctx)
     cold = time.perf_counter() - start
     cold_requests = requests["n"]
     print(f"full generation: {cold:.2f} s, {cold_requests} requests "
           f"({cold_requests / len(ids):.2f} per concept), {result.listed} concepts listed")
 
-    storage.put_bytes(f"concepts/{ids[123]}.json", record(ids[123], 3).model_dump_json().encode())  # one publish
+    ctx.concepts.save(record(ids[123], 3))  # one publish: the concept document changes
     requests["n"] = 0
     start = time.perf_counter()
-    result = generate_index(ctx)
+    if args.profile:
+        import cProfile
+        import pstats
+
+        with cProfile.Profile() as prof:
+            result = generate_index(ctx)
+        pstats.Stats(prof).sort_stats("cumulative").print_stats(25)
+    else:
+        result = generate_index(ctx)
     warm = time.perf_counter() - start
     print(f"regeneration after one publish: {warm:.2f} s, {requests['n']} requests, "
           f"{result.fetched} concept document(s) read")
     size = storage.head("collection.json")
     print(f"collection.json: {size.size / 1e6:.1f} MB" if size else "collection.json missing")
-    server.stop()
+    server.terminate()
 
 
 if __name__ == "__main__":

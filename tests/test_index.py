@@ -10,7 +10,7 @@ from pathlib import Path
 from backoffice.config.collection_config import load_collection_config
 from backoffice.config.curation import BlockedVersion, CurationDecl
 from backoffice.context import Context
-from backoffice.index.generate import generate_index, load_records
+from backoffice.index.generate import generate_index
 from backoffice.index.models import CollectionJson
 from backoffice.index.plan import conflate, plan_index
 from backoffice.records.concept import (
@@ -94,7 +94,7 @@ def test_conflate_newest_report_per_tool_and_format_counts() -> None:
 
 
 def _write(ctx: Context, record: ConceptRecord) -> None:
-    ctx.storage.put_bytes(f"concepts/{record.id}.json", record.model_dump_json().encode())
+    ctx.concepts.save(record)
 
 
 def test_generate_reads_only_changed_documents(ctx: Context) -> None:
@@ -113,10 +113,53 @@ def test_generate_reads_only_changed_documents(ctx: Context) -> None:
     collection = json.loads(ctx.storage.get_bytes("collection.json"))
     assert next(e for e in collection["collection"] if e["id"] == "bold-bat")["version"] == "3.0"
     ctx.storage.delete("concepts/calm-cat.json")
-    records, fetched = load_records(ctx.storage)
-    assert sorted(r.id for r in records) == ["affable-shark", "bold-bat"] and fetched == 0
+    ctx.concepts.mark_changed("calm-cat")
+    fourth = generate_index(ctx)
+    assert (fourth.concepts, fourth.fetched) == (2, 1)
+    collection = json.loads(ctx.storage.get_bytes("collection.json"))
+    assert [e["id"] for e in collection["collection"]] == ["affable-shark", "bold-bat"]
     id_map = json.loads(ctx.storage.get_bytes("id_map.json"))
     assert id_map["bold-bat"]["source"].endswith("/bold-bat/3.0/files/rdf.yaml")
+
+
+def test_full_scan_finds_unmarked_changes(ctx: Context) -> None:
+    _write(ctx, _record("affable-shark"))
+    generate_index(ctx)
+    # a change whose marker was lost (crash between the write and the marker)
+    ctx.storage.put_bytes("concepts/affable-shark.json", _record("affable-shark", versions=("1.0", "2.0", "5.0")).model_dump_json().encode())
+    assert generate_index(ctx).fetched == 0
+    assert generate_index(ctx, full=True).fetched == 1
+    entry = json.loads(ctx.storage.get_bytes("collection.json"))["collection"][0]
+    assert entry["version"] == "5.0"
+    assert list(ctx.storage.list("index/dirty/")) == []
+
+
+def test_incremental_index_equals_full_plan(ctx: Context) -> None:
+    records = [_record("affable-shark"), _record("bold-bat", draft=True), _record("calm-cat", versions=("0.1",))]
+    for r in records:
+        _write(ctx, r)
+    generate_index(ctx)
+    records[1] = _record("bold-bat", versions=("1.0", "2.0", "4.0"), draft=True)
+    _write(ctx, records[1])
+    result = generate_index(ctx)
+    assert result.fetched == 1
+    full = plan_index(records, ctx.curation, ctx.config, ctx.storage.public_url)
+    assert json.loads(ctx.storage.get_bytes("collection.json")) == full.collection.model_dump(mode="json")
+    assert json.loads(ctx.storage.get_bytes("id_map.json")) == {k: v.model_dump() for k, v in full.id_map.items()}
+    assert json.loads(ctx.storage.get_bytes("collection_draft.json")) == full.collection_draft.model_dump(mode="json")
+    CollectionJson.model_validate(json.loads(ctx.storage.get_bytes("collection.json")))
+
+
+def test_changed_declaration_replans_its_concept(ctx: Context) -> None:
+    _write(ctx, _record("affable-shark", versions=("0.1", "1.0")))
+    _write(ctx, _record("bold-bat"))
+    generate_index(ctx)
+    (ctx.settings.collection_dir / "affable-shark.yaml").write_text("overrides:\n  name: Renamed\n")
+    ctx.__dict__.pop("curation", None)  # a new run reads collection/ afresh
+    result = generate_index(ctx)
+    assert result.fetched == 1
+    entry = json.loads(ctx.storage.get_bytes("collection.json"))["collection"][0]
+    assert entry["name"] == "Renamed" and [v["version"] for v in entry["versions"]] == ["1.0", "0.1"]
 
 
 def test_generate_applies_declarations_of_collection_dir(ctx: Context) -> None:

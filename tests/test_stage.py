@@ -58,12 +58,13 @@ MINIMAL_RDF = b'type: model\nname: minimal\nversion: "1.0"\n'
 
 
 def snapshot(storage: Storage, prefix: str = "") -> list[tuple[str, int, str]]:
-    """Every stored key with its size and etag."""
-    return [(o.key, o.size, o.etag) for o in storage.list(prefix)]
+    """Every stored key with its size and etag (but the index's change markers)."""
+    return [(o.key, o.size, o.etag) for o in storage.list(prefix) if not o.key.startswith(keys.DIRTY_PREFIX)]
 
 
 def all_keys(storage: Storage, prefix: str = "") -> list[str]:
-    return [o.key for o in storage.list(prefix)]
+    """Every stored key (but the index's change markers, which only say 'look again')."""
+    return [o.key for o in storage.list(prefix) if not o.key.startswith(keys.DIRTY_PREFIX)]
 
 
 def write_zip(path: Path, entries: dict[str, bytes]) -> Path:

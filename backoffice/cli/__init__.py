@@ -9,6 +9,7 @@ import typer
 
 from ..errors import BackofficeError
 from . import info_cmds, pipeline_cmds, review_cmds, stage_cmds, test_cmds
+from . import env_cmds
 
 app = typer.Typer(
     name="backoffice",
@@ -21,6 +22,7 @@ info_cmds.register(app)
 stage_cmds.register(app)
 pipeline_cmds.register(app)
 test_cmds.register(app)
+env_cmds.register(app)
 review_cmds.register(app)
 
 

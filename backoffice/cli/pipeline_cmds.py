@@ -47,12 +47,13 @@ def validate_format(
 
 def generate_collection_json(
     mode: str = typer.Option("all", "--mode", help="`published` (collection.json, id_map.json), `draft` (collection_draft.json, id_map_draft.json) or `all`."),
+    full: bool = typer.Option(False, "--full", help="Rescan every concept document instead of only those marked as changed."),
 ) -> None:
     """Write collection.json, collection_draft.json, id_map.json and id_map_draft.json."""
     if mode not in ("all", "published", "draft"):
         raise typer.BadParameter(f"mode must be all, published or draft, not '{mode}'", param_hint="--mode")
     ctx = make_context()
-    result = generate_index(ctx, mode)  # type: ignore[arg-type]
+    result = generate_index(ctx, mode, full=full)  # type: ignore[arg-type]
     for key, url in result.written.items():
         console.print(f"wrote {key}: {url}")
     console.print(f"{result.listed} concepts listed, {result.drafts} drafts ({result.fetched} concept documents read)")

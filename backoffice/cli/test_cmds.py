@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import typer
 
+from ..errors import InvalidArgumentError
 from ..gh_actions import append_summary, set_outputs
 from ..log import in_github_actions
 from ..testing.dynamic import DEFAULT_TIMEOUT, maybe_finish_testing, run_static_only_test, run_weight_format_test
-from ..testing.envs import current_env
+from ..testing.env_managers import environment_for_test
 from ..validate.target import resolve_target
 from .common import console, make_context
+
+
+ENV_MANAGERS = ("current", "venv", "micromamba")
 
 
 def register(app: typer.Typer) -> None:
@@ -22,7 +26,11 @@ def test(
     concept_id: str = typer.Argument(..., help="Concept id."),
     which: str = typer.Argument("draft", help="`draft` or a published version."),
     weight_format: str | None = typer.Argument(None, help="Weight format to test (models); omit for datasets and notebooks."),
-    env_manager: str = typer.Option("current", "--env-manager", help="Where the test runs: current."),
+    env_manager: str = typer.Option(
+        "current", "--env-manager",
+        help="Where the test runs: current (this interpreter), venv (a virtualenv built with pip from the"
+        " weight format's env template) or micromamba (a conda env made from it).",
+    ),
     timeout: float = typer.Option(DEFAULT_TIMEOUT, "--timeout", help="Seconds before the test is stopped."),
     actor: str | None = typer.Option(None, "--actor", help="Who asked for it (for the log)."),
 ) -> None:
@@ -31,9 +39,10 @@ def test(
     if weight_format is None:
         outcome = run_static_only_test(ctx, concept_id, which, actor=actor)
     else:
-        if env_manager != "current":
-            raise typer.BadParameter(f"unknown environment manager '{env_manager}'", param_hint="--env-manager")
-        outcome = run_weight_format_test(ctx, concept_id, which, weight_format, current_env(), timeout=timeout, actor=actor)
+        if env_manager not in ENV_MANAGERS:
+            raise InvalidArgumentError(f"unknown environment manager '{env_manager}' (use {', '.join(ENV_MANAGERS)})")
+        env = environment_for_test(ctx, concept_id, which, weight_format, env_manager)
+        outcome = run_weight_format_test(ctx, concept_id, which, weight_format, env, timeout=timeout, actor=actor)
     set_outputs({"status": outcome.status, "report": outcome.report_name})
     append_summary(outcome.markdown)
     if not in_github_actions() and outcome.first_error:

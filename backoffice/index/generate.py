@@ -1,109 +1,166 @@
-"""Write the index files. Reads only the concept documents that changed since the
-last run (their etags come from one listing), so a regeneration after one publish
-touches O(1) concept documents."""
+"""Write the index files, incrementally.
+
+A small cache (`index/cache.json`) remembers, per concept, the etag of the concept
+document and a fingerprint of its declaration the last index was made from. One
+listing of `concepts/` gives every current etag; only concepts whose document or
+declaration changed are read and planned again; every other concept's part is
+taken from the previous index files. A change of the config or public URL (the
+base fingerprint) replans everything.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
 
+from ..config.curation import CurationDecl
 from ..context import Context
 from ..log import logger
 from ..records import keys
 from ..records.concept import ConceptRecord
 from ..storage.base import ObjectNotFound, Storage
-from .plan import IndexFiles, plan_index
+from .plan import ConceptOutputs, assemble, plan_concept
 
 Mode = Literal["all", "published", "draft"]
-CACHE_FORMAT = 1
+T = TypeVar("T")
+CACHE_FORMAT = 2
+_EMPTY = CurationDecl()
 
 
 @dataclass(frozen=True)
 class GenerateResult:
     concepts: int
     fetched: int
+    """Concept documents read (the others came from the previous index)."""
     written: dict[str, str]
     """Index file -> public URL."""
     listed: int
     drafts: int
 
 
-def _load_cache(storage: Storage) -> dict[str, Any]:
+def _sha(data: Any) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _get_json(storage: Storage, key: str) -> Any:
     try:
-        cache = json.loads(storage.get_bytes(keys.INDEX_CACHE))
+        return json.loads(storage.get_bytes(key))
     except (ObjectNotFound, ValueError):
+        return None
+
+
+def _previous_outputs(storage: Storage) -> dict[str, ConceptOutputs]:
+    """Per-concept parts of the current index files."""
+    files = {k: _get_json(storage, k) for k in (keys.COLLECTION_JSON, keys.COLLECTION_DRAFT_JSON, keys.ID_MAP_JSON, keys.ID_MAP_DRAFT_JSON)}
+    if any(not isinstance(v, dict) for v in files.values()):
         return {}
-    if not isinstance(cache, dict) or cache.get("format") != CACHE_FORMAT:
-        return {}
-    return cache.get("concepts", {})
+    parts: dict[str, dict[str, Any]] = {}
+
+    def part(cid: str) -> dict[str, Any]:
+        return parts.setdefault(cid, {"entry": None, "ids": {}, "draft": None, "draft_ids": {}})
+
+    for e in files[keys.COLLECTION_JSON].get("collection", []):
+        part(e["id"])["entry"] = e
+    for d in files[keys.COLLECTION_DRAFT_JSON].get("collection", []):
+        part(d["id"])["draft"] = d
+    for k, v in files[keys.ID_MAP_JSON].items():
+        part(k.split("/", 1)[0])["ids"][k] = v
+    for k, v in files[keys.ID_MAP_DRAFT_JSON].items():
+        part(k.split("/", 1)[0])["draft_ids"][k] = v
+    return {cid: ConceptOutputs(**p) for cid, p in parts.items()}
 
 
-def load_records(storage: Storage, *, workers: int = 16) -> tuple[list[ConceptRecord], int]:
-    """Every concept record, using and refreshing the cache; returns (records, fetched)."""
-    listing = {
-        cid: info.etag
-        for info in storage.list(keys.CONCEPTS_PREFIX)
-        if (cid := keys.concept_id_from_doc(info.key)) is not None
-    }
-    cache = _load_cache(storage)
-    stale = [cid for cid, etag in listing.items() if cache.get(cid, {}).get("etag") != etag]
+def load_records(
+    storage: Storage, ids: list[str], *, then: Callable[[ConceptRecord], T], workers: int = 16
+) -> list[tuple[ConceptRecord, str, T]]:
+    """Read the given concept documents in parallel with their etags, applying `then`
+    to each as it arrives (missing ones are skipped)."""
 
-    def fetch(cid: str) -> tuple[str, str, str] | None:
+    def fetch(cid: str) -> tuple[ConceptRecord, str, T] | None:
         try:
             data, etag = storage.get(keys.concept_doc(cid))
         except ObjectNotFound:
-            return None  # deleted since the listing
-        return cid, etag, data.decode("utf-8")
+            return None  # deleted meanwhile
+        record = ConceptRecord.model_validate_json(data)
+        return record, etag, then(record)
 
-    fresh: dict[str, dict[str, Any]] = {}
-    if stale:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            for got in pool.map(fetch, stale):
-                if got is not None:
-                    fresh[got[0]] = {"etag": got[1], "doc": got[2]}
-    concepts = {cid: cache[cid] for cid in listing if cid in cache and cid not in stale}
-    concepts.update(fresh)
-    if fresh or set(cache) != set(concepts):
-        storage.put_bytes(
-            keys.INDEX_CACHE,
-            json.dumps({"format": CACHE_FORMAT, "concepts": concepts}, separators=(",", ":")).encode(),
-            content_type="application/json",
-        )
-    records = [ConceptRecord.model_validate_json(c["doc"]) for c in concepts.values()]
-    return records, len(fresh)
+    if not ids:
+        return []
+    with ThreadPoolExecutor(max_workers=min(workers, len(ids))) as pool:
+        return [r for r in pool.map(fetch, ids) if r is not None]
 
 
-def _json(obj: Any) -> bytes:
-    return (json.dumps(obj, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+def _dump(data: Any) -> bytes:
+    return (json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
-def write_index(ctx: Context, files: IndexFiles, mode: Mode = "all") -> dict[str, str]:
-    out: dict[str, bytes] = {}
-    if mode in ("all", "published"):
-        out[keys.COLLECTION_JSON] = _json(files.collection.model_dump(mode="json"))
-        out[keys.ID_MAP_JSON] = _json({k: v.model_dump(mode="json") for k, v in files.id_map.items()})
-    if mode in ("all", "draft"):
-        out[keys.COLLECTION_DRAFT_JSON] = _json(files.collection_draft.model_dump(mode="json"))
-        out[keys.ID_MAP_DRAFT_JSON] = _json({k: v.model_dump(mode="json") for k, v in files.id_map_draft.items()})
-    written: dict[str, str] = {}
-    for key, data in out.items():
-        ctx.storage.put_bytes(key, data, content_type="application/json")
-        written[key] = ctx.storage.public_url(key)
-    return written
+def _changed_since_last_run(storage: Storage) -> tuple[set[str], list[str]]:
+    """Concepts marked as changed, and the marker keys seen."""
+    markers = [info.key for info in storage.list(keys.DIRTY_PREFIX)]
+    return {cid for k in markers if (cid := keys.concept_id_from_marker(k))}, markers
 
 
-def generate_index(ctx: Context, mode: Mode = "all") -> GenerateResult:
-    """Regenerate the index files from storage and the declared curation."""
-    records, fetched = load_records(ctx.storage)
-    files = plan_index(records, ctx.curation, ctx.config, ctx.storage.public_url)
-    written = write_index(ctx, files, mode)
-    logger.info("index: %d concepts (%d read), %d listed", len(records), fetched, len(files.collection.collection))
-    return GenerateResult(
-        concepts=len(records),
-        fetched=fetched,
-        written=written,
-        listed=len(files.collection.collection),
-        drafts=len(files.collection_draft.collection),
+def generate_index(ctx: Context, mode: Mode = "all", *, full: bool = False) -> GenerateResult:
+    """Regenerate the index files from storage and the declared curation.
+
+    Incremental by default: only concepts marked as changed since the last run, or
+    whose declaration changed, are read. `full=True` (or a missing/outdated cache)
+    lists every concept document and compares etags instead.
+    """
+    storage, config, curation = ctx.storage, ctx.config, ctx.curation
+    base = _sha([CACHE_FORMAT, config.model_dump(mode="json"), storage.public_url("x")])
+    cache = _get_json(storage, keys.INDEX_CACHE)
+    cached: dict[str, Any] = cache["concepts"] if isinstance(cache, dict) and cache.get("base") == base else {}
+    incremental = bool(cached) and not full
+    dirty, markers = _changed_since_last_run(storage)  # listed before anything is read
+    previous = _previous_outputs(storage) if cached else {}
+
+    if incremental:
+        known = set(cached) | dirty
+        etags = {cid: cached[cid]["etag"] for cid in cached}
+    else:
+        etags = {
+            cid: info.etag
+            for info in storage.list(keys.CONCEPTS_PREFIX)
+            if (cid := keys.concept_id_from_doc(info.key)) is not None
+        }
+        known = set(etags)
+    fps = {cid: _sha(curation.get(cid, _EMPTY).model_dump(mode="json")) for cid in known}
+    stale = sorted(
+        cid for cid in known
+        if cid in dirty or cid not in previous or cached.get(cid) != {"etag": etags.get(cid), "fp": fps[cid]}
     )
+    outputs: dict[str, ConceptOutputs] = {cid: previous[cid] for cid in known if cid not in stale}
+    def plan(record: ConceptRecord) -> ConceptOutputs:
+        return plan_concept(record, curation.get(record.id, _EMPTY), config, storage.public_url)
+
+    for record, etag, planned in load_records(storage, stale, then=plan):
+        outputs[record.id] = planned
+        etags[record.id] = etag
+
+    files = assemble(config, outputs)
+    wanted = {
+        "all": list(files),
+        "published": [keys.COLLECTION_JSON, keys.ID_MAP_JSON],
+        "draft": [keys.COLLECTION_DRAFT_JSON, keys.ID_MAP_DRAFT_JSON],
+    }[mode]
+    written: dict[str, str] = {}
+    for key in wanted:
+        storage.put_bytes(key, _dump(files[key]), content_type="application/json")
+        written[key] = storage.public_url(key)
+    if mode == "all":
+        # after the files: a crash in between only makes the next run replan more
+        if stale or set(cached) != set(outputs):
+            concepts = {cid: {"etag": etags[cid], "fp": fps[cid]} for cid in outputs}
+            storage.put_bytes(keys.INDEX_CACHE, _dump({"base": base, "concepts": concepts}), content_type="application/json")
+        for key in markers:  # only those seen before reading: later changes keep theirs
+            storage.delete(key)
+    listed = len(files[keys.COLLECTION_JSON]["collection"])
+    drafts = len(files[keys.COLLECTION_DRAFT_JSON]["collection"])
+    logger.info("index: %d concepts (%d read, %s), %d listed, %d drafts", len(outputs), len(stale),
+                "incremental" if incremental else "full scan", listed, drafts)
+    return GenerateResult(concepts=len(outputs), fetched=len(stale), written=written, listed=listed, drafts=drafts)

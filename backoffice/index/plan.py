@@ -143,6 +143,57 @@ def plan_draft(record: ConceptRecord, url_of: UrlOf) -> tuple[DraftEntry | None,
     return entry, {f"{record.id}/draft": IdMapEntry(source=rdf, sha256=d.rdf_sha256)}
 
 
+@dataclass(frozen=True)
+class ConceptOutputs:
+    """What one concept contributes to the four index files (JSON-ready)."""
+
+    entry: dict[str, Any] | None
+    ids: dict[str, Any]
+    draft: dict[str, Any] | None
+    draft_ids: dict[str, Any]
+
+
+def plan_concept(record: ConceptRecord, decl: CurationDecl, config: CollectionConfig, url_of: UrlOf) -> ConceptOutputs:
+    entry, ids = plan_entry(record, decl, config, url_of)
+    draft, draft_ids = plan_draft(record, url_of)
+    return ConceptOutputs(
+        entry=None if entry is None else entry.model_dump(mode="json"),
+        ids={k: v.model_dump(mode="json") for k, v in ids.items()},
+        draft=None if draft is None else draft.model_dump(mode="json"),
+        draft_ids={k: v.model_dump(mode="json") for k, v in draft_ids.items()},
+    )
+
+
+def index_header(config: CollectionConfig) -> dict[str, Any]:
+    """collection.json without its entries."""
+    t = config.collection_template
+    return {
+        **t.model_dump(mode="json"),
+        "partners": [PartnerEntry(id=p.id, name=p.name, docs=p.docs, logo=p.logo).model_dump(mode="json") for p in config.partners],
+    }
+
+
+def assemble(config: CollectionConfig, outputs: Mapping[str, ConceptOutputs]) -> dict[str, Any]:
+    """The four index files (as JSON data) from per-concept outputs, sorted by id."""
+    order = sorted(outputs)
+    collection = {**index_header(config), "collection": [e for c in order if (e := outputs[c].entry) is not None]}
+    drafts = {
+        "name": f"{config.collection_template.name} (drafts)",
+        "collection": [d for c in order if (d := outputs[c].draft) is not None],
+    }
+    id_map: dict[str, Any] = {}
+    id_map_draft: dict[str, Any] = {}
+    for c in order:
+        id_map.update(outputs[c].ids)
+        id_map_draft.update(outputs[c].draft_ids)
+    return {
+        keys.COLLECTION_JSON: collection,
+        keys.COLLECTION_DRAFT_JSON: drafts,
+        keys.ID_MAP_JSON: id_map,
+        keys.ID_MAP_DRAFT_JSON: id_map_draft,
+    }
+
+
 def plan_index(
     records: Iterable[ConceptRecord],
     curation: Mapping[str, CurationDecl],

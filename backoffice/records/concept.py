@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import random
 import time
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal, TypeVar
@@ -19,6 +20,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, Field
 
 from ..errors import ConflictError, NotFoundError
+from ..log import logger
 from ..storage.base import ObjectNotFound, PreconditionFailed, Storage
 from . import keys
 from .journal import utcnow
@@ -180,6 +182,20 @@ class ConceptStore:
             self.storage.put_bytes(keys.concept_doc(record.id), _dump(record), if_none_match=True)
         except PreconditionFailed:
             raise ConflictError(f"id '{record.id}' is taken already") from None
+        self.mark_changed(record.id)
+
+    def save(self, record: ConceptRecord) -> None:
+        """Write a record unconditionally (migrations, benchmarks, repairs)."""
+        self.storage.put_bytes(keys.concept_doc(record.id), _dump(record))
+        self.mark_changed(record.id)
+
+    def mark_changed(self, concept_id: str) -> None:
+        """Tell the next index run that this concept changed (written after the change)."""
+        stamp = utcnow().strftime("%Y%m%dT%H%M%S.%fZ") + "-" + uuid.uuid4().hex[:8]
+        try:
+            self.storage.put_bytes(keys.dirty_marker(concept_id, stamp), b"")
+        except Exception as e:  # the change stands; a full index run (`--full`) will see it
+            logger.warning("could not mark %s as changed for the index: %s", concept_id, e)
 
     def update(self, concept_id: str, mutate: Callable[[ConceptRecord], T]) -> T:
         """Apply `mutate` to the current record and store it if nobody changed it meanwhile.
@@ -192,9 +208,11 @@ class ConceptStore:
             result = mutate(record)
             try:
                 self.storage.put_bytes(keys.concept_doc(concept_id), _dump(record), if_match=etag)
-                return result
             except PreconditionFailed:
                 time.sleep(random.uniform(0, 0.02 * (attempt + 1)))
+                continue
+            self.mark_changed(concept_id)
+            return result
         raise ConflictError(f"concept '{concept_id}' kept changing; gave up after {self.max_attempts} attempts")
 
     def list_ids(self) -> list[str]:

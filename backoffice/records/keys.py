@@ -7,7 +7,8 @@
     <id>/<version>/reports/<name>.json      reports of a published version
     <id>/log/<time>-<uid>.json              append-only log entries
     <id>/chat/<time>-<uid>.json             append-only chat messages
-    index/...                               generated index files and their cache
+    index/cache.json                        what the last index was made from
+    index/dirty/<id>/<time>-<uid>           "concept changed" markers for the next index run
 """
 
 from __future__ import annotations
@@ -64,3 +65,16 @@ COLLECTION_DRAFT_JSON = "collection_draft.json"
 ID_MAP_JSON = "id_map.json"
 ID_MAP_DRAFT_JSON = "id_map_draft.json"
 INDEX_CACHE = f"{INDEX_PREFIX}cache.json"
+DIRTY_PREFIX = f"{INDEX_PREFIX}dirty/"
+"""Markers `index/dirty/<id>/<time>-<uid>` written after every change of a concept document."""
+
+
+def dirty_marker(concept_id: str, stamp: str) -> str:
+    return f"{DIRTY_PREFIX}{concept_id}/{stamp}"
+
+
+def concept_id_from_marker(key: str) -> str | None:
+    if key.startswith(DIRTY_PREFIX):
+        rest = key[len(DIRTY_PREFIX):]
+        return rest.split("/", 1)[0] if "/" in rest else None
+    return None

@@ -170,6 +170,7 @@ def _abandon(ctx: Context, cid: str, token: str, reserved: bool) -> None:
             if record.draft is None and not record.versions:
                 ctx.storage.delete_prefix(keys.log_prefix(cid))
                 ctx.storage.delete(keys.concept_doc(cid))
+                ctx.concepts.mark_changed(cid)
     except Exception as e:
         logger.warning("cleanup after the failed upload to %s was incomplete: %s", cid, e)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from importlib.metadata import version as dist_version
@@ -59,13 +60,65 @@ def classify_failure(result: CmdResult, timeout: float) -> str:
     return f"crash: the test process exited with code {result.returncode}: {last}"
 
 
+KNOWN_SILENT_FAILURES: tuple[tuple[str, str, str], ...] = (
+    (
+        "tensorflow_backend.py", "assert isinstance(result, dict)",
+        "the SavedModel's serving endpoint returns a bare tensor, but bioimageio.core expects a dict of named"
+        " outputs (keras 3 `model.export()` writes such an endpoint; export with `keras.export.ExportArchive` and"
+        " an endpoint returning `{'<output tensor id>': output}`)",
+    ),
+)
+"""(file, code, explanation) of library failures that carry no error message."""
+
+_TB_LOCATION = re.compile(r"([\w./\\-]+\.py):(\d+)")
+
+
+def _traceback_hint(err: dict[str, Any]) -> str:
+    """What a message-less error's traceback says: exception, place, code line, known cause."""
+    tb = str(err.get("traceback_md") or "\n".join(str(x) for x in err.get("traceback") or []))
+    lines = [ln.strip().strip("\u2502").strip() for ln in tb.splitlines()]
+    lines = [ln for ln in lines if ln and not ln.startswith(("\u256d", "\u2570"))]
+    if not lines:
+        return ""
+    exception = lines[-1]
+    places = _TB_LOCATION.findall(tb)
+    place = ""
+    if places:
+        path, line_no = places[-1]
+        place = f" at {path.split('site-packages/')[-1]}:{line_no}"
+    code_lines = [ln for ln in lines if "\u2771" in ln]
+    code = re.sub(r"^\u2771\s*\d*\s*", "", code_lines[-1]).replace("\u2502", " ").strip() if code_lines else ""
+    hint = f"{exception}{place}" + (f" (`{' '.join(code.split())}`)" if code else "")
+    for file, snippet, explanation in KNOWN_SILENT_FAILURES:
+        if file in tb and snippet in tb:
+            hint += f"; likely cause: {explanation}"
+    return hint
+
+
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b.*$")
+
+
+def _root_cause(err: dict[str, Any]) -> str | None:
+    """The first exception of a chained traceback (e.g. the error an `ImportError` hides)."""
+    tb = str(err.get("traceback_md") or "\n".join(str(x) for x in err.get("traceback") or []))
+    found = [ln.strip() for ln in tb.splitlines() if _EXCEPTION_LINE.match(ln.strip())]
+    return found[0] if len(found) > 1 else None
+
+
 def first_error(summary: dict[str, Any]) -> str | None:
     for detail in summary.get("details", []):
         for err in detail.get("errors", []):
             msg = str(err.get("msg", "")).strip()
             loc = ".".join(str(x) for x in err.get("loc", []))
             where = f"{detail.get('name', '')}" + (f" ({loc})" if loc else "")
-            return f"{where}: {msg or 'failed without an error message'}"
+            if not msg:
+                hint = _traceback_hint(err)
+                msg = "failed without an error message" + (f": {hint}" if hint else "")
+            else:
+                cause = _root_cause(err)
+                if cause and cause not in msg:
+                    msg += f" (caused by {cause})"
+            return f"{where}: {msg}"
     return None
 
 

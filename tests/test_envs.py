@@ -1,0 +1,549 @@
+"""Test environments: rendering env_templates/, framework version mapping, the
+environment managers and their cache, and (slow) dynamic tests in venvs built here.
+
+The slow tests build one venv per distinct rendered env file (torch, onnx,
+tensorflow) into a session-wide cache, so each is built once per run; set
+BACKOFFICE_TEST_ENV_CACHE to a folder to keep them between runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from importlib.metadata import version as dist_version
+from pathlib import Path
+from typing import Any
+
+import pytest
+from packaging.requirements import Requirement
+from ruamel.yaml import YAML
+
+from backoffice.context import Context
+from backoffice.stage.stage import stage
+from backoffice.testing import env_managers
+from backoffice.testing.dynamic import run_weight_format_test
+from backoffice.testing.env_managers import MARKER, conda_to_pip, environment_for_test, prepare_env
+from backoffice.testing.env_render import EnvRenderError, RenderedEnv, render_env
+from backoffice.testing.envs import PreparedEnv, current_env
+from backoffice.testing.formats import WEIGHT_FORMATS
+from backoffice.testing.framework_versions import PYTORCH, TENSORFLOW, nearest_supported
+from backoffice.util.cmd import CmdResult
+
+REPO = Path(__file__).resolve().parents[1]
+TEMPLATES = REPO / "env_templates"
+UPLOADER = "github|4242"
+DYNAMIC = [wf for wf, info in WEIGHT_FORMATS.items() if info.dynamic]
+VERSION_FIELD = {"pytorch": ("pytorch_version", "2.13.0"), "tensorflow": ("tensorflow_version", "2.21.0"), "onnx": ("opset_version", 15)}
+
+
+def description(weight_format: str, **entry: Any) -> dict[str, Any]:
+    field, value = VERSION_FIELD[WEIGHT_FORMATS[weight_format].framework]
+    return {"format_version": "0.5.4", "type": "model", "weights": {weight_format: {"source": "w", field: value, **entry}}}
+
+
+def parse(text: str) -> dict[str, Any]:
+    return YAML(typ="safe", pure=True).load(text)
+
+
+# --------------------------------------------------------------------------
+# rendering
+# --------------------------------------------------------------------------
+
+
+def test_there_is_one_template_per_dynamic_weight_format() -> None:
+    assert sorted(p.name for p in TEMPLATES.glob("*.yaml.j2")) == sorted(f"{wf}.yaml.j2" for wf in DYNAMIC)
+
+
+@pytest.mark.parametrize("weight_format", DYNAMIC)
+def test_every_template_renders_a_valid_conda_env_file(weight_format: str) -> None:
+    rendered = render_env(weight_format, description(weight_format), TEMPLATES)
+    assert rendered.text.endswith("\n") and rendered.warnings == ()
+    data = parse(rendered.text)
+    assert isinstance(data["name"], str) and data["name"]
+    assert data["channels"] == ["conda-forge", "nodefaults"]
+    conda = [d for d in data["dependencies"] if isinstance(d, str)]
+    (pip_section,) = [d for d in data["dependencies"] if isinstance(d, dict)]
+    assert "pip" in conda and any(d.startswith("python=") for d in conda)
+    framework_pkg = {"pytorch": "pytorch", "tensorflow": "tensorflow", "onnx": "onnxruntime"}[rendered.framework]
+    assert f"{framework_pkg}=={rendered.framework_version}" in conda
+    reqs = [Requirement(line) for line in pip_section["pip"]]  # every pip line is a valid requirement
+    assert f"bioimageio.core=={dist_version('bioimageio.core')}" in {str(r) for r in reqs}
+    assert any(r.name == "pydantic" and not r.specifier.contains("2.12.0") for r in reqs)
+
+
+def test_formats_of_one_framework_share_an_env_only_when_the_files_are_identical() -> None:
+    sd, ts = (render_env(wf, description(wf), TEMPLATES) for wf in ("pytorch_state_dict", "torchscript"))
+    assert sd.text == ts.text and sd.content_hash == ts.content_hash
+    with_deps = render_env("pytorch_state_dict", {"weights": {"pytorch_state_dict": {"pytorch_version": "2.13.0",
+                           "dependencies": "pip:requirements.txt"}}}, TEMPLATES, _folder_with({"requirements.txt": "einops\n"}))
+    assert with_deps.content_hash != ts.content_hash and "einops" in with_deps.pip_dependencies
+    keras, bundle = (render_env(wf, description(wf), TEMPLATES) for wf in ("keras_hdf5", "tensorflow_saved_model_bundle"))
+    assert keras.content_hash == bundle.content_hash
+    assert len({sd.content_hash, keras.content_hash, render_env("onnx", description("onnx"), TEMPLATES).content_hash}) == 3
+
+
+_tmp_folders: list[Path] = []
+
+
+def _folder_with(files: dict[str, str]) -> Path:
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="envs-test-"))
+    _tmp_folders.append(folder)
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _cleanup_folders() -> Iterator[None]:
+    yield
+    for folder in _tmp_folders:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_descriptions_conda_env_file_is_merged_in() -> None:
+    folder = _folder_with({"environment.yaml": (
+        "name: mine\nchannels: [pytorch, conda-forge, defaults]\n"
+        "dependencies:\n  - python=3.9\n  - pytorch=1.10\n  - cpuonly\n  - scikit-image >=0.19\n  - pip\n"
+        "  - pip:\n    - einops==0.7.0\n    - not a requirement ===\n    - bioimageio.core==0.5\n    - --extra-index-url http://x\n"
+    )})
+    content = {"format_version": "0.5.4", "weights": {"pytorch_state_dict": {
+        "pytorch_version": "2.13.0", "architecture": {"source": "net.py", "callable": "Net"},
+        "dependencies": {"source": "environment.yaml", "sha256": "0" * 64}}}}
+    rendered = render_env("pytorch_state_dict", content, TEMPLATES, folder)
+    data = parse(rendered.text)
+    conda = [d for d in data["dependencies"] if isinstance(d, str)]
+    assert "scikit-image >=0.19" in conda and "pytorch==2.13.0" in conda
+    assert not any(d.startswith(("pytorch=1", "cpuonly", "python=3.9")) for d in conda)
+    assert "einops==0.7.0" in rendered.pip_dependencies
+    assert [r for r in rendered.pip_dependencies if r.startswith("bioimageio.core")] == [f"bioimageio.core=={dist_version('bioimageio.core')}"]
+    text = " | ".join(rendered.warnings)
+    for expected in ("channels pytorch", "pytorch=1.10", "not a requirement", "--extra-index-url", "bioimageio.core==0.5"):
+        assert expected in text
+
+
+@pytest.mark.parametrize("ref", ["conda:environment.yaml", "environment.yaml"])
+def test_spec_0_4_dependencies_strings(ref: str) -> None:
+    folder = _folder_with({"environment.yaml": "dependencies:\n  - h5py\n", "requirements.txt": "# comment\neinops>=0.6\n"})
+    conda_rendered = render_env("tensorflow_saved_model_bundle", {"weights": {"tensorflow_saved_model_bundle": {
+        "tensorflow_version": "2.21", "dependencies": ref}}}, TEMPLATES, folder)
+    assert "h5py" in conda_rendered.conda_dependencies
+    pip_rendered = render_env("pytorch_state_dict", {"weights": {"pytorch_state_dict": {
+        "pytorch_version": "2.13", "dependencies": "pip:requirements.txt"}}}, TEMPLATES, folder)
+    assert "einops>=0.6" in pip_rendered.pip_dependencies
+
+
+@pytest.mark.parametrize("ref, expected", [
+    ("conda:../outside.yaml", "leaves the package"),
+    ("conda:/etc/passwd.yaml", "leaves the package"),
+    ("https://example.com/env.yaml", "is a URL and was not fetched"),
+    ("conda:missing.yaml", "is not in the package"),
+    ("maven:pom.xml", "not supported"),
+])
+def test_unusable_dependency_files_give_warnings_not_errors(ref: str, expected: str) -> None:
+    rendered = render_env("pytorch_state_dict", {"weights": {"pytorch_state_dict": {
+        "pytorch_version": "2.13.0", "dependencies": ref}}}, TEMPLATES, _folder_with({}))
+    assert any(expected in w for w in rendered.warnings), rendered.warnings
+
+
+def test_description_text_cannot_break_the_rendered_file() -> None:
+    hostile = "2.13.0\nchannels: [evil]\n  - pip:\n    - evil"
+    rendered = render_env("torchscript", {"weights": {"torchscript": {"pytorch_version": hostile}}}, TEMPLATES)
+    assert "evil" not in rendered.text and any("not a version" in w for w in rendered.warnings)
+    folder = _folder_with({"environment.yaml": 'dependencies:\n  - "numpy\\n  - evil: [1]"\n  - pip:\n    - "x; os_name==\'posix\'"\n'})
+    rendered = render_env("pytorch_state_dict", {"weights": {"pytorch_state_dict": {
+        "pytorch_version": "2.13.0", "dependencies": "conda:environment.yaml"}}}, TEMPLATES, folder)
+    data = parse(rendered.text)
+    assert all(isinstance(d, str) or list(d) == ["pip"] for d in data["dependencies"])
+    assert "evil" not in json.dumps([d for d in data["dependencies"] if isinstance(d, str)])
+
+
+def test_templates_render_sandboxed_strict_and_with_a_final_newline(tmp_path: Path) -> None:
+    (tmp_path / "onnx.yaml.j2").write_text("{{ ''.__class__.__mro__[1].__subclasses__() }}\n")
+    with pytest.raises(EnvRenderError, match="SecurityError"):
+        render_env("onnx", description("onnx"), tmp_path)
+    (tmp_path / "onnx.yaml.j2").write_text("name: {{ no_such_variable }}\n")
+    with pytest.raises(EnvRenderError, match="undefined"):
+        render_env("onnx", description("onnx"), tmp_path)
+    (tmp_path / "onnx.yaml.j2").write_text(
+        "name: x\nchannels: [conda-forge]\ndependencies:\n  - onnxruntime=={{ framework_version }}")  # no final newline
+    assert render_env("onnx", description("onnx"), tmp_path).text.endswith("==1.31.1\n")
+    (tmp_path / "onnx.yaml.j2").write_text("name: x\nchannels: [conda-forge]\ndependencies:\n  - pip:\n    - 'bad req ==='\n")
+    with pytest.raises(EnvRenderError, match="invalid pip requirement"):
+        render_env("onnx", description("onnx"), tmp_path)
+    with pytest.raises(EnvRenderError, match="no environment template"):
+        render_env("torchscript", description("torchscript"), tmp_path)
+    with pytest.raises(EnvRenderError, match="not tested dynamically"):
+        render_env("tensorflow_js", {"weights": {"tensorflow_js": {}}}, TEMPLATES)
+
+
+# --------------------------------------------------------------------------
+# framework versions
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("framework, wanted, expected, warns", [
+    ("pytorch", "2.13.0", "2.13.0", False),
+    ("pytorch", "2.13", "2.13.0", False),
+    ("pytorch", "2.13.0+cpu", "2.13.0", False),
+    ("pytorch", "2.13.1", "2.13.0", True),
+    ("pytorch", "2.7.0", "2.7.1", True),
+    ("pytorch", "1.6.0", PYTORCH[0].version, True),
+    ("pytorch", "9.0", PYTORCH[-1].version, True),
+    ("pytorch", "not-a-version", PYTORCH[-1].version, True),
+    ("pytorch", None, PYTORCH[-1].version, True),
+    ("tensorflow", "2.21.0", "2.21.0", False),
+    ("tensorflow", "1.15", TENSORFLOW[0].version, True),
+    ("tensorflow", "2.22.0", "2.21.0", True),
+    ("onnx", 15, "1.31.1", False),
+    ("onnx", "17", "1.31.1", False),
+    ("onnx", 99, "1.31.1", True),
+    ("onnx", "x", "1.31.1", True),
+])
+def test_nearest_supported_version(framework: str, wanted: Any, expected: str, warns: bool) -> None:
+    version, warning = nearest_supported(framework, wanted)
+    assert version == expected
+    assert (warning is not None) == warns
+    if warning:
+        assert expected in warning
+
+
+def test_unknown_version_renders_with_a_warning() -> None:
+    rendered = render_env("torchscript", {"weights": {"torchscript": {"pytorch_version": "2.13.7"}}}, TEMPLATES)
+    assert "pytorch==2.13.0" in rendered.text
+    assert rendered.warnings == ("pytorch 2.13.7 is not a supported version; using the nearest supported 2.13.0"
+                                 f" (supported: {PYTORCH[0].version} to {PYTORCH[-1].version})",)
+
+
+@pytest.mark.parametrize("spec, expected", [
+    ("pytorch==2.13.0", "torch==2.13.0"),
+    ("tensorflow==2.21.0", "tensorflow-cpu==2.21.0"),
+    ("numpy <2", "numpy<2"),
+    ("scikit-image=0.19", "scikit-image==0.19.*"),
+    ("conda-forge::h5py 3.1 py_0", "h5py==3.1.*"),
+    ("python=3.11", None),
+    ("pip", None),
+    ("cpuonly", None),
+    ("onnxruntime==1.31.1", "onnxruntime==1.31.1"),
+])
+def test_conda_specs_translate_to_pip(spec: str, expected: str | None) -> None:
+    assert conda_to_pip(spec)[0] == expected
+
+
+# --------------------------------------------------------------------------
+# environment managers and the cache (commands faked: no pip)
+# --------------------------------------------------------------------------
+
+
+class FakeRun:
+    """Stands in for `util.cmd.run` in env_managers: records commands, fails where told."""
+
+    def __init__(self, fail_on: str | None = None) -> None:
+        self.calls: list[list[str]] = []
+        self.fail_on = fail_on
+
+    def __call__(self, args: Any, **kwargs: Any) -> CmdResult:
+        argv = [str(a) for a in args]
+        self.calls.append(argv)
+        shown = " ".join(argv)
+        if self.fail_on and self.fail_on in shown:
+            return CmdResult(argv, 1, "Collecting x\nERROR: No matching distribution found for x==0\n", 0.1)
+        if argv[1:3] == ["-m", "venv"]:
+            python = Path(argv[3]) / "bin" / "python"
+            python.parent.mkdir(parents=True, exist_ok=True)
+            python.write_text("")
+        if "importlib.metadata" in shown:
+            return CmdResult(argv, 0, "2.13.0+cpu\n", 0.1)
+        return CmdResult(argv, 0, "ok\n", 0.1)
+
+
+def torch_env() -> RenderedEnv:
+    return render_env("torchscript", description("torchscript"), TEMPLATES)
+
+
+def test_second_prepare_builds_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeRun()
+    monkeypatch.setattr(env_managers, "run", fake)
+    first = prepare_env("venv", torch_env(), tmp_path)
+    assert first.python is not None and first.error is None and not first.cached
+    built = len(fake.calls)
+    assert built >= 4
+    # torch only ever from local wheels, then held by a constraint
+    (torch_install,) = [c for c in fake.calls if "torch==2.13.0" in c]
+    assert "--no-index" in torch_install
+    prefix = first.python.parent.parent
+    assert (prefix / "constraints.txt").read_text().strip() == "torch==2.13.0+cpu"
+    assert "torch==2.13.0" in (prefix / "requirements.txt").read_text()
+    marker = prefix / MARKER
+    mtime = marker.stat().st_mtime_ns
+    second = prepare_env("venv", torch_env(), tmp_path)
+    assert second.cached and second.python == first.python
+    assert len(fake.calls) == built  # nothing ran
+    assert marker.stat().st_mtime_ns == mtime
+
+
+def test_failed_build_leaves_nothing_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(env_managers, "run", FakeRun(fail_on="requirements.txt"))
+    env = prepare_env("venv", torch_env(), tmp_path)
+    assert env.python is None and env.error is not None
+    assert "pip install failed" in env.error and "No matching distribution" in env.error
+    assert "ERROR: No matching distribution" in env.output_tail
+    assert not [p for p in tmp_path.iterdir() if p.is_dir()]  # no half env
+    assert list(tmp_path.glob("venv-*.log"))  # the build log is kept
+    fake = FakeRun()
+    monkeypatch.setattr(env_managers, "run", fake)
+    again = prepare_env("venv", torch_env(), tmp_path)
+    assert again.python is not None and not again.cached and fake.calls
+
+
+def test_an_interrupted_build_is_not_taken_for_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rendered = torch_env()
+    half = tmp_path / f"venv-{rendered.content_hash}"
+    (half / "bin").mkdir(parents=True)
+    (half / "bin" / "python").write_text("")  # no marker: a build that was killed
+    fake = FakeRun()
+    monkeypatch.setattr(env_managers, "run", fake)
+    env = prepare_env("venv", rendered, tmp_path)
+    assert not env.cached and fake.calls and (half / MARKER).is_file()
+
+
+def test_missing_micromamba_is_an_environment_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("MAMBA_EXE", raising=False)
+    env = prepare_env("micromamba", torch_env(), tmp_path)
+    assert env.python is None and env.error is not None and "micromamba was not found" in env.error
+
+
+def test_current_manager_is_this_interpreter(tmp_path: Path) -> None:
+    env = prepare_env("current", None, tmp_path)
+    assert env.python == Path(sys.executable) and env.error is None
+
+
+def _staged_model(ctx: Context, packages: dict[str, Path]) -> str:
+    return stage(ctx, str(packages["model"]), uploader=UPLOADER, progress=False).concept_id
+
+
+def test_failed_environment_gives_a_failed_summary_saying_so(
+    local_ctx: Context, packages: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cid = _staged_model(local_ctx, packages)
+    monkeypatch.setattr(env_managers, "run", FakeRun(fail_on="requirements.txt"))
+    ctx = Context(local_ctx.settings.model_copy(update={"env_cache_dir": tmp_path / "envs"}), storage=local_ctx.storage)
+    env = environment_for_test(ctx, cid, "draft", "onnx", "venv")
+    assert env.python is None
+    outcome = run_weight_format_test(ctx, cid, "draft", "onnx", env)
+    assert outcome.status == "failed"
+    assert outcome.first_error is not None and "environment failed: venv build failed: pip install failed" in outcome.first_error
+    report = json.loads(ctx.storage.get_bytes(f"{outcome.target.reports_prefix}{outcome.report_name}.json"))
+    assert report["status"] == "failed" and "No matching distribution" in json.dumps(report)
+    entry = ctx.concepts.get(cid).require_draft().tests[outcome.report_name]
+    assert entry.status == "failed"
+
+
+def test_unrenderable_environment_gives_a_failed_summary(
+    local_ctx: Context, packages: dict[str, Path], tmp_path: Path
+) -> None:
+    cid = _staged_model(local_ctx, packages)
+    (tmp_path / "templates").mkdir()  # no templates at all
+    settings = local_ctx.settings.model_copy(update={"env_templates_dir": tmp_path / "templates", "env_cache_dir": tmp_path / "envs"})
+    ctx = Context(settings, storage=local_ctx.storage)
+    env = environment_for_test(ctx, cid, "draft", "torchscript", "venv")
+    outcome = run_weight_format_test(ctx, cid, "draft", "torchscript", env)
+    assert outcome.status == "failed" and outcome.first_error is not None
+    assert outcome.first_error.startswith(
+        "bioimageio.core test of torchscript: environment failed: the environment file could not be rendered:"
+        " there is no environment template torchscript.yaml.j2")
+
+
+def test_empty_library_error_message_becomes_actionable() -> None:
+    from backoffice.testing.dynamic import first_error
+
+    tb = ("\u256d\u2500 Traceback (most recent call last) \u2500\u256e\n"
+          "\u2502 /x/site-packages/bioimageio/core/backends/tensorflow_backend.py:168 in _forward_impl \u2502\n"
+          "\u2502 \u2771 168 \u2502   \u2502   assert isinstance(result, dict)        \u2502\n"
+          "\u2570\u2500\u2500\u256f\nAssertionError\n")
+    summary = {"details": [{"name": "Reproduce test outputs", "errors": [{"loc": ["weights"], "msg": "", "traceback_md": tb}]}]}
+    error = first_error(summary)
+    assert error is not None
+    assert "AssertionError at bioimageio/core/backends/tensorflow_backend.py:168" in error
+    assert "`assert isinstance(result, dict)`" in error and "dict of named outputs" in error
+    chained = ("\u256d\u2500\u256e\n\u2502 x \u2502\n\u2570\u2500\u256f\nRuntimeError: broken on purpose\n\n"
+               "The above exception was the direct cause of the following exception:\n\n"
+               "\u256d\u2500\u256e\n\u2502 y \u2502\n\u2570\u2500\u256f\nImportError: Failed to import net.py\n")
+    summary = {"details": [{"name": "n", "errors": [{"loc": [], "msg": "Failed to import net.py", "traceback_md": chained}]}]}
+    assert first_error(summary) == "n: Failed to import net.py (caused by RuntimeError: broken on purpose)"
+
+
+def _cli_env(settings_dir: dict[str, Path], **extra: str) -> dict[str, str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO), **{f"BACKOFFICE_{k.upper()}": str(v) for k, v in settings_dir.items()}}
+    env.update(extra)
+    return env
+
+
+def test_make_env_command(local_ctx: Context, packages: dict[str, Path], tmp_path: Path) -> None:
+    cid = _staged_model(local_ctx, packages)
+    s = local_ctx.settings
+    env = _cli_env({"local_root": local_ctx.storage.root, "config_path": s.config_path,  # type: ignore[attr-defined]
+                    "collection_dir": s.collection_dir, "env_templates_dir": s.env_templates_dir})
+    r = subprocess.run([sys.executable, "-m", "backoffice", "make-env", cid, "draft", "onnx"],
+                       env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert parse(r.stdout)["dependencies"][2] == "onnxruntime==1.31.1"
+    outputs = tmp_path / "gh_output"
+    outputs.write_text("")
+    r = subprocess.run([sys.executable, "-m", "backoffice", "make-env", cid, "draft", "pytorch_state_dict", "--out", "envs/pt.yaml"],
+                       env={**env, "GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(outputs)},
+                       capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    written = (tmp_path / "envs" / "pt.yaml").read_text()
+    assert "pytorch==2.13.0" in written
+    out = dict(line.split("=", 1) for line in outputs.read_text().splitlines())
+    assert out["conda_lock_command"] == ("conda-lock lock --micromamba --file envs/pt.yaml --platform linux-64"
+                                        " --lockfile envs/pt.conda-lock.yml")
+    assert out["env_file"] == "envs/pt.yaml" and len(out["env_hash"]) == 16
+    r = subprocess.run([sys.executable, "-m", "backoffice", "make-env", cid, "draft", "keras_hdf5"],
+                       env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert r.returncode == 4 and r.stderr.strip().splitlines()[-1].startswith("error: ") and "no 'keras_hdf5' weights" in r.stderr
+
+
+def test_unknown_env_manager_is_refused(tmp_path: Path) -> None:
+    r = subprocess.run([sys.executable, "-m", "backoffice", "test", "x", "draft", "onnx", "--env-manager", "conda"],
+                       env=_cli_env({"local_root": tmp_path}), capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert r.returncode == 14 and r.stderr.strip() == "error: unknown environment manager 'conda' (use current, venv, micromamba)"
+
+
+# --------------------------------------------------------------------------
+# slow: real venvs, real tests
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def env_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Built environments, shared by the whole session (or kept in BACKOFFICE_TEST_ENV_CACHE)."""
+    given = os.environ.get("BACKOFFICE_TEST_ENV_CACHE")
+    return Path(given).absolute() if given else tmp_path_factory.mktemp("envs")
+
+
+@pytest.fixture(scope="module")
+def collection(tmp_path_factory: pytest.TempPathFactory, env_cache: Path) -> dict[str, Any]:
+    """A local collection with good and bad model packages staged as drafts."""
+    from backoffice.demo.keras_packages import build_keras_model_package
+    from backoffice.demo.packages import build_model_package
+    from backoffice.settings import Settings
+    from backoffice.storage.local import LocalStorage
+
+    root = tmp_path_factory.mktemp("envs-collection")
+    shutil.copytree(REPO / "collection", root / "collection")
+    settings = Settings(local_root=root / "store", config_path=REPO / "bioimageio_collection_config.json",
+                        collection_dir=root / "collection", env_templates_dir=TEMPLATES, env_cache_dir=env_cache)
+    ctx = Context(settings, storage=LocalStorage(root / "store", "http://127.0.0.1:8765"))
+    zips = root / "zips"
+    builders = {
+        "torch": lambda p: build_model_package(p),
+        "torch-wrong-output": lambda p: build_model_package(p, wrong_output=True),
+        "torch-broken-import": lambda p: build_model_package(p, broken_import=True),
+        "keras": lambda p: build_keras_model_package(p),
+        "keras-wrong-output": lambda p: build_keras_model_package(p, wrong_output=True),
+        "keras-plain-export": lambda p: build_keras_model_package(p, formats=["tensorflow_saved_model_bundle"], plain_export=True),
+    }
+    ids = {name: stage(ctx, str(build(zips / f"{name}.zip")), uploader=UPLOADER, progress=False).concept_id
+           for name, build in builders.items()}
+    env = _cli_env({"local_root": root / "store", "config_path": settings.config_path, "collection_dir": settings.collection_dir,
+                    "env_templates_dir": TEMPLATES, "env_cache_dir": env_cache})
+    return {"ctx": ctx, "ids": ids, "env": env, "root": root}
+
+
+def backoffice_test(collection: dict[str, Any], package: str, weight_format: str, manager: str = "venv") -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    cid = collection["ids"][package]
+    r = subprocess.run([sys.executable, "-m", "backoffice", "test", cid, "draft", weight_format, "--env-manager", manager],
+                       env=collection["env"], capture_output=True, text=True, timeout=1800, cwd=collection["root"])
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    from backoffice.validate.target import resolve_target
+
+    ctx: Context = collection["ctx"]
+    name = f"bioimageio.core_{dist_version('bioimageio.core')}_{weight_format}"
+    report = json.loads(ctx.storage.get_bytes(f"{resolve_target(ctx, cid, 'draft').reports_prefix}{name}.json"))
+    return r, report
+
+
+CASES = [
+    ("torch", "pytorch_state_dict", "passed", None),
+    ("torch", "torchscript", "passed", None),
+    ("torch", "onnx", "passed", None),
+    ("keras", "keras_hdf5", "passed", None),
+    ("keras", "tensorflow_saved_model_bundle", "passed", None),
+    ("torch-wrong-output", "pytorch_state_dict", "failed", "elements disagree with expected values"),
+    ("torch-wrong-output", "torchscript", "failed", "elements disagree with expected values"),
+    ("torch-wrong-output", "onnx", "failed", "elements disagree with expected values"),
+    ("torch-broken-import", "pytorch_state_dict", "failed", "Failed to import tiny_net.py (caused by RuntimeError: this architecture is broken on purpose)"),
+    ("keras-wrong-output", "keras_hdf5", "failed", "elements disagree with expected values"),
+    ("keras-wrong-output", "tensorflow_saved_model_bundle", "failed", "elements disagree with expected values"),
+    ("keras-plain-export", "tensorflow_saved_model_bundle", "failed", "bioimageio.core expects a dict of named outputs"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("package, weight_format, status, reason", CASES, ids=[f"{p}-{wf}" for p, wf, _, _ in CASES])
+def test_weight_format_in_a_venv(collection: dict[str, Any], package: str, weight_format: str, status: str, reason: str | None) -> None:
+    r, report = backoffice_test(collection, package, weight_format)
+    assert r.stdout.strip().splitlines()[-1].endswith(f"{weight_format}: {status} on CPU"), r.stdout + r.stderr[-3000:]
+    assert report["status"] == ("passed" if status == "passed" else report["status"])
+    assert report["environment"].startswith("venv environment ") and str(collection["env"]["BACKOFFICE_ENV_CACHE_DIR"]) in report["environment"]
+    assert report["device"] == "CPU" and report["runner"]["bioimageio_core_version"] == dist_version("bioimageio.core")
+    if reason is not None:
+        assert reason in r.stdout, r.stdout
+        assert report["status"] != "passed"
+
+
+@pytest.mark.slow
+def test_second_test_of_a_format_reuses_the_env(collection: dict[str, Any]) -> None:
+    backoffice_test(collection, "torch", "torchscript")  # built now, or earlier in the session
+    rendered = render_env("torchscript", description("torchscript"), TEMPLATES)
+    marker = Path(collection["env"]["BACKOFFICE_ENV_CACHE_DIR"]) / f"venv-{rendered.content_hash}" / MARKER
+    mtime = marker.stat().st_mtime_ns
+    r, report = backoffice_test(collection, "torch", "pytorch_state_dict")  # same rendered file: same env
+    assert "reusing the cached venv environment" in r.stderr and "building the" not in r.stderr
+    assert report["environment"].endswith(", cached") and marker.stat().st_mtime_ns == mtime
+
+
+EQUIVALENCE = [
+    ("torch", "pytorch_state_dict"),
+    ("torch", "torchscript"),
+    ("torch", "onnx"),
+    ("torch-wrong-output", "torchscript"),
+    ("torch-broken-import", "pytorch_state_dict"),
+    ("keras", "keras_hdf5"),
+    ("keras", "tensorflow_saved_model_bundle"),
+    ("keras-plain-export", "tensorflow_saved_model_bundle"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("package, weight_format", EQUIVALENCE, ids=[f"{p}-{wf}" for p, wf in EQUIVALENCE])
+def test_current_manager_gives_the_verdict_of_bioimageio_test(
+    collection: dict[str, Any], package: str, weight_format: str, tmp_path: Path
+) -> None:
+    from backoffice.validate.target import resolve_target
+
+    ctx: Context = collection["ctx"]
+    cid = collection["ids"][package]
+    target = resolve_target(ctx, cid, "draft")
+    rdf = ctx.storage.root / target.files_prefix / target.rdf_name  # type: ignore[attr-defined]
+    bioimageio = Path(sys.executable).with_name("bioimageio")
+    direct = subprocess.run([str(bioimageio), "test", str(rdf), "--weight-format", weight_format, "--summary", str(tmp_path / "s.json")],
+                            env={**os.environ, "BIOIMAGEIO_CACHE_PATH": str(tmp_path / "cache")},
+                            capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    direct_verdict = "passed" if json.loads((tmp_path / "s.json").read_text())["status"] == "passed" else "failed"
+    assert (direct.returncode == 0) == (direct_verdict == "passed")
+    outcome = run_weight_format_test(ctx, cid, "draft", weight_format, current_env())
+    assert outcome.status == direct_verdict
+
+
+def test_prepared_env_error_is_never_raised_for_unknown_manager(tmp_path: Path) -> None:
+    env = prepare_env("docker", torch_env(), tmp_path)
+    assert isinstance(env, PreparedEnv) and env.python is None and "unknown environment manager" in (env.error or "")
