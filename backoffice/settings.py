@@ -19,7 +19,7 @@ class Settings(BaseSettings):
     """All settings of the backoffice. Each field is read from `BACKOFFICE_<FIELD>`."""
 
     model_config = SettingsConfigDict(
-        env_prefix="BACKOFFICE_", env_file=".env", extra="ignore", frozen=True
+        env_prefix="BACKOFFICE_", env_file=".env", extra="ignore", frozen=True, use_attribute_docstrings=True
     )
 
     storage: Literal["local", "s3"] = "local"

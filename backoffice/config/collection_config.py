@@ -24,7 +24,7 @@ WORD = r"^[a-z][a-z-]*[a-z]$"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class Reviewer(_Strict):
@@ -99,7 +99,7 @@ class IdParts(_Strict):
 class CollectionTemplate(BaseModel):
     """Top-level fields of collection.json (the entries are generated)."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, use_attribute_docstrings=True)
 
     name: str = "bioimage.io collection"
     """Collection name."""

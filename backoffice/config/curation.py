@@ -24,7 +24,7 @@ DISPLAY_FIELDS = ("name", "description", "tags", "authors", "license", "covers",
 class BlockedVersion(BaseModel):
     """A published version that must not be listed (nor loaded by id)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
     version: str
     """The blocked version, or `*` for every version of the concept."""
     reason: str = Field(min_length=1)
@@ -34,7 +34,7 @@ class BlockedVersion(BaseModel):
 class CurationDecl(BaseModel):
     """The declared curation of one concept."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     blocked_versions: list[BlockedVersion] = Field(default_factory=list)
     """Published versions excluded from the index."""

@@ -12,7 +12,7 @@ TestStatus = Literal["passed", "failed", "valid-format", "untested"]
 
 
 class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
 
 class Badge(_Out):
@@ -121,7 +121,7 @@ class PartnerEntry(_Out):
 class CollectionJson(BaseModel):
     """collection.json: the template's fields plus one entry per published, unblocked concept."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", use_attribute_docstrings=True)
     name: str
     description: str
     format_version: str
@@ -132,6 +132,8 @@ class CollectionJson(BaseModel):
 
 class CollectionDraftJson(BaseModel):
     """collection_draft.json: every draft."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
 
     name: str
     collection: list[DraftEntry]

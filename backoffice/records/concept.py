@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import ConflictError, NotFoundError
 from ..log import logger
@@ -30,7 +30,11 @@ ResourceType = Literal["model", "dataset", "notebook"]
 T = TypeVar("T")
 
 
-class ResourceSummary(BaseModel):
+class _Record(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+
+class ResourceSummary(_Record):
     """Display fields taken from a description when it is staged."""
 
     name: str = ""
@@ -52,7 +56,7 @@ class ResourceSummary(BaseModel):
     """E-mail of the uploader from the description (first maintainer/author with one)."""
 
 
-class TestBrief(BaseModel):
+class TestBrief(_Record):
     """Outcome of one report (static validation, one dynamic test, a partner check)."""
 
     __test__ = False
@@ -66,7 +70,7 @@ class TestBrief(BaseModel):
     timestamp: datetime = Field(default_factory=utcnow)
 
 
-class StagingRecord(BaseModel):
+class StagingRecord(_Record):
     """An upload in progress (the previous draft stands until it completes)."""
 
     token: str
@@ -76,7 +80,7 @@ class StagingRecord(BaseModel):
     started: datetime = Field(default_factory=utcnow)
 
 
-class DraftRecord(BaseModel):
+class DraftRecord(_Record):
     """The current draft of a concept."""
 
     token: str
@@ -99,7 +103,7 @@ class DraftRecord(BaseModel):
     """Reviewer who accepted or requested changes."""
 
 
-class VersionRecord(BaseModel):
+class VersionRecord(_Record):
     """A published version (its files never change)."""
 
     version: str
@@ -117,7 +121,7 @@ class VersionRecord(BaseModel):
     """Version DOI once backed up to Zenodo."""
 
 
-class ConceptRecord(BaseModel):
+class ConceptRecord(_Record):
     """Everything the pipeline keeps about one concept."""
 
     id: str
