@@ -367,11 +367,17 @@ def test_empty_library_error_message_becomes_actionable() -> None:
           "\u2502 /x/site-packages/bioimageio/core/backends/tensorflow_backend.py:168 in _forward_impl \u2502\n"
           "\u2502 \u2771 168 \u2502   \u2502   assert isinstance(result, dict)        \u2502\n"
           "\u2570\u2500\u2500\u256f\nAssertionError\n")
-    summary = {"details": [{"name": "Reproduce test outputs", "errors": [{"loc": ["weights"], "msg": "", "traceback_md": tb}]}]}
+    loc = ["weights", "tensorflow_saved_model_bundle"]
+    summary = {"details": [{"name": "Reproduce test outputs", "errors": [{"loc": loc, "msg": "", "traceback_md": tb}]}]}
     error = first_error(summary)
-    assert error is not None
-    assert "AssertionError at bioimageio/core/backends/tensorflow_backend.py:168" in error
-    assert "`assert isinstance(result, dict)`" in error and "dict of named outputs" in error
+    assert error is not None and error.startswith("Reproduce test outputs (weights.tensorflow_saved_model_bundle): failed without")
+    assert "AssertionError at bioimageio/core/backends/tensorflow_backend.py:168 (`assert isinstance(result, dict)`)" in error
+    assert "dict of named outputs" in error
+    cut = tb.replace("tensorflow_backend.py:168 in _forward_impl", "tensor")  # rich cuts long paths
+    summary = {"details": [{"name": "R", "errors": [{"loc": loc, "msg": "", "traceback_md": cut}]}]}
+    error = first_error(summary)
+    assert error is not None and "AssertionError at bioimageio/core/backends/tensor\u2026 (`assert" in error
+    assert "dict of named outputs" in error
     chained = ("\u256d\u2500\u256e\n\u2502 x \u2502\n\u2570\u2500\u256f\nRuntimeError: broken on purpose\n\n"
                "The above exception was the direct cause of the following exception:\n\n"
                "\u256d\u2500\u256e\n\u2502 y \u2502\n\u2570\u2500\u256f\nImportError: Failed to import net.py\n")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 
 from ..errors import BackofficeError
 from . import info_cmds, pipeline_cmds, review_cmds, stage_cmds, test_cmds
 from . import env_cmds
+from . import gh_cmds
 
 app = typer.Typer(
     name="backoffice",
@@ -24,21 +24,17 @@ pipeline_cmds.register(app)
 test_cmds.register(app)
 env_cmds.register(app)
 review_cmds.register(app)
+gh_cmds.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; a BackofficeError becomes one line on stderr and its exit code."""
+    """Run the CLI; a BackofficeError becomes one line on stderr and its exit code.
+
+    Usage errors are click's (usage line, exit code 2); anything else is a bug and
+    shows its traceback.
+    """
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, standalone_mode=True)
     except BackofficeError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(e.exit_code)
-    except click.exceptions.Abort:
-        print("aborted", file=sys.stderr)
-        sys.exit(130)
-    except click.ClickException as e:
-        e.show()
-        sys.exit(e.exit_code)
-    except click.exceptions.Exit as e:
-        sys.exit(e.exit_code)
-    sys.exit(0)

@@ -6,6 +6,7 @@ import json
 
 import typer
 
+from ..errors import InvalidArgumentError
 from ..gh_actions import append_summary, set_outputs
 from ..index.generate import generate_index
 from ..log import in_github_actions
@@ -51,7 +52,7 @@ def generate_collection_json(
 ) -> None:
     """Write collection.json, collection_draft.json, id_map.json and id_map_draft.json."""
     if mode not in ("all", "published", "draft"):
-        raise typer.BadParameter(f"mode must be all, published or draft, not '{mode}'", param_hint="--mode")
+        raise InvalidArgumentError(f"--mode must be all, published or draft, not '{mode}'")
     ctx = make_context()
     result = generate_index(ctx, mode, full=full)  # type: ignore[arg-type]
     for key, url in result.written.items():

@@ -14,7 +14,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ..errors import StorageError
 from .base import ObjectInfo, ObjectNotFound, PreconditionFailed, Storage, check_key, normalize_prefix
 
-_TRANSFER = TransferConfig(multipart_threshold=64 * 1024**2, multipart_chunksize=16 * 1024**2, max_concurrency=4)
+_TRANSFER = TransferConfig(
+    multipart_threshold=64 * 1024**2,
+    multipart_chunksize=8 * 1024**2,
+    max_concurrency=4,
+)
+_TRANSFER.max_in_memory_upload_chunks = 4  # bounds the memory of streamed uploads (~4 x 8 MiB)
 
 
 def _code(e: ClientError) -> str:

@@ -62,35 +62,35 @@ def classify_failure(result: CmdResult, timeout: float) -> str:
 
 KNOWN_SILENT_FAILURES: tuple[tuple[str, str, str], ...] = (
     (
-        "tensorflow_backend.py", "assert isinstance(result, dict)",
+        "tensorflow_saved_model_bundle", "assert isinstance(result, dict)",
         "the SavedModel's serving endpoint returns a bare tensor, but bioimageio.core expects a dict of named"
         " outputs (keras 3 `model.export()` writes such an endpoint; export with `keras.export.ExportArchive` and"
         " an endpoint returning `{'<output tensor id>': output}`)",
     ),
 )
-"""(file, code, explanation) of library failures that carry no error message."""
-
-_TB_LOCATION = re.compile(r"([\w./\\-]+\.py):(\d+)")
+"""(weight format, failing code, explanation) of library failures that carry no error message."""
 
 
-def _traceback_hint(err: dict[str, Any]) -> str:
-    """What a message-less error's traceback says: exception, place, code line, known cause."""
+def _traceback_hint(err: dict[str, Any], where: str) -> str:
+    """What a message-less error's (rich) traceback says: exception, place, code line, known cause."""
     tb = str(err.get("traceback_md") or "\n".join(str(x) for x in err.get("traceback") or []))
     lines = [ln.strip().strip("\u2502").strip() for ln in tb.splitlines()]
     lines = [ln for ln in lines if ln and not ln.startswith(("\u256d", "\u2570"))]
     if not lines:
         return ""
     exception = lines[-1]
-    places = _TB_LOCATION.findall(tb)
+    code_at = max((i for i, ln in enumerate(lines) if "\u2771" in ln), default=-1)
+    code = re.sub(r"^\u2771\s*\d*\s*", "", lines[code_at]).replace("\u2502", " ") if code_at >= 0 else ""
+    code = " ".join(code.split())
+    # the frame header above the failing line: `/path/file.py:168 in f` (rich may cut long paths)
+    headers = [ln for ln in lines[: max(code_at, 0)] if ln.startswith("/") or re.match(r"^[A-Za-z]:\\", ln)]
     place = ""
-    if places:
-        path, line_no = places[-1]
-        place = f" at {path.split('site-packages/')[-1]}:{line_no}"
-    code_lines = [ln for ln in lines if "\u2771" in ln]
-    code = re.sub(r"^\u2771\s*\d*\s*", "", code_lines[-1]).replace("\u2502", " ").strip() if code_lines else ""
-    hint = f"{exception}{place}" + (f" (`{' '.join(code.split())}`)" if code else "")
-    for file, snippet, explanation in KNOWN_SILENT_FAILURES:
-        if file in tb and snippet in tb:
+    if headers:
+        header = headers[-1].split("site-packages/")[-1].split(" in ")[0]
+        place = f" at {header}" + ("" if re.search(r"\.py:\d+", header) else "\u2026")
+    hint = f"{exception}{place}" + (f" (`{code}`)" if code else "")
+    for weight_format, snippet, explanation in KNOWN_SILENT_FAILURES:
+        if snippet in tb and weight_format in where:
             hint += f"; likely cause: {explanation}"
     return hint
 
@@ -112,7 +112,7 @@ def first_error(summary: dict[str, Any]) -> str | None:
             loc = ".".join(str(x) for x in err.get("loc", []))
             where = f"{detail.get('name', '')}" + (f" ({loc})" if loc else "")
             if not msg:
-                hint = _traceback_hint(err)
+                hint = _traceback_hint(err, where)
                 msg = "failed without an error message" + (f": {hint}" if hint else "")
             else:
                 cause = _root_cause(err)

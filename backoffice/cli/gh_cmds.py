@@ -1,0 +1,126 @@
+"""GitHub commands: plan-retest, stage-from-issue, comment-issue, dispatch-workflow."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from ..errors import InvalidArgumentError
+from ..gh_actions import append_summary, set_outputs
+from ..log import logger
+from ..retest.plan import MAX_MATRIX_JOBS, RetestPlan, plan_retest as make_plan, published_versions
+from .common import console, make_context
+
+OUTPUT_LIMIT = 900_000
+"""Bytes of step outputs a job can pass on safely (GitHub allows 1 MB per job)."""
+
+
+def register(app: typer.Typer) -> None:
+    app.command("plan-retest")(plan_retest)
+    app.command("stage-from-issue")(stage_from_issue)
+    app.command("comment-issue")(comment_issue)
+    app.command("dispatch-workflow")(dispatch_workflow)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise InvalidArgumentError(f"cannot read {path}: {e.strerror or e}") from None
+
+
+def plan_markdown(plan: RetestPlan, only_missing: bool) -> str:
+    lines = [
+        "## Retest plan",
+        "",
+        f"- test jobs: {len(plan.jobs)} in {len(plan.chunks)} matrices (at most {MAX_MATRIX_JOBS} jobs each)",
+        f"- blocked versions left out: {plan.blocked}",
+    ]
+    if only_missing:
+        lines.append(f"- left out, reported on by the current tools already: {plan.up_to_date}")
+    if plan.deferred:
+        lines.append(f"- **deferred to a later run** (more than one run can hold): {len(plan.deferred)}")
+    return "\n".join(lines) + "\n"
+
+
+def plan_retest(
+    only_missing: bool = typer.Option(False, "--only-missing", help="Only versions/weight formats without a report from the current bioimageio.core (or bioimageio.spec for static checks)."),
+    chunk_size: int = typer.Option(MAX_MATRIX_JOBS, "--chunk-size", help=f"Jobs per matrix, 1 to {MAX_MATRIX_JOBS}."),
+) -> None:
+    """Plan test jobs for every published version, as matrices for the retest workflow."""
+    if not 1 <= chunk_size <= MAX_MATRIX_JOBS:
+        raise InvalidArgumentError(f"--chunk-size must be 1 to {MAX_MATRIX_JOBS}, not {chunk_size}")
+    from ..testing.dynamic import core_version
+    from ..validate.static import spec_version
+
+    ctx = make_context()
+    records = [ctx.concepts.get(cid) for cid in ctx.concepts.list_ids()]
+    versions = published_versions(records, ctx.curation)
+    plan = make_plan(versions, core_version=core_version(), spec_version=spec_version(),
+                     only_missing=only_missing, chunk_size=chunk_size)
+    chunks = json.dumps(plan.fan_out(), separators=(",", ":"))
+    if len(chunks) > OUTPUT_LIMIT:
+        logger.warning("the plan is %d bytes, near GitHub's 1 MB limit of job outputs; use --only-missing", len(chunks))
+    if plan.deferred:
+        logger.warning("%d test jobs do not fit into one run and are deferred", len(plan.deferred))
+    set_outputs({"chunks": chunks, "has_jobs": "yes" if plan.chunks else "no", "jobs": str(len(plan.jobs))})
+    append_summary(plan_markdown(plan, only_missing))
+    console.print(f"{len(versions)} published versions: {len(plan.jobs)} test jobs in {len(plan.chunks)} matrices"
+                  + (f", {len(plan.deferred)} deferred" if plan.deferred else ""))
+
+
+def stage_from_issue(
+    issue: int = typer.Option(..., "--issue", help="Number of the issue holding the upload form."),
+    body_file: Path = typer.Option(..., "--body-file", help="File with the issue's body (the rendered form)."),
+    uploader: str | None = typer.Option(None, "--uploader", help="The issue's author: 'github|<number>'."),
+    comment: bool = typer.Option(True, "--comment/--no-comment", help="Comment the outcome on the issue."),
+) -> None:
+    """Stage the package named in an upload issue form and comment the outcome on the issue."""
+    from ..github.api import GitHubClient
+    from ..github.issue_upload import stage_from_issue as run
+
+    body = _read_text(body_file)
+    ctx = make_context()
+    client = GitHubClient(ctx.settings) if comment else None
+    done = run(ctx, body, uploader=uploader,
+               comment=(lambda text: client.comment_on_issue(issue, text)) if client is not None else None)
+    r = done.result
+    set_outputs({"concept_id": r.concept_id, "version": r.version})
+    console.print(f"issue #{issue}: staged {done.request.package_url} as draft of {r.concept_id} version {r.version}")
+
+
+def comment_issue(
+    issue: int = typer.Option(..., "--issue", help="Issue or pull request number."),
+    body: str | None = typer.Option(None, "--body", help="Comment text (markdown)."),
+    body_file: Path | None = typer.Option(None, "--body-file", help="File with the comment text."),
+) -> None:
+    """Comment on an issue or pull request of the repository."""
+    from ..github.api import GitHubClient
+
+    if (body is None) == (body_file is None):
+        raise InvalidArgumentError("give exactly one of --body and --body-file")
+    text = body if body is not None else _read_text(body_file)  # type: ignore[arg-type]
+    ctx = make_context()
+    url = GitHubClient(ctx.settings).comment_on_issue(issue, text)
+    console.print(f"commented on #{issue}: {url or '(no URL returned)'}")
+
+
+def dispatch_workflow(
+    workflow: str = typer.Argument(..., help="Workflow file name (e.g. test.yaml) or id."),
+    ref: str = typer.Option("main", "--ref", help="Branch or tag to run the workflow on."),
+    inputs: list[str] = typer.Option([], "--input", help="An input as NAME=VALUE (repeatable)."),
+) -> None:
+    """Start a workflow of the repository (workflow_dispatch) with inputs."""
+    from ..github.api import GitHubClient
+
+    values: dict[str, str] = {}
+    for item in inputs:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise InvalidArgumentError(f"--input must be NAME=VALUE, not '{item}'")
+        values[name] = value
+    ctx = make_context()
+    GitHubClient(ctx.settings).dispatch_workflow(workflow, ref, values)
+    console.print(f"dispatched {workflow} on {ref} of {ctx.settings.github_repository}")

@@ -1,0 +1,172 @@
+"""Plan the retest of the published collection: one test job per published version
+and weight format (static checks only for datasets, notebooks and models without a
+dynamically testable format), chunked into GitHub Actions matrices.
+
+GitHub runs at most 256 jobs per matrix. The retest workflow has an outer matrix of
+chunks, each calling the test matrix workflow with one chunk; both levels stay under
+the limit, so one run plans at most 256 x 256 jobs. Jobs beyond that are deferred:
+with `only_missing` the next run picks them up.
+
+Everything here is pure: records in, plan out.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from ..config.curation import CurationDecl
+from ..records.concept import ConceptRecord
+from ..testing.formats import WEIGHT_FORMATS
+
+MAX_MATRIX_JOBS = 256
+"""GitHub's limit of jobs one matrix may generate."""
+
+DYNAMIC_FORMATS: frozenset[str] = frozenset(n for n, wf in WEIGHT_FORMATS.items() if wf.dynamic)
+
+
+@dataclass(frozen=True)
+class PublishedVersion:
+    """What the plan needs to know about one published version."""
+
+    concept_id: str
+    type: str
+    version: str
+    weight_formats: tuple[str, ...] = ()
+    reports: frozenset[str] = frozenset()
+    """Names of the reports the version has (e.g. `bioimageio.core_0.11.0_onnx`)."""
+    blocked: bool = False
+
+
+@dataclass(frozen=True)
+class TestJob:
+    """One `backoffice test <concept_id> <version> [<weight_format>]`."""
+
+    __test__ = False
+    concept_id: str
+    version: str
+    weight_format: str = ""
+    """Empty: static checks only (`backoffice test` without a weight format)."""
+
+    def entry(self) -> dict[str, str]:
+        """The job's entry in a matrix `include` list."""
+        return {"concept_id": self.concept_id, "version": self.version, "weight_format": self.weight_format}
+
+
+@dataclass(frozen=True)
+class RetestPlan:
+    chunks: tuple[tuple[TestJob, ...], ...]
+    """Matrices of at most `MAX_MATRIX_JOBS` jobs each."""
+    deferred: tuple[TestJob, ...] = ()
+    """Jobs beyond the most one run can hold."""
+    up_to_date: int = 0
+    """Jobs left out because the current tools reported on them already (`only_missing`)."""
+    blocked: int = 0
+    """Published versions left out because they are blocked."""
+
+    @property
+    def jobs(self) -> tuple[TestJob, ...]:
+        return tuple(job for chunk in self.chunks for job in chunk)
+
+    def matrices(self) -> list[dict[str, list[dict[str, str]]]]:
+        """Each chunk as a matrix (`{"include": [...]}`)."""
+        return [{"include": [job.entry() for job in chunk]} for chunk in self.chunks]
+
+    def fan_out(self) -> dict[str, list[dict[str, object]]]:
+        """The outer matrix: one entry per chunk, its matrix as a JSON string (`entries`)."""
+        return {
+            "include": [
+                {"chunk": i, "jobs": len(m["include"]), "entries": json.dumps(m, separators=(",", ":"))}
+                for i, m in enumerate(self.matrices())
+            ]
+        }
+
+
+def core_report(core_version: str, weight_format: str) -> str:
+    return f"bioimageio.core_{core_version}_{weight_format}"
+
+
+def spec_report(spec_version: str) -> str:
+    return f"bioimageio.spec_{spec_version}"
+
+
+def jobs_of(v: PublishedVersion, dynamic_formats: Collection[str] = DYNAMIC_FORMATS) -> list[TestJob]:
+    """The jobs testing `v`: one per dynamically testable weight format, else static checks."""
+    if v.type == "model":
+        formats = [wf for wf in v.weight_formats if wf in dynamic_formats]
+        if formats:
+            return [TestJob(v.concept_id, v.version, wf) for wf in formats]
+    return [TestJob(v.concept_id, v.version)]
+
+
+def split_even(jobs: Sequence[TestJob], chunk_size: int) -> list[tuple[TestJob, ...]]:
+    """`jobs` in order, in the fewest chunks of at most `chunk_size`, sizes differing by at most one."""
+    if not jobs:
+        return []
+    n = math.ceil(len(jobs) / chunk_size)
+    base, extra = divmod(len(jobs), n)
+    out: list[tuple[TestJob, ...]] = []
+    start = 0
+    for i in range(n):
+        size = base + (1 if i < extra else 0)
+        out.append(tuple(jobs[start : start + size]))
+        start += size
+    return out
+
+
+def plan_retest(
+    versions: Iterable[PublishedVersion],
+    *,
+    core_version: str,
+    spec_version: str,
+    only_missing: bool = False,
+    chunk_size: int = MAX_MATRIX_JOBS,
+    max_chunks: int = MAX_MATRIX_JOBS,
+    dynamic_formats: Collection[str] = DYNAMIC_FORMATS,
+) -> RetestPlan:
+    """The test jobs for every unblocked published version, chunked into matrices.
+
+    With `only_missing`, a job is planned only if the version has no report from the
+    current bioimageio.core (for a weight format) or bioimageio.spec (static checks).
+    """
+    if not 1 <= chunk_size <= MAX_MATRIX_JOBS:
+        raise ValueError(f"chunk size must be 1 to {MAX_MATRIX_JOBS}, not {chunk_size}")
+    if not 1 <= max_chunks <= MAX_MATRIX_JOBS:
+        raise ValueError(f"max chunks must be 1 to {MAX_MATRIX_JOBS}, not {max_chunks}")
+    planned: list[TestJob] = []
+    up_to_date = blocked = 0
+    for v in sorted(versions, key=lambda v: (v.concept_id, v.version)):
+        if v.blocked:
+            blocked += 1
+            continue
+        for job in jobs_of(v, dynamic_formats):
+            wf = job.weight_format
+            report = core_report(core_version, wf) if wf else spec_report(spec_version)
+            if only_missing and report in v.reports:
+                up_to_date += 1
+                continue
+            planned.append(job)
+    capacity = chunk_size * max_chunks
+    chunks = split_even(planned[:capacity], chunk_size)
+    return RetestPlan(tuple(chunks), tuple(planned[capacity:]), up_to_date, blocked)
+
+
+def published_versions(
+    records: Iterable[ConceptRecord], curation: Mapping[str, CurationDecl]
+) -> list[PublishedVersion]:
+    """The published versions of `records`, blocked ones marked by their declaration."""
+    out: list[PublishedVersion] = []
+    for record in records:
+        decl = curation.get(record.id)
+        for version, rec in record.versions.items():
+            out.append(PublishedVersion(
+                concept_id=record.id,
+                type=record.type,
+                version=version,
+                weight_formats=tuple(rec.summary.weight_formats),
+                reports=frozenset(rec.tests),
+                blocked=decl is not None and decl.is_blocked(version),
+            ))
+    return out

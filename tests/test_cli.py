@@ -1,0 +1,84 @@
+"""The command line as a user meets it: help for every command, one-line errors with
+exit codes per error class, and the README's main job."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import typer
+
+from backoffice.cli import app
+
+REPO = Path(__file__).resolve().parents[1]
+COMMANDS = sorted(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+
+
+def _run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "PYTHONPATH": str(REPO), "BACKOFFICE_LOCAL_ROOT": str(cwd / "store"),
+                "BACKOFFICE_CONFIG_PATH": str(REPO / "bioimageio_collection_config.json"),
+                "BACKOFFICE_COLLECTION_DIR": str(REPO / "collection"), **env}
+    return subprocess.run([sys.executable, "-m", "backoffice", *args], env=full_env, cwd=cwd,
+                          capture_output=True, text=True, timeout=900)
+
+
+def test_every_command_has_help_text() -> None:
+    group = typer.main.get_command(app)
+    for name in COMMANDS:
+        command = group.commands[name]  # type: ignore[attr-defined]
+        assert command.help and len(command.help.strip()) > 10, name
+        for param in command.params:
+            if param.param_type_name == "option":
+                assert param.help, f"{name} {param.opts} has no help"
+            else:
+                assert param.help, f"{name} argument {param.name} has no help"
+
+
+def test_help_lists_the_pipeline(tmp_path: Path) -> None:
+    r = _run(["--help"], tmp_path)
+    assert r.returncode == 0
+    for name in ("stage", "validate-format", "test", "publish", "request-changes", "generate-collection-json", "status", "serve"):
+        assert name in r.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "text"),
+    [
+        (["status", "affable-shark"], 4, "concept 'affable-shark' does not exist"),
+        (["stage", "ftp://example.org/x.zip"], 10, "only http(s) URLs"),
+        (["publish", "affable-shark", "--reviewer", "github|1"], 4, "does not exist"),
+        (["generate-collection-json", "--mode", "everything"], 14, "--mode must be"),
+    ],
+)
+def test_errors_are_one_line_with_exit_code(tmp_path: Path, args: list[str], code: int, text: str) -> None:
+    r = _run(args, tmp_path)
+    assert r.returncode == code, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip() and not ln.startswith(("INFO", "DEBUG"))]
+    assert len(lines) == 1 or "Usage" in r.stderr, r.stderr
+    assert text in r.stderr
+
+
+def test_wrong_config_fails_with_file_and_field(tmp_path: Path) -> None:
+    config = json.loads((REPO / "bioimageio_collection_config.json").read_text())
+    config["reviewers"][0]["id"] = "octocat"
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    r = _run(["check-config"], tmp_path, BACKOFFICE_CONFIG_PATH=str(path))
+    assert r.returncode == 2
+    assert r.stderr.strip() == f"error: {path}: field 'reviewers[0].id': String should match pattern '^github\\|[0-9]+$'"
+
+
+@pytest.mark.slow
+def test_readme_main_job(tmp_path: Path) -> None:
+    """`backoffice demo`: stage, validate, test, publish and index a tiny model."""
+    r = _run(["demo"], tmp_path)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    assert "test onnx: passed" in r.stdout and "publish (as github|10000001): version 1.0" in r.stdout
+    collection = json.loads((tmp_path / "store" / "collection.json").read_text())
+    (entry,) = collection["collection"]
+    assert entry["test_summary"]["status"] == "passed"
+    assert f"collection.json: {tmp_path / 'store' / 'collection.json'}" in r.stdout
