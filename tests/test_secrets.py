@@ -31,13 +31,21 @@ def _cli(args: list[str], tmp_path: Path, extra: dict[str, str] | None = None) -
 
 @pytest.mark.parametrize(
     "args",
-    [["settings"], ["--help"], ["status", "affable-shark"], ["check-config"], ["stage", "nope.zip"],
+    [["settings"], ["--help"], ["status", "affable-shark"], ["-v", "status", "affable-shark"], ["-v", "check-config"], ["check-config"], ["stage", "nope.zip"],
      ["generate-collection-json"], ["publish", "affable-shark", "--reviewer", "github|1"]],
 )
 def test_cli_output_never_shows_secrets(args: list[str], tmp_path: Path) -> None:
     r = _cli(args, tmp_path)
     for value in [*SECRETS.values(), "s3-secret-key-44aa"]:
         assert value not in r.stdout and value not in r.stderr
+
+
+def test_settings_logged_at_start_on_actions_are_masked(tmp_path: Path) -> None:
+    r = _cli(["generate-collection-json"], tmp_path, {"GITHUB_ACTIONS": "true"})
+    assert r.returncode == 0, r.stderr
+    assert "::group::backoffice settings" in r.stderr and "zenodo_token = ***" in r.stderr
+    for value in [*SECRETS.values(), "s3-secret-key-44aa"]:
+        assert value not in r.stdout + r.stderr
 
 
 def test_settings_command_masks_secrets(tmp_path: Path) -> None:

@@ -7,8 +7,7 @@ import sys
 import typer
 
 from ..errors import BackofficeError
-from . import info_cmds, pipeline_cmds, review_cmds, stage_cmds, test_cmds
-from . import env_cmds
+from . import common, env_cmds, info_cmds, pipeline_cmds, review_cmds, stage_cmds, test_cmds
 from . import gh_cmds
 
 app = typer.Typer(
@@ -18,6 +17,16 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _options(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug details, including every setting (secrets masked)."),
+) -> None:
+    """Backoffice of the bioimage.io collection."""
+    common.VERBOSE = verbose
+
+
 info_cmds.register(app)
 stage_cmds.register(app)
 pipeline_cmds.register(app)

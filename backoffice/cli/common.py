@@ -7,16 +7,25 @@ import logging
 from rich.console import Console
 
 from ..context import Context
-from ..log import logger, setup_logging
+from ..log import in_github_actions, log_group, logger, setup_logging
 from ..settings import Settings
 
 console = Console(highlight=False, soft_wrap=True)
+VERBOSE = False
+"""Set by the global `--verbose` option."""
 
 
-def make_context(verbose: bool = False) -> Context:
-    """Read settings, set up logging (secrets masked), describe the settings in the log."""
+def make_context() -> Context:
+    """Read settings, set up logging (secrets masked) and log the settings at start:
+    in a collapsed group on GitHub Actions, at debug level (`--verbose`) elsewhere."""
     settings = Settings()
-    setup_logging(logging.DEBUG if verbose else logging.INFO, settings.secret_values())
-    for name, value in settings.describe().items():
-        logger.debug("setting %s = %s", name, value)
+    setup_logging(logging.DEBUG if VERBOSE else logging.INFO, settings.secret_values())
+    described = settings.describe()
+    if in_github_actions():
+        with log_group("backoffice settings"):
+            for name, value in described.items():
+                logger.info("%s = %s", name, value)
+    else:
+        for name, value in described.items():
+            logger.debug("setting %s = %s", name, value)
     return Context(settings)
