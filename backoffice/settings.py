@@ -19,7 +19,12 @@ class Settings(BaseSettings):
     """All settings of the backoffice. Each field is read from `BACKOFFICE_<FIELD>`."""
 
     model_config = SettingsConfigDict(
-        env_prefix="BACKOFFICE_", env_file=".env", extra="ignore", frozen=True, use_attribute_docstrings=True
+        env_prefix="BACKOFFICE_",
+        env_file=".env",
+        env_ignore_empty=True,  # an unset repository variable arrives as ""
+        extra="ignore",
+        frozen=True,
+        use_attribute_docstrings=True,
     )
 
     storage: Literal["local", "s3"] = "local"

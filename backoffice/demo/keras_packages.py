@@ -64,12 +64,13 @@ KERAS_WEIGHT_FORMATS: tuple[KerasWeightFormat, ...] = ("keras_hdf5", "tensorflow
 
 def _tiny_keras_net() -> Any:
     """One 1-channel 3x3 convolution (same padding) with the demo kernel and bias."""
-    import keras
+    import keras  # pyright: ignore[reportMissingTypeStubs]
 
-    inputs = keras.Input(shape=(None, None, 1), name="input")
-    conv = keras.layers.Conv2D(1, 3, padding="same", name="conv")
-    model = keras.Model(inputs, conv(inputs), name="tiny_net")
-    kernel = np.asarray(_KERNEL, dtype=np.float32).reshape(3, 3, 1, 1)
+    k: Any = keras
+    inputs = k.Input(shape=(None, None, 1), name="input")
+    conv = k.layers.Conv2D(1, 3, padding="same", name="conv")
+    model = k.Model(inputs, conv(inputs), name="tiny_net")
+    kernel = np.array(_KERNEL, dtype=np.float32).reshape((3, 3, 1, 1))  # pyright: ignore[reportUnknownMemberType]
     conv.set_weights([kernel, np.asarray([_BIAS], dtype=np.float32)])
     return model
 
@@ -80,15 +81,17 @@ def _export_saved_model(model: Any, folder: Path, *, plain: bool) -> None:
     if plain:
         model.export(str(folder), format="tf_saved_model", verbose=False)
         return
-    import keras
+    import keras  # pyright: ignore[reportMissingTypeStubs]
     import tensorflow as tf
 
-    archive = keras.export.ExportArchive()
+    k: Any = keras
+    tf_any: Any = tf
+    archive = k.export.ExportArchive()
     archive.track(model)
     archive.add_endpoint(
         name="serve",
         fn=lambda x: {"output": model(x)},  # pyright: ignore[reportUnknownLambdaType]
-        input_signature=[tf.TensorSpec(shape=(None, None, None, 1), dtype=tf.float32, name="input")],
+        input_signature=[tf_any.TensorSpec(shape=(None, None, None, 1), dtype=tf.float32, name="input")],
     )
     archive.write_out(str(folder), verbose=False)
 
@@ -136,9 +139,10 @@ def build_keras_model_package(
         )
     import tensorflow as tf
 
-    ordered = [f for f in KERAS_WEIGHT_FORMATS if f in requested]
-    parent = ordered[0]
-    tf_version = Version(str(tf.__version__).split("+")[0])
+    tf_any: Any = tf
+    ordered: list[KerasWeightFormat] = [f for f in KERAS_WEIGHT_FORMATS if f in requested]
+    parent: KerasWeightFormat = ordered[0]
+    tf_version = Version(str(tf_any.__version__).split("+")[0])
 
     with tempfile.TemporaryDirectory(prefix="demo_keras_model_") as tmp:
         d = Path(tmp)
@@ -163,7 +167,7 @@ def build_keras_model_package(
 
         weights: dict[str, Any] = {}
         for wf in ordered:
-            wf_parent = None if wf == parent else parent
+            wf_parent: KerasWeightFormat | None = None if wf == parent else parent
             if wf == "keras_hdf5":
                 model.save(d / "weights.h5")  # keras 3 writes the legacy HDF5 format for `.h5`
                 weights[wf] = KerasHdf5WeightsDescr(source=d / "weights.h5", tensorflow_version=tf_version, parent=wf_parent)

@@ -10,13 +10,13 @@ the token never appears in a message.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
-import github3
+import github3  # pyright: ignore[reportMissingTypeStubs]
 import requests
-from github3 import exceptions as gh_exceptions
+from github3 import exceptions as gh_exceptions  # pyright: ignore[reportMissingTypeStubs]
 
 from ..errors import ConfigError, ExternalServiceError, InvalidArgumentError
 from ..log import logger
@@ -30,11 +30,12 @@ INPUT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 def connect(api_url: str, token: str) -> Any:
     """An authenticated github3.py client for `api_url`."""
+    gh: Any = github3
     api_url = api_url.rstrip("/")
     if api_url == PUBLIC_API:
-        return github3.GitHub(token=token)
+        return gh.GitHub(token=token)
     root = api_url[: -len("/api/v3")] if api_url.endswith("/api/v3") else api_url
-    client: Any = github3.enterprise_login(url=root, token=token)
+    client: Any = gh.enterprise_login(url=root, token=token)
     client.session.base_url = api_url  # exactly the given API root (GHE: <root>/api/v3)
     return client
 
@@ -58,12 +59,13 @@ class GitHubClient:
         return " ".join(text.replace(self._token, "***").split())
 
     @contextmanager
-    def _call(self, what: str) -> Iterator[None]:
+    def _call(self, what: str) -> Generator[None, None, None]:
         """Turn any failure of a GitHub call into one ExternalServiceError line."""
         try:
             yield
         except gh_exceptions.GitHubError as e:
-            raise ExternalServiceError(self._clean(f"GitHub: {what} failed: HTTP {e.code} {e.msg or ''}")) from None
+            error: Any = e
+            raise ExternalServiceError(self._clean(f"GitHub: {what} failed: HTTP {error.code} {error.msg or ''}")) from None
         except (gh_exceptions.GitHubException, requests.RequestException) as e:
             raise ExternalServiceError(self._clean(f"GitHub: {what} failed: could not reach {self.api_url} ({type(e).__name__})")) from None
 
@@ -76,8 +78,8 @@ class GitHubClient:
         return self._repo
 
     def _post(self, what: str, path: str, payload: Mapping[str, Any], expected: int) -> Any:
-        repo = self.repository()
-        url = f"{str(repo.url).rstrip('/')}/{path}"
+        self.repository()  # checks the repository exists and the token may see it
+        url = f"{self.api_url}/repos/{self.repository_name}/{path}"  # the token only goes to the configured API
         with self._call(what):
             response: requests.Response = self._client.session.post(url, json=dict(payload))
             if response.status_code != expected:
@@ -111,6 +113,6 @@ class GitHubClient:
         if not body.strip():
             raise InvalidArgumentError("the comment must not be empty")
         data = self._post(f"commenting on issue #{number}", f"issues/{number}/comments", {"body": body}, 201)
-        url = str(data.get("html_url", "")) if isinstance(data, dict) else ""
+        url = str(cast(dict[str, Any], data).get("html_url", "")) if isinstance(data, dict) else ""
         logger.info("commented on issue #%d of %s", number, self.repository_name)
         return url

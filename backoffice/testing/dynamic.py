@@ -10,7 +10,7 @@ import tempfile
 from dataclasses import dataclass
 from importlib.metadata import version as dist_version
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..context import Context
 from ..errors import NotFoundError
@@ -71,9 +71,14 @@ KNOWN_SILENT_FAILURES: tuple[tuple[str, str, str], ...] = (
 """(weight format, failing code, explanation) of library failures that carry no error message."""
 
 
+def _traceback_text(err: dict[str, Any]) -> str:
+    plain = cast(list[Any], err.get("traceback") or [])
+    return str(err.get("traceback_md") or "\n".join(str(x) for x in plain))
+
+
 def _traceback_hint(err: dict[str, Any], where: str) -> str:
     """What a message-less error's (rich) traceback says: exception, place, code line, known cause."""
-    tb = str(err.get("traceback_md") or "\n".join(str(x) for x in err.get("traceback") or []))
+    tb = _traceback_text(err)
     lines = [ln.strip().strip("\u2502").strip() for ln in tb.splitlines()]
     lines = [ln for ln in lines if ln and not ln.startswith(("\u256d", "\u2570"))]
     if not lines:
@@ -100,7 +105,7 @@ _EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\
 
 def _root_cause(err: dict[str, Any]) -> str | None:
     """The first exception of a chained traceback (e.g. the error an `ImportError` hides)."""
-    tb = str(err.get("traceback_md") or "\n".join(str(x) for x in err.get("traceback") or []))
+    tb = _traceback_text(err)
     found = [ln.strip() for ln in tb.splitlines() if _EXCEPTION_LINE.match(ln.strip())]
     return found[0] if len(found) > 1 else None
 

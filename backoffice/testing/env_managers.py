@@ -24,7 +24,7 @@ import re
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -143,7 +143,7 @@ def pip_requirements(rendered: RenderedEnv) -> tuple[list[str], list[str]]:
 
 
 @contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def _locked(path: Path) -> Generator[None, None, None]:
     """An exclusive lock on `path` (a no-op where fcntl does not exist)."""
     try:
         import fcntl

@@ -158,7 +158,7 @@ def _resolve_file(folder: Path | None, source: str) -> tuple[Path | None, str | 
 
 def _read_conda_file(path: Path, warnings: list[str]) -> tuple[list[str], list[str]]:
     try:
-        data = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
+        data: Any = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))  # pyright: ignore[reportUnknownMemberType]
     except (YAMLError, UnicodeDecodeError) as e:
         warnings.append(f"the environment file {path.name} is not valid YAML ({type(e).__name__}); it was ignored")
         return [], []
@@ -282,7 +282,7 @@ def _jinja(templates_dir: Path) -> SandboxedEnvironment:
 def check_env_text(text: str) -> dict[str, Any]:
     """Parse a rendered conda environment file; raise EnvRenderError naming the first problem."""
     try:
-        data = YAML(typ="safe", pure=True).load(text)
+        data: Any = YAML(typ="safe", pure=True).load(text)  # pyright: ignore[reportUnknownMemberType]
     except YAMLError as e:
         raise EnvRenderError(f"the rendered environment file is not valid YAML: {' '.join(str(e).split())}") from None
     if not isinstance(data, dict):
