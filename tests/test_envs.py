@@ -301,6 +301,35 @@ def test_failed_build_leaves_nothing_cached(tmp_path: Path, monkeypatch: pytest.
     assert again.python is not None and not again.cached and fake.calls
 
 
+def test_torch_never_comes_from_the_index_as_a_dependency(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeRun()
+    monkeypatch.setattr(env_managers, "run", fake)
+    env = prepare_env("venv", render_env("onnx", description("onnx"), TEMPLATES), tmp_path)
+    assert env.python is not None
+    assert (env.python.parent.parent / "constraints.txt").read_text().split() == ["torch===not-from-the-index"]
+    assert not [c for c in fake.calls if "--no-index" in c]
+
+    class NeedsTorch(FakeRun):
+        def __call__(self, args: Any, **kwargs: Any) -> CmdResult:
+            result = super().__call__(args, **kwargs)
+            if "requirements.txt" in " ".join(map(str, args)):
+                out = ("ERROR: Cannot install torchvision==0.28.0 because these package versions have conflicting dependencies.\n"
+                       "    torchvision 0.28.0 depends on torch==2.13.0\n"
+                       "    The user requested (constraint) torch===not-from-the-index\n"
+                       "ERROR: ResolutionImpossible: for help visit https://pip.pypa.io\n")
+                return CmdResult(result.args, 1, out, 0.1)
+            return result
+
+    monkeypatch.setattr(env_managers, "run", NeedsTorch())
+    folder = _folder_with({"requirements.txt": "torchvision==0.28.0\n"})
+    rendered = render_env("onnx", {"weights": {"onnx": {"opset_version": 15, "dependencies": "pip:requirements.txt"}}}, TEMPLATES, folder)
+    failed = prepare_env("venv", rendered, tmp_path)
+    assert failed.python is None and failed.error == (
+        "venv build failed: pip install failed (exit code 1): torchvision 0.28.0 depends on torch==2.13.0: torch would come"
+        " from the package index; the venv manager installs it only from local wheels, so the env file must ask for it"
+        " (e.g. `pytorch==<version>`)")
+
+
 def test_an_interrupted_build_is_not_taken_for_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     rendered = torch_env()
     half = tmp_path / f"venv-{rendered.content_hash}"
@@ -555,3 +584,10 @@ def test_current_manager_gives_the_verdict_of_bioimageio_test(
 def test_prepared_env_error_is_never_raised_for_unknown_manager(tmp_path: Path) -> None:
     env = prepare_env("docker", torch_env(), tmp_path)
     assert isinstance(env, PreparedEnv) and env.python is None and "unknown environment manager" in (env.error or "")
+
+
+def test_unwritable_cache_is_an_environment_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    env = prepare_env("venv", torch_env(), blocker / "cache")  # a folder below a file cannot exist
+    assert env.python is None and env.error is not None and env.error.startswith("venv build failed: ")

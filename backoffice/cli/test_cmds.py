@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from ..errors import InvalidArgumentError
@@ -31,6 +33,11 @@ def test(
         help="Where the test runs: current (this interpreter), venv (a virtualenv built with pip from the"
         " weight format's env template) or micromamba (a conda env made from it).",
     ),
+    env_prefix: Path | None = typer.Option(
+        None, "--env-prefix",
+        help="Use the environment already created at this prefix (e.g. by the workflow's micromamba step)"
+        " instead of building one; a missing one yields a failed summary saying so.",
+    ),
     timeout: float = typer.Option(DEFAULT_TIMEOUT, "--timeout", help="Seconds before the test is stopped."),
     actor: str | None = typer.Option(None, "--actor", help="Who asked for it (for the log)."),
 ) -> None:
@@ -41,7 +48,7 @@ def test(
     else:
         if env_manager not in ENV_MANAGERS:
             raise InvalidArgumentError(f"unknown environment manager '{env_manager}' (use {', '.join(ENV_MANAGERS)})")
-        env = environment_for_test(ctx, concept_id, which, weight_format, env_manager)
+        env = environment_for_test(ctx, concept_id, which, weight_format, env_manager, env_prefix)
         outcome = run_weight_format_test(ctx, concept_id, which, weight_format, env, timeout=timeout, actor=actor)
     set_outputs({"status": outcome.status, "report": outcome.report_name})
     append_summary(outcome.markdown)

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 from ..context import Context
 from ..errors import NotFoundError
-from ..records.concept import ConceptRecord
+from ..records.concept import ConceptRecord, DraftRecord
 from ..records.reports import store_report
 from ..records.status import DraftStatus
 from ..util.cmd import CmdResult, run
@@ -247,23 +247,44 @@ def run_static_only_test(ctx: Context, concept_id: str, which: str, actor: str |
     return TestOutcome(target, "", verdict, name, first_error(summary), markdown, None)
 
 
+def _missing_formats(record: ConceptRecord, target: Target) -> list[str] | None:
+    """Expected weight formats without a result, or None if the draft is not being tested."""
+    draft = record.require_draft()
+    if draft.token != target.draft_token or draft.status != DraftStatus.TESTING:
+        return None
+    done = {t.weight_format for t in draft.tests.values() if t.tool == "bioimageio.core"}
+    return [wf for wf in draft.expected_tests if wf not in done]
+
+
 def maybe_finish_testing(ctx: Context, target: Target, *, force: bool = False) -> bool:
-    """Move the draft to `awaiting review` once every expected weight format has a result."""
+    """Move the draft to `awaiting review` once every expected weight format has a result.
+
+    With `force` (the test workflow's last job) a format without a result gets a failed
+    report saying so, and the draft moves on: never a silent gap.
+    """
     if target.subject != "draft":
         return False
+    if force:
+        for wf in _missing_formats(ctx.concepts.get(target.concept_id), target) or []:
+            error = f"no result was reported for {wf}: its test job did not run or did not finish (see the workflow run)"
+            store_report(
+                ctx, target, f"bioimageio.core_{core_version()}_{wf}", "failed",
+                failed_summary(f"bioimageio.core test of {wf}", target.rdf_key, error),
+                step="test", message=f"{wf}: failed — {error}", tool="bioimageio.core", weight_format=wf,
+            )
 
-    def mutate(record: ConceptRecord) -> bool:
-        draft = record.require_draft()
-        if draft.token != target.draft_token or draft.status != DraftStatus.TESTING:
-            return False
-        done = {t.weight_format for t in draft.tests.values() if t.tool == "bioimageio.core"}
-        missing = [wf for wf in draft.expected_tests if wf not in done]
-        if missing and not force:
-            return False
-        record.set_draft_status(DraftStatus.AWAITING_REVIEW)
-        return True
+    def mutate(record: ConceptRecord) -> DraftRecord | None:
+        missing = _missing_formats(record, target)
+        if missing is None or (missing and not force):
+            return None
+        return record.set_draft_status(DraftStatus.AWAITING_REVIEW).model_copy()
 
-    finished = ctx.concepts.update(target.concept_id, mutate)
-    if finished:
-        ctx.record_step(target.concept_id, "finish-testing", "all tests have results: awaiting review")
-    return finished
+    draft = ctx.concepts.update(target.concept_id, mutate)
+    if draft is None:
+        return False
+    ctx.record_step(target.concept_id, "finish-testing", "all tests have results: awaiting review")
+    from ..notify.mail import notify_uploader
+
+    notify_uploader(ctx, target.concept_id, "awaiting_review", version=draft.summary.version,
+                    uploader=draft.uploader, uploader_email=draft.summary.uploader_email)
+    return True

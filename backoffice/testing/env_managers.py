@@ -80,6 +80,9 @@ pip would download gigabytes of CUDA packages with torch."""
 BuildFn = Callable[[Path, list[str], float], None]
 """Builds an environment into a prefix; appends command output to the log; raises _BuildFailed."""
 
+NOT_FROM_INDEX = "not-from-the-index"
+"""Version of the constraint that keeps a LOCAL_WHEEL_ONLY package out when nothing asks for it."""
+
 FRAMEWORK_MODULE: dict[str, str] = {"pytorch": "torch", "tensorflow": "tensorflow", "onnx": "onnxruntime"}
 """Module imported to check a freshly built environment."""
 
@@ -187,6 +190,12 @@ class _BuildFailed(Exception):
 
 def _last_error_line(result: CmdResult) -> str:
     lines = [ln.strip() for ln in result.output.splitlines() if ln.strip()]
+    if NOT_FROM_INDEX in result.output:
+        needs = [ln for ln in lines if re.search(r"depends on (" + "|".join(sorted(LOCAL_WHEEL_ONLY)) + r")\b", ln)]
+        return ((needs[0] + ": ") if needs else "") + (
+            f"{', '.join(sorted(LOCAL_WHEEL_ONLY))} would come from the package index; the venv manager installs it"
+            " only from local wheels, so the env file must ask for it (e.g. `pytorch==<version>`)"
+        )
     for ln in reversed(lines):
         if ln.startswith("ERROR:") or "Error" in ln:
             return ln
@@ -213,37 +222,48 @@ def _build_cached(
     cache_dir = cache_dir.absolute()
     prefix = cache_dir / f"{kind}-{rendered.content_hash}"
     what = f"{kind} environment {prefix} ({rendered.framework} {rendered.framework_version})"
-    with _locked(cache_dir / f"{kind}-{rendered.content_hash}.lock"):
-        if is_ready(prefix):
-            logger.info("reusing the cached %s", what)
-            return PreparedEnv(_python_in(prefix), f"{what}, cached", cached=True)
-        if prefix.exists():
-            logger.warning("removing the incomplete %s left by an earlier build", what)
-            shutil.rmtree(prefix, ignore_errors=True)
-        logger.info("building the %s", what)
-        started = time.monotonic()
-        log: list[str] = []
-        try:
-            build(prefix, log, timeout)
-        except _BuildFailed as e:
-            shutil.rmtree(prefix, ignore_errors=True)
-            _write_log(cache_dir, kind, rendered, log)
-            tail = e.result.tail(40) if e.result is not None else "\n".join("\n".join(log).splitlines()[-40:])
-            logger.error("the %s could not be built: %s", what, e.error)
-            return PreparedEnv(None, what, error=f"{kind} build failed: {e.error}", output_tail=tail)
-        except Exception as e:  # a bug or an OS error must still end in a failed summary
-            shutil.rmtree(prefix, ignore_errors=True)
-            _write_log(cache_dir, kind, rendered, log)
-            logger.exception("the %s could not be built", what)
-            return PreparedEnv(None, what, error=f"{kind} build failed: {type(e).__name__}: {e}")
-        seconds = time.monotonic() - started
-        _ = (prefix / "environment.yaml").write_text(rendered.text, encoding="utf-8")
-        marker = {"content_hash": rendered.content_hash, "weight_format": rendered.weight_format,
-                  "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "seconds": round(seconds, 1)}
-        _ = (prefix / MARKER).write_text(json.dumps(marker, indent=1), encoding="utf-8")
+    try:
+        with _locked(cache_dir / f"{kind}-{rendered.content_hash}.lock"):
+            return _build_locked(kind, rendered, cache_dir, prefix, what, build, timeout)
+    except OSError as e:  # e.g. an unwritable cache folder
+        shutil.rmtree(prefix, ignore_errors=True)
+        logger.error("the %s could not be built: %s", what, e)
+        return PreparedEnv(None, what, error=f"{kind} build failed: {type(e).__name__}: {e}")
+
+
+def _build_locked(
+    kind: str, rendered: RenderedEnv, cache_dir: Path, prefix: Path, what: str, build: BuildFn, timeout: float
+) -> PreparedEnv:
+    if is_ready(prefix):
+        logger.info("reusing the cached %s", what)
+        return PreparedEnv(_python_in(prefix), f"{what}, cached", cached=True)
+    if prefix.exists():
+        logger.warning("removing the incomplete %s left by an earlier build", what)
+        shutil.rmtree(prefix, ignore_errors=True)
+    logger.info("building the %s", what)
+    started = time.monotonic()
+    log: list[str] = []
+    try:
+        build(prefix, log, timeout)
+    except _BuildFailed as e:
+        shutil.rmtree(prefix, ignore_errors=True)
         _write_log(cache_dir, kind, rendered, log)
-        logger.info("built the %s in %.0f s", what, seconds)
-        return PreparedEnv(_python_in(prefix), f"{what}, built in {seconds:.0f} s")
+        tail = e.result.tail(40) if e.result is not None else "\n".join("\n".join(log).splitlines()[-40:])
+        logger.error("the %s could not be built: %s", what, e.error)
+        return PreparedEnv(None, what, error=f"{kind} build failed: {e.error}", output_tail=tail)
+    except Exception as e:  # a bug or an OS error must still end in a failed summary
+        shutil.rmtree(prefix, ignore_errors=True)
+        _write_log(cache_dir, kind, rendered, log)
+        logger.exception("the %s could not be built", what)
+        return PreparedEnv(None, what, error=f"{kind} build failed: {type(e).__name__}: {e}")
+    seconds = time.monotonic() - started
+    _ = (prefix / "environment.yaml").write_text(rendered.text, encoding="utf-8")
+    marker = {"content_hash": rendered.content_hash, "weight_format": rendered.weight_format,
+              "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "seconds": round(seconds, 1)}
+    _ = (prefix / MARKER).write_text(json.dumps(marker, indent=1), encoding="utf-8")
+    _write_log(cache_dir, kind, rendered, log)
+    logger.info("built the %s in %.0f s", what, seconds)
+    return PreparedEnv(_python_in(prefix), f"{what}, built in {seconds:.0f} s")
 
 
 def _write_log(cache_dir: Path, kind: str, rendered: RenderedEnv, log: list[str]) -> None:
@@ -288,6 +308,8 @@ def _venv_builder(rendered: RenderedEnv) -> tuple[BuildFn, list[str]]:
             got = _step([python, "-c", "import sys, importlib.metadata as m; print(' '.join(m.version(n) for n in sys.argv[1:]))", *names],
                         "reading the installed local wheels' versions", log, timeout)
             constraints = [f"{n}=={v}" for n, v in zip(names, got.output.split())]
+        # a local-wheel-only package that is not asked for must not come in as a dependency either
+        constraints += [f"{n}==={NOT_FROM_INDEX}" for n in sorted(LOCAL_WHEEL_ONLY) if n not in {package_name(r) for r in local}]
         _ = (prefix / "constraints.txt").write_text("\n".join(constraints) + "\n", encoding="utf-8")
         _step([python, "-m", "pip", "install", "-r", prefix / "requirements.txt", "-c", prefix / "constraints.txt"],
               "pip install", log, timeout)
@@ -357,8 +379,22 @@ def prepare_env(
     return PreparedEnv(None, f"{manager} environment", error=f"unknown environment manager '{manager}' (use current, venv or micromamba)")
 
 
-def environment_for_test(ctx: Context, concept_id: str, which: str, weight_format: str, manager: str) -> PreparedEnv:
-    """Render the env file for a weight format of a draft/version and prepare it with `manager`.
+def existing_env(prefix: Path, manager: str) -> PreparedEnv:
+    """An environment created beforehand (e.g. by the workflow's setup-micromamba step)."""
+    python = prefix / "bin" / "python"
+    if python.is_file():
+        return PreparedEnv(python, f"{manager} environment at {prefix}")
+    return PreparedEnv(
+        None, f"{manager} environment at {prefix}",
+        error=f"no environment at {prefix}: creating it from the rendered file failed in an earlier step (see that step's log)",
+    )
+
+
+def environment_for_test(
+    ctx: Context, concept_id: str, which: str, weight_format: str, manager: str, prefix: Path | None = None
+) -> PreparedEnv:
+    """Render the env file for a weight format of a draft/version and prepare it with `manager`
+    (or take the environment already created at `prefix`).
 
     Framework-version and dependency warnings are logged and noted in the environment's
     description (which goes into the stored summary). A file that cannot be rendered
@@ -382,7 +418,7 @@ def environment_for_test(ctx: Context, concept_id: str, which: str, weight_forma
         return PreparedEnv(None, f"{manager} environment", error=f"the environment file could not be rendered: {e}")
     for warning in rendered.warnings:
         logger.warning("%s", warning)
-    env = prepare_env(manager, rendered, ctx.settings.env_cache_dir)
+    env = existing_env(prefix, manager) if prefix is not None else prepare_env(manager, rendered, ctx.settings.env_cache_dir)
     if rendered.warnings:
         env = replace(env, description=env.description + " [warnings: " + "; ".join(rendered.warnings) + "]")
     return env

@@ -15,20 +15,22 @@ from pathlib import Path
 
 
 def _device() -> str:
-    try:
-        import torch  # noqa: F401
-
-        if torch.cuda.is_available():
-            return "GPU (" + torch.cuda.get_device_name(0) + ")"
-    except Exception:
-        pass
-    try:
-        import tensorflow as tf  # noqa: F401
-
-        if tf.config.list_physical_devices("GPU"):
-            return "GPU"
-    except Exception:
-        pass
+    """CPU or GPU, asked of the framework the test used (already imported by then):
+    importing another framework just to ask would slow every test down."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        try:
+            if torch.cuda.is_available():
+                return "GPU (" + torch.cuda.get_device_name(0) + ")"
+        except Exception:
+            pass
+    tf = sys.modules.get("tensorflow")
+    if tf is not None:
+        try:
+            if tf.config.list_physical_devices("GPU"):
+                return "GPU"
+        except Exception:
+            pass
     return "CPU"
 
 
