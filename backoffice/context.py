@@ -20,7 +20,7 @@ class Context:
     """One run of the backoffice against one collection."""
 
     settings: Settings
-    storage: Storage = field(default=None)  # type: ignore[assignment]
+    storage: Storage = field(default=None)  # pyright: ignore[reportAssignmentType]  # a sentinel: __post_init__ replaces it
 
     def __post_init__(self) -> None:
         if self.storage is None:  # pyright: ignore[reportUnnecessaryComparison]

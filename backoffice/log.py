@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 
 logger = logging.getLogger("backoffice")
@@ -62,7 +62,7 @@ def setup_logging(level: int = logging.INFO, secrets: list[str] | None = None) -
 
 
 @contextmanager
-def log_group(title: str) -> Iterator[None]:
+def log_group(title: str) -> Generator[None, None, None]:
     """A collapsible group in the Actions log; a plain heading elsewhere."""
     if in_github_actions():
         print(f"::group::{title}", file=sys.stderr, flush=True)

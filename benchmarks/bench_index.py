@@ -16,12 +16,32 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from backoffice.context import Context
+    from backoffice.index.generate import GenerateResult
 
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def timed_generate(ctx: Context, profile: bool) -> GenerateResult:
+    """Run one index generation, under cProfile if asked."""
+    from backoffice.index.generate import generate_index
+
+    if not profile:
+        return generate_index(ctx)
+    import cProfile
+    import pstats
+
+    with cProfile.Profile() as prof:
+        result = generate_index(ctx)
+    pstats.Stats(prof).sort_stats("cumulative").print_stats(25)
+    return result
 
 
 def main() -> None:
@@ -99,15 +119,7 @@ def main() -> None:
 
     requests["n"] = 0
     start = time.perf_counter()
-    if args.profile:
-        import cProfile
-        import pstats
-
-        with cProfile.Profile() as prof:
-            result = generate_index(ctx)
-        pstats.Stats(prof).sort_stats("tottime").print_stats(12)
-    else:
-        result = generate_index(ctx)
+    result = timed_generate(ctx, args.profile)
     cold = time.perf_counter() - start
     cold_requests = requests["n"]
     print(f"full generation: {cold:.2f} s, {cold_requests} requests "
@@ -116,15 +128,7 @@ def main() -> None:
     ctx.concepts.save(record(ids[123], 3))  # one publish: the concept document changes
     requests["n"] = 0
     start = time.perf_counter()
-    if args.profile:
-        import cProfile
-        import pstats
-
-        with cProfile.Profile() as prof:
-            result = generate_index(ctx)
-        pstats.Stats(prof).sort_stats("cumulative").print_stats(25)
-    else:
-        result = generate_index(ctx)
+    result = timed_generate(ctx, args.profile)
     warm = time.perf_counter() - start
     print(f"regeneration after one publish: {warm:.2f} s, {requests['n']} requests, "
           f"{result.fetched} concept document(s) read")

@@ -99,9 +99,12 @@ def comment_issue(
     """Comment on an issue or pull request of the repository."""
     from ..github.api import GitHubClient
 
-    if (body is None) == (body_file is None):
+    if body is not None and body_file is None:
+        text = body
+    elif body is None and body_file is not None:
+        text = _read_text(body_file)
+    else:
         raise InvalidArgumentError("give exactly one of --body and --body-file")
-    text = body if body is not None else _read_text(body_file)  # type: ignore[arg-type]
     ctx = make_context()
     url = GitHubClient(ctx.settings).comment_on_issue(issue, text)
     console.print(f"commented on #{issue}: {url or '(no URL returned)'}")

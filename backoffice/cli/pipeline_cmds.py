@@ -54,7 +54,7 @@ def generate_collection_json(
     if mode not in ("all", "published", "draft"):
         raise InvalidArgumentError(f"--mode must be all, published or draft, not '{mode}'")
     ctx = make_context()
-    result = generate_index(ctx, mode, full=full)  # type: ignore[arg-type]
+    result = generate_index(ctx, mode, full=full)
     for key, url in result.written.items():
         console.print(f"wrote {key}: {url}")
     console.print(f"{result.listed} concepts listed, {result.drafts} drafts ({result.fetched} concept documents read)")

@@ -83,7 +83,7 @@ def load_curation_file(path: Path) -> CurationDecl:
     if not re.match(CONCEPT_ID, path.stem):
         raise ConfigError(f"{path}: file name must be '<concept-id>.yaml'")
     try:
-        raw = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+        raw: Any = YAML(typ="safe").load(path.read_text(encoding="utf-8"))  # pyright: ignore[reportUnknownMemberType]  # ruamel's stream types are hidden behind `if False:`
     except YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML: {str(e).splitlines()[0]}") from None
     if raw is None:

@@ -15,7 +15,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from collections.abc import Callable
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypedDict, TypeVar, cast
 
 from ..config.curation import CurationDecl
 from ..context import Context
@@ -42,6 +42,15 @@ class GenerateResult:
     drafts: int
 
 
+class _CacheEntry(TypedDict):
+    """One concept in the index cache."""
+
+    etag: str
+    """Etag of the concept document the last index was made from."""
+    fp: str
+    """Fingerprint of the concept's declaration then."""
+
+
 def _sha(data: Any) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -51,6 +60,15 @@ def _get_json(storage: Storage, key: str) -> Any:
         return json.loads(storage.get_bytes(key))
     except (ObjectNotFound, ValueError):
         return None
+
+
+def _load_cache(storage: Storage, base: str) -> dict[str, _CacheEntry]:
+    """The cached concepts, if the cache was made with the same base fingerprint."""
+    cache = _get_json(storage, keys.INDEX_CACHE)
+    if not isinstance(cache, dict):
+        return {}
+    fields = cast(dict[str, Any], cache)
+    return fields["concepts"] if fields.get("base") == base else {}
 
 
 def _previous_outputs(storage: Storage) -> dict[str, ConceptOutputs]:
@@ -113,8 +131,7 @@ def generate_index(ctx: Context, mode: Mode = "all", *, full: bool = False) -> G
     """
     storage, config, curation = ctx.storage, ctx.config, ctx.curation
     base = _sha([CACHE_FORMAT, config.model_dump(mode="json"), storage.public_url("x")])
-    cache = _get_json(storage, keys.INDEX_CACHE)
-    cached: dict[str, Any] = cache["concepts"] if isinstance(cache, dict) and cache.get("base") == base else {}
+    cached = _load_cache(storage, base)
     incremental = bool(cached) and not full
     dirty, markers = _changed_since_last_run(storage)  # listed before anything is read
     previous = _previous_outputs(storage) if cached else {}
@@ -155,7 +172,7 @@ def generate_index(ctx: Context, mode: Mode = "all", *, full: bool = False) -> G
     if mode == "all":
         # after the files: a crash in between only makes the next run replan more
         if stale or set(cached) != set(outputs):
-            concepts = {cid: {"etag": etags[cid], "fp": fps[cid]} for cid in outputs}
+            concepts: dict[str, _CacheEntry] = {cid: {"etag": etags[cid], "fp": fps[cid]} for cid in outputs}
             storage.put_bytes(keys.INDEX_CACHE, _dump({"base": base, "concepts": concepts}), content_type="application/json")
         for key in markers:  # only those seen before reading: later changes keep theirs
             storage.delete(key)

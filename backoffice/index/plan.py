@@ -56,7 +56,7 @@ def conflate(tests: Mapping[str, TestBrief]) -> TestSummary:
         status = "passed"
     else:
         status = "valid-format"
-    return TestSummary(status=status, badges=badges)  # type: ignore[arg-type]
+    return TestSummary(status=status, badges=badges)
 
 
 def _file_url(url_of: UrlOf, files_prefix: str, name: str | None) -> str | None:
@@ -74,7 +74,7 @@ def _version_entry(record: ConceptRecord, v: VersionRecord, url_of: UrlOf) -> Ve
         rdf_sha256=v.rdf_sha256,
         created=v.published,
         doi=v.doi,
-        status=v.status.value,  # type: ignore[arg-type]
+        status=v.status.value,
         test_summary=conflate(v.tests),
     )
 

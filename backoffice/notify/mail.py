@@ -56,7 +56,7 @@ class _PackageLoader(BaseLoader):
     def get_source(self, environment: Any, template: str) -> tuple[str, None, Any]:
         if "/" in template or "\\" in template or template.startswith("."):
             raise TemplateNotFound(template)
-        resource = files("backoffice").joinpath("templates", "mail", template)
+        resource = files("backoffice") / "templates" / "mail" / template
         if not resource.is_file():
             raise TemplateNotFound(template)
         return resource.read_text(encoding="utf-8"), None, lambda: True

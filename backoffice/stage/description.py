@@ -24,7 +24,7 @@ def _yaml() -> YAML:
 def parse_description(data: bytes, name: str = "rdf.yaml") -> dict[str, Any]:
     """Parse YAML into a mapping (round-trip, so it can be written back unchanged)."""
     try:
-        content = _yaml().load(data.decode("utf-8"))
+        content: Any = _yaml().load(data.decode("utf-8"))  # pyright: ignore[reportUnknownMemberType]  # ruamel's stream types are hidden behind `if False:`
     except UnicodeDecodeError:
         raise PackageError(f"{name} is not UTF-8 text") from None
     except YAMLError as e:
@@ -41,7 +41,7 @@ def resource_type(content: dict[str, Any], name: str = "rdf.yaml") -> ResourceTy
         raise PackageError(
             f"{name}: type '{rtype}' is not one the collection accepts ({', '.join(RESOURCE_TYPES)})"
         )
-    return cast(ResourceType, rtype)
+    return rtype
 
 
 def declared_id(content: dict[str, Any]) -> str | None:
@@ -56,7 +56,7 @@ def with_concept_id(content: dict[str, Any], concept_id: str) -> bytes:
     """The description serialised with `id` set to the concept id."""
     content["id"] = concept_id
     buf = io.StringIO()
-    _yaml().dump(content, buf)
+    _yaml().dump(content, buf)  # pyright: ignore[reportUnknownMemberType]  # ruamel's stream types are hidden behind `if False:`
     return buf.getvalue().encode("utf-8")
 
 
@@ -64,8 +64,10 @@ def _names(items: Any) -> list[str]:
     out: list[str] = []
     if isinstance(items, list):
         for a in cast(list[Any], items):
-            if isinstance(a, dict) and a.get("name"):
-                out.append(str(cast(dict[str, Any], a)["name"]))
+            if isinstance(a, dict):
+                name = cast(dict[str, Any], a).get("name")
+                if name:
+                    out.append(str(name))
             elif isinstance(a, str):
                 out.append(a)
     return out
@@ -75,7 +77,7 @@ def _scalar_text(value: Any) -> str:
     """A scalar as written in the YAML (`version: 1.10` stays "1.10", not 1.1)."""
     if isinstance(value, float):
         buf = io.StringIO()
-        _yaml().dump(value, buf)
+        _yaml().dump(value, buf)  # pyright: ignore[reportUnknownMemberType]  # ruamel's stream types are hidden behind `if False:`
         return buf.getvalue().splitlines()[0].strip()
     return str(value)
 
@@ -92,7 +94,8 @@ def _email(content: dict[str, Any]) -> str | None:
     if isinstance(uploader, dict) and cast(dict[str, Any], uploader).get("email"):
         return str(cast(dict[str, Any], uploader)["email"])
     for group in ("maintainers", "authors"):
-        for person in content.get(group) or []:
+        people: Any = content.get(group) or []
+        for person in people:
             if isinstance(person, dict) and cast(dict[str, Any], person).get("email"):
                 return str(cast(dict[str, Any], person)["email"])
     return None

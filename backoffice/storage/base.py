@@ -17,9 +17,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from ..errors import ConflictError, NotFoundError, StorageError
+
+
+class ByteStream(Protocol):
+    """What `Storage.put_stream` reads from: a binary file or any other object with `read`."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
 
 
 class PreconditionFailed(ConflictError):
@@ -72,7 +78,7 @@ class Storage(ABC):
         """Store `data` under `key`; return the new etag."""
 
     @abstractmethod
-    def put_stream(self, key: str, stream: BinaryIO, *, content_type: str | None = None) -> str:
+    def put_stream(self, key: str, stream: ByteStream, *, content_type: str | None = None) -> str:
         """Store a (possibly large) stream under `key` without holding it in memory."""
 
     def put_file(self, key: str, path: Path, *, content_type: str | None = None) -> str:

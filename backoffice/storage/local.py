@@ -12,7 +12,7 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,7 +20,7 @@ from typing import BinaryIO
 from urllib.parse import quote
 
 from ..errors import StorageError
-from .base import ObjectInfo, ObjectNotFound, PreconditionFailed, Storage, check_key, normalize_prefix
+from .base import ByteStream, ObjectInfo, ObjectNotFound, PreconditionFailed, Storage, check_key, normalize_prefix
 
 INTERNAL = ".backoffice-internal"
 """Folder under the root for lock files and temporary files; never listed."""
@@ -46,7 +46,7 @@ class LocalStorage(Storage):
         return self.root / key
 
     @contextmanager
-    def _lock(self, key: str) -> Iterator[None]:
+    def _lock(self, key: str) -> Generator[None, None, None]:
         name = hashlib.sha256(key.encode()).hexdigest()
         with open(self.root / INTERNAL / "locks" / name, "a+b") as f:
             fcntl.flock(f, fcntl.LOCK_EX)
@@ -68,7 +68,7 @@ class LocalStorage(Storage):
             self._etags[cache_key] = etag
         return etag
 
-    def _write_atomic(self, path: Path, stream: BinaryIO) -> str:
+    def _write_atomic(self, path: Path, stream: ByteStream) -> str:
         path.parent.mkdir(parents=True, exist_ok=True)
         h = hashlib.md5(usedforsecurity=False)
         fd, tmp = tempfile.mkstemp(dir=self.root / INTERNAL / "tmp")
@@ -111,7 +111,7 @@ class LocalStorage(Storage):
                     raise PreconditionFailed(f"{key} was changed by another writer")
             return self._write_atomic(path, io.BytesIO(data))
 
-    def put_stream(self, key: str, stream: BinaryIO, *, content_type: str | None = None) -> str:
+    def put_stream(self, key: str, stream: ByteStream, *, content_type: str | None = None) -> str:
         return self._write_atomic(self._path(key), stream)
 
     def copy(self, src: str, dst: str) -> None:

@@ -6,13 +6,13 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO, cast
 from urllib.parse import quote
 
-import boto3
-from boto3.s3.transfer import TransferConfig
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+import boto3  # pyright: ignore[reportMissingTypeStubs]  # boto3/botocore ship no stubs
+from boto3.s3.transfer import TransferConfig  # pyright: ignore[reportMissingTypeStubs]  # boto3/botocore ship no stubs
+from botocore.config import Config  # pyright: ignore[reportMissingTypeStubs]  # boto3/botocore ship no stubs
+from botocore.exceptions import BotoCoreError, ClientError  # pyright: ignore[reportMissingTypeStubs]  # boto3/botocore ship no stubs
 
 from ..errors import StorageError
-from .base import ObjectInfo, ObjectNotFound, PreconditionFailed, Storage, check_key, normalize_prefix
+from .base import ByteStream, ObjectInfo, ObjectNotFound, PreconditionFailed, Storage, check_key, normalize_prefix
 
 _TRANSFER = TransferConfig(
     multipart_threshold=64 * 1024**2,
@@ -23,7 +23,8 @@ _TRANSFER.max_in_memory_upload_chunks = 4  # bounds the memory of streamed uploa
 
 
 def _code(e: ClientError) -> str:
-    return str(e.response.get("Error", {}).get("Code", ""))
+    response: dict[str, Any] = e.response  # botocore leaves it unannotated
+    return str(response.get("Error", {}).get("Code", ""))
 
 
 class S3Storage(Storage):
@@ -106,7 +107,7 @@ class S3Storage(Storage):
             raise PreconditionFailed(f"put {key}: {key} does not exist (expected etag {if_match})") from None
         return str(r["ETag"]).strip('"')
 
-    def put_stream(self, key: str, stream: BinaryIO, *, content_type: str | None = None) -> str:
+    def put_stream(self, key: str, stream: ByteStream, *, content_type: str | None = None) -> str:
         extra: dict[str, Any] = {"ContentType": content_type} if content_type else {}
         try:
             self.client.upload_fileobj(stream, self.bucket, self._k(key), ExtraArgs=extra, Config=_TRANSFER)

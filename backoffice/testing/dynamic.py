@@ -164,11 +164,11 @@ def run_in_env(
 def merged_test_kwargs(ctx: Context, target: Target, weight_format: str, content: dict[str, Any]) -> dict[str, Any]:
     """test kwargs from the description's `config.bioimageio.test_kwargs` then `collection/`."""
     kwargs: dict[str, Any] = {}
-    config = content.get("config") or {}
-    bio = config.get("bioimageio") if isinstance(config, dict) else None
-    declared = bio.get("test_kwargs") if isinstance(bio, dict) else None
+    config: Any = content.get("config") or {}
+    bio: Any = cast(dict[str, Any], config).get("bioimageio") if isinstance(config, dict) else None
+    declared: Any = cast(dict[str, Any], bio).get("test_kwargs") if isinstance(bio, dict) else None
     if isinstance(declared, dict):
-        kwargs.update(declared.get(weight_format) or {})
+        kwargs.update(cast(dict[str, Any], declared).get(weight_format) or {})
     kwargs.update(ctx.curation_of(target.concept_id).kwargs_for(weight_format))
     allowed = {"absolute_tolerance", "relative_tolerance", "decimal", "determinism", "devices", "stop_early"}
     return {k: v for k, v in kwargs.items() if k in allowed}
@@ -223,7 +223,7 @@ def run_weight_format_test(
     name = f"bioimageio.core_{core_version()}_{weight_format}"
     error = first_error(summary) if verdict == "failed" else None
     store_report(
-        ctx, target, name, verdict, summary,  # type: ignore[arg-type]
+        ctx, target, name, verdict, summary,
         step="test", message=f"{weight_format}: {verdict}" + (f" — {error.splitlines()[0]}" if error else "")
         + (f" on {device}" if device else ""),
         actor=actor, tool="bioimageio.core", weight_format=weight_format,
@@ -241,7 +241,7 @@ def run_static_only_test(ctx: Context, concept_id: str, which: str, actor: str |
     name = f"bioimageio.spec_{spec_version()}"
     verdict = "failed" if status == "failed" else "valid-format"
     summary["note"] = f"a {target.record.type} has no dynamic test: static checks only"
-    store_report(ctx, target, name, verdict, summary, step="test",  # type: ignore[arg-type]
+    store_report(ctx, target, name, verdict, summary, step="test",
                  message=f"{target.record.type}: static checks only: {verdict}", actor=actor, tool="bioimageio.spec")
     maybe_finish_testing(ctx, target)
     return TestOutcome(target, "", verdict, name, first_error(summary), markdown, None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from ..context import Context
 from ..records.concept import ConceptRecord
@@ -60,7 +60,7 @@ def run_spec_validation(rdf: Path) -> tuple[str, dict[str, Any], str]:
     try:
         descr = load_description(rdf, perform_io_checks=True)
         summary = descr.validation_summary
-        data = cast(dict[str, Any], summary.model_dump(mode="json"))
+        data = summary.model_dump(mode="json")
         return str(summary.status), data, str(summary.format_md())
     except Exception as e:  # e.g. a lookup that failed inside the library
         error = f"bioimageio.spec could not validate the description: {type(e).__name__}: {e}"

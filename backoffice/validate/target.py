@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,7 +59,7 @@ def resolve_target(ctx: Context, concept_id: str, which: str = "draft") -> Targe
 
 
 @contextmanager
-def local_files(ctx: Context, target: Target) -> Iterator[Path]:
+def local_files(ctx: Context, target: Target) -> Generator[Path, None, None]:
     """A local folder holding the target's files (the store itself for local storage)."""
     if isinstance(ctx.storage, LocalStorage):
         yield ctx.storage.root / target.files_prefix
