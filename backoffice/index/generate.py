@@ -93,23 +93,26 @@ def _previous_outputs(storage: Storage) -> dict[str, ConceptOutputs]:
 
 
 def load_records(
-    storage: Storage, ids: list[str], *, then: Callable[[ConceptRecord], T], workers: int = 16
+    storage: Storage, ids: list[str], *, then: Callable[[ConceptRecord], T], workers: int = 8
 ) -> list[tuple[ConceptRecord, str, T]]:
-    """Read the given concept documents in parallel with their etags, applying `then`
-    to each as it arrives (missing ones are skipped)."""
+    """Read the given concept documents in parallel with their etags; parse them and
+    apply `then` in this thread while the next ones are fetched (missing ones are skipped)."""
 
-    def fetch(cid: str) -> tuple[ConceptRecord, str, T] | None:
+    def fetch(cid: str) -> tuple[bytes, str] | None:
         try:
-            data, etag = storage.get(keys.concept_doc(cid))
+            return storage.get(keys.concept_doc(cid))
         except ObjectNotFound:
             return None  # deleted meanwhile
-        record = ConceptRecord.model_validate_json(data)
-        return record, etag, then(record)
 
+    out: list[tuple[ConceptRecord, str, T]] = []
     if not ids:
-        return []
+        return out
     with ThreadPoolExecutor(max_workers=min(workers, len(ids))) as pool:
-        return [r for r in pool.map(fetch, ids) if r is not None]
+        for got in pool.map(fetch, ids):
+            if got is not None:
+                record = ConceptRecord.model_validate_json(got[0])
+                out.append((record, got[1], then(record)))
+    return out
 
 
 def _dump(data: Any) -> bytes:
