@@ -36,7 +36,7 @@ class LocalStorage(Storage):
         self.public_base_url = public_base_url.rstrip("/")
         (self.root / INTERNAL / "locks").mkdir(parents=True, exist_ok=True)
         (self.root / INTERNAL / "tmp").mkdir(parents=True, exist_ok=True)
-        self._etags: dict[tuple[int, int, int], str] = {}
+        self._etags: dict[tuple[int, int, int, int], str] = {}
 
     # --- helpers -----------------------------------------------------------
     def _path(self, key: str) -> Path:
@@ -57,7 +57,7 @@ class LocalStorage(Storage):
 
     def _etag_of(self, path: Path, *, cached: bool = True) -> str:
         st = path.stat()
-        cache_key = (st.st_ino, st.st_mtime_ns, st.st_size)
+        cache_key = (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)  # ctime: not settable by utime
         etag = self._etags.get(cache_key) if cached else None
         if etag is None:
             h = hashlib.md5(usedforsecurity=False)
