@@ -76,7 +76,8 @@ def test_config_not_json(tmp_path: Path) -> None:
         ("blocked_versions:\n  - version: '1'\n", "blocked_versions[0].reason"),
         ("extra_owners: ['octocat']\n", "extra_owners"),
         ("test_kwargs:\n  caffe: {}\n", "test_kwargs"),
-        ("overrides:\n  weights: {}\n", "overrides"),
+        ("overrides:\n  weights: {}\n", "overrides.weights"),
+        ("overrides:\n  tags: nuclei\n", "overrides.tags"),
         ("blocked: true\n", "blocked"),
     ],
 )

@@ -17,7 +17,27 @@ from .errors import config_error
 
 CONCEPT_ID = r"^[a-z][a-z-]*[a-z]$"
 
-DISPLAY_FIELDS = ("name", "description", "tags", "authors", "license", "covers", "documentation")
+class DisplayOverrides(BaseModel):
+    """Display fields a declaration may override in collection.json."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    name: str | None = None
+    """Display name."""
+    description: str | None = None
+    """One-paragraph description."""
+    tags: list[str] | None = None
+    """Tags (replace the description's)."""
+    authors: list[str] | None = None
+    """Author names (replace the description's)."""
+    license: str | None = None
+    """SPDX license id."""
+    covers: list[str] | None = None
+    """Cover image URLs."""
+    documentation: str | None = None
+    """Documentation URL."""
+
+
+DISPLAY_FIELDS = tuple(DisplayOverrides.model_fields)
 """Fields a declaration may override for display."""
 
 
@@ -42,7 +62,7 @@ class CurationDecl(BaseModel):
     """Uploaders (`github|<id>` or an e-mail) allowed to stage new versions besides the first uploader."""
     test_kwargs: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """Keyword arguments for bioimageio.core's test, per weight format (`all` applies to every format)."""
-    overrides: dict[str, Any] = Field(default_factory=dict)
+    overrides: DisplayOverrides = Field(default_factory=DisplayOverrides)
     """Display fields overridden in collection.json (name, description, tags, authors, license, covers, documentation)."""
 
     @field_validator("extra_owners")
@@ -63,16 +83,12 @@ class CurationDecl(BaseModel):
                 raise ValueError(f"unknown weight format '{wf}'")
         return value
 
-    @field_validator("overrides")
-    @classmethod
-    def _overrides(cls, value: dict[str, Any]) -> dict[str, Any]:
-        for k in value:
-            if k not in DISPLAY_FIELDS:
-                raise ValueError(f"'{k}' cannot be overridden (allowed: {', '.join(DISPLAY_FIELDS)})")
-        return value
-
     def is_blocked(self, version: str) -> bool:
         return any(b.version in ("*", version) for b in self.blocked_versions)
+
+    def display_overrides(self) -> dict[str, Any]:
+        """The overridden fields only."""
+        return self.overrides.model_dump(exclude_unset=True)
 
     def kwargs_for(self, weight_format: str) -> dict[str, Any]:
         return {**self.test_kwargs.get("all", {}), **self.test_kwargs.get(weight_format, {})}
@@ -86,6 +102,8 @@ def load_curation_file(path: Path) -> CurationDecl:
         raw: Any = YAML(typ="safe").load(path.read_text(encoding="utf-8"))  # pyright: ignore[reportUnknownMemberType]  # ruamel's stream types are hidden behind `if False:`
     except YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML: {str(e).splitlines()[0]}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot be read: {e}") from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):

@@ -121,7 +121,7 @@ def _dump(data: Any) -> bytes:
 
 def _changed_since_last_run(storage: Storage) -> tuple[set[str], list[str]]:
     """Concepts marked as changed, and the marker keys seen."""
-    markers = [info.key for info in storage.list(keys.DIRTY_PREFIX)]
+    markers = storage.list_keys(keys.DIRTY_PREFIX)
     return {cid for k in markers if (cid := keys.concept_id_from_marker(k))}, markers
 
 
@@ -177,8 +177,7 @@ def generate_index(ctx: Context, mode: Mode = "all", *, full: bool = False) -> G
         if stale or set(cached) != set(outputs):
             concepts: dict[str, _CacheEntry] = {cid: {"etag": etags[cid], "fp": fps[cid]} for cid in outputs}
             storage.put_bytes(keys.INDEX_CACHE, _dump({"base": base, "concepts": concepts}), content_type="application/json")
-        for key in markers:  # only those seen before reading: later changes keep theirs
-            storage.delete(key)
+        storage.delete_many(markers)  # only those seen before reading: later changes keep theirs
     listed = len(files[keys.COLLECTION_JSON]["collection"])
     drafts = len(files[keys.COLLECTION_DRAFT_JSON]["collection"])
     logger.info("index: %d concepts (%d read, %s), %d listed, %d drafts", len(outputs), len(stale),

@@ -98,7 +98,7 @@ def plan_entry(
         "covers": [u for c in s.covers if (u := _file_url(url_of, files, c))],
         "documentation": _file_url(url_of, files, s.documentation),
     }
-    display.update(decl.overrides)
+    display.update(decl.display_overrides())
     versions = [_version_entry(record, v, url_of) for v in reversed(listed)]
     entry = CollectionEntry(
         id=record.id,

@@ -209,7 +209,10 @@ class ConceptStore:
         """
         for attempt in range(self.max_attempts):
             record, etag = self.get_with_etag(concept_id)
+            before = record.model_dump()
             result = mutate(record)
+            if record.model_dump() == before:
+                return result  # nothing changed: no write, no index marker
             try:
                 self.storage.put_bytes(keys.concept_doc(concept_id), _dump(record), if_match=etag)
             except PreconditionFailed:
@@ -221,8 +224,8 @@ class ConceptStore:
 
     def list_ids(self) -> list[str]:
         out: list[str] = []
-        for info in self.storage.list(keys.CONCEPTS_PREFIX):
-            cid = keys.concept_id_from_doc(info.key)
+        for key in self.storage.list_keys(keys.CONCEPTS_PREFIX):
+            cid = keys.concept_id_from_doc(key)
             if cid:
                 out.append(cid)
         return out

@@ -74,10 +74,10 @@ class Journal:
         raise PreconditionFailed(f"could not append to {self.prefix}")
 
     def read_raw(self, limit: int | None = None) -> list[dict[str, Any]]:
-        infos = list(self.storage.list(self.prefix))
+        entry_keys = self.storage.list_keys(self.prefix)
         if limit is not None:
-            infos = infos[-limit:] if limit > 0 else []
-        return [json.loads(self.storage.get_bytes(i.key)) for i in infos]
+            entry_keys = entry_keys[-limit:] if limit > 0 else []
+        return [json.loads(self.storage.get_bytes(k)) for k in entry_keys]
 
 
 class ConceptLog:

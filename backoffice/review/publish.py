@@ -52,8 +52,8 @@ def _copy_files(ctx: Context, cid: str, draft: DraftRecord, version: str) -> int
     src_root = keys.draft_root(cid, draft.token)
     dst_root = keys.version_root(cid, version)
     n = 0
-    for info in ctx.storage.list(src_root):
-        ctx.storage.copy(info.key, dst_root + info.key[len(src_root):])
+    for key in ctx.storage.list_keys(src_root):
+        ctx.storage.copy(key, dst_root + key[len(src_root):])
         n += 1
     return n
 

@@ -9,6 +9,7 @@ from ..config.collection_config import ResourceType
 from ..context import Context
 from ..errors import ConflictError, InvalidIdError, PermissionDeniedError
 from ..ids import check_id, random_id
+from ..records import keys
 from ..records.concept import ConceptRecord
 
 UPLOADER = re.compile(r"^(github\|[0-9]+|[^@\s|]+@[^@\s]+\.[^@\s]+)$")
@@ -50,7 +51,7 @@ def claim_id(ctx: Context, wanted: str | None, rtype: ResourceType, uploader: st
         return wanted, False
 
     for _ in range(20):
-        candidate = random_id(ctx.config, rtype, lambda c: ctx.storage.exists(f"concepts/{c}.json"))
+        candidate = random_id(ctx.config, rtype, lambda c: ctx.storage.exists(keys.concept_doc(c)))
         try:
             ctx.concepts.create(ConceptRecord(id=candidate, type=rtype, owners=[uploader] if uploader else []))
             return candidate, True

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import stat
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,7 +152,11 @@ class BoundedReader:
 
 
 def iter_entry_chunks(zf: zipfile.ZipFile, entry: Entry, chunk: int = 1024 * 1024) -> Iterator[bytes]:
-    with zf.open(entry.name) as raw:
-        reader = BoundedReader(raw, entry.size, entry.name)
-        while data := reader.read(chunk):
-            yield data
+    """The entry's bytes; a corrupt, truncated or unsupported entry is a PackageError."""
+    try:
+        with zf.open(entry.name) as raw:
+            reader = BoundedReader(raw, entry.size, entry.name)
+            while data := reader.read(chunk):
+                yield data
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as e:
+        raise PackageError(f"package entry '{entry.name}' cannot be read: {e}") from None

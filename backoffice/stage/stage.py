@@ -117,12 +117,17 @@ def stage(
     return StageResult(cid, token, version, len(plan.entries), plan.total_size, ctx.storage.public_url(files_prefix + rdf_name))
 
 
+def _check_can_stage(record: ConceptRecord, version: str) -> None:
+    """A new upload may not reuse a published version nor replace a draft being published."""
+    if version in record.versions:
+        raise ConflictError(f"version {version} of '{record.id}' is published already; give the description a new version")
+    if record.draft is not None and record.draft.status == DraftStatus.ACCEPTED:
+        raise IllegalTransitionError(f"the draft of '{record.id}' is accepted and being published; stage after that")
+
+
 def _begin(ctx: Context, cid: str, token: str, version: str, uploader: str | None, source: str) -> None:
     def mutate(record: ConceptRecord) -> None:
-        if version in record.versions:
-            raise ConflictError(f"version {version} of '{cid}' is published already; give the description a new version")
-        if record.draft is not None and record.draft.status == DraftStatus.ACCEPTED:
-            raise IllegalTransitionError(f"the draft of '{cid}' is accepted and being published; stage after that")
+        _check_can_stage(record, version)
         record.staging = StagingRecord(token=token, uploader=uploader, source=source)
 
     ctx.concepts.update(cid, mutate)
@@ -145,6 +150,7 @@ def _commit(ctx: Context, cid: str, draft: DraftRecord, uploader: str | None) ->
         if record.staging is None or record.staging.token != draft.token:
             raise ConflictError(f"another upload to '{cid}' started meanwhile")
         check_step(record.staging.status, DraftStatus.UNPACKED, what=f"upload to '{cid}'")
+        _check_can_stage(record, draft.summary.version or "")  # again: unpacking took a while
         previous = record.draft.token if record.draft is not None else None
         record.draft = draft
         record.staging = None
@@ -167,7 +173,7 @@ def _abandon(ctx: Context, cid: str, token: str, reserved: bool) -> None:
         ctx.concepts.update(cid, mutate)
         if reserved:
             record = ctx.concepts.get(cid)
-            if record.draft is None and not record.versions:
+            if record.draft is None and record.staging is None and not record.versions:
                 ctx.storage.delete_prefix(keys.log_prefix(cid))
                 ctx.storage.delete(keys.concept_doc(cid))
                 ctx.concepts.mark_changed(cid)

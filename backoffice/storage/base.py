@@ -94,11 +94,15 @@ class Storage(ABC):
     def delete(self, key: str) -> None:
         """Delete `key`; deleting a missing key is not an error."""
 
-    def delete_prefix(self, prefix: str) -> int:
-        """Delete every key under `prefix`; return how many."""
-        keys = [o.key for o in self.list(prefix)]
+    def delete_many(self, keys: list[str]) -> None:
+        """Delete these keys (missing ones are not an error)."""
         for k in keys:
             self.delete(k)
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every key under `prefix`; return how many."""
+        keys = self.list_keys(prefix)
+        self.delete_many(keys)
         return len(keys)
 
     # --- reading ---------------------------------------------------------
@@ -125,6 +129,10 @@ class Storage(ABC):
     @abstractmethod
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         """All objects whose key starts with `prefix`, sorted by key."""
+
+    def list_keys(self, prefix: str = "") -> list[str]:
+        """Keys starting with `prefix`, sorted (cheaper than `list` where a backend must work out etags)."""
+        return [o.key for o in self.list(prefix)]
 
     @abstractmethod
     def list_folders(self, prefix: str = "") -> list[str]:

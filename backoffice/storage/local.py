@@ -69,7 +69,6 @@ class LocalStorage(Storage):
         return etag
 
     def _write_atomic(self, path: Path, stream: ByteStream) -> str:
-        path.parent.mkdir(parents=True, exist_ok=True)
         h = hashlib.md5(usedforsecurity=False)
         fd, tmp = tempfile.mkstemp(dir=self.root / INTERNAL / "tmp")
         try:
@@ -77,7 +76,17 @@ class LocalStorage(Storage):
                 while chunk := stream.read(_CHUNK):
                     h.update(chunk)
                     out.write(chunk)
-            os.replace(tmp, path)
+            for attempt in range(5):
+                path.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    os.replace(tmp, path)
+                    break
+                except FileNotFoundError:  # a concurrent delete removed the emptied folder
+                    if attempt == 4:
+                        raise
+        except OSError as e:
+            Path(tmp).unlink(missing_ok=True)
+            raise StorageError(f"cannot write {path.relative_to(self.root)}: {e.strerror or e}") from None
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
@@ -166,12 +175,13 @@ class LocalStorage(Storage):
             last_modified=datetime.fromtimestamp(st.st_mtime, tz=timezone.utc),
         )
 
-    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+    def _walk(self, prefix: str) -> list[tuple[str, Path]]:
+        """(key, path) of every file whose key starts with `prefix`, sorted by key."""
         # walk the deepest folder the prefix names, then filter by the prefix
         base_dir = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
         start = self.root / base_dir if base_dir else self.root
         if not start.is_dir():
-            return
+            return []
         found: list[tuple[str, Path]] = []
         for dirpath, dirnames, filenames in os.walk(start):
             if Path(dirpath) == self.root and INTERNAL in dirnames:
@@ -181,11 +191,17 @@ class LocalStorage(Storage):
                 key = name if rel_dir == "." else f"{rel_dir}/{name}"
                 if key.startswith(prefix):
                     found.append((key, Path(dirpath) / name))
-        for key, path in sorted(found):
+        return sorted(found)
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        for key, path in self._walk(prefix):
             try:
                 yield self._info(key, path)
             except FileNotFoundError:
                 continue  # deleted meanwhile
+
+    def list_keys(self, prefix: str = "") -> list[str]:
+        return [key for key, _ in self._walk(prefix)]
 
     def list_folders(self, prefix: str = "") -> list[str]:
         prefix = normalize_prefix(prefix)

@@ -140,16 +140,18 @@ class S3Storage(Storage):
     def delete(self, key: str) -> None:
         self._call(f"delete {key}", self.client.delete_object, Key=self._k(key))
 
-    def delete_prefix(self, prefix: str) -> int:
-        keys = [self.prefix + o.key for o in self.list(prefix)]
-        for i in range(0, len(keys), 1000):
+    def delete_many(self, keys: list[str]) -> None:
+        for i in range(0, len(keys), 1000):  # S3's batch limit
             batch = keys[i : i + 1000]
-            self._call(
-                f"delete {prefix}*",
+            r = self._call(
+                f"delete {len(batch)} objects",
                 self.client.delete_objects,
-                Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True},
+                Delete={"Objects": [{"Key": self._k(k)} for k in batch], "Quiet": True},
             )
-        return len(keys)
+            errors = r.get("Errors") or []
+            if errors:
+                first = errors[0]
+                raise StorageError(f"delete failed for {len(errors)} object(s), e.g. {first.get('Key')}: {first.get('Code')}")
 
     # --- reading -----------------------------------------------------------
     def get(self, key: str) -> tuple[bytes, str]:

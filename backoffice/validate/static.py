@@ -14,7 +14,7 @@ from typing import Any
 from ..context import Context
 from ..records.concept import ConceptRecord
 from ..records.reports import store_report
-from ..records.status import DraftStatus
+from ..records.status import DraftStatus, check_step
 from ..testing.formats import WEIGHT_FORMATS
 from .target import Target, local_files, resolve_target
 
@@ -70,6 +70,10 @@ def run_spec_validation(rdf: Path) -> tuple[str, dict[str, Any], str]:
 
 def validate_format(ctx: Context, concept_id: str, which: str = "draft", actor: str | None = None) -> StaticResult:
     target = resolve_target(ctx, concept_id, which)
+    if target.subject == "draft":  # refuse before anything is stored (e.g. a draft being published)
+        status = target.record.require_draft().status
+        if status != DraftStatus.TESTING:
+            check_step(status, DraftStatus.TESTING, what=f"draft of '{concept_id}'")
     with local_files(ctx, target) as folder:
         status, summary, markdown = run_spec_validation(folder / target.rdf_name)
     name = f"bioimageio.spec_{spec_version()}"

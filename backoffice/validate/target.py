@@ -66,10 +66,10 @@ def local_files(ctx: Context, target: Target) -> Generator[Path, None, None]:
         return
     tmp = Path(tempfile.mkdtemp(prefix="backoffice-files-"))
     try:
-        for info in ctx.storage.list(target.files_prefix):
-            dest = tmp / info.key[len(target.files_prefix):]
+        for key in ctx.storage.list_keys(target.files_prefix):
+            dest = tmp / key[len(target.files_prefix):]
             dest.parent.mkdir(parents=True, exist_ok=True)
-            with ctx.storage.open(info.key) as src, dest.open("wb") as out:
+            with ctx.storage.open(key) as src, dest.open("wb") as out:
                 shutil.copyfileobj(src, out, 1024 * 1024)
         yield tmp
     finally:
