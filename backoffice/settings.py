@@ -103,8 +103,8 @@ class Settings(BaseSettings):
     mail_from: str = "bioimageiobot@gmail.com"
     """Sender address of notifications."""
 
-    mail_starttls: bool = False
-    """Use STARTTLS after connecting."""
+    mail_starttls: bool = True
+    """Use STARTTLS after connecting (switch off only for a mail server on this machine)."""
 
     github_token: SecretStr | None = None
     """GitHub token for API calls (dispatching workflows, commenting on issues)."""

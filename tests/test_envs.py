@@ -591,3 +591,18 @@ def test_unwritable_cache_is_an_environment_error(tmp_path: Path) -> None:
     blocker.write_text("")
     env = prepare_env("venv", torch_env(), blocker / "cache")  # a folder below a file cannot exist
     assert env.python is None and env.error is not None and env.error.startswith("venv build failed: ")
+
+
+def test_dependencies_from_outside_the_index_or_other_channels_are_refused() -> None:
+    from backoffice.testing.env_render import _merge  # pyright: ignore[reportPrivateUsage]
+
+    warnings: list[str] = []
+    conda, pip = _merge(
+        "pytorch",
+        ["conda-forge::scikit-image", "evil::numpy-patched", "tifffile"],
+        ["x @ https://example.org/x.whl", "requests>=2"],
+        warnings,
+    )
+    assert conda == ["conda-forge::scikit-image", "tifffile"] and pip == ["requests>=2"]
+    assert any("evil::numpy-patched" in w and "channel" in w for w in warnings)
+    assert any("installs from a URL" in w for w in warnings)

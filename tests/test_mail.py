@@ -97,7 +97,8 @@ def backoffice_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCapt
 
 
 def _mail_ctx(local_ctx: Context, settings_factory: Any, **overrides: Any) -> Context:
-    values: dict[str, Any] = {"mail_user": MAIL_USER, "mail_password": MAIL_PASSWORD, "mail_from": "bot@bioimage.io"}
+    values: dict[str, Any] = {"mail_user": MAIL_USER, "mail_password": MAIL_PASSWORD, "mail_from": "bot@bioimage.io",
+                              "mail_starttls": False}  # the test server is on loopback
     values.update(overrides)
     return Context(settings_factory(**values), storage=local_ctx.storage)
 

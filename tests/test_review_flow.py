@@ -37,7 +37,7 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, smtp_server: tuple[
     for name, value in {
         "LOCAL_ROOT": str(tmp_path / "store"), "CONFIG_PATH": str(REPO / "bioimageio_collection_config.json"),
         "COLLECTION_DIR": str(REPO / "collection"), "MAIL_HOST": "127.0.0.1", "MAIL_PORT": str(port),
-        "MAIL_USER": MAIL_USER, "MAIL_PASSWORD": MAIL_PASSWORD,
+        "MAIL_USER": MAIL_USER, "MAIL_PASSWORD": MAIL_PASSWORD, "MAIL_STARTTLS": "false",
     }.items():
         monkeypatch.setenv(f"BACKOFFICE_{name}", value)
     return inbox, tmp_path / "store"

@@ -406,9 +406,18 @@ def test_workflows_call_each_other_and_serialise_per_concept() -> None:
     for path in WORKFLOW_FILES:
         wf = load(path)
         for job_id, job in wf["jobs"].items():
-            if any("backoffice" in s.get("run", "") and "comment-issue" not in s.get("run", "") for s in job.get("steps") or []):
-                assert "environment" in job, f"{path.name} job {job_id} has no deployment environment"
-                assert "BACKOFFICE_S3_SECRET_ACCESS_KEY" in job["env"], f"{path.name} job {job_id}"
+            for step in job.get("steps") or []:
+                if "backoffice" in step.get("run", "") and "comment-issue" not in step.get("run", ""):
+                    assert "environment" in job, f"{path.name} job {job_id} has no deployment environment"
+                    env = {**job.get("env", {}), **step.get("env", {})}
+                    assert "BACKOFFICE_S3_SECRET_ACCESS_KEY" in env, f"{path.name} job {job_id}"
+
+
+def test_installing_a_descriptions_dependencies_sees_no_credentials() -> None:
+    job = workflow("test_matrix.yaml")["jobs"]["test"]
+    assert not any("secrets." in str(v) for v in job["env"].values())
+    (mamba,) = [s for s in job["steps"] if "setup-micromamba" in s.get("uses", "")]
+    assert "secrets." not in str(mamba)
 
 
 def test_generate_collection_json_triggers() -> None:

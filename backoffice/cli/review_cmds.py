@@ -26,11 +26,12 @@ def request_changes(
     """Send a draft awaiting review back to its uploader with a reason."""
     ctx = make_context()
     draft = run_request_changes(ctx, concept_id, reviewer, reason)
-    generate_index(ctx, "draft")
     from ..notify.mail import notify_uploader
 
+    # tell the uploader first: a failing index run must not swallow the message
     notify_uploader(ctx, concept_id, "changes_requested", version=draft.summary.version, reason=reason,
                     uploader=draft.uploader, uploader_email=draft.summary.uploader_email)
+    generate_index(ctx, "draft")
     console.print(f"{concept_id}: changes requested")
 
 
@@ -43,12 +44,12 @@ def publish(
     record = ctx.concepts.get(concept_id)
     draft = record.draft
     result = run_publish(ctx, concept_id, reviewer)
-    generate_index(ctx, "all")
-    if draft is not None and not result.resumed:
+    if draft is not None and not result.resumed:  # before the index: its failure must not swallow the message
         from ..notify.mail import notify_uploader
 
         notify_uploader(ctx, concept_id, "published", version=result.version, url=result.rdf_url,
                         uploader=draft.uploader, uploader_email=draft.summary.uploader_email)
+    generate_index(ctx, "all")
     set_outputs({"version": result.version, "rdf_url": result.rdf_url})
     console.print(f"published {concept_id} version {result.version}: {result.rdf_url}")
 

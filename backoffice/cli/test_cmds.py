@@ -48,6 +48,8 @@ def test(
     else:
         if env_manager not in ENV_MANAGERS:
             raise InvalidArgumentError(f"unknown environment manager '{env_manager}' (use {', '.join(ENV_MANAGERS)})")
+        if env_prefix is not None and env_manager == "current":
+            raise InvalidArgumentError("--env-prefix needs --env-manager venv or micromamba (the manager that made it)")
         env = environment_for_test(ctx, concept_id, which, weight_format, env_manager, env_prefix)
         outcome = run_weight_format_test(ctx, concept_id, which, weight_format, env, timeout=timeout, actor=actor)
     set_outputs({"status": outcome.status, "report": outcome.report_name})

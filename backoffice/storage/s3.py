@@ -148,7 +148,7 @@ class S3Storage(Storage):
                 self.client.delete_objects,
                 Delete={"Objects": [{"Key": self._k(k)} for k in batch], "Quiet": True},
             )
-            errors = r.get("Errors") or []
+            errors: list[dict[str, Any]] = r.get("Errors") or []
             if errors:
                 first = errors[0]
                 raise StorageError(f"delete failed for {len(errors)} object(s), e.g. {first.get('Key')}: {first.get('Code')}")

@@ -4,7 +4,6 @@ with a timeout. Whatever happens, a summary is stored that says what happened.""
 from __future__ import annotations
 
 import json
-import os
 import re
 import tempfile
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from ..errors import NotFoundError
 from ..records.concept import ConceptRecord, DraftRecord
 from ..records.reports import store_report
 from ..records.status import DraftStatus
+from ..util.child_env import child_env
 from ..util.cmd import CmdResult, run
 from ..validate.static import failed_summary, run_spec_validation, spec_version
 from ..validate.target import Target, local_files, resolve_target
@@ -48,7 +48,7 @@ def classify_failure(result: CmdResult, timeout: float) -> str:
     out = result.output
     if result.timed_out:
         return f"timeout: the test did not finish within {timeout:.0f} s"
-    if result.returncode == -2:
+    if not result.started:
         return f"crash: the test environment's interpreter could not be started ({out.strip()})"
     for marker in ("ModuleNotFoundError", "ImportError"):
         if marker in out:
@@ -128,10 +128,8 @@ def first_error(summary: dict[str, Any]) -> str | None:
 
 
 def _runner_env(ctx: Context) -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("PYTHONPATH", None)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
+    """The test runs the uploaded model's code: it gets no credentials."""
+    return child_env(ctx.settings.secret_values(), PYTHONUNBUFFERED="1")
 
 
 def run_in_env(

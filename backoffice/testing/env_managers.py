@@ -35,6 +35,7 @@ from packaging.utils import canonicalize_name
 
 from ..bioimageio_env import _DEAD_ENDPOINT  # pyright: ignore[reportPrivateUsage]
 from ..log import logger
+from ..util.child_env import child_env
 from ..util.cmd import CmdResult, run
 from .env_render import RenderedEnv, package_name
 from .envs import PreparedEnv, current_env
@@ -172,9 +173,9 @@ def is_ready(prefix: Path) -> bool:
 
 
 def _build_env() -> dict[str, str]:
-    """Environment variables for build commands: without our interpreter's paths, and
-    without the dead proxy that keeps bioimageio offline (pip must reach its registry)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP")}
+    """Environment variables for build commands: without credentials or our interpreter's
+    paths, and without the dead proxy that keeps bioimageio offline (pip must reach its registry)."""
+    env = child_env()  # installs run the description's dependencies' build code: no credentials
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
         if env.get(name) == _DEAD_ENDPOINT:
             del env[name]

@@ -235,6 +235,9 @@ def _merge(
         if not _CONDA_SPEC.match(dep):
             warnings.append(f"conda dependency {dep!r} is not a valid match spec; it was ignored")
             continue
+        if "::" in dep and dep.split("::", 1)[0] not in ALLOWED_CHANNELS:
+            warnings.append(f"conda dependency {dep!r} names a channel other than {', '.join(sorted(ALLOWED_CHANNELS))}; it was ignored")
+            continue
         if dep not in conda:
             conda.append(dep)
     pip: list[str] = []
@@ -249,6 +252,9 @@ def _merge(
             req = Requirement(line)
         except InvalidRequirement as e:
             warnings.append(f"pip requirement {line!r} is invalid ({' '.join(str(e).split())}); it was ignored")
+            continue
+        if req.url:
+            warnings.append(f"pip requirement {line!r} installs from a URL, not the package index; it was ignored")
             continue
         if canonicalize_name(req.name) in pinned:
             if str(req.specifier) or req.url:

@@ -18,11 +18,13 @@ class CmdResult:
 
     args: list[str]
     returncode: int
-    """Exit code; -1 when it timed out, -2 when it could not be started."""
+    """Exit code (negative: killed by that signal); -1 when it timed out, -2 when it could not be started (see `started`)."""
     output: str
     """stdout and stderr, interleaved."""
     seconds: float
     timed_out: bool = False
+    started: bool = True
+    """False when the command could not be started at all."""
 
     @property
     def ok(self) -> bool:
@@ -60,7 +62,7 @@ def run(
         return result
     except OSError as e:
         logger.warning("command could not start: %s (%s)", shown, e)
-        return CmdResult(argv, -2, str(e), time.monotonic() - start)
+        return CmdResult(argv, -2, str(e), time.monotonic() - start, started=False)
     result = CmdResult(argv, proc.returncode, proc.stdout or "", time.monotonic() - start)
     logger.info("  exit %d after %.1f s", result.returncode, result.seconds)
     if check and not result.ok:
