@@ -7,7 +7,6 @@ Secrets are `SecretStr`: they never appear in `repr`, in `describe()` or in logs
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -151,9 +150,3 @@ class Settings(BaseSettings):
             else:
                 out[name] = "(not set)" if value is None else str(value)
         return out
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """The process-wide settings (read once)."""
-    return Settings()

@@ -8,7 +8,6 @@ The JSON schema of this file is generated from these models by
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -165,8 +164,3 @@ def load_collection_config(path: Path) -> CollectionConfig:
         return CollectionConfig.model_validate(raw)
     except ValidationError as e:
         raise config_error(path, e) from None
-
-
-@lru_cache(maxsize=8)
-def cached_collection_config(path: Path, mtime_ns: int) -> CollectionConfig:
-    return load_collection_config(path)

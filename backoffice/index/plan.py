@@ -200,30 +200,14 @@ def plan_index(
     config: CollectionConfig,
     url_of: UrlOf,
 ) -> IndexFiles:
-    """All four index files from the concept records and the declared curation."""
-    entries: list[CollectionEntry] = []
-    drafts: list[DraftEntry] = []
-    id_map: dict[str, IdMapEntry] = {}
-    id_map_draft: dict[str, IdMapEntry] = {}
+    """All four index files from the concept records and the declared curation, checked
+    against the models (the same planning `generate_index` does incrementally)."""
     empty = CurationDecl()
-    for record in sorted(records, key=lambda r: r.id):
-        entry, ids = plan_entry(record, curation.get(record.id, empty), config, url_of)
-        if entry is not None:
-            entries.append(entry)
-            id_map.update(ids)
-        draft, draft_ids = plan_draft(record, url_of)
-        if draft is not None:
-            drafts.append(draft)
-            id_map_draft.update(draft_ids)
-    t = config.collection_template
-    collection = CollectionJson(
-        **t.model_dump(),
-        partners=[PartnerEntry(id=p.id, name=p.name, docs=p.docs, logo=p.logo) for p in config.partners],
-        collection=entries,
-    )
+    outputs = {r.id: plan_concept(r, curation.get(r.id, empty), config, url_of) for r in records}
+    files = assemble(config, outputs)
     return IndexFiles(
-        collection=collection,
-        collection_draft=CollectionDraftJson(name=f"{t.name} (drafts)", collection=drafts),
-        id_map=id_map,
-        id_map_draft=id_map_draft,
+        collection=CollectionJson.model_validate(files[keys.COLLECTION_JSON]),
+        collection_draft=CollectionDraftJson.model_validate(files[keys.COLLECTION_DRAFT_JSON]),
+        id_map={k: IdMapEntry.model_validate(v) for k, v in files[keys.ID_MAP_JSON].items()},
+        id_map_draft={k: IdMapEntry.model_validate(v) for k, v in files[keys.ID_MAP_DRAFT_JSON].items()},
     )

@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -136,9 +136,6 @@ class ConceptRecord(_Record):
     versions: dict[str, VersionRecord] = Field(default_factory=dict)
     """Published versions in publication order."""
 
-    def latest_version(self) -> VersionRecord | None:
-        return next(reversed(self.versions.values()), None) if self.versions else None
-
     def require_draft(self) -> DraftRecord:
         if self.draft is None:
             raise NotFoundError(f"concept '{self.id}' has no draft")
@@ -229,14 +226,3 @@ class ConceptStore:
             if cid:
                 out.append(cid)
         return out
-
-
-def record_summary_dict(record: ConceptRecord) -> dict[str, Any]:
-    """A compact view for `backoffice status`."""
-    return {
-        "id": record.id,
-        "type": record.type,
-        "owners": record.owners,
-        "draft": None if record.draft is None else {"status": record.draft.status.value, "uploader": record.draft.uploader},
-        "versions": {v: r.status.value for v, r in record.versions.items()},
-    }

@@ -42,7 +42,3 @@ def store_report(
     ctx.concepts.update(target.concept_id, mutate)
     ctx.record_step(target.concept_id, step, message, actor=actor, subject=target.subject, details=report)
     return key
-
-
-def read_report(ctx: Context, target: Target, name: str) -> dict[str, Any]:
-    return json.loads(ctx.storage.get_bytes(f"{target.reports_prefix}{name}.json"))

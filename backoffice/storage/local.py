@@ -10,7 +10,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
-import shutil
 import tempfile
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
@@ -216,8 +215,3 @@ class LocalStorage(Storage):
 
     def describe(self) -> str:
         return f"local folder {self.root}"
-
-
-def copy_tree(src: Path, dst: Path) -> None:
-    """Copy a folder (used by tests and demos to seed a store)."""
-    shutil.copytree(src, dst, dirs_exist_ok=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..context import Context
 from ..errors import NotFoundError
 from ..records import keys
-from ..records.concept import ConceptRecord, ResourceSummary, TestBrief
+from ..records.concept import ConceptRecord, ResourceSummary
 from ..storage.local import LocalStorage
 
 
@@ -37,11 +37,6 @@ class Target:
     def rdf_key(self) -> str:
         return self.files_prefix + self.rdf_name
 
-    @property
-    def tests(self) -> dict[str, TestBrief]:
-        if self.subject == "draft":
-            return self.record.require_draft().tests
-        return self.record.versions[self.subject].tests
 
 
 def resolve_target(ctx: Context, concept_id: str, which: str = "draft") -> Target:
