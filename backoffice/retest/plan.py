@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from ..config.curation import CurationDecl
 from ..records.concept import ConceptRecord
+from ..records.report_names import core_report, spec_report
 from ..testing.formats import WEIGHT_FORMATS
 
 MAX_MATRIX_JOBS = 256
@@ -82,14 +83,6 @@ class RetestPlan:
                 for i, m in enumerate(self.matrices())
             ]
         }
-
-
-def core_report(core_version: str, weight_format: str) -> str:
-    return f"bioimageio.core_{core_version}_{weight_format}"
-
-
-def spec_report(spec_version: str) -> str:
-    return f"bioimageio.spec_{spec_version}"
 
 
 def jobs_of(v: PublishedVersion, dynamic_formats: Collection[str] = DYNAMIC_FORMATS) -> list[TestJob]:

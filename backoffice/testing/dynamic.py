@@ -14,6 +14,7 @@ from typing import Any, cast
 from ..context import Context
 from ..errors import NotFoundError
 from ..records.concept import ConceptRecord, DraftRecord
+from ..records.report_names import core_report, spec_report
 from ..records.reports import store_report
 from ..records.status import DraftStatus
 from ..util.child_env import child_env
@@ -218,7 +219,7 @@ def run_weight_format_test(
             summary, markdown, device = run_in_env(ctx, env, rdf, weight_format, kwargs, timeout)
             verdict = "passed" if summary.get("status") == "passed" else "failed"
     summary["environment"] = env.description
-    name = f"bioimageio.core_{core_version()}_{weight_format}"
+    name = core_report(core_version(), weight_format)
     error = first_error(summary) if verdict == "failed" else None
     store_report(
         ctx, target, name, verdict, summary,
@@ -236,7 +237,7 @@ def run_static_only_test(ctx: Context, concept_id: str, which: str, actor: str |
     _enter_testing(ctx, target)
     with local_files(ctx, target) as folder:
         status, summary, markdown = run_spec_validation(folder / target.rdf_name)
-    name = f"bioimageio.spec_{spec_version()}"
+    name = spec_report(spec_version())
     verdict = "failed" if status == "failed" else "valid-format"
     summary["note"] = f"a {target.record.type} has no dynamic test: static checks only"
     store_report(ctx, target, name, verdict, summary, step="test",
@@ -266,7 +267,7 @@ def maybe_finish_testing(ctx: Context, target: Target, *, force: bool = False) -
         for wf in _missing_formats(ctx.concepts.get(target.concept_id), target) or []:
             error = f"no result was reported for {wf}: its test job did not run or did not finish (see the workflow run)"
             store_report(
-                ctx, target, f"bioimageio.core_{core_version()}_{wf}", "failed",
+                ctx, target, core_report(core_version(), wf), "failed",
                 failed_summary(f"bioimageio.core test of {wf}", target.rdf_key, error),
                 step="test", message=f"{wf}: failed — {error}", tool="bioimageio.core", weight_format=wf,
             )

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..context import Context
 from ..records.concept import ConceptRecord
+from ..records.report_names import spec_report
 from ..records.reports import store_report
 from ..records.status import DraftStatus, check_step
 from ..testing.formats import WEIGHT_FORMATS
@@ -76,7 +77,7 @@ def validate_format(ctx: Context, concept_id: str, which: str = "draft", actor: 
             check_step(status, DraftStatus.TESTING, what=f"draft of '{concept_id}'")
     with local_files(ctx, target) as folder:
         status, summary, markdown = run_spec_validation(folder / target.rdf_name)
-    name = f"bioimageio.spec_{spec_version()}"
+    name = spec_report(spec_version())
     declared = target.summary.weight_formats if target.record.type == "model" else []
     dynamic = [wf for wf in declared if wf in WEIGHT_FORMATS and WEIGHT_FORMATS[wf].dynamic]
     static_only = [wf for wf in declared if wf not in dynamic]
