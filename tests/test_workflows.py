@@ -429,7 +429,7 @@ def test_generate_collection_json_triggers() -> None:
 
 def test_ci_runs_the_readme_test_command() -> None:
     readme = (REPO / "README.md").read_text()
-    command = next(line for line in readme.splitlines() if line.startswith("python3 -m venv") and "pytest" in line)
+    command = next(line for line in readme.splitlines() if "python3 -m venv" in line and "pytest" in line)
     runs = [script.strip() for _, script, _ in run_blocks(workflow("ci.yaml"))]
     assert command.strip() in runs
     assert "pull_request" in workflow("ci.yaml")["on"]
