@@ -26,12 +26,17 @@ from backoffice.context import Context
 from backoffice.stage.stage import stage
 from backoffice.testing import env_managers
 from backoffice.testing.dynamic import first_error, run_weight_format_test
-from backoffice.testing.env_managers import MARKER, conda_to_pip, environment_for_test, prepare_env
+from backoffice.testing.env_managers import (
+    MARKER,
+    conda_to_pip,
+    environment_for_test,
+    prepare_env,
+)
 from backoffice.testing.env_render import EnvRenderError, RenderedEnv, render_env
 from backoffice.testing.envs import PreparedEnv, current_env
-from backoffice.testing.formats import WEIGHT_FORMATS
 from backoffice.testing.framework_versions import PYTORCH, TENSORFLOW, nearest_supported
 from backoffice.util.cmd import CmdResult
+from backoffice.weight_formats import WEIGHT_FORMATS
 
 REPO = Path(__file__).resolve().parents[1]
 TEMPLATES = REPO / "env_templates"
@@ -499,11 +504,11 @@ def backoffice_test(collection: dict[str, Any], package: str, weight_format: str
     r = subprocess.run([sys.executable, "-m", "backoffice", "test", cid, "draft", weight_format, "--env-manager", manager],
                        env=collection["env"], capture_output=True, text=True, timeout=1800, cwd=collection["root"])
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    from backoffice.validate.target import resolve_target
+    from backoffice.records.target import resolve_target
 
     ctx: Context = collection["ctx"]
     name = f"bioimageio.core_{dist_version('bioimageio.core')}_{weight_format}"
-    report = json.loads(ctx.storage.get_bytes(f"{resolve_target(ctx, cid, 'draft').reports_prefix}{name}.json"))
+    report = json.loads(ctx.storage.get_bytes(f"{resolve_target(ctx.concepts, cid, 'draft').reports_prefix}{name}.json"))
     return r, report
 
 
@@ -565,11 +570,11 @@ EQUIVALENCE = [
 def test_current_manager_gives_the_verdict_of_bioimageio_test(
     collection: dict[str, Any], package: str, weight_format: str, tmp_path: Path
 ) -> None:
-    from backoffice.validate.target import resolve_target
+    from backoffice.records.target import resolve_target
 
     ctx: Context = collection["ctx"]
     cid = collection["ids"][package]
-    target = resolve_target(ctx, cid, "draft")
+    target = resolve_target(ctx.concepts, cid, "draft")
     rdf = ctx.storage.root / target.files_prefix / target.rdf_name  # type: ignore[attr-defined]
     bioimageio = Path(sys.executable).with_name("bioimageio")
     direct = subprocess.run([str(bioimageio), "test", str(rdf), "--weight-format", weight_format, "--summary", str(tmp_path / "s.json")],

@@ -10,8 +10,8 @@ import typer
 from ..errors import NotFoundError
 from ..gh_actions import set_outputs
 from ..log import in_github_actions, logger
+from ..records.target import resolve_target
 from ..testing.env_render import render_for_target
-from ..validate.target import resolve_target
 from .common import console, make_context
 
 
@@ -33,7 +33,7 @@ def make_env(
 ) -> None:
     """Render the conda environment file (from env_templates/) that tests one weight format."""
     ctx = make_context()
-    target = resolve_target(ctx, concept_id, which)
+    target = resolve_target(ctx.concepts, concept_id, which)
     if weight_format not in target.summary.weight_formats:
         have = ", ".join(target.summary.weight_formats) or "none"
         raise NotFoundError(f"'{concept_id}' {which} has no '{weight_format}' weights (it has: {have})")

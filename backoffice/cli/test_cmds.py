@@ -9,11 +9,15 @@ import typer
 from ..errors import InvalidArgumentError
 from ..gh_actions import append_summary, set_outputs
 from ..log import in_github_actions
-from ..testing.dynamic import DEFAULT_TIMEOUT, maybe_finish_testing, run_static_only_test, run_weight_format_test
+from ..records.target import resolve_target
+from ..testing.dynamic import (
+    DEFAULT_TIMEOUT,
+    maybe_finish_testing,
+    run_static_only_test,
+    run_weight_format_test,
+)
 from ..testing.env_managers import environment_for_test
-from ..validate.target import resolve_target
 from .common import console, make_context
-
 
 ENV_MANAGERS = ("current", "venv", "micromamba")
 
@@ -64,7 +68,7 @@ def finish_testing(
 ) -> None:
     """Move a draft whose tests are done to `awaiting review` (the test workflow's last job)."""
     ctx = make_context()
-    target = resolve_target(ctx, concept_id, "draft")
+    target = resolve_target(ctx.concepts, concept_id, "draft")
     finished = maybe_finish_testing(ctx, target, force=True)
     status = ctx.concepts.get(concept_id).require_draft().status.value
     console.print(f"{concept_id}: draft is {status}" + ("" if finished else " (unchanged)"))

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from ..config.curation import CurationDecl
 from ..records.concept import ConceptRecord
 from ..records.report_names import core_report, spec_report
-from ..testing.formats import WEIGHT_FORMATS
+from ..weight_formats import WEIGHT_FORMATS
 
 MAX_MATRIX_JOBS = 256
 """GitHub's limit of jobs one matrix may generate."""

@@ -18,13 +18,19 @@ from pathlib import Path
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
 from ..context import Context
+from ..description import (
+    declared_id,
+    parse_description,
+    resource_type,
+    summarize,
+    with_concept_id,
+)
 from ..errors import ConflictError, IllegalTransitionError, PackageError
 from ..log import logger
 from ..records import keys
 from ..records.concept import ConceptRecord, DraftRecord, StagingRecord
 from ..records.journal import utcnow
 from ..records.status import DraftStatus, check_step
-from .description import declared_id, parse_description, resource_type, summarize, with_concept_id
 from .fetch import resolve_source
 from .ownership import check_uploader, claim_id
 from .package import Limits, iter_entry_chunks, open_zip, plan_package

@@ -28,20 +28,19 @@ from collections.abc import Callable, Generator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from ..bioimageio_env import _DEAD_ENDPOINT  # pyright: ignore[reportPrivateUsage]
+from ..context import Context
 from ..log import logger
+from ..records.target import resolve_target
 from ..util.child_env import child_env
 from ..util.cmd import CmdResult, run
-from .env_render import RenderedEnv, package_name
+from ..weight_formats import WEIGHT_FORMATS
+from .env_render import EnvRenderError, RenderedEnv, package_name, render_for_target
 from .envs import PreparedEnv, current_env
-
-if TYPE_CHECKING:
-    from ..context import Context
 
 MARKER = ".backoffice-env-ready"
 """Written into an environment's folder after it was built successfully."""
@@ -402,13 +401,9 @@ def environment_for_test(
     gives a PreparedEnv with an error (the test then stores a failed summary).
     Targets without such weights get the current interpreter: the test step reports them.
     """
-    from ..validate.target import resolve_target
-    from .env_render import EnvRenderError, render_for_target
-    from .formats import WEIGHT_FORMATS
-
     if manager == "current":
         return current_env()
-    target = resolve_target(ctx, concept_id, which)
+    target = resolve_target(ctx.concepts, concept_id, which)
     info = WEIGHT_FORMATS.get(weight_format)
     if target.record.type != "model" or weight_format not in target.summary.weight_formats or info is None or not info.dynamic:
         return current_env()  # nothing to build: the test step refuses or checks statically

@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass, field
 from importlib.metadata import version as dist_version
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
@@ -39,13 +39,12 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from ruamel.yaml import YAML, YAMLError
 
+from ..context import Context
+from ..description import parse_description
 from ..errors import TestFailedError
-from .formats import WEIGHT_FORMATS
+from ..records.target import Target, local_files
+from ..weight_formats import WEIGHT_FORMATS
 from .framework_versions import nearest_release
-
-if TYPE_CHECKING:
-    from ..context import Context
-    from ..validate.target import Target
 
 
 class EnvRenderError(TestFailedError):
@@ -376,9 +375,6 @@ def render_env(
 
 def render_for_target(ctx: Context, target: Target, weight_format: str) -> RenderedEnv:
     """Render the environment for one weight format of a draft or published version."""
-    from ..stage.description import parse_description
-    from ..validate.target import local_files
-
-    with local_files(ctx, target) as folder:
+    with local_files(ctx.storage, target) as folder:
         content = parse_description((folder / target.rdf_name).read_bytes(), target.rdf_name)
         return render_env(weight_format, content, ctx.settings.env_templates_dir, folder)

@@ -16,8 +16,8 @@ from ..records.concept import ConceptRecord
 from ..records.report_names import spec_report
 from ..records.reports import store_report
 from ..records.status import DraftStatus, check_step
-from ..testing.formats import WEIGHT_FORMATS
-from .target import Target, local_files, resolve_target
+from ..records.target import Target, local_files, resolve_target
+from ..weight_formats import WEIGHT_FORMATS
 
 
 @dataclass(frozen=True)
@@ -70,12 +70,12 @@ def run_spec_validation(rdf: Path) -> tuple[str, dict[str, Any], str]:
 
 
 def validate_format(ctx: Context, concept_id: str, which: str = "draft", actor: str | None = None) -> StaticResult:
-    target = resolve_target(ctx, concept_id, which)
+    target = resolve_target(ctx.concepts, concept_id, which)
     if target.subject == "draft":  # refuse before anything is stored (e.g. a draft being published)
         status = target.record.require_draft().status
         if status != DraftStatus.TESTING:
             check_step(status, DraftStatus.TESTING, what=f"draft of '{concept_id}'")
-    with local_files(ctx, target) as folder:
+    with local_files(ctx.storage, target) as folder:
         status, summary, markdown = run_spec_validation(folder / target.rdf_name)
     name = spec_report(spec_version())
     declared = target.summary.weight_formats if target.record.type == "model" else []
@@ -84,7 +84,7 @@ def validate_format(ctx: Context, concept_id: str, which: str = "draft", actor: 
     if status == "failed":
         dynamic = []  # nothing to run; the failed static check is the verdict
     store_report(
-        ctx, target, name, "failed" if status == "failed" else "valid-format", summary,
+        ctx.storage, ctx.concepts, ctx.record_step, target, name, "failed" if status == "failed" else "valid-format", summary,
         step="validate-format", message=f"static validation {status}", actor=actor, tool="bioimageio.spec",
     )
     if target.subject == "draft":

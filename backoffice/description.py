@@ -9,9 +9,9 @@ from typing import Any, cast
 
 from ruamel.yaml import YAML, YAMLError
 
-from ..config.collection_config import RESOURCE_TYPES, ResourceType
-from ..errors import PackageError
-from ..records.concept import ResourceSummary
+from .config.collection_config import RESOURCE_TYPES, ResourceType
+from .errors import PackageError
+from .records.concept import ResourceSummary
 
 
 def _yaml() -> YAML:
