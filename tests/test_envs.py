@@ -32,7 +32,7 @@ from backoffice.testing.env_managers import (
     environment_for_test,
     prepare_env,
 )
-from backoffice.testing.env_render import EnvRenderError, RenderedEnv, render_env
+from backoffice.testing.env_render import EnvRenderError, RenderedEnv, render_env, template_for
 from backoffice.testing.envs import PreparedEnv, current_env
 from backoffice.testing.framework_versions import PYTORCH, TENSORFLOW, nearest_supported
 from backoffice.util.cmd import CmdResult
@@ -59,8 +59,14 @@ def parse(text: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------
 
 
-def test_there_is_one_template_per_dynamic_weight_format() -> None:
-    assert sorted(p.name for p in TEMPLATES.glob("*.yaml.j2")) == sorted(f"{wf}.yaml.j2" for wf in DYNAMIC)
+def test_one_template_serves_every_weight_format_unless_a_format_has_its_own(tmp_path: Path) -> None:
+    assert [p.name for p in TEMPLATES.glob("*.yaml.j2")] == ["default.yaml.j2"]
+    assert {template_for(wf, TEMPLATES) for wf in DYNAMIC} == {"default.yaml.j2"}
+    (tmp_path / "default.yaml.j2").write_text((TEMPLATES / "default.yaml.j2").read_text())
+    (tmp_path / "onnx.yaml.j2").write_text((TEMPLATES / "default.yaml.j2").read_text() + "# onnx only\n")
+    assert template_for("onnx", tmp_path) == "onnx.yaml.j2" and template_for("torchscript", tmp_path) == "default.yaml.j2"
+    assert render_env("onnx", description("onnx"), tmp_path).text.endswith("# onnx only\n")
+    assert "# onnx only" not in render_env("torchscript", description("torchscript"), tmp_path).text
 
 
 @pytest.mark.parametrize("weight_format", DYNAMIC)
@@ -391,7 +397,7 @@ def test_unrenderable_environment_gives_a_failed_summary(
     assert outcome.status == "failed" and outcome.first_error is not None
     assert outcome.first_error.startswith(
         "bioimageio.core test of torchscript: environment failed: the environment file could not be rendered:"
-        " there is no environment template torchscript.yaml.j2")
+        " there is no environment template default.yaml.j2")
 
 
 def test_empty_library_error_message_becomes_actionable() -> None:

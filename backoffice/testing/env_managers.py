@@ -38,7 +38,7 @@ from ..log import logger
 from ..records.target import resolve_target
 from ..util.child_env import child_env
 from ..util.cmd import CmdResult, run
-from ..weight_formats import WEIGHT_FORMATS
+from ..weight_formats import FRAMEWORKS, WEIGHT_FORMATS
 from .env_render import EnvRenderError, RenderedEnv, package_name, render_for_target
 from .envs import PreparedEnv, current_env
 
@@ -82,9 +82,6 @@ BuildFn = Callable[[Path, list[str], float], None]
 
 NOT_FROM_INDEX = "not-from-the-index"
 """Version of the constraint that keeps a LOCAL_WHEEL_ONLY package out when nothing asks for it."""
-
-FRAMEWORK_MODULE: dict[str, str] = {"pytorch": "torch", "tensorflow": "tensorflow", "onnx": "onnxruntime"}
-"""Module imported to check a freshly built environment."""
 
 
 # -------------------------------------------------------------------------
@@ -313,7 +310,7 @@ def _venv_builder(rendered: RenderedEnv) -> tuple[BuildFn, list[str]]:
         _ = (prefix / "constraints.txt").write_text("\n".join(constraints) + "\n", encoding="utf-8")
         _step([python, "-m", "pip", "install", "-r", prefix / "requirements.txt", "-c", prefix / "constraints.txt"],
               "pip install", log, timeout)
-        module = FRAMEWORK_MODULE.get(rendered.framework)
+        module = FRAMEWORKS[rendered.framework].module if rendered.framework in FRAMEWORKS else None
         check = "import bioimageio.core" + (f"; import {module}" if module else "")
         _step([python, "-c", check], f"checking the environment (`{check}`)", log, timeout)
 
@@ -338,7 +335,7 @@ def _micromamba_builder(rendered: RenderedEnv, exe: str) -> BuildFn:
         env_file = prefix.parent / f"{prefix.name}.yaml"
         _ = env_file.write_text(rendered.text, encoding="utf-8")
         _step([exe, "create", "-p", prefix, "-f", env_file, "-y"], "micromamba create", log, timeout)
-        module = FRAMEWORK_MODULE.get(rendered.framework)
+        module = FRAMEWORKS[rendered.framework].module if rendered.framework in FRAMEWORKS else None
         check = "import bioimageio.core" + (f"; import {module}" if module else "")
         _step([_python_in(prefix), "-c", check], f"checking the environment (`{check}`)", log, timeout)
 
