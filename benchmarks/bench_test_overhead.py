@@ -34,17 +34,17 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from backoffice.bioimageio_env import offline_bioimageio_env  # noqa: E402
+from backoffice.bioimageio_environ import offline_bioimageio_environ  # noqa: E402
 
 _WORK = Path(tempfile.mkdtemp(prefix="bench-test-overhead-"))
-os.environ.update(offline_bioimageio_env(_WORK))  # before bioimageio.spec is imported
+os.environ.update(offline_bioimageio_environ(_WORK))  # before bioimageio.spec is imported
 
 from backoffice.context import Context  # noqa: E402
 from backoffice.records.target import resolve_target  # noqa: E402
 from backoffice.settings import Settings  # noqa: E402
 from backoffice.stage.stage import stage  # noqa: E402
 from backoffice.storage.local import LocalStorage  # noqa: E402
-from backoffice.testing.env_managers import prepare_env  # noqa: E402
+from backoffice.testing.env_builders import prepare_env  # noqa: E402
 from backoffice.testing.env_render import render_for_target  # noqa: E402
 
 FORMATS = ("pytorch_state_dict", "torchscript", "onnx", "keras_hdf5", "tensorflow_saved_model_bundle")

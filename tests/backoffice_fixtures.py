@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from backoffice.bioimageio_env import offline_bioimageio_env
+from backoffice.bioimageio_environ import offline_bioimageio_environ
 
 REPO = Path(__file__).resolve().parents[1]
 
 # bioimageio.spec reads its settings at import: make it offline before any test imports it
 _BIOIMAGEIO_TMP = Path(tempfile.mkdtemp(prefix="backoffice-tests-bioimageio-"))
-os.environ.update(offline_bioimageio_env(_BIOIMAGEIO_TMP))
+os.environ.update(offline_bioimageio_environ(_BIOIMAGEIO_TMP))
 
 # secrets set for the whole run: no test output may ever show them (see test_secrets.py)
 SECRETS = {
@@ -67,7 +67,11 @@ def local_ctx(local_storage, settings_factory):  # noqa: ANN001
 @pytest.fixture(scope="session")
 def packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Example packages built once per run with bioimageio.spec's description classes."""
-    from backoffice.demo.packages import build_dataset_package, build_model_package, build_notebook_package
+    from backoffice.demo.packages import (
+        build_dataset_package,
+        build_model_package,
+        build_notebook_package,
+    )
 
     folder = tmp_path_factory.mktemp("packages")
     return {

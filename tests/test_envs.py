@@ -24,16 +24,18 @@ from ruamel.yaml import YAML
 
 from backoffice.context import Context
 from backoffice.stage.stage import stage
-from backoffice.testing import env_managers
+from backoffice.testing import env_builders
+from backoffice.testing.conda_pip import conda_to_pip
 from backoffice.testing.dynamic import first_error, run_weight_format_test
-from backoffice.testing.env_managers import (
-    MARKER,
-    conda_to_pip,
-    environment_for_test,
-    prepare_env,
+from backoffice.testing.env_builders import environment_for_test, prepare_env
+from backoffice.testing.env_cache import MARKER
+from backoffice.testing.env_render import (
+    EnvRenderError,
+    RenderedEnv,
+    render_env,
+    template_for,
 )
-from backoffice.testing.env_render import EnvRenderError, RenderedEnv, render_env, template_for
-from backoffice.testing.envs import PreparedEnv, current_env
+from backoffice.testing.environments import PreparedEnv, current_env
 from backoffice.testing.framework_versions import PYTORCH, TENSORFLOW, nearest_supported
 from backoffice.util.cmd import CmdResult
 from backoffice.weight_formats import WEIGHT_FORMATS
@@ -252,7 +254,7 @@ def test_conda_specs_translate_to_pip(spec: str, expected: str | None) -> None:
 
 
 class FakeRun:
-    """Stands in for `util.cmd.run` in env_managers: records commands, fails where told."""
+    """Stands in for `util.cmd.run` in env_builders: records commands, fails where told."""
 
     def __init__(self, fail_on: str | None = None) -> None:
         self.calls: list[list[str]] = []
@@ -279,7 +281,7 @@ def torch_env() -> RenderedEnv:
 
 def test_second_prepare_builds_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeRun()
-    monkeypatch.setattr(env_managers, "run", fake)
+    monkeypatch.setattr(env_builders, "run", fake)
     first = prepare_env("venv", torch_env(), tmp_path)
     assert first.python is not None and first.error is None and not first.cached
     built = len(fake.calls)
@@ -299,7 +301,7 @@ def test_second_prepare_builds_nothing(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 def test_failed_build_leaves_nothing_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(env_managers, "run", FakeRun(fail_on="requirements.txt"))
+    monkeypatch.setattr(env_builders, "run", FakeRun(fail_on="requirements.txt"))
     env = prepare_env("venv", torch_env(), tmp_path)
     assert env.python is None and env.error is not None
     assert "pip install failed" in env.error and "No matching distribution" in env.error
@@ -307,14 +309,14 @@ def test_failed_build_leaves_nothing_cached(tmp_path: Path, monkeypatch: pytest.
     assert not [p for p in tmp_path.iterdir() if p.is_dir()]  # no half env
     assert list(tmp_path.glob("venv-*.log"))  # the build log is kept
     fake = FakeRun()
-    monkeypatch.setattr(env_managers, "run", fake)
+    monkeypatch.setattr(env_builders, "run", fake)
     again = prepare_env("venv", torch_env(), tmp_path)
     assert again.python is not None and not again.cached and fake.calls
 
 
 def test_torch_never_comes_from_the_index_as_a_dependency(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeRun()
-    monkeypatch.setattr(env_managers, "run", fake)
+    monkeypatch.setattr(env_builders, "run", fake)
     env = prepare_env("venv", render_env("onnx", description("onnx"), TEMPLATES), tmp_path)
     assert env.python is not None
     assert (env.python.parent.parent / "constraints.txt").read_text().split() == ["torch===not-from-the-index"]
@@ -331,7 +333,7 @@ def test_torch_never_comes_from_the_index_as_a_dependency(tmp_path: Path, monkey
                 return CmdResult(result.args, 1, out, 0.1)
             return result
 
-    monkeypatch.setattr(env_managers, "run", NeedsTorch())
+    monkeypatch.setattr(env_builders, "run", NeedsTorch())
     folder = _folder_with({"requirements.txt": "torchvision==0.28.0\n"})
     rendered = render_env("onnx", {"weights": {"onnx": {"opset_version": 15, "dependencies": "pip:requirements.txt"}}}, TEMPLATES, folder)
     failed = prepare_env("venv", rendered, tmp_path)
@@ -347,7 +349,7 @@ def test_an_interrupted_build_is_not_taken_for_cached(tmp_path: Path, monkeypatc
     (half / "bin").mkdir(parents=True)
     (half / "bin" / "python").write_text("")  # no marker: a build that was killed
     fake = FakeRun()
-    monkeypatch.setattr(env_managers, "run", fake)
+    monkeypatch.setattr(env_builders, "run", fake)
     env = prepare_env("venv", rendered, tmp_path)
     assert not env.cached and fake.calls and (half / MARKER).is_file()
 
@@ -372,7 +374,7 @@ def test_failed_environment_gives_a_failed_summary_saying_so(
     local_ctx: Context, packages: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cid = _staged_model(local_ctx, packages)
-    monkeypatch.setattr(env_managers, "run", FakeRun(fail_on="requirements.txt"))
+    monkeypatch.setattr(env_builders, "run", FakeRun(fail_on="requirements.txt"))
     ctx = Context(local_ctx.settings.model_copy(update={"env_cache_dir": tmp_path / "envs"}), storage=local_ctx.storage)
     env = environment_for_test(ctx, cid, "draft", "onnx", "venv")
     assert env.python is None

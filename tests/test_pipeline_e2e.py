@@ -23,7 +23,7 @@ from backoffice.serve.server import serve_in_thread
 from backoffice.stage.stage import stage
 from backoffice.storage.local import LocalStorage
 from backoffice.testing.dynamic import run_weight_format_test
-from backoffice.testing.envs import current_env
+from backoffice.testing.environments import current_env
 from backoffice.validate.static import validate_format
 
 REPO = Path(__file__).resolve().parents[1]

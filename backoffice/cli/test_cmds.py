@@ -16,7 +16,7 @@ from ..testing.dynamic import (
     run_static_only_test,
     run_weight_format_test,
 )
-from ..testing.env_managers import environment_for_test
+from ..testing.env_builders import environment_for_test
 from .common import console, make_context
 
 ENV_MANAGERS = ("current", "venv", "micromamba")

@@ -6,7 +6,7 @@ The packages are described with bioimageio.spec's description classes
 which puts `rdf.yaml` at the zip's root and re-validates the written package.
 
 The descriptions contain no http(s) URLs and no GitHub user names, so validating them
-with io checks needs no network (see `backoffice.bioimageio_env`).
+with io checks needs no network (see `backoffice.bioimageio_environ`).
 
 `build_model_package` needs the `demo` extra (torch, onnx); torch is imported lazily.
 """
@@ -22,9 +22,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 import numpy as np
-from numpy.typing import NDArray
-
-from bioimageio.spec import save_bioimageio_package
+from bioimageio.spec import ValidationContext, save_bioimageio_package
 from bioimageio.spec.dataset.v0_3 import DatasetDescr, DatasetId
 from bioimageio.spec.model.v0_5 import (
     ArchitectureFromFileDescr,
@@ -55,7 +53,7 @@ from bioimageio.spec.model.v0_5 import (
     WeightsDescr,
 )
 from bioimageio.spec.notebook.v0_3 import NotebookDescr, NotebookId, RelativeFilePath
-from bioimageio.spec import ValidationContext
+from numpy.typing import NDArray
 
 WeightFormat = Literal["pytorch_state_dict", "torchscript", "onnx"]
 """Weight formats `build_model_package` can write."""

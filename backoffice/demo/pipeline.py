@@ -15,7 +15,7 @@ from ..index.generate import generate_index
 from ..review.publish import publish
 from ..stage.stage import stage
 from ..testing.dynamic import run_weight_format_test
-from ..testing.envs import current_env
+from ..testing.environments import current_env
 from ..validate.static import validate_format
 
 

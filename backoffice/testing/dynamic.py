@@ -20,11 +20,11 @@ from ..records.report_names import core_report, spec_report
 from ..records.reports import store_report
 from ..records.status import DraftStatus
 from ..records.target import Target, local_files, resolve_target
-from ..util.child_env import child_env
+from ..util.child_environ import child_environ
 from ..util.cmd import CmdResult, run
 from ..validate.static import failed_summary, run_spec_validation, spec_version
 from ..weight_formats import WEIGHT_FORMATS
-from .envs import PreparedEnv
+from .environments import PreparedEnv
 
 RUNNER = Path(__file__).with_name("runner.py")
 DEFAULT_TIMEOUT = 30 * 60
@@ -132,7 +132,7 @@ def first_error(summary: dict[str, Any]) -> str | None:
 
 def _runner_env(ctx: Context) -> dict[str, str]:
     """The test runs the uploaded model's code: it gets no credentials."""
-    return child_env(ctx.settings.secret_values(), PYTHONUNBUFFERED="1")
+    return child_environ(ctx.settings.secret_values(), PYTHONUNBUFFERED="1")
 
 
 def run_in_env(
