@@ -24,19 +24,19 @@ from ruamel.yaml import YAML
 
 from backoffice.context import Context
 from backoffice.stage.stage import stage
-from backoffice.testing import env_builders
-from backoffice.testing.conda_pip import conda_to_pip
-from backoffice.testing.dynamic import first_error, run_weight_format_test
-from backoffice.testing.env_builders import environment_for_test, prepare_env
-from backoffice.testing.env_cache import MARKER
-from backoffice.testing.env_render import (
+from backoffice.dynamic import env_builders
+from backoffice.dynamic.conda_pip import conda_to_pip
+from backoffice.dynamic.run import first_error, run_weight_format_test
+from backoffice.dynamic.env_builders import environment_for_test, prepare_env
+from backoffice.dynamic.env_cache import MARKER
+from backoffice.dynamic.env_render import (
     EnvRenderError,
     RenderedEnv,
     render_env,
     template_for,
 )
-from backoffice.testing.environments import PreparedEnv, current_env
-from backoffice.testing.framework_versions import PYTORCH, TENSORFLOW, nearest_supported
+from backoffice.dynamic.environments import PreparedEnv, current_env
+from backoffice.dynamic.framework_versions import PYTORCH, TENSORFLOW, nearest_supported
 from backoffice.util.cmd import CmdResult
 from backoffice.weight_formats import WEIGHT_FORMATS
 
@@ -607,7 +607,7 @@ def test_unwritable_cache_is_an_environment_error(tmp_path: Path) -> None:
 
 
 def test_dependencies_from_outside_the_index_or_other_channels_are_refused() -> None:
-    from backoffice.testing.env_render import _merge  # pyright: ignore[reportPrivateUsage]
+    from backoffice.dynamic.env_render import _merge  # pyright: ignore[reportPrivateUsage]
 
     warnings: list[str] = []
     conda, pip = _merge(

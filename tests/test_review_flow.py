@@ -15,8 +15,8 @@ from backoffice.context import Context
 from backoffice.records.status import DraftStatus
 from backoffice.records.target import resolve_target
 from backoffice.stage.stage import stage
-from backoffice.testing.dynamic import maybe_finish_testing, run_weight_format_test
-from backoffice.testing.env_builders import existing_env
+from backoffice.dynamic.run import maybe_finish_testing, run_weight_format_test
+from backoffice.dynamic.env_builders import existing_env
 from backoffice.validate.static import validate_format
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")

@@ -11,7 +11,7 @@ from ..errors import NotFoundError
 from ..gh_actions import set_outputs
 from ..log import in_github_actions, logger
 from ..records.target import resolve_target
-from ..testing.env_render import render_for_target
+from ..dynamic.env_render import render_for_target
 from .common import console, make_context
 
 

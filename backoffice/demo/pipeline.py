@@ -14,8 +14,8 @@ from ..errors import ConfigError
 from ..index.generate import generate_index
 from ..review.publish import publish
 from ..stage.stage import stage
-from ..testing.dynamic import run_weight_format_test
-from ..testing.environments import current_env
+from ..dynamic.run import run_weight_format_test
+from ..dynamic.environments import current_env
 from ..validate.static import validate_format
 
 

@@ -10,7 +10,7 @@ from ..config.collection_config import CollectionConfig
 from ..config.curation import CurationDecl
 from ..ids import emoji_of
 from ..records import keys
-from ..records.concept import ConceptRecord, TestBrief, VersionRecord
+from ..records.concept import ConceptRecord, ReportBrief, VersionRecord
 from .models import (
     Badge,
     CollectionDraftJson,
@@ -19,7 +19,7 @@ from .models import (
     DraftEntry,
     IdMapEntry,
     PartnerEntry,
-    TestSummary,
+    ReportsSummary,
     VersionEntry,
 )
 
@@ -35,13 +35,13 @@ class IndexFiles:
     id_map_draft: dict[str, IdMapEntry]
 
 
-def conflate(tests: Mapping[str, TestBrief]) -> TestSummary:
+def conflate(tests: Mapping[str, ReportBrief]) -> ReportsSummary:
     """One status from all reports: any failure fails; all passed passes.
 
     Of several reports by one tool for one weight format (e.g. after a retest with a
     newer bioimageio.core) only the newest counts.
     """
-    newest: dict[tuple[str, str | None], tuple[str, TestBrief]] = {}
+    newest: dict[tuple[str, str | None], tuple[str, ReportBrief]] = {}
     for name, t in tests.items():
         group = (t.tool or name, t.weight_format)
         if group not in newest or newest[group][1].timestamp <= t.timestamp:
@@ -56,7 +56,7 @@ def conflate(tests: Mapping[str, TestBrief]) -> TestSummary:
         status = "passed"
     else:
         status = "valid-format"
-    return TestSummary(status=status, badges=badges)
+    return ReportsSummary(status=status, badges=badges)
 
 
 def _file_url(url_of: UrlOf, files_prefix: str, name: str | None) -> str | None:

@@ -7,7 +7,7 @@ import json
 from typing import Any, Literal, Protocol
 
 from ..storage.base import Storage
-from .concept import ConceptRecord, ConceptStore, TestBrief
+from .concept import ConceptRecord, ConceptStore, ReportBrief
 from .target import Target
 
 Status = Literal["passed", "failed", "valid-format", "skipped"]
@@ -44,9 +44,9 @@ def store_report(
             draft = record.require_draft()
             if draft.token != target.draft_token:
                 return  # a new upload replaced the draft meanwhile; its tests start afresh
-            draft.tests[name] = TestBrief(status=status, report=name, tool=tool, weight_format=weight_format)
+            draft.tests[name] = ReportBrief(status=status, report=name, tool=tool, weight_format=weight_format)
         elif target.subject in record.versions:
-            record.versions[target.subject].tests[name] = TestBrief(status=status, report=name, tool=tool, weight_format=weight_format)
+            record.versions[target.subject].tests[name] = ReportBrief(status=status, report=name, tool=tool, weight_format=weight_format)
 
     concepts.update(target.concept_id, mutate)
     record_step(target.concept_id, step, message, actor=actor, subject=target.subject, details=report)

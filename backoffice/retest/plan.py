@@ -42,10 +42,9 @@ class PublishedVersion:
 
 
 @dataclass(frozen=True)
-class TestJob:
+class RetestJob:
     """One `backoffice test <concept_id> <version> [<weight_format>]`."""
 
-    __test__ = False
     concept_id: str
     version: str
     weight_format: str = ""
@@ -58,9 +57,9 @@ class TestJob:
 
 @dataclass(frozen=True)
 class RetestPlan:
-    chunks: tuple[tuple[TestJob, ...], ...]
+    chunks: tuple[tuple[RetestJob, ...], ...]
     """Matrices of at most `MAX_MATRIX_JOBS` jobs each."""
-    deferred: tuple[TestJob, ...] = ()
+    deferred: tuple[RetestJob, ...] = ()
     """Jobs beyond the most one run can hold."""
     up_to_date: int = 0
     """Jobs left out because the current tools reported on them already (`only_missing`)."""
@@ -68,7 +67,7 @@ class RetestPlan:
     """Published versions left out because they are blocked."""
 
     @property
-    def jobs(self) -> tuple[TestJob, ...]:
+    def jobs(self) -> tuple[RetestJob, ...]:
         return tuple(job for chunk in self.chunks for job in chunk)
 
     def matrices(self) -> list[dict[str, list[dict[str, str]]]]:
@@ -85,22 +84,22 @@ class RetestPlan:
         }
 
 
-def jobs_of(v: PublishedVersion, dynamic_formats: Collection[str] = DYNAMIC_FORMATS) -> list[TestJob]:
+def jobs_of(v: PublishedVersion, dynamic_formats: Collection[str] = DYNAMIC_FORMATS) -> list[RetestJob]:
     """The jobs testing `v`: one per dynamically testable weight format, else static checks."""
     if v.type == "model":
         formats = [wf for wf in v.weight_formats if wf in dynamic_formats]
         if formats:
-            return [TestJob(v.concept_id, v.version, wf) for wf in formats]
-    return [TestJob(v.concept_id, v.version)]
+            return [RetestJob(v.concept_id, v.version, wf) for wf in formats]
+    return [RetestJob(v.concept_id, v.version)]
 
 
-def split_even(jobs: Sequence[TestJob], chunk_size: int) -> list[tuple[TestJob, ...]]:
+def split_even(jobs: Sequence[RetestJob], chunk_size: int) -> list[tuple[RetestJob, ...]]:
     """`jobs` in order, in the fewest chunks of at most `chunk_size`, sizes differing by at most one."""
     if not jobs:
         return []
     n = math.ceil(len(jobs) / chunk_size)
     base, extra = divmod(len(jobs), n)
-    out: list[tuple[TestJob, ...]] = []
+    out: list[tuple[RetestJob, ...]] = []
     start = 0
     for i in range(n):
         size = base + (1 if i < extra else 0)
@@ -128,7 +127,7 @@ def plan_retest(
         raise ValueError(f"chunk size must be 1 to {MAX_MATRIX_JOBS}, not {chunk_size}")
     if not 1 <= max_chunks <= MAX_MATRIX_JOBS:
         raise ValueError(f"max chunks must be 1 to {MAX_MATRIX_JOBS}, not {max_chunks}")
-    planned: list[TestJob] = []
+    planned: list[RetestJob] = []
     up_to_date = blocked = 0
     for v in sorted(versions, key=lambda v: (v.concept_id, v.version)):
         if v.blocked:

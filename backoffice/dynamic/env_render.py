@@ -43,13 +43,13 @@ from ruamel.yaml import YAML, YAMLError
 
 from ..context import Context
 from ..description import parse_description
-from ..errors import TestFailedError
+from ..errors import DynamicTestError
 from ..records.target import Target, local_files
 from ..weight_formats import FRAMEWORKS, WEIGHT_FORMATS
 from .framework_versions import nearest_release
 
 
-class EnvRenderError(TestFailedError):
+class EnvRenderError(DynamicTestError):
     """No valid environment file could be rendered for a weight format."""
 
 

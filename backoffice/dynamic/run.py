@@ -31,8 +31,7 @@ DEFAULT_TIMEOUT = 30 * 60
 
 
 @dataclass(frozen=True)
-class TestOutcome:
-    __test__ = False
+class DynamicTestOutcome:
     target: Target
     weight_format: str
     status: str
@@ -196,7 +195,7 @@ def run_weight_format_test(
     *,
     timeout: float = DEFAULT_TIMEOUT,
     actor: str | None = None,
-) -> TestOutcome:
+) -> DynamicTestOutcome:
     """Test one weight format of a draft or version and store the report."""
     target = resolve_target(ctx.concepts, concept_id, which)
     if target.record.type != "model":
@@ -228,10 +227,10 @@ def run_weight_format_test(
         actor=actor, tool="bioimageio.core", weight_format=weight_format,
     )
     maybe_finish_testing(ctx, target)
-    return TestOutcome(target, weight_format, verdict, name, error, markdown, device)
+    return DynamicTestOutcome(target, weight_format, verdict, name, error, markdown, device)
 
 
-def run_static_only_test(ctx: Context, concept_id: str, which: str, actor: str | None = None) -> TestOutcome:
+def run_static_only_test(ctx: Context, concept_id: str, which: str, actor: str | None = None) -> DynamicTestOutcome:
     """`backoffice test` on a dataset or notebook: the static checks only."""
     target = resolve_target(ctx.concepts, concept_id, which)
     _enter_testing(ctx, target)
@@ -243,7 +242,7 @@ def run_static_only_test(ctx: Context, concept_id: str, which: str, actor: str |
     store_report(ctx.storage, ctx.concepts, ctx.record_step, target, name, verdict, summary, step="test",
                  message=f"{target.record.type}: static checks only: {verdict}", actor=actor, tool="bioimageio.spec")
     maybe_finish_testing(ctx, target)
-    return TestOutcome(target, "", verdict, name, first_error(summary), markdown, None)
+    return DynamicTestOutcome(target, "", verdict, name, first_error(summary), markdown, None)
 
 
 def _missing_formats(record: ConceptRecord, target: Target) -> list[str] | None:

@@ -10,13 +10,13 @@ from ..errors import InvalidArgumentError
 from ..gh_actions import append_summary, set_outputs
 from ..log import in_github_actions
 from ..records.target import resolve_target
-from ..testing.dynamic import (
+from ..dynamic.run import (
     DEFAULT_TIMEOUT,
     maybe_finish_testing,
     run_static_only_test,
     run_weight_format_test,
 )
-from ..testing.env_builders import environment_for_test
+from ..dynamic.env_builders import environment_for_test
 from .common import console, make_context
 
 ENV_MANAGERS = ("current", "venv", "micromamba")
