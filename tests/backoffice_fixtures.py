@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from backoffice.bioimageio_environ import offline_bioimageio_environ
+from cli_runner import RunCli, cli_environ, run_backoffice
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -50,6 +51,17 @@ def settings_factory(tmp_path: Path):
 
 
 @pytest.fixture()
+def run_cli(tmp_path: Path) -> RunCli:
+    """Runs `backoffice <args>` in a subprocess (in `tmp_path` unless `cwd` is given) with
+    the paths of `settings` and the `extra` environment variables."""
+
+    def run(args, *, settings=None, cwd=None, timeout=600.0, **extra):  # noqa: ANN001, ANN202
+        return run_backoffice(args, cwd=cwd or tmp_path, env=cli_environ(settings, **extra), timeout=timeout)
+
+    return run  # pyright: ignore[reportReturnType]
+
+
+@pytest.fixture()
 def ctx(storage, settings_factory):  # noqa: ANN001 - `storage` comes from conftest (local | s3)
     """A Context over each backend."""
     from backoffice.context import Context
@@ -62,6 +74,13 @@ def local_ctx(local_storage, settings_factory):  # noqa: ANN001
     from backoffice.context import Context
 
     return Context(settings_factory(), storage=local_storage)
+
+
+@pytest.fixture(scope="session")
+def env_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Built test environments, shared by the whole session (or kept in BACKOFFICE_TEST_ENV_CACHE)."""
+    given = os.environ.get("BACKOFFICE_TEST_ENV_CACHE")
+    return Path(given).absolute() if given else tmp_path_factory.mktemp("envs")
 
 
 @pytest.fixture(scope="session")
