@@ -450,7 +450,7 @@ def test_make_env_command(local_ctx: Context, packages: dict[str, Path], tmp_pat
 def test_unknown_env_manager_is_refused(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "backoffice", "test", "x", "draft", "onnx", "--env-manager", "conda"],
                        env=cli_environ(BACKOFFICE_LOCAL_ROOT=str(tmp_path)), capture_output=True, text=True, timeout=120, cwd=tmp_path)
-    assert r.returncode == 14 and r.stderr.strip() == "error: unknown environment manager 'conda' (use current, venv, micromamba)"
+    assert r.returncode == 14 and r.stderr.strip() == "error: --env-manager must be current, venv or micromamba, not 'conda'"
 
 
 def test_prepared_env_error_is_never_raised_for_unknown_manager(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from ..gh_actions import set_outputs
 from ..log import in_github_actions, logger
 from ..records.target import resolve_target
 from ..dynamic.env_render import render_for_target
+from .choices import WHICH_HELP, draft_or_version
 from .common import console, make_context
 
 
@@ -27,7 +28,7 @@ def conda_lock_command(env_file: Path, lockfile: Path) -> str:
 
 def make_env(
     concept_id: str = typer.Argument(..., help="Concept id."),
-    which: str = typer.Argument(..., help="`draft` or a published version."),
+    which: str = typer.Argument(..., help=WHICH_HELP, parser=draft_or_version),
     weight_format: str = typer.Argument(..., help="Weight format whose test environment to render."),
     out: Path | None = typer.Option(None, "--out", help="Write the file here (default: print it; on GitHub Actions: env-<weight-format>.yaml)."),
 ) -> None:
