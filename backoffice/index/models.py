@@ -71,6 +71,8 @@ class CollectionEntry(_Out):
     """Author names."""
     covers: list[str]
     """Cover image URLs."""
+    thumbnails: dict[str, str] = Field(default_factory=dict)
+    """Cover URL -> URL of its thumbnail (PNG within the configured box), for covers larger than the configured size."""
     license: str | None
     documentation: str | None
     """URL of the documentation file."""
@@ -109,6 +111,10 @@ class DraftEntry(_Out):
     rdf_sha256: str
     updated: datetime
     test_summary: TestSummary
+    id_emoji: str | None = None
+    """Emoji of the id's noun."""
+    created: datetime | None = None
+    """When this upload was staged."""
 
 
 class PartnerEntry(_Out):
