@@ -21,7 +21,8 @@ def make_server(storage: Storage, host: str = "127.0.0.1", port: int = 8765) -> 
             return
 
         def _key(self) -> str:
-            return unquote(urlparse(self.path).path).lstrip("/")
+            key = unquote(urlparse(self.path).path).lstrip("/")
+            return key + "index.html" if key.endswith("/") else key  # a folder: its index.html
 
         def _headers(self, key: str) -> bool:
             try:
@@ -40,9 +41,23 @@ def make_server(storage: Storage, host: str = "127.0.0.1", port: int = 8765) -> 
             return True
 
         def do_HEAD(self) -> None:  # noqa: N802
-            self._headers(self._key())
+            if not self._redirected():
+                self._headers(self._key())
+
+        def _redirected(self) -> bool:
+            """`/dashboard` -> `/dashboard/` (relative links need the slash), as static hosts do."""
+            key = self._key()
+            if key and not key.endswith("/") and storage.exists(key + "/index.html") and not storage.exists(key):
+                self.send_response(HTTPStatus.MOVED_PERMANENTLY)
+                self.send_header("Location", "/" + key + "/")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return True
+            return False
 
         def do_GET(self) -> None:  # noqa: N802
+            if self._redirected():
+                return
             key = self._key()
             if self._headers(key):
                 with storage.open(key) as f:
