@@ -228,6 +228,8 @@ def test_hostile_text_is_text(page: Any, site: Site) -> None:
 
 def test_collection_card_thumbnail_and_search(page: Any, site: Site) -> None:
     open_page(page, site.url + "#collection", "collection")
+    assert page.locator("#count").inner_text() == "1 of 1"
+    assert "null" not in page.locator("main").inner_text()
     card = page.locator(f'article.card[data-id="{site.published}"]')
     img = card.locator("img.card-cover")
     assert img.get_attribute("src").endswith("/big.thumbnail.png")

@@ -246,6 +246,7 @@
     const historyBtn = el("button", { type: "button", className: "linkish" }, "history");
     historyBtn.addEventListener("click", () => {
       detail.hidden = !detail.hidden;
+      historyBtn.closest("article").classList.toggle("expanded", !detail.hidden);
       if (!detail.hidden && !detail.firstChild) loadDetail(e.id, historyDetail, detail);
     });
     return el("article", { className: "card", dataset: { id: e.id } },
@@ -293,7 +294,7 @@
     search.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(update, 120); });
     new IntersectionObserver((obs) => { if (obs.some((o) => o.isIntersecting) && next < shown.length) more(); }, { rootMargin: "800px" }).observe(sentinel);
     main.replaceChildren(el("div", { className: "toolbar" }, el("h2", {}, "Collection"), search, count),
-      entries.length ? null : el("p", { className: "muted" }, data ? "Nothing published yet." : "collection.json not found."), grid, sentinel);
+      ...(entries.length ? [] : [el("p", { className: "muted" }, data ? "Nothing published yet." : "collection.json not found.")]), grid, sentinel);
     update();
     markReady("collection");
   }
