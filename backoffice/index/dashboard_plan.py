@@ -39,12 +39,14 @@ def validation_by_field(summary: Mapping[str, Any]) -> dict[str, Any]:
     """bioimageio.spec's validation summary as errors and warnings, each with its field."""
     errors: list[dict[str, str]] = []
     warnings: list[dict[str, str]] = []
-    for detail in summary.get("details") or []:
+    details: Any = summary.get("details")
+    for detail in cast(list[Any], details) if isinstance(details, list) else []:
         if not isinstance(detail, dict):
             continue
         d = cast(dict[str, Any], detail)
         for kind, out in (("errors", errors), ("warnings", warnings)):
-            for issue in d.get(kind) or []:
+            issues: Any = d.get(kind)
+            for issue in cast(list[Any], issues) if isinstance(issues, list) else []:
                 if isinstance(issue, dict) and len(out) < MAX_ISSUES:
                     i = cast(dict[str, Any], issue)
                     out.append({"field": _loc(i.get("loc")) or str(d.get("loc") or ""), "msg": clip(i.get("msg"))})

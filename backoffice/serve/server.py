@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mimetypes
 import shutil
+import sys
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -63,7 +64,15 @@ def make_server(storage: Storage, host: str = "127.0.0.1", port: int = 8765) -> 
                 with storage.open(key) as f:
                     shutil.copyfileobj(f, self.wfile, 1024 * 1024)
 
-    return ThreadingHTTPServer((host, port), Handler)
+    return _Server((host, port), Handler)
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that went away (a browser cancelling an image) is not an error worth a traceback."""
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)  # pyright: ignore[reportArgumentType]
 
 
 def serve_in_thread(storage: Storage, port: int = 0) -> tuple[ThreadingHTTPServer, str]:

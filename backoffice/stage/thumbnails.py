@@ -69,7 +69,8 @@ def render_thumbnail(data: bytes, path: str, limits: ThumbnailLimits) -> tuple[b
         with warnings.catch_warnings():
             # our own pixel limit applies (below); Pillow's process-wide one only warns before it
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=FORMATS) as im:
+            im: Image.Image = Image.open(io.BytesIO(data), formats=list(FORMATS))
+            try:
                 fmt = str(im.format)
                 width, height = im.size
                 if width * height > limits.max_pixels:
@@ -87,6 +88,8 @@ def render_thumbnail(data: bytes, path: str, limits: ThumbnailLimits) -> tuple[b
                 im.seek(0)  # an animated GIF: its first frame
                 has_alpha = im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info
                 frame = im.convert("RGBA" if has_alpha else "RGB")
+            finally:
+                im.close()
     except CoverProblem:
         raise
     except Image.DecompressionBombError as e:

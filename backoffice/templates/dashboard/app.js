@@ -231,7 +231,10 @@
       if (t.startsWith("tag:")) {
         const want = t.slice(4);
         if (!(e.tags || []).some((tag) => String(tag).toLowerCase().includes(want))) return false;
-      } else if (!e._hay.includes(t)) return false;
+      } else {
+        if (e._hay === undefined) e._hay = haystack(e); // built on the first search, not before the first render
+        if (!e._hay.includes(t)) return false;
+      }
     }
     return true;
   }
@@ -268,7 +271,6 @@
   async function renderCollection() {
     const data = await getJSON(INDEX);
     const entries = (data && data.collection) || [];
-    for (const e of entries) if (e._hay === undefined) e._hay = haystack(e);
     const search = el("input", { id: "search", type: "search", placeholder: "search names, ids, authors; tag:segmentation", ariaLabel: "search" });
     const count = el("span", { className: "muted", id: "count" });
     const grid = el("div", { className: "grid", id: "cards" });
