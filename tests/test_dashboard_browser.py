@@ -34,34 +34,10 @@ from backoffice.validate.target import resolve_target
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
 REVIEWER = "github|10000001"
 HOSTILE = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'
 REASON = "weights.onnx: output differs from the test output by 0.5 (tolerance 1e-4)"
 CHAT = "Please add a scale bar to the cover."
-
-
-def launch_args() -> dict[str, Any]:
-    return {"executable_path": CHROMIUM, "args": CHROMIUM_ARGS, "headless": True}
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """One headless Chromium for the whole session (never downloaded: Debian's)."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/install_system_packages.sh")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(**launch_args())
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def big_png(width: int = 4000, height: int = 2000) -> bytes:
@@ -163,19 +139,6 @@ def site(packages: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) ->
     finally:
         server.shutdown()
         server.server_close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context()
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    try:
-        yield pg
-    finally:
-        context.close()
-    assert not errors, errors
 
 
 def open_page(page: Any, url: str, name: str) -> None:
