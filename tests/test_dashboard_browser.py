@@ -8,6 +8,7 @@ loads, a status filter and a search that work, hostile text shown as text.
 from __future__ import annotations
 
 import io
+import json
 import socket
 import zipfile
 from collections.abc import Iterator
@@ -81,6 +82,7 @@ def _to(ctx: Context, cid: str, *statuses: DraftStatus) -> None:
 @dataclass
 class Site:
     url: str
+    storage: LocalStorage
     published: str
     failing: str
     hostile: str
@@ -135,7 +137,7 @@ def site(packages: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) ->
 
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        yield Site(f"http://127.0.0.1:{port}/dashboard/", published, failing, hostile, fresh)
+        yield Site(f"http://127.0.0.1:{port}/dashboard/", storage, published, failing, hostile, fresh)
     finally:
         server.shutdown()
         server.server_close()
@@ -214,3 +216,24 @@ def test_collection_card_thumbnail_and_search(page: Any, site: Site) -> None:
 def test_compatibility_page_without_reports(page: Any, site: Site) -> None:
     open_page(page, site.url + "#compatibility", "compatibility")
     assert "No partner compatibility reports yet" in page.locator("#no-compat").inner_text()
+
+
+def test_compatibility_page_per_partner(page: Any, site: Site) -> None:
+    overview = {"name": "compat", "tools": {"ilastik": {
+        "name": "ilastik", "partners": [{"id": "ilastik", "name": "ilastik"}],
+        "works": [{"id": site.published, "version": "1.0", "type": "dataset", "tool_version": "1.4", "score": 1.0,
+                   "report": "https://example.org/ilastik_1.4.json"}],
+        "fails": [{"id": site.failing, "version": "1.0", "type": "model", "tool_version": "1.4", "score": 0.0,
+                   "reason": HOSTILE}],
+        "not_applicable": 2}}}
+    site.storage.put_bytes("compatibility.json", json.dumps(overview).encode())
+    try:
+        open_page(page, site.url + "#compatibility", "compatibility")
+        tool = page.locator('section.tool[data-tool="ilastik"]')
+        assert "1 work, 1 fail, 2 not applicable" in tool.locator("h3").inner_text()
+        rows = tool.locator("tr.compat-row")
+        assert rows.evaluate_all("rs => rs.map(r => r.dataset.status)") == ["passed", "failed"]
+        assert rows.nth(1).locator("pre.reason").inner_text() == HOSTILE
+        assert page.evaluate("window.__pwned") is None
+    finally:
+        site.storage.delete("compatibility.json")

@@ -326,6 +326,24 @@
     if (!compat) {
       parts.push(el("p", { id: "no-compat" }, "No partner compatibility reports yet."));
       if (partners.length) parts.push(el("p", { className: "muted" }, "Partners: ", partners.map((p) => p.name || p.id).join(", ")));
+    } else if (compat.tools && typeof compat.tools === "object") {
+      // {name, tools: {<tool>: {name, partners: [...], works: [item], fails: [item], not_applicable}}}
+      for (const [tool, t] of Object.entries(compat.tools)) {
+        const items = [...(t.works || []).map((i) => Object.assign({ status: "passed" }, i)),
+          ...(t.fails || []).map((i) => Object.assign({ status: "failed" }, i))];
+        const who = (t.partners || []).map((p) => p.name || p.id).join(", ");
+        parts.push(el("section", { className: "detail-section tool", dataset: { tool } },
+          el("h3", {}, (t.name || tool) + " — " + (t.works || []).length + " work, " + (t.fails || []).length + " fail" +
+            (t.not_applicable ? ", " + t.not_applicable + " not applicable" : "")),
+          who ? el("p", { className: "muted" }, "partners: ", who) : null,
+          items.length ? table(["resource", "version", "status", "tool version", "score", "reason"], items.map((i) =>
+            el("tr", { className: "compat-row", dataset: { status: i.status } },
+              el("td", {}, i.id), el("td", {}, i.version), el("td", {}, statusBadge(i.status)),
+              el("td", {}, i.report ? link(i.report, i.tool_version || "report") : i.tool_version || ""),
+              el("td", {}, typeof i.score === "number" ? i.score.toFixed(2) : ""),
+              el("td", {}, i.reason ? el("pre", { className: "reason" }, String(i.reason)) : ""))))
+            : el("p", { className: "muted" }, "no reports yet")));
+      }
     } else {
       const byPartner = compat.partners && typeof compat.partners === "object" && !Array.isArray(compat.partners) ? compat.partners : compat;
       for (const [partner, value] of Object.entries(byPartner)) {
