@@ -66,3 +66,7 @@ def demo() -> None:
     where = result.collection_path or result.collection_json
     console.print(f"collection.json: {where}")
     console.print(f"served at {result.collection_json} by `backoffice serve`")
+    console.print(
+        f"dashboard: run `backoffice serve`, then open {result.dashboard} "
+        f"(drafts, the published card of {result.concept_id} and its history)", markup=False
+    )

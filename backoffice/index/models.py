@@ -70,6 +70,8 @@ class CollectionEntry(_Out):
     """Author names."""
     covers: list[str]
     """Cover image URLs."""
+    thumbnails: dict[str, str] = Field(default_factory=dict)
+    """Cover URL -> URL of its thumbnail (PNG within the configured box), for covers larger than the configured size."""
     license: str | None
     documentation: str | None
     """URL of the documentation file."""
@@ -108,6 +110,10 @@ class DraftEntry(_Out):
     rdf_sha256: str
     updated: datetime
     test_summary: ReportsSummary
+    id_emoji: str | None = None
+    """Emoji of the id's noun."""
+    created: datetime | None = None
+    """When this upload was staged."""
 
 
 class PartnerEntry(_Out):

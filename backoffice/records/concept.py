@@ -54,6 +54,8 @@ class ResourceSummary(_Record):
     """bioimageio.spec format version of the description."""
     uploader_email: str | None = None
     """E-mail of the uploader from the description (first maintainer/author with one)."""
+    thumbnails: dict[str, str] = Field(default_factory=dict)
+    """Cover -> its thumbnail, both relative to the files folder (made at staging)."""
 
 
 class ReportBrief(_Record):
@@ -100,6 +102,8 @@ class DraftRecord(_Record):
     """Weight formats whose dynamic test results the draft waits for."""
     reviewer: str | None = None
     """Reviewer who accepted or requested changes."""
+    warnings: list[str] = Field(default_factory=list)
+    """Problems found at staging that did not stop it (e.g. a cover without a thumbnail, and why)."""
 
 
 class VersionRecord(_Record):
