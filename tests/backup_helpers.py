@@ -42,8 +42,8 @@ def files_of(cid: str, version: str, **fields: Any) -> dict[str, bytes]:
 def add_published(ctx: Context, cid: str = CID, versions: tuple[str, ...] = ("1.0",), **fields: Any) -> None:
     """A concept with published versions (not backed up) and their files."""
     record = ctx.concepts.find(cid) or ConceptRecord(id=cid, type="model", owners=["up@example.org"])
-    for v in versions:
-        record.versions[v] = VersionRecord(version=v, draft_token=f"tok-{v}", summary=ResourceSummary(name="Shark", version=v))
+    for v in versions:  # existing version records stay as they are; files are (re)written
+        record.versions.setdefault(v, VersionRecord(version=v, draft_token=f"tok-{v}", summary=ResourceSummary(name="Shark", version=v)))
         for name, data in files_of(cid, v, **fields).items():
             ctx.storage.put_bytes(keys.version_files(cid, v) + name, data)
     if ctx.concepts.find(cid) is None:
