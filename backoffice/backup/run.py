@@ -13,6 +13,8 @@ from .plan import pending_versions
 from .retry import RetryPolicy
 from .zenodo import ZenodoClient
 
+SKIPPED = "backup: skipped (no Zenodo URL or token; set BACKOFFICE_ZENODO_URL and BACKOFFICE_ZENODO_TOKEN to turn it on)"
+
 Outcome = Literal["backed up", "failed", "waiting"]
 
 

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from ..backup.run import make_client, run_backup
+from ..backup.run import SKIPPED, make_client, run_backup
 from ..errors import BackupIncompleteError, InvalidArgumentError
 from ..gh_actions import append_summary, set_outputs
 from ..index.generate import generate_index
 from ..log import logger
 from .common import console, make_context
-
-SKIPPED = "backup: skipped (no Zenodo URL or token; set BACKOFFICE_ZENODO_URL and BACKOFFICE_ZENODO_TOKEN to turn it on)"
 
 
 def register(app: typer.Typer) -> None:
