@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from ruamel.yaml import YAML
 
@@ -140,7 +140,8 @@ class VersionBackup:
         latest = self.client.get_deposition(latest_id)
         if latest is None:
             raise ConflictError(f"{self.cid}: the latest Zenodo deposition {latest_id} of the concept does not exist")
-        draft_url = (latest.get("links") or {}).get("latest_draft")
+        links: Any = latest.get("links")
+        draft_url: Any = cast(dict[str, Any], links).get("latest_draft") if isinstance(links, dict) else None
         if draft_url:
             draft = self.client.get_deposition(str(draft_url))
             if draft is not None and not _is_published(draft):

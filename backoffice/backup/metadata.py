@@ -6,7 +6,7 @@ import html
 import re
 from collections.abc import Mapping
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 PAGE_URL = "https://bioimage.io/#/?id={id}"
 """The bioimage.io page of a concept; also the mark by which a backup finds its own drafts."""
@@ -119,9 +119,10 @@ def zenodo_metadata(
 
 def is_draft_of(deposition: Mapping[str, Any], concept_id: str) -> bool:
     """Whether a deposition carries the concept's bioimage.io page as related identifier."""
-    meta: Any = deposition.get("metadata") or {}
-    related: Any = meta.get("related_identifiers") if isinstance(meta, Mapping) else None
+    meta: Any = deposition.get("metadata")
+    related: Any = cast(Mapping[str, Any], meta).get("related_identifiers") if isinstance(meta, Mapping) else None
     if not isinstance(related, list):
         return False
     page = page_url(concept_id)
-    return any(isinstance(r, Mapping) and r.get("identifier") == page for r in related)  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+    entries = cast(list[Any], related)
+    return any(isinstance(r, Mapping) and cast(Mapping[str, Any], r).get("identifier") == page for r in entries)

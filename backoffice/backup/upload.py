@@ -27,7 +27,7 @@ class UploadBody:
         return self.size
 
     def read(self, n: int = -1, /) -> bytes:
-        chunk = self.raw.read(CHUNK if n is None or n < 0 or n > CHUNK else n)
+        chunk = self.raw.read(CHUNK if n < 0 or n > CHUNK else n)
         if chunk:
             self._md5.update(chunk)
             self.sent += len(chunk)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -38,19 +38,26 @@ class RemoteFile:
     md5: str
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return cast(dict[str, Any], value) if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return cast(list[Any], value) if isinstance(value, list) else []
+
+
 def refusal_message(body: Any, status: int) -> str:
     """Zenodo's error body (`message` plus `errors: [{field, message}]`) as one line."""
     if not isinstance(body, dict):
         return f"HTTP {status}"
-    data: dict[str, Any] = body  # pyright: ignore[reportUnknownVariableType]
+    data = _dict(body)
     parts: list[str] = []
-    errors: Any = data.get("errors")
-    if isinstance(errors, list):
-        for e in errors:  # pyright: ignore[reportUnknownVariableType]
-            if isinstance(e, dict):
-                field: Any = e.get("field")  # pyright: ignore[reportUnknownMemberType]
-                msg: Any = e.get("message") or e.get("messages")  # pyright: ignore[reportUnknownMemberType]
-                parts.append(f"{field}: {msg}" if field else str(msg))
+    for e in _list(data.get("errors")):
+        error = _dict(e)
+        field: Any = error.get("field")
+        msg: Any = error.get("message") or error.get("messages")
+        if field or msg:
+            parts.append(f"{field}: {msg}" if field else str(msg))
     head = str(data.get("message") or f"HTTP {status}")
     return head + (" " + "; ".join(parts) if parts else "")
 
@@ -185,9 +192,9 @@ class ZenodoClient:
 
     # --- files ---------------------------------------------------------------
     def list_files(self, deposition_id: int) -> list[RemoteFile]:
-        items = self.request("GET", f"/deposit/depositions/{deposition_id}/files") or []
         out: list[RemoteFile] = []
-        for f in items:
+        for item in _list(self.request("GET", f"/deposit/depositions/{deposition_id}/files")):
+            f = _dict(item)
             checksum = str(f.get("checksum", ""))
             out.append(RemoteFile(file_id=str(f["id"]), name=str(f["filename"]), size=int(f.get("filesize", -1)),
                                   md5=checksum.removeprefix("md5:")))
