@@ -77,15 +77,15 @@ def test_versions_become_zenodo_versions_of_one_concept(ctx: Context, zenodo: Ze
 
 
 def test_metadata_sent_to_zenodo(local_ctx: Context, zenodo: ZenodoStandIn) -> None:
-    add_published(local_ctx)
+    add_published(local_ctx, "humble-hare")  # no declared overrides
     run_backup(local_ctx, client(zenodo.url), _say([]))
     (dep,) = zenodo.published()
     m = dep.metadata
-    assert m["title"] == f"Shark {CID}" and m["upload_type"] == "software" and m["license"] == "cc-by-4.0"
+    assert m["title"] == "Shark humble-hare" and m["upload_type"] == "software" and m["license"] == "cc-by-4.0"
     assert m["creators"] == [{"name": "Ada Lovelace", "affiliation": "Analytical Engines", "orcid": "0000-0002-1825-0097"}]
     assert m["keywords"] == ["unet", "bioimage.io", "segmentation"]
     assert {"identifier": "10.1234/paper.5", "relation": "cites"} in m["related_identifiers"]
-    assert "https://bioimage.io/#/?id=affable-shark" in m["description"] and "&lt;model&gt;" in m["description"]
+    assert "https://bioimage.io/#/?id=humble-hare" in m["description"] and "&lt;model&gt;" in m["description"]
 
 
 def test_refused_metadata_fails_that_version_only(local_ctx: Context, zenodo: ZenodoStandIn) -> None:
@@ -182,3 +182,17 @@ def test_backup_command(local_ctx: Context, zenodo: ZenodoStandIn, tmp_path: Pat
     assert r.returncode == 4 and r.stderr.strip().splitlines()[-1] == "error: concept 'no-such-concept' does not exist"
     r = _cli(["backup", CID, "9.9"], store, zenodo.url, summary)
     assert r.returncode == 4 and "has no published version 9.9" in r.stderr
+
+
+def test_declared_overrides_fix_what_zenodo_refused(local_ctx: Context, zenodo: ZenodoStandIn) -> None:
+    add_published(local_ctx, "humble-hare", license="not-a-license", authors=[])
+    (o,) = run_backup(local_ctx, client(zenodo.url), _say([])).outcomes
+    assert o.outcome == "failed"
+    (local_ctx.settings.collection_dir / "humble-hare.yaml").write_text(
+        "overrides:\n  license: MIT\n  authors: [Ada Lovelace, Charles Babbage]\n")
+    del local_ctx.__dict__["curation"]  # re-read collection/ (a new run would)
+    (o,) = run_backup(local_ctx, client(zenodo.url), _say([])).outcomes
+    assert o.outcome == "backed up", o.error
+    (dep,) = zenodo.published()
+    assert dep.metadata["license"] == "mit"
+    assert dep.metadata["creators"] == [{"name": "Ada Lovelace"}, {"name": "Charles Babbage"}]

@@ -32,7 +32,7 @@ from ..records import keys
 from ..records.concept import ConceptRecord
 from ..records.journal import utcnow
 from ..records.status import VersionStatus, check_version_step
-from .metadata import is_draft_of, zenodo_metadata
+from .metadata import is_draft_of, with_overrides, zenodo_metadata
 from .plan import LocalFile, needs_checksum, plain_md5, plan_files
 from .retry import next_wait, should_give_up
 from .upload import ProgressLog, UploadBody, md5_of_stream
@@ -197,7 +197,7 @@ class VersionBackup:
         v = record.versions[self.version]
         if v.doi is not None:
             return v.doi, record.concept_doi or ""
-        rdf = load_rdf(self.ctx, self.cid, self.version)
+        rdf = with_overrides(load_rdf(self.ctx, self.cid, self.version), self.ctx.curation_of(self.cid).display_overrides())
         metadata = zenodo_metadata(self.cid, record.type, self.version, rdf, v.published.date())
         dep = self._draft(record, metadata)
         if not _is_published(dep):

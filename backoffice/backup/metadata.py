@@ -23,6 +23,16 @@ _DOI = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:)?(10\.\d{4,9}/\S+)$", r
 _ORCID = re.compile(r"(\d{4}-\d{4}-\d{4}-\d{3}[\dX])$")
 
 
+OVERRIDABLE = ("name", "description", "tags", "authors", "license")
+"""Fields of `collection/<id>.yaml`'s `overrides` that also apply to the Zenodo metadata."""
+
+
+def with_overrides(rdf: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The description with the declared display overrides applied (how a reviewer fixes
+    metadata Zenodo refused, since published files never change)."""
+    return {**rdf, **{k: v for k, v in overrides.items() if k in OVERRIDABLE and v is not None}}
+
+
 def page_url(concept_id: str) -> str:
     return PAGE_URL.format(id=concept_id)
 
