@@ -196,3 +196,21 @@ def test_declared_overrides_fix_what_zenodo_refused(local_ctx: Context, zenodo: 
     (dep,) = zenodo.published()
     assert dep.metadata["license"] == "mit"
     assert dep.metadata["creators"] == [{"name": "Ada Lovelace"}, {"name": "Charles Babbage"}]
+
+
+def test_the_stand_in_checks_the_token_and_validates_like_zenodo(zenodo: ZenodoStandIn) -> None:
+    import requests
+
+    api = f"{zenodo.url}/api/deposit/depositions"
+    assert requests.get(api, timeout=10).status_code == 401
+    r = requests.get(api, params={"access_token": TOKEN, "status": "draft"}, timeout=10)
+    assert r.status_code == 200 and r.json() == []
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    r = requests.post(api, json={"metadata": {"license": "nope", "creators": []}}, headers=bearer, timeout=10)
+    assert r.status_code == 400 and {e["field"] for e in r.json()["errors"]} == {"metadata.license", "metadata.creators"}
+    r = requests.post(api, json={}, headers=bearer, timeout=10)
+    assert r.status_code == 201 and r.json()["state"] == "unsubmitted" and r.json()["submitted"] is False
+    dep = r.json()
+    r = requests.post(dep["links"]["publish"], headers=bearer, timeout=10)
+    assert r.status_code == 400 and "metadata.title" in r.text  # required fields checked at publish
+    assert [(s.auth, s.query) for s in zenodo.requests[:2]] == [("none", ""), ("query", "status=draft")]
