@@ -214,3 +214,12 @@ def test_the_stand_in_checks_the_token_and_validates_like_zenodo(zenodo: ZenodoS
     r = requests.post(dep["links"]["publish"], headers=bearer, timeout=10)
     assert r.status_code == 400 and "metadata.title" in r.text  # required fields checked at publish
     assert [(s.auth, s.query) for s in zenodo.requests[:2]] == [("none", ""), ("query", "status=draft")]
+
+
+def test_a_publish_answer_without_dois_is_completed_by_asking(local_ctx: Context, zenodo: ZenodoStandIn) -> None:
+    add_published(local_ctx)
+    zenodo.publish_answers_without_dois = True
+    (o,) = run_backup(local_ctx, client(zenodo.url), _say([])).outcomes
+    (dep,) = zenodo.published()
+    assert o.outcome == "backed up" and o.doi == dep.doi and o.concept_doi == f"10.5072/zenodo.{dep.conceptrecid}"
+    assert (zenodo.requests[-1].method, zenodo.requests[-1].path) == ("GET", f"/api/deposit/depositions/{dep.id}")

@@ -136,6 +136,8 @@ class ZenodoStandIn:
         self.fail_mode = "before"
         self.rate_limit = 0
         self.retry_after = "1"
+        self.publish_answers_without_dois = False
+        """Answer publish with the deposition before its DOIs show (a lagging index)."""
         self._next_id = 1000
         self.url = ""
 
@@ -254,7 +256,10 @@ class ZenodoStandIn:
                     raise _error(400, "Validation error.", [{"field": "files", "message": "Minimum one file must be provided."}])
                 d.state, d.submitted = "done", True
                 d.doi = f"{DOI_PREFIX}.{d.id}"
-                return 202, self.render(d)
+                answer = self.render(d)
+                if self.publish_answers_without_dois:
+                    answer = {k: v for k, v in answer.items() if k not in ("doi", "doi_url", "conceptdoi")}
+                return 202, answer
             if arg == "newversion":
                 if not d.submitted:
                     raise _error(400, "Only published depositions can have a new version.")

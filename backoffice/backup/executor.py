@@ -89,6 +89,11 @@ class VersionBackup:
         self.ctx.concepts.update(self.cid, mutate)
 
     def _write_back(self, dep: Json) -> tuple[str, str]:
+        if not (dep.get("doi") and dep.get("conceptdoi")):  # an answer without DOIs: ask for the deposition
+            dep = self.client.get_deposition(int(dep["id"])) or {}
+            if not (dep.get("doi") and dep.get("conceptdoi")):
+                raise ZenodoUnavailableError(f"Zenodo: published deposition of {self.cid} {self.version} has no DOI yet",
+                                             maybe_done=True)
         doi, concept_doi = str(dep["doi"]), str(dep["conceptdoi"])
         concept_recid = str(dep.get("conceptrecid") or "")
         dep_id = int(dep["id"])
