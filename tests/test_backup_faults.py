@@ -1,6 +1,7 @@
 """Exactly once: a failure at every request of a backup (Zenodo answering 500 before or
 after doing the work) and at every storage call, then a re-run, ends with exactly one
-Zenodo version per published version and no stray drafts, on both backends."""
+Zenodo version per published version and no stray drafts, on both backends; so do two
+runs at once."""
 
 from __future__ import annotations
 
@@ -105,3 +106,32 @@ def test_a_storage_failure_at_every_call_then_a_rerun(storage: Storage, settings
             faulty.fail_at = None
             run_backup(ctx, client(zenodo.url), lambda _: None)
             _check(ctx, zenodo, f"storage failure at call {k}: {faulty.calls[k]}")
+
+
+def test_two_runs_at_once_make_one_version_and_leave_no_draft(local_ctx: Context) -> None:
+    import threading
+
+    raced = 0
+    for attempt in range(4):
+        _fresh(local_ctx.storage)
+        with zenodo_standin(TOKEN) as zenodo:
+            add_published(local_ctx, versions=("1.0",))
+            barrier = threading.Barrier(2)
+
+            def go() -> None:
+                barrier.wait()
+                run_backup(local_ctx, client(zenodo.url), lambda _: None)
+
+            threads = [threading.Thread(target=go) for _ in range(2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            add_published(local_ctx, versions=VERSIONS)
+            run_backup(local_ctx, client(zenodo.url), lambda _: None)  # the loser's version, if any, and 2.0
+            _check(local_ctx, zenodo, f"race {attempt}")
+            creates = [s for s in zenodo.requests if (s.method, s.path) == ("POST", "/api/deposit/depositions")]
+            discards = [s for s in zenodo.requests if s.method == "DELETE" and "/files/" not in s.path]
+            assert len(discards) == len(creates) - 1  # every deposition that lost the race was discarded
+            raced += len(discards)
+    assert raced >= 1  # the barrier makes both runs create a deposition (4 of 4 attempts when written)

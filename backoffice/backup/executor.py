@@ -138,6 +138,12 @@ class VersionBackup:
             else:
                 dep = self.client.create_deposition(metadata)
                 self.say(f"{self.cid} {self.version}: created Zenodo deposition {dep['id']}")
+                try:
+                    self._remember(int(dep["id"]))
+                except ConflictError:  # another run recorded its own deposition first: ours goes
+                    self.client.discard(int(dep["id"]))
+                    raise
+                return dep
         self._remember(int(dep["id"]))
         return dep
 

@@ -183,6 +183,14 @@ class ZenodoClient:
                 return
             page += 1
 
+    def discard(self, deposition_id: int) -> None:
+        """Delete an unpublished deposition (gone already is fine)."""
+        try:
+            self.request("DELETE", f"/deposit/depositions/{deposition_id}")
+        except ZenodoRefusedError as e:
+            if e.status not in (404, 410):
+                raise
+
     def new_version(self, deposition_id: int) -> Json:
         """A new draft version of the (published) deposition; the answer's `links.latest_draft` names it."""
         return self.request("POST", f"/deposit/depositions/{deposition_id}/actions/newversion", idempotent=False)
