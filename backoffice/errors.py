@@ -98,3 +98,26 @@ class InvalidArgumentError(BackofficeError):
     """A command argument that cannot be used (empty reason, unknown option value)."""
 
     exit_code = 14
+
+
+class ZenodoRefusedError(ExternalServiceError):
+    """Zenodo refused a request (4xx other than 429): bad metadata, a missing deposition."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ZenodoUnavailableError(ExternalServiceError):
+    """Zenodo did not answer, or answered 429/5xx until we gave up.
+
+    `maybe_done`: the request may have taken effect (a POST whose answer was lost);
+    whoever retries must first find out what happened."""
+
+    def __init__(self, message: str, *, maybe_done: bool = False) -> None:
+        super().__init__(message)
+        self.maybe_done = maybe_done
+
+
+class BackupIncompleteError(ExternalServiceError):
+    """Some versions could not be backed up to Zenodo (each is named in the log and summary)."""

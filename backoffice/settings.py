@@ -81,8 +81,9 @@ class Settings(BaseSettings):
     download_timeout: float = 60.0
     """Seconds to wait for a package server to answer."""
 
-    zenodo_url: str = "https://sandbox.zenodo.org"
-    """Zenodo instance to back up to (zenodo.org in production)."""
+    zenodo_url: str | None = None
+    """Zenodo instance to back up to: `https://zenodo.org` in production, `https://sandbox.zenodo.org`
+    for test instances. Without a URL or without a token the backup is skipped."""
 
     zenodo_token: SecretStr | None = None
     """Zenodo personal access token."""
@@ -137,6 +138,8 @@ class Settings(BaseSettings):
 
     dashboard_log_entries: int = 200
     """Most recent log entries per concept in the dashboard's detail files."""
+    zenodo_give_up_seconds: float = 600.0
+    """How long to keep retrying Zenodo (429, 5xx, no answer) before giving up on a version."""
 
     def ci_run_url(self) -> str | None:
         """The run URL, given or derived from the GitHub Actions environment."""

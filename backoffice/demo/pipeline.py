@@ -1,6 +1,8 @@
 """The README's main job: the whole pipeline on the embedded default for a tiny
 model the project builds itself: stage, validate, test every weight format in the
-current environment, publish as the configured demo reviewer, generate the index."""
+current environment, publish as the configured demo reviewer, back up to Zenodo (when
+`BACKOFFICE_ZENODO_URL` and `BACKOFFICE_ZENODO_TOKEN` are set; skipped otherwise),
+generate the index."""
 
 from __future__ import annotations
 
@@ -9,8 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..backup.run import SKIPPED, make_client, run_backup
 from ..context import Context
-from ..errors import ConfigError
+from ..errors import BackupIncompleteError, ConfigError
 from ..index.generate import generate_index
 from ..records import keys
 from ..review.publish import publish
@@ -51,6 +54,16 @@ def run_demo(ctx: Context, say: Callable[[str], None], *, version: str = "1.0") 
     say(f"draft status: {draft.status.value}")
     published = publish(ctx, cid, reviewer)
     say(f"publish (as {reviewer}): version {published.version}")
+    client = make_client(ctx)
+    if client is None:
+        say(SKIPPED)
+    else:
+        report = run_backup(ctx, client, say, cid, published.version)
+        for o in report.outcomes:
+            say(f"backup {o.version}: DOI {o.doi}, concept DOI {o.concept_doi}" if o.outcome == "backed up"
+                else f"backup {o.version}: {o.outcome}: {o.error}")
+        if report.failed:
+            raise BackupIncompleteError(f"{cid} {published.version} was not backed up to Zenodo")
     index = generate_index(ctx)
     url = index.written["collection.json"]
     local = getattr(ctx.storage, "root", None)

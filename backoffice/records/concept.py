@@ -122,6 +122,10 @@ class VersionRecord(_Record):
     """Token of the draft it was published from (makes publish idempotent)."""
     doi: str | None = None
     """Version DOI once backed up to Zenodo."""
+    zenodo_deposition_id: int | None = None
+    """Zenodo deposition of this version, recorded as soon as it exists (lets an interrupted backup resume)."""
+    backed_up: datetime | None = None
+    """When the Zenodo version was published."""
 
 
 class ConceptRecord(_Record):
@@ -133,7 +137,11 @@ class ConceptRecord(_Record):
     owners: list[str] = Field(default_factory=list)
     """Uploaders allowed to stage new versions (the first uploader first)."""
     concept_doi: str | None = None
+    """Zenodo concept DOI (shared by all versions), once the first version is backed up."""
     zenodo_concept_id: str | None = None
+    """Zenodo concept record id (`conceptrecid`)."""
+    zenodo_latest_id: int | None = None
+    """Zenodo deposition of the latest backed-up version (new versions are made from it)."""
     staging: StagingRecord | None = None
     draft: DraftRecord | None = None
     versions: dict[str, VersionRecord] = Field(default_factory=dict)

@@ -46,3 +46,16 @@ def check_step(current: DraftStatus, new: DraftStatus, *, what: str = "draft") -
         raise IllegalTransitionError(
             f"{what} is '{current.value}' and cannot become '{new.value}' (allowed next: {allowed})"
         )
+
+
+VERSION_STEPS: dict[VersionStatus, frozenset[VersionStatus]] = {
+    VersionStatus.PUBLISHED: frozenset({VersionStatus.BACKED_UP}),
+    VersionStatus.BACKED_UP: frozenset(),
+}
+"""A published version may become `backed up` once (its DOIs never change)."""
+
+
+def check_version_step(current: VersionStatus, new: VersionStatus, *, what: str = "version") -> None:
+    """Raise IllegalTransitionError unless `current -> new` is an allowed step of a published version."""
+    if new not in VERSION_STEPS[current]:
+        raise IllegalTransitionError(f"{what} is '{current.value}' and cannot become '{new.value}'")

@@ -1,0 +1,1 @@
+"""Back up published versions to Zenodo (concept and version DOIs), exactly once and resumable."""
