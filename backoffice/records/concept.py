@@ -24,6 +24,7 @@ from ..log import logger
 from ..storage.base import ObjectNotFound, PreconditionFailed, Storage
 from . import keys
 from .journal import utcnow
+from .scoring import Compatibility
 from .status import DraftStatus, VersionStatus, check_step
 
 ResourceType = Literal["model", "dataset", "notebook"]
@@ -101,6 +102,8 @@ class DraftRecord(_Record):
     """Weight formats whose dynamic test results the draft waits for."""
     reviewer: str | None = None
     """Reviewer who accepted or requested changes."""
+    compatibility: Compatibility | None = None
+    """Every compatibility report of the draft conflated (scores, tags, reports)."""
 
 
 class VersionRecord(_Record):
@@ -119,6 +122,8 @@ class VersionRecord(_Record):
     """Token of the draft it was published from (makes publish idempotent)."""
     doi: str | None = None
     """Version DOI once backed up to Zenodo."""
+    compatibility: Compatibility | None = None
+    """Every compatibility report of the version conflated (scores, tags, reports)."""
 
 
 class ConceptRecord(_Record):

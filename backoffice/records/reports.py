@@ -1,16 +1,31 @@
-"""Validation and compatibility reports of a draft or version: stored in full next to
-its files, summarised on the concept document, logged with their details."""
+"""Validation and test results of a draft or version: each stored in full as a part of the
+`bioimageio.core_<version>.json` compatibility report (assembled from all parts), noted on
+the concept document, conflated with every other report of the draft/version, logged."""
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
 
 from ..context import Context
 from ..validate.target import Target
 from .concept import ConceptRecord, TestBrief
+from .conflation import conflate_target
+from .core_report import STATIC_PART, assemble_report, store_part
+from .report_names import current_core_version
 
 Status = Literal["passed", "failed", "valid-format", "skipped"]
+
+
+def _error_of(report: dict[str, Any], status: str) -> str | None:
+    """The first error message of a bioimageio summary (for the assembled report)."""
+    if status != "failed":
+        return None
+    for detail in report.get("details", []) or []:
+        for err in (detail.get("errors") if isinstance(detail, dict) else None) or []:
+            msg = str(err.get("msg", "")).strip() if isinstance(err, dict) else ""
+            if msg:
+                return f"{detail.get('name', '')}: {msg}"
+    return "failed"
 
 
 def store_report(
@@ -26,9 +41,12 @@ def store_report(
     tool: str = "",
     weight_format: str | None = None,
 ) -> str:
-    """Store `report` as `<reports>/<name>.json`, note its status, log it. Returns the key."""
-    key = f"{target.reports_prefix}{name}.json"
-    ctx.storage.put_bytes(key, json.dumps(report, indent=1, default=str).encode(), content_type="application/json")
+    """Store `report` as a part of our `bioimageio.core_<version>.json` report (the static checks,
+    or one weight format), assemble that report, note the result, conflate, log. Returns the part's key."""
+    part = weight_format or STATIC_PART
+    core = current_core_version()
+    key = store_part(ctx.storage, target.reports_prefix, core, part, status, report, _error_of(report, status))
+    assemble_report(ctx.storage, target.reports_prefix, core)
 
     def mutate(record: ConceptRecord) -> None:
         if target.subject == "draft":
@@ -40,5 +58,6 @@ def store_report(
             record.versions[target.subject].tests[name] = TestBrief(status=status, report=name, tool=tool, weight_format=weight_format)
 
     ctx.concepts.update(target.concept_id, mutate)
+    conflate_target(ctx.storage, ctx.concepts, target.concept_id, target.subject, target.reports_prefix, target.draft_token)
     ctx.record_step(target.concept_id, step, message, actor=actor, subject=target.subject, details=report)
     return key
