@@ -99,3 +99,9 @@ class InvalidArgumentError(BackofficeError):
     """A command argument that cannot be used (empty reason, unknown option value)."""
 
     exit_code = 14
+
+
+class ReportRejectedError(BackofficeError):
+    """A compatibility report that cannot be accepted (format, size, partner, version, sha256)."""
+
+    exit_code = 15

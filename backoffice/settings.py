@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     env_cache_dir: Path = Path(".backoffice-envs")
     """Folder of the test environments built by the `venv` and `micromamba` managers, one per rendered env file (by its hash)."""
 
+    partner_dispatch_token: SecretStr | None = None
+    """GitHub token allowed to dispatch the partners' check workflows in their repositories (else `github_token`)."""
+
     def ci_run_url(self) -> str | None:
         """The run URL, given or derived from the GitHub Actions environment."""
         if self.run_url:

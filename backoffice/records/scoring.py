@@ -7,7 +7,7 @@ Pure: parsed reports in, summary out. The backoffice's own checks are the tool
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal, cast
 
 from packaging.version import InvalidVersion, Version
@@ -87,6 +87,11 @@ def version_key(version: str) -> tuple[int, Version | str]:
 def _cmp_key(v: str) -> tuple[int, Any]:
     kind, value = version_key(v)
     return (kind, value) if kind == 1 else (kind, str(value))
+
+
+def newest_version(versions: Iterable[str]) -> str:
+    """The newest of some tool versions (PEP 440 order; others below them)."""
+    return max(versions, key=_cmp_key)
 
 
 def tool_score(by_version: Mapping[str, ToolReport]) -> float | None:
