@@ -114,16 +114,16 @@ def collect(sources: Sequence[str], work_dir: Path, timeout: float = 60) -> list
     from ..stage.fetch import download, is_url
 
     out: list[Candidate] = []
-    for source in sources:
+    for i, source in enumerate(sources):
         if is_url(source):
-            folder = work_dir / f"download-{len(out)}-{len(list(work_dir.iterdir()))}"
+            folder = work_dir / f"download-{i}"
             folder.mkdir()
             try:
                 file = download(source, folder, max_bytes=MAX_ARCHIVE_BYTES, timeout=timeout, progress=False)
             except BackofficeError as e:
                 raise _reject(source, "url", str(e)) from None
             path_part = source.split("?", 1)[0].split("#", 1)[0]
-            if file.suffix == ".zip" or path_part.endswith(".zip"):
+            if path_part.endswith(".zip") or (not path_part.endswith(".json") and zipfile.is_zipfile(file)):
                 out.extend(_from_zip(file, source))
             else:  # a single report: its URL path gives <concept>/<version>/<file>
                 out.append(Candidate(source, path_part.split("://", 1)[-1].split("/", 1)[-1], _file_reader(file)))
