@@ -12,6 +12,7 @@ from pathlib import Path
 from ..context import Context
 from ..errors import ConfigError
 from ..index.generate import generate_index
+from ..partners.ingest import ingest
 from ..review.publish import publish
 from ..stage.stage import stage
 from ..testing.dynamic import run_weight_format_test
@@ -48,8 +49,34 @@ def run_demo(ctx: Context, say: Callable[[str], None], *, version: str = "1.0") 
     say(f"draft status: {draft.status.value}")
     published = publish(ctx, cid, reviewer)
     say(f"publish (as {reviewer}): version {published.version}")
+    _partner_report(ctx, cid, published.version, say)
     index = generate_index(ctx)
     url = index.written["collection.json"]
     local = getattr(ctx.storage, "root", None)
     path = Path(local) / "collection.json" if isinstance(local, Path) else None
     return DemoResult(cid, published.version, url, path)
+
+
+DEMO_PARTNER_REPORT = {"status": "passed", "error": None, "details": "opened and ran in the partner's tool",
+                       "links": ["ilastik/ilastik"], "badge": None, "tool": "ilastik"}
+"""A report as a partner's check writes it (the format of the running bioimage.io collection)."""
+
+
+def _partner_report(ctx: Context, cid: str, version: str, say: Callable[[str], None]) -> None:
+    """Hand in a partner's report for the published version and show the conflated scores."""
+    import json
+
+    partner = next((p for p in ctx.config.partners if "model" in p.resource_types and p.tool_name != "bioimageio.core"), None)
+    if partner is None:
+        say("no partner checks models: no partner report")
+        return
+    with tempfile.TemporaryDirectory(prefix="backoffice-demo-report-") as tmp:
+        report = Path(tmp) / cid / version / f"{partner.tool_name}_1.4.1.json"
+        report.parent.mkdir(parents=True)
+        report.write_text(json.dumps({**DEMO_PARTNER_REPORT, "tool": partner.tool_name}), encoding="utf-8")
+        ingest(ctx, partner.id, [str(report)], actor="demo")
+    compat = ctx.concepts.get(cid).versions[version].compatibility
+    if compat is not None:
+        tools = ", ".join(f"{t} {s:g}" for t, s in compat.scores.tools.items())
+        say(f"partner report: {partner.tool_name} 1.4.1 passed; scores: {tools}; overall {compat.scores.overall:g};"
+            f" tags: {', '.join(compat.tags)}")
