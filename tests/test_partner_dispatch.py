@@ -239,3 +239,19 @@ def test_plan_now_reads_the_ledgers(gh_ctx: Context) -> None:
     plan = plan_now(gh_ctx)
     assert "ilastik" not in {d.partner for d in plan.dispatches} and plan.waiting == 1
 
+
+
+def test_only_the_declared_identity_may_hand_in_reports() -> None:
+    from backoffice.config.collection_config import Partner
+    from backoffice.errors import PermissionDeniedError
+    from backoffice.partners.identity import verify_reporter
+
+    ilastik = config().partner("ilastik")
+    assert verify_reporter(ilastik, 999, "artifact") == "ilastik/bioimage-io-resources"  # from its declared repository
+    with pytest.raises(PermissionDeniedError, match="GitHub user 999 may not hand in reports of 'ilastik' by URL"):
+        verify_reporter(ilastik, 999, "url")
+    strict = Partner.model_validate({**ilastik.model_dump(), "reporters": {"repositories": ["ilastik/reports"], "github_ids": [4242]}})
+    assert verify_reporter(strict, 4242, "url") is None and verify_reporter(strict, 4242, "artifact") == "ilastik/reports"
+    with pytest.raises(PermissionDeniedError):
+        verify_reporter(strict, 999, "artifact")
+    assert strict.may_report("ilastik/reports", None) and strict.may_report(None, 4242) and not strict.may_report("evil/repo", 1)

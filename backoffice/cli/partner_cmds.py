@@ -18,6 +18,23 @@ def register(app: typer.Typer) -> None:
     app.command("plan-partner-check")(plan_partner_check)
     app.command("run-partner-check")(run_partner_check)
     app.command("conflate")(conflate)
+    app.command("verify-reporter")(verify_reporter)
+
+
+def verify_reporter(
+    partner: str = typer.Argument(..., help="Partner id."),
+    actor_id: int = typer.Option(..., "--actor-id", help="Numeric GitHub id of the user who dispatched (github.actor_id)."),
+    mode: str = typer.Option(..., "--mode", help="url or artifact: how the reports come."),
+) -> None:
+    """Check that a GitHub user may hand in a partner's reports; outputs the artifact repository."""
+    from ..partners.identity import verify_reporter as verify
+
+    if mode not in ("url", "artifact"):
+        raise InvalidArgumentError(f"--mode must be url or artifact, not '{mode}'")
+    ctx = make_context()
+    repo = verify(ctx.config.partner(partner), actor_id, "url" if mode == "url" else "artifact")
+    set_outputs({"repository": repo or ""})
+    console.print(f"GitHub user {actor_id} may hand in reports of {partner}" + (f" from {repo}" if repo else ""))
 
 
 def ingest_reports(
