@@ -23,6 +23,7 @@ from packaging.requirements import Requirement
 from ruamel.yaml import YAML
 
 from backoffice.context import Context
+from backoffice.records import keys
 from backoffice.stage.stage import stage
 from backoffice.testing import env_managers
 from backoffice.testing.dynamic import first_error, run_weight_format_test
@@ -368,8 +369,11 @@ def test_failed_environment_gives_a_failed_summary_saying_so(
     outcome = run_weight_format_test(ctx, cid, "draft", "onnx", env)
     assert outcome.status == "failed"
     assert outcome.first_error is not None and "environment failed: venv build failed: pip install failed" in outcome.first_error
-    report = json.loads(ctx.storage.get_bytes(f"{outcome.target.reports_prefix}{outcome.report_name}.json"))
+    prefix, core = outcome.target.reports_prefix, dist_version("bioimageio.core")
+    report = json.loads(ctx.storage.get_bytes(keys.report_part(prefix, f"bioimageio.core_{core}", "onnx")))["summary"]
     assert report["status"] == "failed" and "No matching distribution" in json.dumps(report)
+    assembled = json.loads(ctx.storage.get_bytes(f"{prefix}bioimageio.core_{core}.json"))  # the one report of our tool
+    assert assembled["status"] == "failed" and assembled["details"]["weight_formats"]["onnx"]["status"] == "failed"
     entry = ctx.concepts.get(cid).require_draft().tests[outcome.report_name]
     assert entry.status == "failed"
 
@@ -458,13 +462,6 @@ def test_unknown_env_manager_is_refused(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def env_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Built environments, shared by the whole session (or kept in BACKOFFICE_TEST_ENV_CACHE)."""
-    given = os.environ.get("BACKOFFICE_TEST_ENV_CACHE")
-    return Path(given).absolute() if given else tmp_path_factory.mktemp("envs")
-
-
 @pytest.fixture(scope="module")
 def collection(tmp_path_factory: pytest.TempPathFactory, env_cache: Path) -> dict[str, Any]:
     """A local collection with good and bad model packages staged as drafts."""
@@ -502,8 +499,8 @@ def backoffice_test(collection: dict[str, Any], package: str, weight_format: str
     from backoffice.validate.target import resolve_target
 
     ctx: Context = collection["ctx"]
-    name = f"bioimageio.core_{dist_version('bioimageio.core')}_{weight_format}"
-    report = json.loads(ctx.storage.get_bytes(f"{resolve_target(ctx, cid, 'draft').reports_prefix}{name}.json"))
+    part = keys.report_part(resolve_target(ctx, cid, "draft").reports_prefix, f"bioimageio.core_{dist_version('bioimageio.core')}", weight_format)
+    report = json.loads(ctx.storage.get_bytes(part))["summary"]
     return r, report
 
 
