@@ -25,7 +25,9 @@ from ..context import Context
 from ..errors import BackofficeError, ReportRejectedError
 from ..log import logger
 from ..records import keys
-from ..records.conflation import conflate_target
+from ..records.concept import ConceptRecord
+from ..records.conflation import apply_brief, conflate_reports
+from ..records.scoring import Compatibility
 from ..records.report_names import current_core_version
 from ..records.tool_report import MAX_REPORT_BYTES, OWN_TOOL, ReportProblem, ToolReport, parse_report, report_file_name
 from .ledger import Ledger, VersionRef
@@ -144,8 +146,10 @@ def _target(relative: str) -> tuple[str, str, str]:
     return parts[-3], parts[-2], parts[-1]
 
 
-def check(ctx: Context, partner: Partner, candidate: Candidate) -> Accepted:
-    """One report checked against the partner and the collection; ReportRejectedError says why."""
+def check(ctx: Context, partner: Partner, candidate: Candidate,
+          records: dict[str, ConceptRecord | None] | None = None) -> Accepted:
+    """One report checked against the partner and the collection; ReportRejectedError says why.
+    `records` caches concept documents across the reports of one batch."""
     o = candidate.origin
     try:
         concept_id, version, name = _target(candidate.relative)
@@ -159,7 +163,10 @@ def check(ctx: Context, partner: Partner, candidate: Candidate) -> Accepted:
         raise _reject(o, "tool", f"'{tool}' is not the tool of partner '{partner.id}' ('{partner.tool_name}')")
     if partner.tool_name == OWN_TOOL and tool_version == current_core_version():
         raise _reject(o, "tool_version", f"{OWN_TOOL} {tool_version} is the release the backoffice reports on itself")
-    record = ctx.concepts.find(concept_id)
+    cache = records if records is not None else {}
+    if concept_id not in cache:
+        cache[concept_id] = ctx.concepts.find(concept_id)
+    record = cache[concept_id]
     if record is None:
         raise _reject(o, "concept", f"'{concept_id}' is not in the collection")
     v = record.versions.get(version)
@@ -178,7 +185,8 @@ def ingest(ctx: Context, partner_id: str, sources: Sequence[str], *, actor: str 
     """Check every report, then store them all, conflate each touched version once, log."""
     partner = ctx.config.partner(partner_id)
     with tempfile.TemporaryDirectory(prefix="backoffice-reports-") as tmp:
-        accepted = [check(ctx, partner, c) for c in collect(sources, Path(tmp))]
+        records: dict[str, ConceptRecord | None] = {}
+        accepted = [check(ctx, partner, c, records) for c in collect(sources, Path(tmp))]
     seen: dict[str, str] = {}
     for a in accepted:
         if a.key in seen:
@@ -188,12 +196,20 @@ def ingest(ctx: Context, partner_id: str, sources: Sequence[str], *, actor: str 
     for a in accepted:
         ctx.storage.put_bytes(a.key, a.data, content_type="application/json")
     touched = sorted({(a.concept_id, a.version) for a in accepted})
-    for cid, version in touched:
-        conflate_target(ctx.storage, ctx.concepts, cid, version, keys.version_reports(cid, version))
-        mine = [a for a in accepted if (a.concept_id, a.version) == (cid, version)]
-        ctx.record_step(cid, "compatibility-report", "; ".join(f"{a.tool} {a.tool_version}: {a.report.status}" for a in mine),
-                        actor=actor or f"partner:{partner.id}", subject=version,
-                        details=[{"tool": a.tool, "tool_version": a.tool_version, "status": a.report.status,
+    for cid in sorted({c for c, _ in touched}):  # one concept document update per concept
+        versions = [v for c, v in touched if c == cid]
+        briefs = {v: conflate_reports(ctx.storage, keys.version_reports(cid, v)) for v in versions}
+
+        def mutate(record: ConceptRecord, briefs: dict[str, Compatibility] = briefs) -> None:
+            for v, compat in briefs.items():
+                apply_brief(record, v, None, compat)
+
+        ctx.concepts.update(cid, mutate)
+        mine = [a for a in accepted if a.concept_id == cid]
+        ctx.record_step(cid, "compatibility-report",
+                        "; ".join(f"{a.version}: {a.tool} {a.tool_version} {a.report.status}" for a in mine),
+                        actor=actor or f"partner:{partner.id}", subject=versions[0] if len(versions) == 1 else "versions",
+                        details=[{"version": a.version, "tool": a.tool, "tool_version": a.tool_version, "status": a.report.status,
                                   "score": a.report.score, "error": a.report.error} for a in mine])
     Ledger(ctx.storage, partner.id).append("reported", [VersionRef(a.concept_id, a.version, "") for a in accepted],
                                            run_url=ctx.settings.ci_run_url())
