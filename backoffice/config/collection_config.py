@@ -116,7 +116,9 @@ class Partner(_Strict):
 
     def may_report(self, repository: str | None, actor_id: int | None) -> bool:
         """Whether a dispatch from `repository` by GitHub user `actor_id` may hand in reports."""
-        repos = set(self.reporters.repositories) | ({self.dispatch.repository} if self.dispatch else set())
+        repos: set[str] = set(self.reporters.repositories)
+        if self.dispatch is not None:
+            repos.add(self.dispatch.repository)
         return (repository is not None and repository in repos) or (actor_id is not None and actor_id in self.reporters.github_ids)
 
 

@@ -4,7 +4,7 @@ the concept document, conflated with every other report of the draft/version, lo
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from ..context import Context
 from ..validate.target import Target
@@ -20,11 +20,15 @@ def _error_of(report: dict[str, Any], status: str) -> str | None:
     """The first error message of a bioimageio summary (for the assembled report)."""
     if status != "failed":
         return None
-    for detail in report.get("details", []) or []:
-        for err in (detail.get("errors") if isinstance(detail, dict) else None) or []:
-            msg = str(err.get("msg", "")).strip() if isinstance(err, dict) else ""
+    details: Any = report.get("details") or []
+    for detail in cast(list[Any], details) if isinstance(details, list) else []:
+        if not isinstance(detail, dict):
+            continue
+        d = cast(dict[str, Any], detail)
+        for err in cast(list[Any], d.get("errors") or []):
+            msg = str(cast(dict[str, Any], err).get("msg", "")).strip() if isinstance(err, dict) else ""
             if msg:
-                return f"{detail.get('name', '')}: {msg}"
+                return f"{d.get('name', '')}: {msg}"
     return "failed"
 
 

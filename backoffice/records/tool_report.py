@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -75,11 +75,11 @@ class ToolReport(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _default_score(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "score" not in data:
-            fields: dict[str, Any] = dict(data)  # pyright: ignore[reportUnknownArgumentType]
-            fields["score"] = 1.0 if fields.get("status") == "passed" else 0.0
-            return fields
-        return data
+        if isinstance(data, dict):
+            fields = cast(dict[str, Any], data)
+            if "score" not in fields:
+                return {**fields, "score": 1.0 if fields.get("status") == "passed" else 0.0}
+        return cast(Any, data)
 
 
 def report_file_name(tool: str, tool_version: str) -> str:
