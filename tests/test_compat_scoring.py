@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from backoffice.records.core_report import assemble, assemble_report, store_part
 from backoffice.records.scoring import conflate, tool_score
 from backoffice.records.tool_report import ToolReport
 from backoffice.storage.base import Storage
-from test_partner_reports import publish_record
+from test_partner_reports import publish_record, write
 
 CORE = "0.11.0"
 
@@ -110,3 +111,28 @@ def test_concurrent_conflations_keep_the_newest(ctx: Context) -> None:
         t.join()
     compat = ctx.concepts.get("brave-otter").versions["1.0"].compatibility
     assert compat is not None and sorted(compat.reports) == tools
+
+
+def test_only_versions_with_new_reports_are_conflated_again(local_ctx: Context, tmp_path: Path) -> None:
+    from backoffice.index.generate import generate_index
+    from backoffice.partners.ingest import ingest
+
+    publish_record(local_ctx, versions=("1.0", "2.0"))
+    publish_record(local_ctx, cid="calm-cow")
+    for v in ("1.0", "2.0"):
+        write(tmp_path / "a", f"brave-otter/{v}/ilastik_1.4.json", '{"status": "passed"}')
+    write(tmp_path / "a", "calm-cow/1.0/ilastik_1.4.json", '{"status": "passed"}')
+    ingest(local_ctx, "ilastik", [str(tmp_path / "a")])
+    generate_index(local_ctx)
+
+    def revisions() -> dict[str, int]:
+        return {f"{c}/{v}": json.loads(local_ctx.storage.get_bytes(keys.conflated_summary(keys.version_reports(c, v))))["revision"]
+                for c, v in (("brave-otter", "1.0"), ("brave-otter", "2.0"), ("calm-cow", "1.0"))}
+
+    before = revisions()
+    ingest(local_ctx, "ilastik", [str(write(tmp_path / "b", "brave-otter/2.0/ilastik_1.5.json", '{"status": "failed"}'))])
+    after = revisions()
+    assert after == {**before, "brave-otter/2.0": before["brave-otter/2.0"] + 1}
+    assert generate_index(local_ctx).fetched == 1  # the index re-reads only that concept
+    entry = next(e for e in json.loads(local_ctx.storage.get_bytes("collection.json"))["collection"] if e["id"] == "brave-otter")
+    assert entry["compatibility"]["scores"]["tools"]["ilastik"] == 0.5
