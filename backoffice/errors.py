@@ -121,3 +121,7 @@ class ZenodoUnavailableError(ExternalServiceError):
 
 class BackupIncompleteError(ExternalServiceError):
     """Some versions could not be backed up to Zenodo (each is named in the log and summary)."""
+class ReportRejectedError(BackofficeError):
+    """A compatibility report that cannot be accepted (format, size, partner, version, sha256)."""
+
+    exit_code = 15

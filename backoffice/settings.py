@@ -140,6 +140,8 @@ class Settings(BaseSettings):
     """Most recent log entries per concept in the dashboard's detail files."""
     zenodo_give_up_seconds: float = 600.0
     """How long to keep retrying Zenodo (429, 5xx, no answer) before giving up on a version."""
+    partner_dispatch_token: SecretStr | None = None
+    """GitHub token allowed to dispatch the partners' check workflows in their repositories (else `github_token`)."""
 
     def ci_run_url(self) -> str | None:
         """The run URL, given or derived from the GitHub Actions environment."""

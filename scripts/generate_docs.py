@@ -17,8 +17,11 @@ sys.path.insert(0, str(REPO))
 
 from backoffice.config.collection_config import CollectionConfig  # noqa: E402
 from backoffice.config.curation import CurationDecl  # noqa: E402
+from backoffice.index.compatibility import CompatibilityOverview  # noqa: E402
 from backoffice.index.models import CollectionDraftJson, CollectionJson, IdMapEntry  # noqa: E402
 from backoffice.records.concept import ConceptRecord  # noqa: E402
+from backoffice.records.scoring import Compatibility  # noqa: E402
+from backoffice.records.tool_report import ToolReport  # noqa: E402
 from backoffice.settings import Settings  # noqa: E402
 
 SCHEMAS: dict[str, Any] = {
@@ -28,6 +31,9 @@ SCHEMAS: dict[str, Any] = {
     "collection_draft.schema.json": CollectionDraftJson,
     "id_map_entry.schema.json": IdMapEntry,
     "concept_record.schema.json": ConceptRecord,
+    "tool_report.schema.json": ToolReport,
+    "version_compatibility.schema.json": Compatibility,
+    "compatibility.schema.json": CompatibilityOverview,
 }
 
 

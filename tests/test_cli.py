@@ -74,4 +74,7 @@ def test_readme_main_job(tmp_path: Path, run_cli: RunCli, settings_factory: Any)
     collection = json.loads((tmp_path / "store" / "collection.json").read_text())
     (entry,) = collection["collection"]
     assert entry["test_summary"]["status"] == "passed"
+    assert "partner report: ilastik 1.4.1 passed; scores: bioimageio.core 1, ilastik 1;" in r.stdout
+    assert entry["compatibility"]["scores"]["tools"] == {"bioimageio.core": 1.0, "ilastik": 1.0} and entry["score"] > 0.5
+    assert "ilastik-compatible" in entry["tags"] and "bioimageio.core-compatible" in entry["tags"]
     assert f"collection.json: {tmp_path / 'store' / 'collection.json'}" in r.stdout

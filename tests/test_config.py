@@ -49,7 +49,7 @@ def _broken_config(tmp_path: Path, mutate) -> Path:  # noqa: ANN001
         (lambda c: c["reviewers"][0].update(id="octocat"), "reviewers[0].id"),
         (lambda c: c["reviewers"][1].update(email="not-an-email"), "reviewers[1].email"),
         (lambda c: c["reviewers"][0].update(nickname="x"), "reviewers[0].nickname"),
-        (lambda c: c["partners"][0].pop("workflow"), "partners[0].workflow"),
+        (lambda c: c["partners"][0]["dispatch"].pop("workflow"), "partners[0].dispatch.workflow"),
         (lambda c: c["id_parts"]["model"]["nouns"].update(shark=""), "id_parts.model.nouns"),
         (lambda c: c["id_parts"]["dataset"]["adjectives"].append("Not A Word"), "id_parts.dataset.adjectives"),
     ],

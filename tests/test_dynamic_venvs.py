@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from backoffice.context import Context
+from backoffice.records import keys
 from backoffice.dynamic.env_cache import MARKER
 from backoffice.dynamic.env_render import render_env
 from backoffice.dynamic.environments import current_env
@@ -68,8 +69,8 @@ def backoffice_test(collection: dict[str, Any], package: str, weight_format: str
     from backoffice.records.target import resolve_target
 
     ctx: Context = collection["ctx"]
-    name = f"bioimageio.core_{dist_version('bioimageio.core')}_{weight_format}"
-    report = json.loads(ctx.storage.get_bytes(f"{resolve_target(ctx.concepts, cid, 'draft').reports_prefix}{name}.json"))
+    part = keys.report_part(resolve_target(ctx.concepts, cid, "draft").reports_prefix, f"bioimageio.core_{dist_version('bioimageio.core')}", weight_format)
+    report = json.loads(ctx.storage.get_bytes(part))["summary"]
     return r, report
 
 

@@ -20,6 +20,7 @@ from packaging.requirements import Requirement
 from ruamel.yaml import YAML
 
 from backoffice.context import Context
+from backoffice.records import keys
 from backoffice.stage.stage import stage
 from backoffice.dynamic import env_builders
 from backoffice.dynamic.conda_pip import conda_to_pip
@@ -379,8 +380,11 @@ def test_failed_environment_gives_a_failed_summary_saying_so(
     outcome = run_weight_format_test(ctx, cid, "draft", "onnx", env)
     assert outcome.status == "failed"
     assert outcome.first_error is not None and "environment failed: venv build failed: pip install failed" in outcome.first_error
-    report = json.loads(ctx.storage.get_bytes(f"{outcome.target.reports_prefix}{outcome.report_name}.json"))
+    prefix, core = outcome.target.reports_prefix, dist_version("bioimageio.core")
+    report = json.loads(ctx.storage.get_bytes(keys.report_part(prefix, f"bioimageio.core_{core}", "onnx")))["summary"]
     assert report["status"] == "failed" and "No matching distribution" in json.dumps(report)
+    assembled = json.loads(ctx.storage.get_bytes(f"{prefix}bioimageio.core_{core}.json"))  # the one report of our tool
+    assert assembled["status"] == "failed" and assembled["details"]["weight_formats"]["onnx"]["status"] == "failed"
     entry = ctx.concepts.get(cid).require_draft().tests[outcome.report_name]
     assert entry.status == "failed"
 

@@ -10,6 +10,7 @@ from ..errors import BackofficeError
 from . import common, env_cmds, info_cmds, pipeline_cmds, review_cmds, stage_cmds, dynamic_cmds
 from . import gh_cmds
 from . import backup_cmds
+from . import partner_cmds
 
 app = typer.Typer(
     name="backoffice",
@@ -36,6 +37,7 @@ env_cmds.register(app)
 review_cmds.register(app)
 gh_cmds.register(app)
 backup_cmds.register(app)
+partner_cmds.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..errors import ConfigError, PermissionDeniedError
+from ..errors import ConfigError, NotFoundError, PermissionDeniedError
 from .errors import config_error
 
 ResourceType = Literal["model", "dataset", "notebook"]
@@ -41,25 +41,85 @@ class Reviewer(_Strict):
     """ORCID iD, e.g. `0000-0002-1825-0097`."""
 
 
-class Partner(_Strict):
-    """Community partner software whose compatibility checks feed the test summaries."""
+TOOL_NAME = r"^[a-z0-9][a-z0-9.-]*$"
+"""A tool (report) name: no `_`, which separates it from the tool version in report file names."""
 
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
-    """Short id, used as the report name, e.g. `ilastik`."""
-    name: str
-    """Display name."""
+
+class PartnerDispatch(_Strict):
+    """A check run by a workflow in the partner's repository, dispatched by the backoffice."""
+
     repository: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
     """`owner/name` of the repository whose workflow checks the resources."""
     workflow: str = Field(pattern=r"^[A-Za-z0-9_.-]+\.ya?ml$")
     """Workflow file dispatched with the list of new/updated resource versions."""
     ref: str = "main"
     """Git ref the workflow is dispatched on."""
+
+
+class PartnerScript(_Strict):
+    """A check command our own workflow runs in an environment of its own."""
+
+    command: list[str] = Field(min_length=1)
+    """Command and arguments; `{python}` is the environment's interpreter, `{resources}` a JSON file listing
+    the resource versions to check, `{out}` the folder to write `<tool>_<tool_version>.json` reports into
+    (one sub-folder per `<concept id>/<version>`)."""
+    environment: list[str] = Field(default_factory=list)
+    """pip requirements of the check's own environment (empty: the current interpreter)."""
+    timeout: float = Field(default=3600, gt=0)
+    """Seconds the check may run."""
+
+
+class PartnerReporters(_Strict):
+    """Who may hand in reports for a partner (checked by the report_compatibility workflow)."""
+
+    repositories: list[str] = Field(default_factory=list)
+    """`owner/name` of repositories whose workflows may dispatch reports (`github.repository` of the caller)."""
+    github_ids: list[int] = Field(default_factory=list)
+    """Numeric GitHub user ids allowed to dispatch reports (`github.actor_id`)."""
+
+
+class Partner(_Strict):
+    """Community partner software whose compatibility checks feed the test summaries."""
+
+    id: str = Field(pattern=TOOL_NAME)
+    """Short id, e.g. `ilastik`."""
+    name: str
+    """Display name."""
+    tool: str | None = Field(default=None, pattern=TOOL_NAME)
+    """Tool name of its reports (`<tool>_<tool version>.json`); defaults to the id. A partner may run
+    another release of the backoffice's own tool (`bioimageio.core`), but never the release the backoffice runs."""
     resource_types: list[ResourceType] = Field(default_factory=lambda: ["model"])
     """Which resource types the partner checks."""
+    dispatch: PartnerDispatch | None = None
+    """How to start its check in its repository (exclusive with `script`)."""
+    script: PartnerScript | None = None
+    """How our workflow runs its check (exclusive with `dispatch`)."""
+    reporters: PartnerReporters = Field(default_factory=PartnerReporters)
+    """Who may submit reports for it; the dispatch repository may always."""
     logo: str | None = None
     """Logo URL for the website."""
+    icon: str | None = None
+    """Small icon URL for badges."""
     docs: str | None = None
     """Documentation URL."""
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Partner:
+        if (self.dispatch is None) == (self.script is None):
+            raise ValueError(f"partner '{self.id}' needs exactly one of `dispatch` and `script`")
+        return self
+
+    @property
+    def tool_name(self) -> str:
+        """The tool name its reports carry."""
+        return self.tool or self.id
+
+    def may_report(self, repository: str | None, actor_id: int | None) -> bool:
+        """Whether a dispatch from `repository` by GitHub user `actor_id` may hand in reports."""
+        repos: set[str] = set(self.reporters.repositories)
+        if self.dispatch is not None:
+            repos.add(self.dispatch.repository)
+        return (repository is not None and repository in repos) or (actor_id is not None and actor_id in self.reporters.github_ids)
 
 
 class IdParts(_Strict):
@@ -135,6 +195,11 @@ class CollectionConfig(_Strict):
         pids = [p.id for p in self.partners]
         if len(set(pids)) != len(pids):
             raise ValueError("duplicate partner ids")
+        if "bioimageio.core" in pids:
+            raise ValueError("'bioimageio.core' is the backoffice's own tool, not a partner id")
+        tools = [p.tool_name for p in self.partners]
+        if len(set(tools)) != len(tools):
+            raise ValueError("two partners report as the same tool")
         if self.demo_reviewer is not None and self.demo_reviewer not in ids:
             raise ValueError(f"demo_reviewer '{self.demo_reviewer}' is not a reviewer")
         return self
@@ -145,6 +210,14 @@ class CollectionConfig(_Strict):
             if r.id == reviewer_id:
                 return r
         raise PermissionDeniedError(f"'{reviewer_id}' is not a reviewer of this collection")
+
+    def partner(self, partner_id: str) -> Partner:
+        """The partner with that id, or NotFoundError."""
+        for p in self.partners:
+            if p.id == partner_id:
+                return p
+        known = ", ".join(p.id for p in self.partners) or "none"
+        raise NotFoundError(f"'{partner_id}' is not a partner of this collection (partners: {known})")
 
     def is_reviewer(self, actor: str | None) -> bool:
         return actor is not None and any(r.id == actor for r in self.reviewers)

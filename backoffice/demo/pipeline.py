@@ -13,13 +13,14 @@ from pathlib import Path
 
 from ..backup.run import SKIPPED, make_client, run_backup
 from ..context import Context
+from ..dynamic.environments import current_env
+from ..dynamic.run import run_weight_format_test
 from ..errors import BackupIncompleteError, ConfigError
 from ..index.generate import generate_index
+from ..partners.ingest import ingest
 from ..records import keys
 from ..review.publish import publish
 from ..stage.stage import stage
-from ..dynamic.run import run_weight_format_test
-from ..dynamic.environments import current_env
 from ..validate.static import validate_format
 
 
@@ -54,6 +55,7 @@ def run_demo(ctx: Context, say: Callable[[str], None], *, version: str = "1.0") 
     say(f"draft status: {draft.status.value}")
     published = publish(ctx, cid, reviewer)
     say(f"publish (as {reviewer}): version {published.version}")
+    _partner_report(ctx, cid, published.version, say)
     client = make_client(ctx)
     if client is None:
         say(SKIPPED)
@@ -70,3 +72,29 @@ def run_demo(ctx: Context, say: Callable[[str], None], *, version: str = "1.0") 
     path = Path(local) / "collection.json" if isinstance(local, Path) else None
     dashboard = ctx.storage.public_url(keys.DASHBOARD_PREFIX + "index.html").removesuffix("index.html")
     return DemoResult(cid, published.version, url, path, dashboard)
+
+
+
+DEMO_PARTNER_REPORT = {"status": "passed", "error": None, "details": "opened and ran in the partner's tool",
+                       "links": ["ilastik/ilastik"], "badge": None, "tool": "ilastik"}
+"""A report as a partner's check writes it (the format of the running bioimage.io collection)."""
+
+
+def _partner_report(ctx: Context, cid: str, version: str, say: Callable[[str], None]) -> None:
+    """Hand in a partner's report for the published version and show the conflated scores."""
+    import json
+
+    partner = next((p for p in ctx.config.partners if "model" in p.resource_types and p.tool_name != "bioimageio.core"), None)
+    if partner is None:
+        say("no partner checks models: no partner report")
+        return
+    with tempfile.TemporaryDirectory(prefix="backoffice-demo-report-") as tmp:
+        report = Path(tmp) / cid / version / f"{partner.tool_name}_1.4.1.json"
+        report.parent.mkdir(parents=True)
+        report.write_text(json.dumps({**DEMO_PARTNER_REPORT, "tool": partner.tool_name}), encoding="utf-8")
+        ingest(ctx, partner.id, [str(report)], actor="demo")
+    compat = ctx.concepts.get(cid).versions[version].compatibility
+    if compat is not None:
+        tools = ", ".join(f"{t} {s:g}" for t, s in compat.scores.tools.items())
+        say(f"partner report: {partner.tool_name} 1.4.1 passed; scores: {tools}; overall {compat.scores.overall:g};"
+            f" tags: {', '.join(compat.tags)}")

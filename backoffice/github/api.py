@@ -43,15 +43,18 @@ def connect(api_url: str, token: str) -> Any:
 class GitHubClient:
     """The calls the backoffice makes to the repository that runs its workflows."""
 
-    def __init__(self, settings: Settings) -> None:
-        token = settings.github_token.get_secret_value() if settings.github_token else ""
+    def __init__(self, settings: Settings, repository: str | None = None, *, partner: bool = False) -> None:
+        """A client for `repository` (default: ours); `partner` uses the partner dispatch token if set."""
+        secret = (settings.partner_dispatch_token or settings.github_token) if partner else settings.github_token
+        token = secret.get_secret_value() if secret else ""
         if not token:
             raise ConfigError("no GitHub token: set BACKOFFICE_GITHUB_TOKEN (on GitHub Actions: the job's GITHUB_TOKEN)")
-        if not REPOSITORY.match(settings.github_repository):
-            raise ConfigError(f"github_repository must be 'owner/name', not '{settings.github_repository}'")
+        repository = repository or settings.github_repository
+        if not REPOSITORY.match(repository):
+            raise ConfigError(f"github_repository must be 'owner/name', not '{repository}'")
         self._token = token
         self.api_url = settings.github_api_url.rstrip("/")
-        self.repository_name = settings.github_repository
+        self.repository_name = repository
         self._client: Any = connect(self.api_url, token)
         self._repo: Any = None
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from collections.abc import Callable
 from typing import Any, Literal, TypedDict, TypeVar, cast
 
 from ..config.curation import CurationDecl
@@ -23,6 +23,7 @@ from ..log import logger
 from ..records import keys
 from ..records.concept import ConceptRecord
 from ..storage.base import ObjectNotFound, Storage
+from .compatibility import compatibility_overview
 from .dashboard import write_dashboard
 from .plan import ConceptOutputs, assemble, plan_concept
 
@@ -164,9 +165,10 @@ def generate_index(ctx: Context, mode: Mode = "all", *, full: bool = False) -> G
         etags[record.id] = etag
 
     files = assemble(config, outputs)
+    files[keys.COMPATIBILITY_JSON] = compatibility_overview(config, files[keys.COLLECTION_JSON])
     wanted = {
         "all": list(files),
-        "published": [keys.COLLECTION_JSON, keys.ID_MAP_JSON],
+        "published": [keys.COLLECTION_JSON, keys.ID_MAP_JSON, keys.COMPATIBILITY_JSON],
         "draft": [keys.COLLECTION_DRAFT_JSON, keys.ID_MAP_DRAFT_JSON],
     }[mode]
     written: dict[str, str] = {}

@@ -8,6 +8,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..records.scoring import Scores
+from ..records.tool_report import ReportBadge
+
 TestStatus = Literal["passed", "failed", "valid-format", "untested"]
 
 
@@ -33,6 +36,35 @@ class ReportsSummary(_Out):
     """Every report of the version."""
 
 
+class ReportLink(_Out):
+    """One compatibility report of a version."""
+
+    status: Literal["passed", "failed", "not-applicable"]
+    score: float
+    """0..1."""
+    error: str | None = None
+    """First line of the error, if failed."""
+    url: str
+    """URL of the report file `<tool>_<tool_version>.json`."""
+
+
+class Compatibility(_Out):
+    """Every compatibility report of a version conflated (rules in docs/compatibility.md)."""
+
+    status: Literal["passed", "failed", "valid-format", "untested"]
+    """The newest bioimageio.core verdict."""
+    scores: Scores
+    """Per-tool, metadata and overall scores."""
+    reports: dict[str, dict[str, ReportLink]] = Field(default_factory=dict)
+    """Tool -> tool version -> report."""
+    badges: list[ReportBadge] = Field(default_factory=list)
+    """Badges from the tools' newest reports."""
+    links: list[str] = Field(default_factory=list)
+    """bioimage.io ids the passed reports say the resource should link."""
+    summary_url: str
+    """URL of the version's `compatibility.json` (every report in full)."""
+
+
 class VersionEntry(_Out):
     """One published version of a concept."""
 
@@ -50,6 +82,10 @@ class VersionEntry(_Out):
     """Published, or published and backed up."""
     test_summary: ReportsSummary
     """Conflated test summary of this version."""
+    compatibility: Compatibility | None = None
+    """Compatibility reports, scores and badges of this version (None: no report yet)."""
+    tags: list[str] = Field(default_factory=list)
+    """`<tool>-compatible` and `<tool>_<version>-compatible` tags of this version's passed reports."""
 
 
 class CollectionEntry(_Out):
@@ -66,6 +102,7 @@ class CollectionEntry(_Out):
     version: str
     """Latest published (unblocked) version."""
     tags: list[str]
+    """Description tags plus the latest version's `<tool>-compatible` tags."""
     authors: list[str]
     """Author names."""
     covers: list[str]
@@ -88,6 +125,12 @@ class CollectionEntry(_Out):
     """Weight formats of a model."""
     test_summary: ReportsSummary
     """Conflated test summary of the latest version."""
+    compatibility: Compatibility | None = None
+    """Compatibility reports, scores and badges of the latest version."""
+    score: float | None = None
+    """Overall compatibility score of the latest version (0..1)."""
+    links: list[str] = Field(default_factory=list)
+    """Related bioimage.io ids, from the latest version's passed reports."""
     created: datetime
     """When the concept was first published."""
     last_modified: datetime
@@ -114,6 +157,8 @@ class DraftEntry(_Out):
     """Emoji of the id's noun."""
     created: datetime | None = None
     """When this upload was staged."""
+    compatibility: Compatibility | None = None
+    """Compatibility reports and scores of the draft."""
 
 
 class PartnerEntry(_Out):
@@ -121,6 +166,11 @@ class PartnerEntry(_Out):
     name: str
     docs: str | None = None
     logo: str | None = None
+    icon: str | None = None
+    tool: str | None = None
+    """Tool name of its reports."""
+    resource_types: list[str] = Field(default_factory=list)
+    """Resource types it checks."""
 
 
 class CollectionJson(BaseModel):

@@ -11,14 +11,17 @@ from ..config.curation import CurationDecl
 from ..ids import emoji_of
 from ..records import keys
 from ..records.concept import ConceptRecord, ReportBrief, VersionRecord
+from ..records.scoring import Compatibility as CompatBrief
 from .models import (
     Badge,
     CollectionDraftJson,
     CollectionEntry,
     CollectionJson,
+    Compatibility,
     DraftEntry,
     IdMapEntry,
     PartnerEntry,
+    ReportLink,
     ReportsSummary,
     VersionEntry,
 )
@@ -67,8 +70,22 @@ def _file_url(url_of: UrlOf, files_prefix: str, name: str | None) -> str | None:
     return url_of(files_prefix + name)
 
 
+def compatibility_entry(brief: CompatBrief | None, reports_prefix: str, url_of: UrlOf) -> Compatibility | None:
+    """The index view of a conflated brief: report file names become URLs."""
+    if brief is None:
+        return None
+    reports = {
+        tool: {v: ReportLink(status=r.status, score=r.score, error=r.error, url=url_of(reports_prefix + r.file)) for v, r in by_v.items()}
+        for tool, by_v in brief.reports.items()
+    }
+    return Compatibility(status=brief.status, scores=brief.scores, reports=reports, badges=brief.badges,
+                         links=brief.links, summary_url=url_of(keys.conflated_summary(reports_prefix)))
+
+
 def _version_entry(record: ConceptRecord, v: VersionRecord, url_of: UrlOf) -> VersionEntry:
     return VersionEntry(
+        compatibility=compatibility_entry(v.compatibility, keys.version_reports(record.id, v.version), url_of),
+        tags=list(v.compatibility.tags) if v.compatibility else [],
         version=v.version,
         rdf_source=url_of(keys.version_files(record.id, v.version) + v.rdf_name),
         rdf_sha256=v.rdf_sha256,
@@ -102,6 +119,8 @@ def plan_entry(
     thumbs = {u: t for c, th in s.thumbnails.items() if (u := _file_url(url_of, files, c)) and (t := _file_url(url_of, files, th))}
     display["thumbnails"] = {c: thumbs[c] for c in display["covers"] if c in thumbs}
     versions = [_version_entry(record, v, url_of) for v in reversed(listed)]
+    display["tags"] = list(display["tags"]) + [t for t in versions[0].tags if t not in display["tags"]]
+    compat = versions[0].compatibility
     entry = CollectionEntry(
         id=record.id,
         id_emoji=emoji_of(config, record.id),
@@ -114,6 +133,9 @@ def plan_entry(
         doi=latest.doi,
         weight_formats=s.weight_formats,
         test_summary=versions[0].test_summary,
+        compatibility=compat,
+        score=compat.scores.overall if compat else None,
+        links=compat.links if compat else [],
         created=listed[0].published,
         last_modified=latest.published,
         versions=versions,
@@ -145,6 +167,7 @@ def plan_draft(
         test_summary=conflate(d.tests),
         id_emoji=None if config is None else emoji_of(config, record.id),
         created=d.created,
+        compatibility=compatibility_entry(d.compatibility, keys.draft_reports(record.id, d.token), url_of),
     )
     return entry, {f"{record.id}/draft": IdMapEntry(source=rdf, sha256=d.rdf_sha256)}
 
@@ -175,7 +198,8 @@ def index_header(config: CollectionConfig) -> dict[str, Any]:
     t = config.collection_template
     return {
         **t.model_dump(mode="json"),
-        "partners": [PartnerEntry(id=p.id, name=p.name, docs=p.docs, logo=p.logo).model_dump(mode="json") for p in config.partners],
+        "partners": [PartnerEntry(id=p.id, name=p.name, docs=p.docs, logo=p.logo, icon=p.icon, tool=p.tool_name,
+                                  resource_types=list(p.resource_types)).model_dump(mode="json") for p in config.partners],
     }
 
 

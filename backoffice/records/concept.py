@@ -24,6 +24,7 @@ from ..log import logger
 from ..storage.base import ObjectNotFound, PreconditionFailed, Storage
 from . import keys
 from .journal import utcnow
+from .scoring import Compatibility
 from .status import DraftStatus, VersionStatus, check_step
 
 ResourceType = Literal["model", "dataset", "notebook"]
@@ -104,6 +105,8 @@ class DraftRecord(_Record):
     """Reviewer who accepted or requested changes."""
     warnings: list[str] = Field(default_factory=list)
     """Problems found at staging that did not stop it (e.g. a cover without a thumbnail, and why)."""
+    compatibility: Compatibility | None = None
+    """Every compatibility report of the draft conflated (scores, tags, reports)."""
 
 
 class VersionRecord(_Record):
@@ -126,6 +129,8 @@ class VersionRecord(_Record):
     """Zenodo deposition of this version, recorded as soon as it exists (lets an interrupted backup resume)."""
     backed_up: datetime | None = None
     """When the Zenodo version was published."""
+    compatibility: Compatibility | None = None
+    """Every compatibility report of the version conflated (scores, tags, reports)."""
 
 
 class ConceptRecord(_Record):

@@ -4,7 +4,11 @@
     <id>/drafts/<token>/files/...           files of a staged draft (one token per upload)
     <id>/drafts/<token>/reports/<name>.json validation / compatibility reports of the draft
     <id>/<version>/files/...                published files (never change)
-    <id>/<version>/reports/<name>.json      reports of a published version
+    <id>/<version>/reports/<name>.json      reports of a published version: `<tool>_<tool_version>.json`
+    <reports>/parts/<tool>_<version>/<part>.json  one part of our own report (static checks, one weight format)
+    <id>/<version>/compatibility.json       all reports of a version conflated (scores, tags, every report)
+    partners/<partner>/ledger/<time>-<uid>.json   what was dispatched to a partner and what it answered
+    compatibility.json                      per partner: which resource versions work in it, which do not and why
     <id>/log/<time>-<uid>.json              append-only log entries
     <id>/chat/<time>-<uid>.json             append-only chat messages
     index/cache.json                        what the last index was made from
@@ -97,3 +101,24 @@ def concept_id_from_dashboard_detail(key: str) -> str | None:
         name = key[len(DASHBOARD_DETAILS_PREFIX) : -len(".json")]
         return name if "/" not in name else None
     return None
+def report_part(reports_prefix: str, report_stem: str, part: str) -> str:
+    """One part of an assembled report (a weight format's test, the static checks)."""
+    return f"{reports_prefix}parts/{report_stem}/{part}.json"
+
+
+def report_parts(reports_prefix: str, report_stem: str) -> str:
+    return f"{reports_prefix}parts/{report_stem}/"
+
+
+def conflated_summary(reports_prefix: str) -> str:
+    """`compatibility.json` next to a draft's or version's `reports/` folder."""
+    return reports_prefix[: -len("reports/")] + "compatibility.json"
+
+
+PARTNERS_PREFIX = "partners/"
+COMPATIBILITY_JSON = "compatibility.json"
+
+
+def partner_ledger(partner_id: str) -> str:
+    """Append-only entries: dispatched resource versions, received reports."""
+    return f"{PARTNERS_PREFIX}{partner_id}/ledger/"

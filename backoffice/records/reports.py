@@ -1,13 +1,16 @@
-"""Validation and compatibility reports of a draft or version: stored in full next to
-its files, summarised on the concept document, logged with their details."""
+"""Validation and test results of a draft or version: each stored in full as a part of the
+`bioimageio.core_<version>.json` compatibility report (assembled from all parts), noted on
+the concept document, conflated with every other report of the draft/version, logged."""
 
 from __future__ import annotations
 
-import json
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
 from ..storage.base import Storage
 from .concept import ConceptRecord, ConceptStore, ReportBrief
+from .conflation import conflate_target
+from .core_report import STATIC_PART, assemble_report, store_part
+from .report_names import current_core_version
 from .target import Target
 
 Status = Literal["passed", "failed", "valid-format", "skipped"]
@@ -18,6 +21,22 @@ class StepRecorder(Protocol):
 
     def __call__(self, concept_id: str, step: str, message: str, *, actor: str | None = None,
                  subject: str = "draft", details: Any = None) -> None: ...
+
+
+def _error_of(report: dict[str, Any], status: str) -> str | None:
+    """The first error message of a bioimageio summary (for the assembled report)."""
+    if status != "failed":
+        return None
+    details: Any = report.get("details") or []
+    for detail in cast(list[Any], details) if isinstance(details, list) else []:
+        if not isinstance(detail, dict):
+            continue
+        d = cast(dict[str, Any], detail)
+        for err in cast(list[Any], d.get("errors") or []):
+            msg = str(cast(dict[str, Any], err).get("msg", "")).strip() if isinstance(err, dict) else ""
+            if msg:
+                return f"{d.get('name', '')}: {msg}"
+    return "failed"
 
 
 def store_report(
@@ -35,9 +54,12 @@ def store_report(
     tool: str = "",
     weight_format: str | None = None,
 ) -> str:
-    """Store `report` as `<reports>/<name>.json`, note its status, log it. Returns the key."""
-    key = f"{target.reports_prefix}{name}.json"
-    storage.put_bytes(key, json.dumps(report, indent=1, default=str).encode(), content_type="application/json")
+    """Store `report` as a part of our `bioimageio.core_<version>.json` report (the static checks,
+    or one weight format), assemble that report, note the result, conflate, log. Returns the part's key."""
+    part = weight_format or STATIC_PART
+    core = current_core_version()
+    key = store_part(storage, target.reports_prefix, core, part, status, report, _error_of(report, status))
+    assemble_report(storage, target.reports_prefix, core)
 
     def mutate(record: ConceptRecord) -> None:
         if target.subject == "draft":
@@ -49,5 +71,6 @@ def store_report(
             record.versions[target.subject].tests[name] = ReportBrief(status=status, report=name, tool=tool, weight_format=weight_format)
 
     concepts.update(target.concept_id, mutate)
+    conflate_target(storage, concepts, target.concept_id, target.subject, target.reports_prefix, target.draft_token)
     record_step(target.concept_id, step, message, actor=actor, subject=target.subject, details=report)
     return key

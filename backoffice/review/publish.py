@@ -82,6 +82,7 @@ def _commit(ctx: Context, cid: str, draft: DraftRecord, version: str, reviewer: 
             rdf_sha256=current.rdf_sha256,
             summary=current.summary,
             tests=current.tests,
+            compatibility=current.compatibility,
             draft_token=current.token,
         )
         record.draft = None

@@ -1,0 +1,1 @@
+"""Partner compatibility: ingest reports, dispatch checks, run script partners, overview."""

@@ -1,0 +1,217 @@
+"""`backoffice ingest-reports <partner> <file | folder | zip | URL>...`: accept a partner's
+compatibility reports.
+
+Reports are laid out as the running collection does, `<concept id>/<version>/<tool>_<tool_version>.json`
+(optionally with a `reports/` folder before the file), as single files, folders, zip
+archives (a workflow artifact) or http(s) URLs of either. EVERY report is checked before
+anything is stored — format, size, tool name of the partner, published version, sha256 of
+the rdf it checked — and a bad one is refused with one line naming the file and field:
+then nothing is stored. Accepted reports are stored byte for byte next to the version's
+other reports, each touched version is conflated once, and the partner's ledger and the
+concept logs record what came in.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import zipfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..config.collection_config import Partner
+from ..context import Context
+from ..errors import BackofficeError, ReportRejectedError
+from ..log import logger
+from ..records import keys
+from ..records.concept import ConceptRecord
+from ..records.conflation import apply_brief, conflate_reports
+from ..records.scoring import Compatibility
+from ..records.report_names import current_core_version
+from ..records.tool_report import MAX_REPORT_BYTES, OWN_TOOL, ReportProblem, ToolReport, parse_report, report_file_name
+from .ledger import Ledger, VersionRef
+
+MAX_ARCHIVE_BYTES = 200 * 1024 * 1024
+"""Largest zip/download of reports accepted."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One report file as handed in, before checks."""
+
+    origin: str
+    """Where it came from, for messages (path, URL or `archive.zip:member`)."""
+    relative: str
+    """`<concept id>/<version>/[reports/]<tool>_<tool_version>.json`."""
+    read: Any
+    """() -> bytes, reading at most MAX_REPORT_BYTES + 1 bytes."""
+
+
+@dataclass(frozen=True)
+class Accepted:
+    concept_id: str
+    version: str
+    tool: str
+    tool_version: str
+    report: ToolReport
+    data: bytes
+    origin: str
+
+    @property
+    def key(self) -> str:
+        return keys.version_reports(self.concept_id, self.version) + report_file_name(self.tool, self.tool_version)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    accepted: list[Accepted]
+    versions: list[tuple[str, str]]
+    """(concept id, version) conflated."""
+
+
+def _reject(origin: str, field: str, message: str) -> ReportRejectedError:
+    return ReportRejectedError(f"{origin}: {field}: {message}")
+
+
+def _file_reader(path: Path) -> Any:
+    def read() -> bytes:
+        with path.open("rb") as f:
+            return f.read(MAX_REPORT_BYTES + 1)
+    return read
+
+
+def _from_zip(path: Path, origin: str) -> Iterator[Candidate]:
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as e:
+        raise _reject(origin, "archive", f"not a readable zip file ({e})") from None
+    for info in archive.infolist():
+        if info.is_dir() or not info.filename.endswith(".json"):
+            continue
+        if info.filename.startswith("/") or ".." in info.filename.split("/"):
+            raise _reject(f"{origin}:{info.filename}", "path", "absolute paths and '..' are not allowed")
+
+        def read(info: zipfile.ZipInfo = info) -> bytes:
+            with archive.open(info) as f:
+                return f.read(MAX_REPORT_BYTES + 1)
+
+        yield Candidate(f"{origin}:{info.filename}", info.filename, read)
+
+
+def _from_path(path: Path, origin: str) -> Iterator[Candidate]:
+    if path.is_dir():
+        for file in sorted(path.rglob("*.json")):
+            yield Candidate(str(file), file.relative_to(path).as_posix(), _file_reader(file))
+    elif path.suffix == ".zip":
+        yield from _from_zip(path, origin)
+    elif path.is_file():
+        yield Candidate(origin, path.as_posix(), _file_reader(path))
+    else:
+        raise _reject(origin, "path", "no such file or folder")
+
+
+def collect(sources: Sequence[str], work_dir: Path, timeout: float = 60) -> list[Candidate]:
+    """Every report file in `sources` (paths, folders, zips, URLs); URLs are downloaded."""
+    from ..stage.fetch import download, is_url
+
+    out: list[Candidate] = []
+    for i, source in enumerate(sources):
+        if is_url(source):
+            folder = work_dir / f"download-{i}"
+            folder.mkdir()
+            try:
+                file = download(source, folder, max_bytes=MAX_ARCHIVE_BYTES, timeout=timeout, progress=False)
+            except BackofficeError as e:
+                raise _reject(source, "url", str(e)) from None
+            path_part = source.split("?", 1)[0].split("#", 1)[0]
+            if path_part.endswith(".zip") or (not path_part.endswith(".json") and zipfile.is_zipfile(file)):
+                out.extend(_from_zip(file, source))
+            else:  # a single report: its URL path gives <concept>/<version>/<file>
+                out.append(Candidate(source, path_part.split("://", 1)[-1].split("/", 1)[-1], _file_reader(file)))
+        else:
+            out.extend(_from_path(Path(source), source))
+    if not out:
+        raise ReportRejectedError(f"no report files (*.json) in {', '.join(sources) or 'the arguments'}")
+    return out
+
+
+def _target(relative: str) -> tuple[str, str, str]:
+    """(concept id, version, file name) from `<concept>/<version>/[reports/]<file>` (the last parts)."""
+    parts = [p for p in relative.split("/") if p]
+    if len(parts) >= 4 and parts[-2] == "reports":
+        parts = parts[:-2] + parts[-1:]
+    if len(parts) < 3:
+        raise ReportProblem("path", "must be <concept id>/<version>/<tool>_<tool_version>.json")
+    return parts[-3], parts[-2], parts[-1]
+
+
+def check(ctx: Context, partner: Partner, candidate: Candidate,
+          records: dict[str, ConceptRecord | None] | None = None) -> Accepted:
+    """One report checked against the partner and the collection; ReportRejectedError says why.
+    `records` caches concept documents across the reports of one batch."""
+    o = candidate.origin
+    try:
+        concept_id, version, name = _target(candidate.relative)
+        data: bytes = candidate.read()
+        if len(data) > MAX_REPORT_BYTES:
+            raise ReportProblem("size", f"more than {MAX_REPORT_BYTES} bytes")
+        tool, tool_version, report = parse_report(name, data)
+    except ReportProblem as e:
+        raise _reject(o, e.field, e.message) from None
+    if tool.lower() != partner.tool_name.lower():
+        raise _reject(o, "tool", f"'{tool}' is not the tool of partner '{partner.id}' ('{partner.tool_name}')")
+    if partner.tool_name == OWN_TOOL and tool_version == current_core_version():
+        raise _reject(o, "tool_version", f"{OWN_TOOL} {tool_version} is the release the backoffice reports on itself")
+    cache = records if records is not None else {}
+    if concept_id not in cache:
+        cache[concept_id] = ctx.concepts.find(concept_id)
+    record = cache[concept_id]
+    if record is None:
+        raise _reject(o, "concept", f"'{concept_id}' is not in the collection")
+    v = record.versions.get(version)
+    if v is None:
+        raise _reject(o, "version", f"'{concept_id}' has no published version '{version}'")
+    if record.type not in partner.resource_types:
+        raise _reject(o, "type", f"partner '{partner.id}' does not check {record.type}s")
+    extra = report.model_extra or {}
+    claimed = extra.get("rdf_sha256", extra.get("sha256"))
+    if claimed is not None and claimed != v.rdf_sha256:
+        raise _reject(o, "rdf_sha256", f"the report checked an rdf with sha256 {str(claimed)[:16]}…, ours is {v.rdf_sha256[:16]}…")
+    return Accepted(concept_id, version, partner.tool_name, tool_version, report, data, o)
+
+
+def ingest(ctx: Context, partner_id: str, sources: Sequence[str], *, actor: str | None = None) -> IngestResult:
+    """Check every report, then store them all, conflate each touched version once, log."""
+    partner = ctx.config.partner(partner_id)
+    with tempfile.TemporaryDirectory(prefix="backoffice-reports-") as tmp:
+        records: dict[str, ConceptRecord | None] = {}
+        accepted = [check(ctx, partner, c, records) for c in collect(sources, Path(tmp))]
+    seen: dict[str, str] = {}
+    for a in accepted:
+        if a.key in seen:
+            raise _reject(a.origin, "file name", f"the same report as {seen[a.key]}")
+        seen[a.key] = a.origin
+    # everything checked: now store
+    for a in accepted:
+        ctx.storage.put_bytes(a.key, a.data, content_type="application/json")
+    touched = sorted({(a.concept_id, a.version) for a in accepted})
+    for cid in sorted({c for c, _ in touched}):  # one concept document update per concept
+        versions = [v for c, v in touched if c == cid]
+        briefs = {v: conflate_reports(ctx.storage, keys.version_reports(cid, v)) for v in versions}
+
+        def mutate(record: ConceptRecord, briefs: dict[str, Compatibility] = briefs) -> None:
+            for v, compat in briefs.items():
+                apply_brief(record, v, None, compat)
+
+        ctx.concepts.update(cid, mutate)
+        mine = [a for a in accepted if a.concept_id == cid]
+        ctx.record_step(cid, "compatibility-report",
+                        "; ".join(f"{a.version}: {a.tool} {a.tool_version} {a.report.status}" for a in mine),
+                        actor=actor or f"partner:{partner.id}", subject=versions[0] if len(versions) == 1 else "versions",
+                        details=[{"version": a.version, "tool": a.tool, "tool_version": a.tool_version, "status": a.report.status,
+                                  "score": a.report.score, "error": a.report.error} for a in mine])
+    Ledger(ctx.storage, partner.id).append("reported", [VersionRef(a.concept_id, a.version, "") for a in accepted],
+                                           run_url=ctx.settings.ci_run_url())
+    logger.info("partner %s: %d reports on %d versions ingested", partner.id, len(accepted), len(touched))
+    return IngestResult(accepted, touched)

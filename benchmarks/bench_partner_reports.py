@@ -1,0 +1,116 @@
+"""Benchmark: ingesting 10,000 partner reports and conflating them.
+
+2,500 published model versions (override with --versions), one report from each of the
+four `dispatch` partners in the config: each partner's reports are ingested in one call
+(a folder laid out as `<concept>/<version>/<tool>_<version>.json`), which checks all of
+them, stores them, and conflates every touched version once. Then the index is
+generated, and one more report is ingested and the index regenerated (incremental: only
+that version is re-read). Local storage by default, `--s3` for moto's S3 server.
+
+    python benchmarks/bench_partner_reports.py [--versions N] [--s3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+
+REPO = Path(__file__).resolve().parents[1]
+SHA = "ab" * 32
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--versions", type=int, default=2_500)
+    parser.add_argument("--s3", action="store_true", help="use a moto S3 server on 127.0.0.1 instead of a local folder")
+    args = parser.parse_args()
+
+    from backoffice.context import Context
+    from backoffice.index.generate import generate_index
+    from backoffice.partners.ingest import ingest
+    from backoffice.records.concept import ConceptRecord, ResourceSummary, VersionRecord
+    from backoffice.settings import Settings
+    from backoffice.storage.base import Storage
+    from backoffice.storage.local import LocalStorage
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-partner-reports-"))
+    settings = Settings(local_root=tmp / "store", config_path=REPO / "bioimageio_collection_config.json",
+                        collection_dir=REPO / "collection")
+    server = None
+    storage: Storage
+    if args.s3:
+        import boto3
+        from moto.server import ThreadedMotoServer
+
+        from backoffice.storage.s3 import S3Storage
+
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        bucket = f"bench-{uuid.uuid4().hex[:12]}"
+        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)  # pyright: ignore[reportUnknownMemberType]
+        storage = S3Storage(bucket=bucket, prefix="bench", endpoint_url=endpoint, access_key_id="testing", secret_access_key="testing")
+    else:
+        storage = LocalStorage(tmp / "store", "http://127.0.0.1:8765")
+    ctx = Context(settings, storage=storage)
+    partners = [p for p in ctx.config.partners if p.dispatch is not None and "model" in p.resource_types]
+    n_concepts = max(1, args.versions // 2)
+    ids = [f"model-{i:06d}" for i in range(n_concepts)]
+    for cid in ids:
+        ctx.concepts.save(ConceptRecord(id=cid, type="model", versions={
+            v: VersionRecord(version=v, rdf_sha256=SHA, summary=ResourceSummary(name=cid)) for v in ("1.0", "2.0")}))
+    generate_index(ctx, full=True)
+    total = 0
+    folders: dict[str, Path] = {}
+    for k, p in enumerate(partners):
+        folder = tmp / "reports" / p.id
+        for i, cid in enumerate(ids):
+            for j, v in enumerate(("1.0", "2.0")):
+                f = folder / cid / v / f"{p.tool_name}_1.0.0.json"
+                f.parent.mkdir(parents=True, exist_ok=True)
+                status = "failed" if (i + j + k) % 4 == 0 else "passed"  # a quarter fail
+                f.write_text(json.dumps({"status": status, "error": None if status == "passed" else "could not open",
+                                         "details": {"log": "x" * 200}, "links": [f"{p.id}/{p.id}"], "rdf_sha256": SHA}))
+                total += 1
+        folders[p.id] = folder
+    print(f"{len(ids)} concepts x 2 versions, {len(partners)} partners: {total} reports ({'S3 on moto' if args.s3 else 'local folder'})")
+
+    started = time.perf_counter()
+    for p in partners:
+        t0 = time.perf_counter()
+        result = ingest(ctx, p.id, [str(folders[p.id])])
+        print(f"  ingest {p.id}: {len(result.accepted)} reports, {len(result.versions)} versions conflated in {time.perf_counter() - t0:.1f} s")
+    ingest_s = time.perf_counter() - started
+    print(f"ingest + conflate {total} reports: {ingest_s:.1f} s ({1000 * ingest_s / total:.2f} ms per report)")
+
+    t0 = time.perf_counter()
+    gen = generate_index(ctx)
+    print(f"index after ingest (incremental): {time.perf_counter() - t0:.1f} s, {gen.fetched} concept documents read")
+
+    one = tmp / "one" / ids[0] / "2.0" / f"{partners[0].tool_name}_1.1.0.json"
+    one.parent.mkdir(parents=True)
+    one.write_text('{"status": "passed"}')
+    t0 = time.perf_counter()
+    ingest(ctx, partners[0].id, [str(tmp / "one")])
+    single = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    gen = generate_index(ctx)
+    print(f"one more report: ingest + conflate {single * 1000:.0f} ms; index {time.perf_counter() - t0:.2f} s, {gen.fetched} concept document read")
+    entry = json.loads(ctx.storage.get_bytes("collection.json"))["collection"][0]
+    print(f"check: {entry['id']} overall score {entry['score']}, tools {entry['compatibility']['scores']['tools']}")
+    if server is not None:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

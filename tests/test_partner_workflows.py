@@ -1,0 +1,25 @@
+"""The partner workflows: the check job holds no credentials, publish and retest dispatch
+the partners, report_compatibility verifies the identity before it downloads anything."""
+
+from __future__ import annotations
+
+import json
+
+from test_workflows import NO_SECRETS_JOBS, workflow
+
+
+def test_partner_checks_run_without_credentials_and_follow_publish_and_retest() -> None:
+    for file, job_id in NO_SECRETS_JOBS:
+        job = workflow(file)["jobs"][job_id]
+        assert "secrets." not in json.dumps(job) and "environment" not in job
+    wf = workflow("partner_checks.yaml")["jobs"]
+    assert wf["check"]["needs"] == "plan" and wf["ingest"]["needs"] == "check"
+    for name in ("publish.yaml", "retest_all.yaml"):
+        job = workflow(name)["jobs"]["partners"]
+        assert job["uses"] == "./.github/workflows/dispatch_partners.yaml" and job["secrets"] == "inherit"
+    report = workflow("report_compatibility.yaml")["jobs"]["ingest"]
+    assert report["env"]["ACTOR_ID"] == "${{ github.actor_id }}"  # the identity comes from GitHub, not from an input
+    names = [s.get("name", "") for s in report["steps"]]
+    assert names.index("Verify the partner's identity") < names.index("Download the reports artifact from the partner's repository")
+    download = report["steps"][names.index("Download the reports artifact from the partner's repository")]
+    assert download["with"]["repository"] == "${{ steps.verify.outputs.repository }}"
