@@ -105,6 +105,7 @@ def notify_uploader(
     url: str | None = None,
     uploader: str | None,
     uploader_email: str | None,
+    version_assigned: bool = False,
 ) -> bool:
     """E-mail the uploader about `event`; returns whether a message was sent. Never raises."""
     settings = ctx.settings
@@ -133,6 +134,7 @@ def notify_uploader(
             version=version,
             reason=reason,
             url=url,
+            version_assigned=version_assigned,
             drafts_url=ctx.storage.public_url(keys.COLLECTION_DRAFT_JSON),
         )
         msg = EmailMessage()

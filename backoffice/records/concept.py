@@ -101,6 +101,8 @@ class DraftRecord(_Record):
     """Weight formats whose dynamic test results the draft waits for."""
     reviewer: str | None = None
     """Reviewer who accepted or requested changes."""
+    version_assigned: bool = False
+    """The description had no `version`: the backoffice gave it `summary.version` (written into its rdf)."""
 
 
 class VersionRecord(_Record):
@@ -119,6 +121,8 @@ class VersionRecord(_Record):
     """Token of the draft it was published from (makes publish idempotent)."""
     doi: str | None = None
     """Version DOI once backed up to Zenodo."""
+    version_assigned: bool = False
+    """The description had no `version`: the backoffice gave it this one (written into its rdf)."""
 
 
 class ConceptRecord(_Record):

@@ -82,6 +82,7 @@ def _commit(ctx: Context, cid: str, draft: DraftRecord, version: str, reviewer: 
             summary=current.summary,
             tests=current.tests,
             draft_token=current.token,
+            version_assigned=current.version_assigned,
         )
         record.draft = None
         return True

@@ -52,9 +52,11 @@ def declared_id(content: dict[str, Any]) -> str | None:
     return value.split("/", 1)[0]
 
 
-def with_concept_id(content: dict[str, Any], concept_id: str) -> bytes:
-    """The description serialised with `id` set to the concept id."""
+def with_concept_id(content: dict[str, Any], concept_id: str, *, version: str | None = None) -> bytes:
+    """The description serialised with `id` set to the concept id (and `version` set, if given)."""
     content["id"] = concept_id
+    if version is not None:
+        content["version"] = version
     buf = io.StringIO()
     _yaml().dump(content, buf)  # pyright: ignore[reportUnknownMemberType]  # ruamel's stream types are hidden behind `if False:`
     return buf.getvalue().encode("utf-8")

@@ -285,5 +285,6 @@ def maybe_finish_testing(ctx: Context, target: Target, *, force: bool = False) -
     from ..notify.mail import notify_uploader
 
     notify_uploader(ctx, target.concept_id, "awaiting_review", version=draft.summary.version,
-                    uploader=draft.uploader, uploader_email=draft.summary.uploader_email)
+                    uploader=draft.uploader, uploader_email=draft.summary.uploader_email,
+                    version_assigned=draft.version_assigned)
     return True
