@@ -41,6 +41,27 @@ class Reviewer(_Strict):
     """ORCID iD, e.g. `0000-0002-1825-0097`."""
 
 
+class PartnerDisplay(_Strict):
+    """How the website shows a partner (its page and splash screen); unset fields take the partner's name/logo."""
+
+    icon: str | None = None
+    """Square icon URL (default: the logo)."""
+    splash_title: str | None = None
+    """Title of the partner's splash screen (default: the name)."""
+    splash_subtitle: str | None = None
+    """Subtitle of the splash screen."""
+    splash_feature_list: list[str] = Field(default_factory=list)
+    """Bullet points of the splash screen."""
+    background_image: str | None = None
+    """Background image URL of the splash screen."""
+    explore_button_text: str | None = None
+    """Text of the explore button."""
+    default_type: str | None = None
+    """Resource type shown first (default: the first of `resource_types`)."""
+    tags: list[str] = Field(default_factory=list)
+    """Tags that select the partner's resources on the website."""
+
+
 class Partner(_Strict):
     """Community partner software whose compatibility checks feed the test summaries."""
 
@@ -60,6 +81,8 @@ class Partner(_Strict):
     """Logo URL for the website."""
     docs: str | None = None
     """Documentation URL."""
+    display: PartnerDisplay = Field(default_factory=PartnerDisplay)
+    """Website display data (splash screen, icon, tags) for collection.json `config.partners`."""
 
 
 class IdParts(_Strict):

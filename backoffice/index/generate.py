@@ -24,10 +24,11 @@ from ..records import keys
 from ..records.concept import ConceptRecord
 from ..storage.base import ObjectNotFound, Storage
 from .plan import ConceptOutputs, assemble, plan_concept
+from .website import versions_file
 
 Mode = Literal["all", "published", "draft"]
 T = TypeVar("T")
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 _EMPTY = CurationDecl()
 
 
@@ -81,12 +82,18 @@ def _previous_outputs(storage: Storage) -> dict[str, ConceptOutputs]:
     def part(cid: str) -> dict[str, Any]:
         return parts.setdefault(cid, {"entry": None, "ids": {}, "draft": None, "draft_ids": {}})
 
+    owner_of_source: dict[str, str] = {}  # rdf URL -> concept (aliases such as DOIs name no concept)
     for e in files[keys.COLLECTION_JSON].get("collection", []):
         part(e["id"])["entry"] = e
+        for v in e.get("versions", []):
+            owner_of_source[v["rdf_source"]] = e["id"]
     for d in files[keys.COLLECTION_DRAFT_JSON].get("collection", []):
         part(d["id"])["draft"] = d
     for k, v in files[keys.ID_MAP_JSON].items():
-        part(k.split("/", 1)[0])["ids"][k] = v
+        cid = k.split("/", 1)[0]
+        if cid not in parts:
+            cid = owner_of_source.get(v.get("source", ""), cid)
+        part(cid)["ids"][k] = v
     for k, v in files[keys.ID_MAP_DRAFT_JSON].items():
         part(k.split("/", 1)[0])["draft_ids"][k] = v
     return {cid: ConceptOutputs(**p) for cid, p in parts.items()}
@@ -162,13 +169,17 @@ def generate_index(ctx: Context, mode: Mode = "all", *, full: bool = False) -> G
         outputs[record.id] = planned
         etags[record.id] = etag
 
-    files = assemble(config, outputs)
+    files = assemble(config, outputs, storage.public_url(keys.COLLECTION_JSON).rsplit("/", 1)[0])
     wanted = {
         "all": list(files),
-        "published": [keys.COLLECTION_JSON, keys.ID_MAP_JSON],
+        "published": [keys.COLLECTION_JSON, keys.ID_MAP_JSON, keys.ALL_VERSIONS_JSON],
         "draft": [keys.COLLECTION_DRAFT_JSON, keys.ID_MAP_DRAFT_JSON],
     }[mode]
     written: dict[str, str] = {}
+    if mode != "draft":  # per-concept version lists of the concepts planned again (the others are current)
+        for cid in stale:
+            if cid in outputs:
+                storage.put_bytes(keys.versions_json(cid), _dump(versions_file(outputs[cid].entry)), content_type="application/json")
     for key in wanted:
         storage.put_bytes(key, _dump(files[key]), content_type="application/json")
         written[key] = storage.public_url(key)

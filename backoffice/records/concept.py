@@ -34,6 +34,25 @@ class _Record(BaseModel):
     model_config = ConfigDict(use_attribute_docstrings=True)
 
 
+class PersonSummary(_Record):
+    """An author as the description gives it (display fields only; no e-mail)."""
+
+    name: str
+    affiliation: str | None = None
+    orcid: str | None = None
+    github_user: str | None = None
+
+
+class BadgeSummary(_Record):
+    """A badge the description shows (`badges`: label, icon, link)."""
+
+    label: str
+    icon: str | None = None
+    """Icon URL, or a file name relative to the files folder."""
+    url: str | None = None
+    """Where the badge links to."""
+
+
 class ResourceSummary(_Record):
     """Display fields taken from a description when it is staged."""
 
@@ -54,6 +73,26 @@ class ResourceSummary(_Record):
     """bioimageio.spec format version of the description."""
     uploader_email: str | None = None
     """E-mail of the uploader from the description (first maintainer/author with one)."""
+    author_details: list[PersonSummary] = Field(default_factory=list)
+    """Authors with affiliation, ORCID and GitHub user (`authors` holds their names)."""
+    uploader_name: str | None = None
+    """`uploader.name` of the description."""
+    badges: list[BadgeSummary] = Field(default_factory=list)
+    """The description's `badges`."""
+    icon: str | None = None
+    """The description's `icon`: an emoji, a URL or a file name relative to the files folder."""
+    links: list[str] = Field(default_factory=list)
+    """Ids/URLs of related resources (`links`)."""
+    training_data: str | None = None
+    """Id of the dataset the model was trained on (`training_data.id`)."""
+    source: str | None = None
+    """The description's `source` (e.g. a notebook's file or URL)."""
+    declared_id: str | None = None
+    """The `id` the description gave before staging set the concept id (kept as an id_map alias)."""
+    nickname: str | None = None
+    """Legacy nickname from `config.bioimageio.nickname`."""
+    nickname_icon: str | None = None
+    """Legacy nickname icon from `config.bioimageio.nickname_icon`."""
 
 
 class TestBrief(_Record):

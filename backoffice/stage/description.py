@@ -11,7 +11,7 @@ from ruamel.yaml import YAML, YAMLError
 
 from ..config.collection_config import RESOURCE_TYPES, ResourceType
 from ..errors import PackageError
-from ..records.concept import ResourceSummary
+from ..records.concept import BadgeSummary, PersonSummary, ResourceSummary
 
 
 def _yaml() -> YAML:
@@ -103,6 +103,54 @@ def _email(content: dict[str, Any]) -> str | None:
     return None
 
 
+def _text(value: Any) -> str | None:
+    return None if value is None or isinstance(value, (dict, list)) else str(value)
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return cast(dict[str, Any], value) if isinstance(value, dict) else {}
+
+
+def _people(items: Any) -> list[PersonSummary]:
+    out: list[PersonSummary] = []
+    for a in cast(list[Any], items) if isinstance(items, list) else []:
+        m = _mapping(a)
+        name = _text(m.get("name")) if m else _text(a)
+        if name:
+            out.append(PersonSummary(name=name, affiliation=_text(m.get("affiliation")), orcid=_text(m.get("orcid")),
+                                     github_user=_text(m.get("github_user"))))
+    return out
+
+
+def _badges(items: Any) -> list[BadgeSummary]:
+    out: list[BadgeSummary] = []
+    for b in cast(list[Any], items) if isinstance(items, list) else []:
+        m = _mapping(b)
+        label = _text(m.get("label"))
+        if label:
+            out.append(BadgeSummary(label=label, icon=_source(m.get("icon")), url=_text(m.get("url"))))
+    return out
+
+
+def _extras(content: dict[str, Any]) -> dict[str, Any]:
+    """Display fields the website reads besides the basic ones (tolerant of any shape)."""
+    links = content.get("links")
+    bioimageio = _mapping(_mapping(content.get("config")).get("bioimageio"))
+    raw_id = content.get("id")
+    return {
+        "author_details": _people(content.get("authors")),
+        "uploader_name": _text(_mapping(content.get("uploader")).get("name")),
+        "badges": _badges(content.get("badges")),
+        "icon": _source(content.get("icon")),
+        "links": [str(x) for x in cast(list[Any], links) if _text(x)] if isinstance(links, list) else [],
+        "training_data": _text(_mapping(content.get("training_data")).get("id")),
+        "source": _text(content.get("source")),
+        "declared_id": _text(raw_id) if raw_id else None,
+        "nickname": _text(bioimageio.get("nickname")),
+        "nickname_icon": _text(bioimageio.get("nickname_icon")),
+    }
+
+
 def summarize(content: dict[str, Any]) -> ResourceSummary:
     """Display fields of a description (tolerant: missing fields stay empty)."""
     weights = content.get("weights")
@@ -121,4 +169,5 @@ def summarize(content: dict[str, Any]) -> ResourceSummary:
         weight_formats=list(cast(dict[str, Any], weights)) if isinstance(weights, dict) else [],
         format_version=None if content.get("format_version") is None else str(content.get("format_version")),
         uploader_email=_email(content),
+        **_extras(content),
     )
