@@ -17,7 +17,7 @@ sys.path.insert(0, str(REPO))
 
 from backoffice.config.collection_config import CollectionConfig  # noqa: E402
 from backoffice.config.curation import CurationDecl  # noqa: E402
-from backoffice.index.models import CollectionDraftJson, CollectionJson, IdMapEntry  # noqa: E402
+from backoffice.index.models import AllVersionsJson, CollectionDraftJson, CollectionJson, IdMapEntry, VersionsJson  # noqa: E402
 from backoffice.records.concept import ConceptRecord  # noqa: E402
 from backoffice.settings import Settings  # noqa: E402
 
@@ -28,6 +28,8 @@ SCHEMAS: dict[str, Any] = {
     "collection_draft.schema.json": CollectionDraftJson,
     "id_map_entry.schema.json": IdMapEntry,
     "concept_record.schema.json": ConceptRecord,
+    "all_versions.schema.json": AllVersionsJson,
+    "versions.schema.json": VersionsJson,
 }
 
 
