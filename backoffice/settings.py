@@ -120,6 +120,24 @@ class Settings(BaseSettings):
     env_cache_dir: Path = Path(".backoffice-envs")
     """Folder of the test environments built by the `venv` and `micromamba` managers, one per rendered env file (by its hash)."""
 
+    imap_host: str | None = None
+    """IMAP server of the bot's mailbox (replies to notification mails); no host, no reading."""
+
+    imap_port: int = 993
+    """IMAP server port (993 for IMAP over TLS)."""
+
+    imap_user: str | None = None
+    """IMAP login user."""
+
+    imap_password: SecretStr | None = None
+    """IMAP login password."""
+
+    imap_tls: bool = True
+    """Connect with TLS (IMAPS); switch off only for an IMAP server on this machine."""
+
+    imap_mailbox: str = "INBOX"
+    """Mailbox (folder) read for replies."""
+
     def ci_run_url(self) -> str | None:
         """The run URL, given or derived from the GitHub Actions environment."""
         if self.run_url:
