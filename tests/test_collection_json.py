@@ -202,3 +202,17 @@ def test_the_check_notices_a_missing_field(broken: str) -> None:
         data["collection"][0]["download_count"] = None
     with pytest.raises((AssertionError, jsonschema.ValidationError)):
         check_collection_json(data)
+
+
+def test_every_field_is_documented() -> None:
+    from backoffice.index import models
+
+    doc = (REPO / "docs" / "collection_json.md").read_text()
+    for name in ("CollectionJson", "WebsiteConfig", "WebsitePartner", "CollectionEntry", "Author", "Uploader", "LinkBadge",
+                 "TrainingData", "VersionEntry", "TestSummary", "Badge", "AllVersionsJson", "ConceptVersions",
+                 "ConceptVersionInfo", "VersionsJson", "VersionInfo"):
+        section = doc.split(f"### `{name}`", 1)
+        assert len(section) == 2, f"docs/collection_json.md has no section for {name}"
+        table = section[1].split("###", 1)[0]
+        for field in getattr(models, name).model_fields:
+            assert f"| `{field}` |" in table, f"{name}.{field} is not documented"
