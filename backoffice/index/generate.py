@@ -90,9 +90,9 @@ def _previous_outputs(storage: Storage) -> dict[str, ConceptOutputs]:
     for d in files[keys.COLLECTION_DRAFT_JSON].get("collection", []):
         part(d["id"])["draft"] = d
     for k, v in files[keys.ID_MAP_JSON].items():
-        cid = k.split("/", 1)[0]
+        cid: str = k.split("/", 1)[0]
         if cid not in parts:
-            cid = owner_of_source.get(v.get("source", ""), cid)
+            cid = owner_of_source.get(str(v.get("source", "")), cid)
         part(cid)["ids"][k] = v
     for k, v in files[keys.ID_MAP_DRAFT_JSON].items():
         part(k.split("/", 1)[0])["draft_ids"][k] = v

@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.message import Message
+from typing import Any, cast
 
 from ..context import Context
 from ..errors import ConfigError, ExternalServiceError
@@ -118,16 +119,21 @@ def _fetch(conn: imaplib.IMAP4, uid: bytes) -> tuple[bytes, datetime] | None:
     if typ != "OK":
         return None
     for item in data:
-        if isinstance(item, tuple):
-            meta, raw = item
-            when = datetime.now(timezone.utc)
-            m = re.search(rb'INTERNALDATE "([^"]+)"', meta)
-            if m:
-                parsed = imaplib.Internaldate2tuple(b'INTERNALDATE "' + m.group(1) + b'"')
-                if parsed is not None:
-                    when = datetime(*parsed[:6], tzinfo=timezone.utc)
-            return raw, when
+        if isinstance(item, tuple) and len(cast(tuple[Any, ...], item)) == 2:
+            meta, raw = cast(tuple[bytes, bytes], item)
+            return raw, _internaldate(meta)
     return None
+
+
+def _internaldate(meta: bytes) -> datetime:
+    """The server's arrival time of a mail (now, if it cannot be read)."""
+    m = re.search(rb'INTERNALDATE "([^"]+)"', meta)
+    if m:
+        try:
+            return datetime.strptime(m.group(1).decode().strip(), "%d-%b-%Y %H:%M:%S %z").astimezone(timezone.utc)
+        except ValueError:
+            pass
+    return datetime.now(timezone.utc)
 
 
 def _flag(conn: imaplib.IMAP4, uid: bytes) -> None:
