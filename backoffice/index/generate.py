@@ -126,6 +126,17 @@ def _dump(data: Any) -> bytes:
     return (json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
+def _write_versions_files(storage: Storage, outputs: dict[str, ConceptOutputs], workers: int = 8) -> None:
+    """`<concept>/versions.json` of each given concept, written in parallel."""
+
+    def put(cid: str) -> None:
+        storage.put_bytes(keys.versions_json(cid), _dump(versions_file(outputs[cid].entry)), content_type="application/json")
+
+    if outputs:
+        with ThreadPoolExecutor(max_workers=min(workers, len(outputs))) as pool:
+            list(pool.map(put, sorted(outputs)))
+
+
 def _changed_since_last_run(storage: Storage) -> tuple[set[str], list[str]]:
     """Concepts marked as changed, and the marker keys seen."""
     markers = storage.list_keys(keys.DIRTY_PREFIX)
@@ -177,9 +188,7 @@ def generate_index(ctx: Context, mode: Mode = "all", *, full: bool = False) -> G
     }[mode]
     written: dict[str, str] = {}
     if mode != "draft":  # per-concept version lists of the concepts planned again (the others are current)
-        for cid in stale:
-            if cid in outputs:
-                storage.put_bytes(keys.versions_json(cid), _dump(versions_file(outputs[cid].entry)), content_type="application/json")
+        _write_versions_files(storage, {cid: outputs[cid] for cid in stale if cid in outputs})
     for key in wanted:
         storage.put_bytes(key, _dump(files[key]), content_type="application/json")
         written[key] = storage.public_url(key)
