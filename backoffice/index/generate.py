@@ -188,7 +188,10 @@ def generate_index(ctx: Context, mode: Mode = "all", *, full: bool = False) -> G
     }[mode]
     written: dict[str, str] = {}
     if mode != "draft":  # per-concept version lists of the concepts planned again (the others are current)
-        _write_versions_files(storage, {cid: outputs[cid] for cid in stale if cid in outputs})
+        _write_versions_files(storage, {
+            cid: outputs[cid] for cid in stale
+            if cid in outputs and (cid not in previous or versions_file(previous[cid].entry) != versions_file(outputs[cid].entry))
+        })
     for key in wanted:
         storage.put_bytes(key, _dump(files[key]), content_type="application/json")
         written[key] = storage.public_url(key)

@@ -13,12 +13,10 @@ from ..log import logger
 from ..records import keys
 from ..records.concept import ConceptRecord, TestBrief, VersionRecord
 from .models import (
-    AllVersionsJson,
     Author,
     LinkBadge,
     TrainingData,
     Uploader,
-    VersionsJson,
     WebsiteConfig,
     WebsitePartner,
 )
@@ -135,23 +133,22 @@ def website_config(config: CollectionConfig, entries: list[dict[str, Any]], url_
 
 
 def all_versions(entries: list[dict[str, Any]]) -> dict[str, Any]:
-    """all_versions.json from collection entries."""
-    return AllVersionsJson.model_validate({"entries": [
+    """all_versions.json (`AllVersionsJson`) from collection entries (plain dicts: this runs on
+    every index generation; `plan_index` validates it against the model)."""
+    return {"entries": [
         {"concept": e["id"], "type": e["type"], "concept_doi": e.get("concept_doi"),
          "versions": [{"v": v["version"], "created": v["created"], "doi": v.get("doi"), "source": v["rdf_source"],
                        "sha256": v["rdf_sha256"]} for v in e["versions"]]}
         for e in entries
-    ]}).model_dump(mode="json")
+    ]}
 
 
 def versions_file(e: dict[str, Any] | None) -> dict[str, Any]:
-    """`<concept>/versions.json` of one concept from its entry (no versions when nothing is listed)."""
+    """`<concept>/versions.json` (`VersionsJson`) of one concept from its entry (no versions when nothing is listed)."""
     if e is None:
-        return VersionsJson(versions=[]).model_dump(mode="json")
-    return VersionsJson.model_validate({
-        "concept_doi": e.get("concept_doi"),
-        "versions": [{"v": v["version"], "created": v["created"], "doi": v.get("doi")} for v in e["versions"]],
-    }).model_dump(mode="json")
+        return {"concept_doi": None, "versions": []}
+    return {"concept_doi": e.get("concept_doi"),
+            "versions": [{"v": v["version"], "created": v["created"], "doi": v.get("doi")} for v in e["versions"]]}
 
 
 def merge_id_maps(ids: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
