@@ -122,3 +122,12 @@ def test_a_given_published_version_is_still_refused(local_ctx: Context, tmp_path
     write_zip(given, {"rdf.yaml": b'type: model\nname: minimal\nversion: "1"\n'})
     with pytest.raises(ConflictError, match="version 1 of .* is published already"):
         stage(local_ctx, str(given), concept_id=first.concept_id, uploader=UPLOADER, progress=False)
+
+
+def test_a_doi_as_the_description_id_gets_a_new_id_and_stays_an_alias(local_ctx: Context, tmp_path: Path) -> None:
+    pkg = tmp_path / "legacy.zip"
+    write_zip(pkg, {"rdf.yaml": b"type: model\nname: legacy\nid: 10.5281/zenodo.5764892/5764893\n"})
+    staged = stage(local_ctx, str(pkg), uploader=UPLOADER, progress=False)
+    assert not staged.concept_id.startswith("10.")
+    draft = local_ctx.concepts.get(staged.concept_id).require_draft()
+    assert draft.summary.declared_id == "10.5281/zenodo.5764892/5764893" and draft.summary.version == "1"

@@ -5,6 +5,7 @@ and write the concept id into it. Full validation is bioimageio.spec's job
 from __future__ import annotations
 
 import io
+import re
 from typing import Any, cast
 
 from ruamel.yaml import YAML, YAMLError
@@ -45,10 +46,12 @@ def resource_type(content: dict[str, Any], name: str = "rdf.yaml") -> ResourceTy
 
 
 def declared_id(content: dict[str, Any]) -> str | None:
-    """The `id` the description gives, without any `/version` suffix."""
+    """The `id` the description gives, without any `/version` suffix (None for a DOI)."""
     value = content.get("id")
     if not value or not isinstance(value, str):
         return None
+    if re.match(r"^10\.[0-9]{4,}/", value):
+        return None  # a DOI of the earlier collection is no concept id: it stays an id_map alias
     return value.split("/", 1)[0]
 
 
