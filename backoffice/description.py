@@ -5,13 +5,14 @@ and write the concept id into it. Full validation is bioimageio.spec's job
 from __future__ import annotations
 
 import io
+import re
 from typing import Any, cast
 
 from ruamel.yaml import YAML, YAMLError
 
 from .config.collection_config import RESOURCE_TYPES, ResourceType
 from .errors import PackageError
-from .records.concept import ResourceSummary
+from .records.concept import BadgeSummary, PersonSummary, ResourceSummary
 
 
 def _yaml() -> YAML:
@@ -45,16 +46,20 @@ def resource_type(content: dict[str, Any], name: str = "rdf.yaml") -> ResourceTy
 
 
 def declared_id(content: dict[str, Any]) -> str | None:
-    """The `id` the description gives, without any `/version` suffix."""
+    """The `id` the description gives, without any `/version` suffix (None for a DOI)."""
     value = content.get("id")
     if not value or not isinstance(value, str):
         return None
+    if re.match(r"^10\.[0-9]{4,}/", value):
+        return None  # a DOI of the earlier collection is no concept id: it stays an id_map alias
     return value.split("/", 1)[0]
 
 
-def with_concept_id(content: dict[str, Any], concept_id: str) -> bytes:
-    """The description serialised with `id` set to the concept id."""
+def with_concept_id(content: dict[str, Any], concept_id: str, *, version: str | None = None) -> bytes:
+    """The description serialised with `id` set to the concept id (and `version` set, if given)."""
     content["id"] = concept_id
+    if version is not None:
+        content["version"] = version
     buf = io.StringIO()
     _yaml().dump(content, buf)  # pyright: ignore[reportUnknownMemberType]  # ruamel's stream types are hidden behind `if False:`
     return buf.getvalue().encode("utf-8")
@@ -101,6 +106,54 @@ def _email(content: dict[str, Any]) -> str | None:
     return None
 
 
+def _text(value: Any) -> str | None:
+    return None if value is None or isinstance(value, (dict, list)) else str(value)
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return cast(dict[str, Any], value) if isinstance(value, dict) else {}
+
+
+def _people(items: Any) -> list[PersonSummary]:
+    out: list[PersonSummary] = []
+    for a in cast(list[Any], items) if isinstance(items, list) else []:
+        m = _mapping(a)
+        name = _text(m.get("name")) if m else _text(a)
+        if name:
+            out.append(PersonSummary(name=name, affiliation=_text(m.get("affiliation")), orcid=_text(m.get("orcid")),
+                                     github_user=_text(m.get("github_user"))))
+    return out
+
+
+def _badges(items: Any) -> list[BadgeSummary]:
+    out: list[BadgeSummary] = []
+    for b in cast(list[Any], items) if isinstance(items, list) else []:
+        m = _mapping(b)
+        label = _text(m.get("label"))
+        if label:
+            out.append(BadgeSummary(label=label, icon=_source(m.get("icon")), url=_text(m.get("url"))))
+    return out
+
+
+def _extras(content: dict[str, Any]) -> dict[str, Any]:
+    """Display fields the website reads besides the basic ones (tolerant of any shape)."""
+    links = content.get("links")
+    bioimageio = _mapping(_mapping(content.get("config")).get("bioimageio"))
+    raw_id = content.get("id")
+    return {
+        "author_details": _people(content.get("authors")),
+        "uploader_name": _text(_mapping(content.get("uploader")).get("name")),
+        "badges": _badges(content.get("badges")),
+        "icon": _source(content.get("icon")),
+        "links": [str(x) for x in cast(list[Any], links) if _text(x)] if isinstance(links, list) else [],
+        "training_data": _text(_mapping(content.get("training_data")).get("id")),
+        "source": _text(content.get("source")),
+        "declared_id": _text(raw_id) if raw_id else None,
+        "nickname": _text(bioimageio.get("nickname")),
+        "nickname_icon": _text(bioimageio.get("nickname_icon")),
+    }
+
+
 def summarize(content: dict[str, Any]) -> ResourceSummary:
     """Display fields of a description (tolerant: missing fields stay empty)."""
     weights = content.get("weights")
@@ -119,6 +172,7 @@ def summarize(content: dict[str, Any]) -> ResourceSummary:
         weight_formats=list(cast(dict[str, Any], weights)) if isinstance(weights, dict) else [],
         format_version=None if content.get("format_version") is None else str(content.get("format_version")),
         uploader_email=_email(content),
+        **_extras(content),
     )
 
 

@@ -142,6 +142,23 @@ class Settings(BaseSettings):
     """How long to keep retrying Zenodo (429, 5xx, no answer) before giving up on a version."""
     partner_dispatch_token: SecretStr | None = None
     """GitHub token allowed to dispatch the partners' check workflows in their repositories (else `github_token`)."""
+    imap_host: str | None = None
+    """IMAP server of the bot's mailbox (replies to notification mails); no host, no reading."""
+
+    imap_port: int = 993
+    """IMAP server port (993 for IMAP over TLS)."""
+
+    imap_user: str | None = None
+    """IMAP login user."""
+
+    imap_password: SecretStr | None = None
+    """IMAP login password."""
+
+    imap_tls: bool = True
+    """Connect with TLS (IMAPS); switch off only for an IMAP server on this machine."""
+
+    imap_mailbox: str = "INBOX"
+    """Mailbox (folder) read for replies."""
 
     def ci_run_url(self) -> str | None:
         """The run URL, given or derived from the GitHub Actions environment."""

@@ -18,7 +18,13 @@ sys.path.insert(0, str(REPO))
 from backoffice.config.collection_config import CollectionConfig  # noqa: E402
 from backoffice.config.curation import CurationDecl  # noqa: E402
 from backoffice.index.compatibility import CompatibilityOverview  # noqa: E402
-from backoffice.index.models import CollectionDraftJson, CollectionJson, IdMapEntry  # noqa: E402
+from backoffice.index.models import (  # noqa: E402
+    AllVersionsJson,
+    CollectionDraftJson,
+    CollectionJson,
+    IdMapEntry,
+    VersionsJson,
+)
 from backoffice.records.concept import ConceptRecord  # noqa: E402
 from backoffice.records.scoring import Compatibility  # noqa: E402
 from backoffice.records.tool_report import ToolReport  # noqa: E402
@@ -34,6 +40,8 @@ SCHEMAS: dict[str, Any] = {
     "tool_report.schema.json": ToolReport,
     "version_compatibility.schema.json": Compatibility,
     "compatibility.schema.json": CompatibilityOverview,
+    "all_versions.schema.json": AllVersionsJson,
+    "versions.schema.json": VersionsJson,
 }
 
 

@@ -101,14 +101,6 @@ def packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
-@pytest.fixture(scope="session")
-def env_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Built environments, shared by the whole session and every test file (or kept in
-    BACKOFFICE_TEST_ENV_CACHE): each environment is built once per run."""
-    given = os.environ.get("BACKOFFICE_TEST_ENV_CACHE")
-    return Path(given).absolute() if given else tmp_path_factory.mktemp("envs")
-
-
 @pytest.fixture()
 def file_server(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     """An HTTP server on 127.0.0.1 serving a folder: yields (folder, base URL)."""

@@ -65,7 +65,7 @@ def test_blocked_versions_and_overrides_apply() -> None:
     files = plan_index([_record()], {"affable-shark": decl}, CONFIG, url_of)
     (entry,) = files.collection.collection
     assert entry.version == "1.0" and [v.version for v in entry.versions] == ["1.0"]
-    assert entry.name == "Better name" and entry.tags == ["x"]
+    assert entry.name == "Better name" and entry.tags == ["x"]  # compatibility tags come from conflated reports (test_compat_scoring.py)
     assert "affable-shark/2.0" not in files.id_map and files.id_map["affable-shark"].sha256 == "sha-1.0"
     all_blocked = CurationDecl(blocked_versions=[BlockedVersion(version="*", reason="withdrawn")])
     files = plan_index([_record()], {"affable-shark": all_blocked}, CONFIG, url_of)

@@ -139,7 +139,7 @@ BAD_CASES: list[tuple[str, str, str | bytes, str]] = [
     ("wrong status", f"ilastik/{CID}/1.0/ilastik_1.4.json", '{"status": "ok"}', "status"),
     ("score above 1", f"ilastik/{CID}/1.0/ilastik_1.4.json", '{"status": "passed", "score": 1.5}', "score"),
     ("unknown version", f"ilastik/{CID}/9.9/ilastik_1.4.json", GOOD, "version"),
-    ("unknown concept", f"ilastik/calm-cow/1.0/ilastik_1.4.json", GOOD, "concept"),
+    ("unknown concept", "ilastik/calm-cow/1.0/ilastik_1.4.json", GOOD, "concept"),
     ("foreign partner", f"ilastik/{CID}/1.0/deepimagej_3.1.json", GOOD, "tool"),
     ("50 MB file", f"ilastik/{CID}/1.0/ilastik_1.4.json", b'{"status": "passed", "details": "' + b"x" * (50 * 1024 * 1024) + b'"}', "size"),
     ("not JSON", f"ilastik/{CID}/1.0/ilastik_1.4.json", "status: passed", "content"),

@@ -113,7 +113,6 @@ BAD: dict[str, Bad] = {
         PackageError,
         "type 'application' is not one the collection accepts",
     ),
-    "no-version": Bad(_zip({"rdf.yaml": b"type: model\nname: m\n"}), PackageError, "the description has no 'version'"),
     "model-with-dataset-id": Bad(
         _zip({"rdf.yaml": b'type: model\nname: m\nversion: "1.0"\nid: ' + DATASET_ID.encode() + b"\n"}),
         InvalidIdError,

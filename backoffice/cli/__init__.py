@@ -11,6 +11,7 @@ from . import common, env_cmds, info_cmds, pipeline_cmds, review_cmds, stage_cmd
 from . import gh_cmds
 from . import backup_cmds
 from . import partner_cmds
+from . import mail_cmds
 
 app = typer.Typer(
     name="backoffice",
@@ -38,6 +39,7 @@ review_cmds.register(app)
 gh_cmds.register(app)
 backup_cmds.register(app)
 partner_cmds.register(app)
+mail_cmds.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

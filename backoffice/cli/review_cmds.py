@@ -30,7 +30,8 @@ def request_changes(
 
     # tell the uploader first: a failing index run must not swallow the message
     notify_uploader(ctx, concept_id, "changes_requested", version=draft.summary.version, reason=reason,
-                    uploader=draft.uploader, uploader_email=draft.summary.uploader_email)
+                    uploader=draft.uploader, uploader_email=draft.summary.uploader_email,
+                    version_assigned=draft.version_assigned)
     generate_index(ctx, "draft")
     console.print(f"{concept_id}: changes requested")
 
@@ -48,7 +49,8 @@ def publish(
         from ..notify.mail import notify_uploader
 
         notify_uploader(ctx, concept_id, "published", version=result.version, url=result.rdf_url,
-                        uploader=draft.uploader, uploader_email=draft.summary.uploader_email)
+                        uploader=draft.uploader, uploader_email=draft.summary.uploader_email,
+                        version_assigned=draft.version_assigned)
     generate_index(ctx, "all")
     set_outputs({"version": result.version, "rdf_url": result.rdf_url})
     console.print(f"published {concept_id} version {result.version}: {result.rdf_url}")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from ..gh_actions import set_outputs
-from ..stage.stage import stage as run_stage
+from ..gh_actions import append_summary, set_outputs
+from ..stage.stage import StageResult, stage as run_stage
 from .common import console, make_context
 
 
@@ -22,8 +22,22 @@ def stage(
     """Stage a package as the draft of a concept (new id if none is given)."""
     ctx = make_context()
     result = run_stage(ctx, source, concept_id=concept_id, uploader=uploader, progress=not no_progress)
-    set_outputs({"concept_id": result.concept_id, "version": result.version, "draft_token": result.token})
+    set_outputs({"concept_id": result.concept_id, "version": result.version, "draft_token": result.token,
+                 "version_assigned": "yes" if result.version_assigned else "no"})
+    append_summary(stage_markdown(result))
+    if result.version_assigned:
+        console.print(f"the description has no version: staged as version {result.version} (written into its rdf)")
     console.print(
         f"staged {result.files} files ({result.bytes} bytes) as draft of [bold]{result.concept_id}[/bold] "
         f"version {result.version}: {result.rdf_url}"
     )
+
+
+def stage_markdown(result: StageResult) -> str:
+    """The job summary of a staging."""
+    lines = [f"### staged `{result.concept_id}` version {result.version}", "",
+             f"{result.files} files ({result.bytes} bytes), draft `{result.token}`: {result.rdf_url}"]
+    if result.version_assigned:
+        lines += ["", f"The description has no `version`: it was staged as version **{result.version}** "
+                  "(written into its rdf.yaml)."]
+    return "\n".join(lines) + "\n"

@@ -45,6 +45,27 @@ TOOL_NAME = r"^[a-z0-9][a-z0-9.-]*$"
 """A tool (report) name: no `_`, which separates it from the tool version in report file names."""
 
 
+class PartnerDisplay(_Strict):
+    """How the website shows a partner (its page and splash screen); unset fields take the partner's name/logo."""
+
+    icon: str | None = None
+    """Square icon URL (default: the logo)."""
+    splash_title: str | None = None
+    """Title of the partner's splash screen (default: the name)."""
+    splash_subtitle: str | None = None
+    """Subtitle of the splash screen."""
+    splash_feature_list: list[str] = Field(default_factory=list)
+    """Bullet points of the splash screen."""
+    background_image: str | None = None
+    """Background image URL of the splash screen."""
+    explore_button_text: str | None = None
+    """Text of the explore button."""
+    default_type: str | None = None
+    """Resource type shown first (default: the first of `resource_types`)."""
+    tags: list[str] = Field(default_factory=list)
+    """Tags that select the partner's resources on the website."""
+
+
 class PartnerDispatch(_Strict):
     """A check run by a workflow in the partner's repository, dispatched by the backoffice."""
 
@@ -102,6 +123,8 @@ class Partner(_Strict):
     """Small icon URL for badges."""
     docs: str | None = None
     """Documentation URL."""
+    display: PartnerDisplay = Field(default_factory=PartnerDisplay)
+    """Website display data (splash screen, icon, tags) for collection.json `config.partners`."""
 
     @model_validator(mode="after")
     def _one_way(self) -> Partner:

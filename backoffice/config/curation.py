@@ -52,6 +52,20 @@ class BlockedVersion(BaseModel):
     """Why it is blocked (shown to reviewers)."""
 
 
+class LegacyDecl(BaseModel):
+    """What a concept carried in the earlier bioimage.io collection (kept so old links and clients work)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    ids: list[str] = Field(default_factory=list)
+    """Earlier ids (e.g. Zenodo DOIs `10.5281/zenodo.5764892` or old nicknames); each resolves through id_map.json to the latest version. A real concept id always wins over such an alias."""
+    nickname: str | None = None
+    """Legacy nickname shown by the website (also resolves through id_map.json)."""
+    nickname_icon: str | None = None
+    """Emoji of the legacy nickname."""
+    download_count: int | None = Field(default=None, ge=0)
+    """Download count carried over from the earlier collection (collection.json `download_count`)."""
+
+
 class CurationDecl(BaseModel):
     """The declared curation of one concept."""
 
@@ -65,6 +79,8 @@ class CurationDecl(BaseModel):
     """Keyword arguments for bioimageio.core's test, per weight format (`all` applies to every format)."""
     overrides: DisplayOverrides = Field(default_factory=DisplayOverrides)
     """Display fields overridden in collection.json (name, description, tags, authors, license, covers, documentation)."""
+    legacy: LegacyDecl = Field(default_factory=LegacyDecl)
+    """Legacy ids, nickname and download count from the earlier collection."""
 
     @field_validator("extra_owners")
     @classmethod

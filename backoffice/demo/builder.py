@@ -64,12 +64,13 @@ are looked up at api.github.com during io checks unless listed in spec's
 `KNOWN_GITHUB_USERS` (bioimageiobot is), so this one needs no network."""
 
 
-def common_fields(folder: Path, *, name: str, description: str, version: str, tags: Sequence[str]) -> dict[str, Any]:
-    """Description fields every demo resource has: authors, licence, cover, documentation..."""
+def common_fields(folder: Path, *, name: str, description: str, version: str | None, tags: Sequence[str]) -> dict[str, Any]:
+    """Description fields every demo resource has: authors, licence, cover, documentation...
+    (`version=None`: the description has none, as many exported packages.)"""
     return {
         "name": name,
         "description": description,
-        "version": Version(version),
+        "version": None if version is None else Version(version),
         "authors": AUTHORS,
         "maintainers": MAINTAINERS,
         "cite": CITE,

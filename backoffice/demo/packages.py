@@ -90,7 +90,7 @@ def build_model_package(
     *,
     formats: Sequence[str] = WEIGHT_FORMATS,
     concept_id: str | None = None,
-    version: str = "1.0",
+    version: str | None = "1.0",
     name: str = "Tiny Demo Model",
     wrong_output: bool = False,
     broken_import: bool = False,
@@ -102,7 +102,7 @@ def build_model_package(
         formats: weight formats to include, any of `WEIGHT_FORMATS`; the first in
             `WEIGHT_FORMATS` order is the parent of the others.
         concept_id: if given, the description's `id`.
-        version: the description's `version`.
+        version: the description's `version` (None: the description has none).
         name: the description's `name` (letters, digits, ` _+-()`, 5 to 128 characters).
         wrong_output: store a test output that is off by `WRONG_OUTPUT_OFFSET`,
             so that the reproducibility test fails.

@@ -283,5 +283,6 @@ def maybe_finish_testing(ctx: Context, target: Target, *, force: bool = False) -
     ctx.record_step(target.concept_id, "finish-testing", "all tests have results: awaiting review")
 
     notify_uploader(ctx, target.concept_id, "awaiting_review", version=draft.summary.version,
-                    uploader=draft.uploader, uploader_email=draft.summary.uploader_email)
+                    uploader=draft.uploader, uploader_email=draft.summary.uploader_email,
+                    version_assigned=draft.version_assigned)
     return True

@@ -26,10 +26,11 @@ from ..storage.base import ObjectNotFound, Storage
 from .compatibility import compatibility_overview
 from .dashboard import write_dashboard
 from .plan import ConceptOutputs, assemble, plan_concept
+from .website import versions_file
 
 Mode = Literal["all", "published", "draft"]
 T = TypeVar("T")
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 _EMPTY = CurationDecl()
 
 
@@ -83,12 +84,18 @@ def _previous_outputs(storage: Storage) -> dict[str, ConceptOutputs]:
     def part(cid: str) -> dict[str, Any]:
         return parts.setdefault(cid, {"entry": None, "ids": {}, "draft": None, "draft_ids": {}})
 
+    owner_of_source: dict[str, str] = {}  # rdf URL -> concept (aliases such as DOIs name no concept)
     for e in files[keys.COLLECTION_JSON].get("collection", []):
         part(e["id"])["entry"] = e
+        for v in e.get("versions", []):
+            owner_of_source[v["rdf_source"]] = e["id"]
     for d in files[keys.COLLECTION_DRAFT_JSON].get("collection", []):
         part(d["id"])["draft"] = d
     for k, v in files[keys.ID_MAP_JSON].items():
-        part(k.split("/", 1)[0])["ids"][k] = v
+        cid: str = k.split("/", 1)[0]
+        if cid not in parts:
+            cid = owner_of_source.get(str(v.get("source", "")), cid)
+        part(cid)["ids"][k] = v
     for k, v in files[keys.ID_MAP_DRAFT_JSON].items():
         part(k.split("/", 1)[0])["draft_ids"][k] = v
     return {cid: ConceptOutputs(**p) for cid, p in parts.items()}
@@ -119,6 +126,17 @@ def load_records(
 
 def _dump(data: Any) -> bytes:
     return (json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+def _write_versions_files(storage: Storage, outputs: dict[str, ConceptOutputs], workers: int = 8) -> None:
+    """`<concept>/versions.json` of each given concept, written in parallel."""
+
+    def put(cid: str) -> None:
+        storage.put_bytes(keys.versions_json(cid), _dump(versions_file(outputs[cid].entry)), content_type="application/json")
+
+    if outputs:
+        with ThreadPoolExecutor(max_workers=min(workers, len(outputs))) as pool:
+            list(pool.map(put, sorted(outputs)))
 
 
 def _changed_since_last_run(storage: Storage) -> tuple[set[str], list[str]]:
@@ -164,14 +182,19 @@ def generate_index(ctx: Context, mode: Mode = "all", *, full: bool = False) -> G
         outputs[record.id] = planned
         etags[record.id] = etag
 
-    files = assemble(config, outputs)
+    files = assemble(config, outputs, storage.public_url(keys.COLLECTION_JSON).rsplit("/", 1)[0])
     files[keys.COMPATIBILITY_JSON] = compatibility_overview(config, files[keys.COLLECTION_JSON])
     wanted = {
         "all": list(files),
-        "published": [keys.COLLECTION_JSON, keys.ID_MAP_JSON, keys.COMPATIBILITY_JSON],
+        "published": [keys.COLLECTION_JSON, keys.ID_MAP_JSON, keys.COMPATIBILITY_JSON, keys.ALL_VERSIONS_JSON],
         "draft": [keys.COLLECTION_DRAFT_JSON, keys.ID_MAP_DRAFT_JSON],
     }[mode]
     written: dict[str, str] = {}
+    if mode != "draft":  # per-concept version lists of the concepts planned again (the others are current)
+        _write_versions_files(storage, {
+            cid: outputs[cid] for cid in stale
+            if cid in outputs and (cid not in previous or versions_file(previous[cid].entry) != versions_file(outputs[cid].entry))
+        })
     for key in wanted:
         storage.put_bytes(key, _dump(files[key]), content_type="application/json")
         written[key] = storage.public_url(key)

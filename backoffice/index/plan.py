@@ -13,6 +13,7 @@ from ..records import keys
 from ..records.concept import ConceptRecord, ReportBrief, VersionRecord
 from ..records.scoring import Compatibility as CompatBrief
 from .models import (
+    AllVersionsJson,
     Badge,
     CollectionDraftJson,
     CollectionEntry,
@@ -24,6 +25,16 @@ from .models import (
     ReportLink,
     ReportsSummary,
     VersionEntry,
+    VersionsJson,
+)
+from .website import (
+    all_versions,
+    authors,
+    merge_id_maps,
+    plan_aliases,
+    versions_file,
+    website_config,
+    website_fields,
 )
 
 UrlOf = Callable[[str], str]
@@ -36,6 +47,9 @@ class IndexFiles:
     collection_draft: CollectionDraftJson
     id_map: dict[str, IdMapEntry]
     id_map_draft: dict[str, IdMapEntry]
+    all_versions: AllVersionsJson
+    versions: dict[str, VersionsJson]
+    """`<concept>/versions.json` per concept."""
 
 
 def conflate(tests: Mapping[str, ReportBrief]) -> ReportsSummary:
@@ -118,9 +132,12 @@ def plan_entry(
     display.update(decl.display_overrides())
     thumbs = {u: t for c, th in s.thumbnails.items() if (u := _file_url(url_of, files, c)) and (t := _file_url(url_of, files, th))}
     display["thumbnails"] = {c: thumbs[c] for c in display["covers"] if c in thumbs}
+    display["authors"] = authors(display["authors"], s.author_details)
     versions = [_version_entry(record, v, url_of) for v in reversed(listed)]
     display["tags"] = list(display["tags"]) + [t for t in versions[0].tags if t not in display["tags"]]
     compat = versions[0].compatibility
+    website = website_fields(record, latest, decl, url_of)
+    website["links"] = [*website["links"], *(x for x in (compat.links if compat else []) if x not in website["links"])]
     entry = CollectionEntry(
         id=record.id,
         id_emoji=emoji_of(config, record.id),
@@ -135,15 +152,18 @@ def plan_entry(
         test_summary=versions[0].test_summary,
         compatibility=compat,
         score=compat.scores.overall if compat else None,
-        links=compat.links if compat else [],
         created=listed[0].published,
         last_modified=latest.published,
         versions=versions,
         **display,
+        **website,
     )
     id_map = {record.id: IdMapEntry(source=entry.rdf_source, sha256=entry.rdf_sha256)}
     for v in versions:
         id_map[f"{record.id}/{v.version}"] = IdMapEntry(source=v.rdf_source, sha256=v.rdf_sha256)
+    by_version = {v.version: IdMapEntry(source=v.rdf_source, sha256=v.rdf_sha256) for v in versions}
+    for alias, version in plan_aliases(record, listed, decl).items():
+        id_map.setdefault(alias, by_version[version])
     return entry, id_map
 
 
@@ -203,24 +223,26 @@ def index_header(config: CollectionConfig) -> dict[str, Any]:
     }
 
 
-def assemble(config: CollectionConfig, outputs: Mapping[str, ConceptOutputs]) -> dict[str, Any]:
-    """The four index files (as JSON data) from per-concept outputs, sorted by id."""
+def assemble(config: CollectionConfig, outputs: Mapping[str, ConceptOutputs], url_root: str = "") -> dict[str, Any]:
+    """The index files (as JSON data) from per-concept outputs, sorted by id
+    (`<concept>/versions.json` files come from `versions_file`)."""
     order = sorted(outputs)
-    collection = {**index_header(config), "collection": [e for c in order if (e := outputs[c].entry) is not None]}
+    entries = [e for c in order if (e := outputs[c].entry) is not None]
+    collection = {**index_header(config), "collection": entries}
+    collection["config"] = website_config(config, entries, url_root)
     drafts = {
         "name": f"{config.collection_template.name} (drafts)",
         "collection": [d for c in order if (d := outputs[c].draft) is not None],
     }
-    id_map: dict[str, Any] = {}
     id_map_draft: dict[str, Any] = {}
     for c in order:
-        id_map.update(outputs[c].ids)
         id_map_draft.update(outputs[c].draft_ids)
     return {
         keys.COLLECTION_JSON: collection,
         keys.COLLECTION_DRAFT_JSON: drafts,
-        keys.ID_MAP_JSON: id_map,
+        keys.ID_MAP_JSON: merge_id_maps({c: outputs[c].ids for c in order}),
         keys.ID_MAP_DRAFT_JSON: id_map_draft,
+        keys.ALL_VERSIONS_JSON: all_versions(entries),
     }
 
 
@@ -234,10 +256,12 @@ def plan_index(
     against the models (the same planning `generate_index` does incrementally)."""
     empty = CurationDecl()
     outputs = {r.id: plan_concept(r, curation.get(r.id, empty), config, url_of) for r in records}
-    files = assemble(config, outputs)
+    files = assemble(config, outputs, url_of(keys.COLLECTION_JSON).rsplit("/", 1)[0])
     return IndexFiles(
         collection=CollectionJson.model_validate(files[keys.COLLECTION_JSON]),
         collection_draft=CollectionDraftJson.model_validate(files[keys.COLLECTION_DRAFT_JSON]),
         id_map={k: IdMapEntry.model_validate(v) for k, v in files[keys.ID_MAP_JSON].items()},
         id_map_draft={k: IdMapEntry.model_validate(v) for k, v in files[keys.ID_MAP_DRAFT_JSON].items()},
+        all_versions=AllVersionsJson.model_validate(files[keys.ALL_VERSIONS_JSON]),
+        versions={c: VersionsJson.model_validate(versions_file(o.entry)) for c, o in outputs.items()},
     )

@@ -4,6 +4,9 @@ Messages are rendered from jinja2 templates `backoffice/templates/mail/<event>.t
 (first line `Subject: ...`, then a blank line, then the body) in a sandboxed
 environment and sent through SMTP with the `mail_*` settings.
 
+Each message carries a reply token (a `Reply-To` plus-address and a subject tag,
+see `tokens.py`): `backoffice read-mail-replies` puts the answers into the chat.
+
 Sending is best effort: no address or no mail host means no mail, and a failed send
 is logged as a warning — it never fails the step that triggered it. Every attempt
 is recorded in the concept's log (recipient and event; never a secret).
@@ -25,6 +28,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from ..context import Context
 from ..records import keys
+from .tokens import reply_address, subject_token
 
 logger = logging.getLogger("backoffice.notify")
 
@@ -105,6 +109,7 @@ def notify_uploader(
     url: str | None = None,
     uploader: str | None,
     uploader_email: str | None,
+    version_assigned: bool = False,
 ) -> bool:
     """E-mail the uploader about `event`; returns whether a message was sent. Never raises."""
     settings = ctx.settings
@@ -133,12 +138,17 @@ def notify_uploader(
             version=version,
             reason=reason,
             url=url,
+            version_assigned=version_assigned,
             drafts_url=ctx.storage.public_url(keys.COLLECTION_DRAFT_JSON),
         )
         msg = EmailMessage()
         msg["From"] = settings.mail_from
         msg["To"] = recipient
+        subject = f"{subject} {subject_token(concept_id)}"  # the reply token (see tokens.py)
         msg["Subject"] = subject
+        reply_to = reply_address(settings.mail_from, concept_id)
+        if reply_to:
+            msg["Reply-To"] = reply_to
         msg["Date"] = formatdate(localtime=False, usegmt=True)
         msg["Message-ID"] = make_msgid(domain="bioimage.io")
         msg.set_content(body)

@@ -35,6 +35,25 @@ class _Record(BaseModel):
     model_config = ConfigDict(use_attribute_docstrings=True)
 
 
+class PersonSummary(_Record):
+    """An author as the description gives it (display fields only; no e-mail)."""
+
+    name: str
+    affiliation: str | None = None
+    orcid: str | None = None
+    github_user: str | None = None
+
+
+class BadgeSummary(_Record):
+    """A badge the description shows (`badges`: label, icon, link)."""
+
+    label: str
+    icon: str | None = None
+    """Icon URL, or a file name relative to the files folder."""
+    url: str | None = None
+    """Where the badge links to."""
+
+
 class ResourceSummary(_Record):
     """Display fields taken from a description when it is staged."""
 
@@ -57,6 +76,26 @@ class ResourceSummary(_Record):
     """E-mail of the uploader from the description (first maintainer/author with one)."""
     thumbnails: dict[str, str] = Field(default_factory=dict)
     """Cover -> its thumbnail, both relative to the files folder (made at staging)."""
+    author_details: list[PersonSummary] = Field(default_factory=list)
+    """Authors with affiliation, ORCID and GitHub user (`authors` holds their names)."""
+    uploader_name: str | None = None
+    """`uploader.name` of the description."""
+    badges: list[BadgeSummary] = Field(default_factory=list)
+    """The description's `badges`."""
+    icon: str | None = None
+    """The description's `icon`: an emoji, a URL or a file name relative to the files folder."""
+    links: list[str] = Field(default_factory=list)
+    """Ids/URLs of related resources (`links`)."""
+    training_data: str | None = None
+    """Id of the dataset the model was trained on (`training_data.id`)."""
+    source: str | None = None
+    """The description's `source` (e.g. a notebook's file or URL)."""
+    declared_id: str | None = None
+    """The `id` the description gave before staging set the concept id (kept as an id_map alias)."""
+    nickname: str | None = None
+    """Legacy nickname from `config.bioimageio.nickname`."""
+    nickname_icon: str | None = None
+    """Legacy nickname icon from `config.bioimageio.nickname_icon`."""
 
 
 class ReportBrief(_Record):
@@ -107,6 +146,8 @@ class DraftRecord(_Record):
     """Problems found at staging that did not stop it (e.g. a cover without a thumbnail, and why)."""
     compatibility: Compatibility | None = None
     """Every compatibility report of the draft conflated (scores, tags, reports)."""
+    version_assigned: bool = False
+    """The description had no `version`: the backoffice gave it `summary.version` (written into its rdf)."""
 
 
 class VersionRecord(_Record):
@@ -131,6 +172,8 @@ class VersionRecord(_Record):
     """When the Zenodo version was published."""
     compatibility: Compatibility | None = None
     """Every compatibility report of the version conflated (scores, tags, reports)."""
+    version_assigned: bool = False
+    """The description had no `version`: the backoffice gave it this one (written into its rdf)."""
 
 
 class ConceptRecord(_Record):

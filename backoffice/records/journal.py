@@ -46,8 +46,10 @@ class ChatMessage(BaseModel):
 
     timestamp: datetime = Field(default_factory=utcnow)
     author: str
-    """Reviewer or uploader id."""
+    """Reviewer or uploader id (an e-mail address for replies by e-mail)."""
     text: str
+    via: str | None = None
+    """How it arrived if not through the CLI/website: `e-mail` for replies to notification mails."""
 
 
 def _new_key(prefix: str, when: datetime) -> str:
@@ -72,6 +74,19 @@ class Journal:
             except PreconditionFailed:
                 continue  # a uuid collision: take another key
         raise PreconditionFailed(f"could not append to {self.prefix}")
+
+    def append_once(self, entry: dict[str, Any], when: datetime, name: str) -> bool:
+        """Append under a key derived from `name` (not a random one), create-if-absent:
+        returns False if that entry exists already (it was appended before)."""
+        if not name or not all(c.isalnum() or c in "-_" for c in name):
+            raise ValueError(f"unsafe journal entry name {name!r}")
+        stamp = when.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        try:
+            self.storage.put_bytes(f"{self.prefix}{stamp}-{name}.json", json.dumps(entry, default=str).encode(),
+                                   if_none_match=True, content_type="application/json")
+        except PreconditionFailed:
+            return False
+        return True
 
     def read_raw(self, limit: int | None = None) -> list[dict[str, Any]]:
         entry_keys = self.storage.list_keys(self.prefix)
@@ -101,6 +116,10 @@ class ConceptChat:
 
     def append(self, message: ChatMessage) -> None:
         self.journal.append_raw(message.model_dump(mode="json"), message.timestamp)
+
+    def append_once(self, message: ChatMessage, name: str) -> bool:
+        """Append `message` under a key derived from `name`; False if it is there already."""
+        return self.journal.append_once(message.model_dump(mode="json"), message.timestamp, name)
 
     def read(self, limit: int | None = None) -> list[ChatMessage]:
         return [ChatMessage.model_validate(e) for e in self.journal.read_raw(limit)]

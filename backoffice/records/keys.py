@@ -11,6 +11,7 @@
     compatibility.json                      per partner: which resource versions work in it, which do not and why
     <id>/log/<time>-<uid>.json              append-only log entries
     <id>/chat/<time>-<uid>.json             append-only chat messages
+    all_versions.json, <id>/versions.json   every concept's versions and DOIs
     index/cache.json                        what the last index was made from
     index/dirty/<id>/<time>-<uid>           "concept changed" markers for the next index run
     dashboard/index.html, app.js, style.css the reviewer dashboard (static, written with the index)
@@ -70,6 +71,13 @@ COLLECTION_JSON = "collection.json"
 COLLECTION_DRAFT_JSON = "collection_draft.json"
 ID_MAP_JSON = "id_map.json"
 ID_MAP_DRAFT_JSON = "id_map_draft.json"
+ALL_VERSIONS_JSON = "all_versions.json"
+
+
+def versions_json(concept_id: str) -> str:
+    """`<id>/versions.json`: the listed versions of one concept with their DOIs."""
+    return f"{concept_id}/versions.json"
+
 INDEX_CACHE = f"{INDEX_PREFIX}cache.json"
 DIRTY_PREFIX = f"{INDEX_PREFIX}dirty/"
 """Markers `index/dirty/<id>/<time>-<uid>` written after every change of a concept document."""

@@ -84,6 +84,7 @@ def _commit(ctx: Context, cid: str, draft: DraftRecord, version: str, reviewer: 
             tests=current.tests,
             compatibility=current.compatibility,
             draft_token=current.token,
+            version_assigned=current.version_assigned,
         )
         record.draft = None
         return True

@@ -38,6 +38,7 @@ from .ownership import check_uploader, claim_id
 from .package import Limits, PackagePlan, iter_entry_chunks, open_zip, plan_package
 from .thumbnail_plan import ThumbnailLimits
 from .thumbnails import ThumbnailResult, make_thumbnails
+from .versions import default_version
 
 MAX_DESCRIPTION_BYTES = 16 * 1024 * 1024
 VERSION = re.compile(r"^[0-9][0-9A-Za-z.+_-]*$")
@@ -51,15 +52,15 @@ class StageResult:
     files: int
     bytes: int
     rdf_url: str
+    version_assigned: bool = False
+    """The description had no `version`; the backoffice gave it `version`."""
 
 
 def new_token() -> str:
     return utcnow().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
 
 
-def check_version(version: str | None) -> str:
-    if version is None:
-        raise PackageError("the description has no 'version'; the collection publishes versions by it")
+def check_version(version: str) -> str:
     if not VERSION.match(version):
         raise PackageError(f"version '{version}' must start with a digit and hold only letters, digits and . + _ -")
     return version
@@ -87,7 +88,8 @@ def stage(
             content = parse_description(b"".join(iter_entry_chunks(zf, plan.description)), rdf_name)
             rtype = resource_type(content, rdf_name)
             summary = summarize(content)
-            version = check_version(summary.version)
+            if summary.version is not None:
+                check_version(summary.version)
             thumbs = _thumbnails(ctx, zf, plan, summary.covers)
             if not set_thumbnails(content, thumbs.mapping):
                 thumbs = ThumbnailResult(warnings=[*thumbs.warnings, "covers: 'config' or 'config.bioimageio' is not a mapping; thumbnails not listed"])
@@ -95,9 +97,15 @@ def stage(
             cid, reserved = claim_id(ctx, concept_id or declared_id(content), rtype, uploader)
             token = new_token()
             try:
-                rdf_bytes = with_concept_id(content, cid)
+                version, assigned = _version_for(ctx, cid, summary.version)
+                if assigned:
+                    summary = summary.model_copy(update={"version": version})
+                rdf_bytes = with_concept_id(content, cid, version=version if assigned else None)
                 _begin(ctx, cid, token, version, uploader, source)
                 ctx.record_step(cid, "stage", f"staging {source}", actor=uploader)
+                if assigned:
+                    ctx.record_step(cid, "stage", f"the description has no version: staged as version {version}",
+                                    actor=uploader, details={"version": version, "version_assigned": True})
                 _step(ctx, cid, token, DraftStatus.UNPACKING)
                 ctx.record_step(cid, "stage", f"unpacking {len(plan.entries)} files ({plan.total_size} bytes)", actor=uploader)
                 files_prefix = keys.draft_files(cid, token)
@@ -120,6 +128,7 @@ def stage(
                     rdf_sha256=hashlib.sha256(rdf_bytes).hexdigest(),
                     summary=summary,
                     warnings=thumbs.warnings,
+                    version_assigned=assigned,
                 )
                 for warning in thumbs.warnings:
                     ctx.record_step(cid, "stage", f"warning: {warning}", actor=uploader)
@@ -133,7 +142,15 @@ def stage(
             ctx.storage.delete_prefix(keys.draft_root(cid, previous))
         except Exception as e:  # the old files are unreferenced now; leftovers are harmless
             logger.warning("could not remove files of the replaced draft %s: %s", previous, e)
-    return StageResult(cid, token, version, len(plan.entries), plan.total_size, ctx.storage.public_url(files_prefix + rdf_name))
+    return StageResult(cid, token, version, len(plan.entries), plan.total_size, ctx.storage.public_url(files_prefix + rdf_name),
+                       version_assigned=assigned)
+
+
+def _version_for(ctx: Context, cid: str, given: str | None) -> tuple[str, bool]:
+    """(version, whether it was assigned): the given one, else the next after the newest published."""
+    if given is not None:
+        return given, False
+    return default_version(list(ctx.concepts.get(cid).versions)), True
 
 
 def _thumbnails(ctx: Context, zf: zipfile.ZipFile, plan: PackagePlan, covers: list[str]) -> ThumbnailResult:

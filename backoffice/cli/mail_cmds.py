@@ -1,0 +1,22 @@
+"""`backoffice read-mail-replies`."""
+
+from __future__ import annotations
+
+import typer
+
+from ..gh_actions import append_summary, set_outputs
+from ..notify.mail_replies import read_mail_replies as run_read
+from .common import console, make_context
+
+
+def register(app: typer.Typer) -> None:
+    app.command("read-mail-replies")(read_mail_replies)
+
+
+def read_mail_replies() -> None:
+    """Append replies to notification e-mails (IMAP mailbox) to the concepts' review chats."""
+    ctx = make_context()
+    result = run_read(ctx)
+    set_outputs({"added": str(len(result.added)), "unmatched": str(len(result.unmatched)), "refused": str(len(result.refused))})
+    append_summary(result.markdown())
+    console.print(result.markdown(), markup=False)

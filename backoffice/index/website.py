@@ -1,0 +1,157 @@
+"""What the bioimage.io website and older clients read besides the basic entry: author
+objects, uploader, badges, `<tool>-compatible` tags, the top-level `config`,
+all_versions.json, `<concept>/versions.json` and the id_map aliases. Pure functions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..config.collection_config import RESOURCE_TYPES, CollectionConfig, Partner
+from ..config.curation import CurationDecl
+from ..log import logger
+from ..records import keys
+from ..records.concept import ConceptRecord, VersionRecord
+from .models import (
+    Author,
+    LinkBadge,
+    TrainingData,
+    Uploader,
+    WebsiteConfig,
+    WebsitePartner,
+)
+
+UrlOf = Callable[[str], str]
+"""Public URL of a storage key."""
+
+
+def maybe_file_url(url_of: UrlOf, files_prefix: str, value: str | None) -> str | None:
+    """A file name becomes its URL; URLs, emoji and other text stay as they are."""
+    if not value or "://" in value or not value.isascii() or not ("." in value or "/" in value):
+        return value
+    return url_of(files_prefix + value)
+
+
+def authors(given: list[Any], details: list[Any]) -> list[Author]:
+    """Author objects: the description's details, or names (from an override or an old record)."""
+    if details and [d.name for d in details] == list(given):
+        return [Author(**d.model_dump()) for d in details]
+    return [Author(name=str(n)) for n in given]
+
+
+def website_fields(record: ConceptRecord, latest: VersionRecord, decl: CurationDecl, url_of: UrlOf) -> dict[str, Any]:
+    """The fields the bioimage.io website reads besides the basic display fields."""
+    s = latest.summary
+    files = keys.version_files(record.id, latest.version)
+    email = latest.uploader if latest.uploader and "@" in latest.uploader else s.uploader_email
+    nickname = decl.legacy.nickname or s.nickname
+    if nickname == record.id:
+        nickname = None
+    return {
+        "uploader": Uploader(id=latest.uploader, email=email, name=s.uploader_name)
+        if latest.uploader or email or s.uploader_name else None,
+        "badges": [LinkBadge(label=b.label, icon=maybe_file_url(url_of, files, b.icon), url=b.url) for b in s.badges],
+        "icon": maybe_file_url(url_of, files, s.icon),
+        "links": s.links,
+        "training_data": TrainingData(id=s.training_data) if s.training_data else None,
+        "root_url": url_of(files + "rdf.yaml").rsplit("/", 1)[0],
+        "source": maybe_file_url(url_of, files, s.source),
+        "download_count": decl.legacy.download_count,
+        "nickname": nickname,
+        "nickname_icon": (decl.legacy.nickname_icon or s.nickname_icon) if nickname else None,
+    }
+
+
+def plan_aliases(record: ConceptRecord, listed: list[VersionRecord], decl: CurationDecl) -> dict[str, str]:
+    """Other ids that resolve to a listed version of `record`: alias -> version.
+
+    From weakest to strongest (a stronger one takes an alias a weaker one gave): the
+    description's own `id` where it differs from the concept id (newer versions over
+    older), legacy ids and the legacy nickname (-> latest), the concept DOI (-> latest),
+    each version DOI (-> that version). Whether an alias may shadow another concept is
+    decided in `assemble` (never).
+    """
+    latest = listed[-1].version
+    out: dict[str, str] = {}
+    for v in listed:
+        d = v.summary.declared_id
+        if d and d != record.id and not d.startswith(record.id + "/"):
+            out[d] = v.version
+    for alias in (*decl.legacy.ids, decl.legacy.nickname or listed[-1].summary.nickname):
+        if alias and alias != record.id:
+            out[alias] = latest
+    if record.concept_doi:
+        out[record.concept_doi] = latest
+    for v in listed:
+        if v.doi:
+            out[v.doi] = v.version
+    return out
+
+
+def website_partner(p: Partner) -> WebsitePartner:
+    d = p.display
+    return WebsitePartner(
+        id=p.id, name=p.name, logo=p.logo, icon=d.icon or p.logo, docs=p.docs,
+        splash_title=d.splash_title or p.name, splash_subtitle=d.splash_subtitle,
+        splash_feature_list=d.splash_feature_list, background_image=d.background_image,
+        explore_button_text=d.explore_button_text, resource_types=list(p.resource_types),
+        default_type=d.default_type or (p.resource_types[0] if p.resource_types else "model"), tags=d.tags,
+    )
+
+
+def website_config(config: CollectionConfig, entries: list[dict[str, Any]], url_root: str) -> dict[str, Any]:
+    """collection.json `config`: the template's settings, counts per type, url_root and partners."""
+    template = dict(config.collection_template.config)
+    n_resources = {t: 0 for t in RESOURCE_TYPES}
+    n_versions = {t: 0 for t in RESOURCE_TYPES}
+    for e in entries:
+        n_resources[e["type"]] += 1
+        n_versions[e["type"]] += len(e["versions"])
+    present = [t for t in RESOURCE_TYPES if n_resources[t]]
+    return WebsiteConfig(
+        **{k: v for k, v in template.items() if k not in WebsiteConfig.model_fields},
+        n_resources=n_resources,
+        n_resource_versions=n_versions,
+        resource_types=present or [str(template.get("default_type") or "model")],
+        url_root=url_root,
+        partners=[website_partner(p) for p in config.partners],
+    ).model_dump(mode="json")
+
+
+def all_versions(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """all_versions.json (`AllVersionsJson`) from collection entries (plain dicts: this runs on
+    every index generation; `plan_index` validates it against the model)."""
+    return {"entries": [
+        {"concept": e["id"], "type": e["type"], "concept_doi": e.get("concept_doi"),
+         "versions": [{"v": v["version"], "created": v["created"], "doi": v.get("doi"), "source": v["rdf_source"],
+                       "sha256": v["rdf_sha256"]} for v in e["versions"]]}
+        for e in entries
+    ]}
+
+
+def versions_file(e: dict[str, Any] | None) -> dict[str, Any]:
+    """`<concept>/versions.json` (`VersionsJson`) of one concept from its entry (no versions when nothing is listed)."""
+    if e is None:
+        return {"concept_doi": None, "versions": []}
+    return {"concept_doi": e.get("concept_doi"),
+            "versions": [{"v": v["version"], "created": v["created"], "doi": v.get("doi")} for v in e["versions"]]}
+
+
+def merge_id_maps(ids: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """id_map.json from per-concept ids. Real ids (`<concept>`, `<concept>/<version>`) always win:
+    an alias equal to a concept id (listed or not) or of the form `<concept>/...` is dropped;
+    an alias claimed by two concepts goes to the one whose id sorts first."""
+    id_map: dict[str, Any] = {}
+    aliases: list[tuple[str, str, Any]] = []
+    for c in sorted(ids):
+        for k, v in ids[c].items():
+            if k == c or k.startswith(c + "/"):
+                id_map[k] = v
+            else:
+                aliases.append((c, k, v))
+    for c, k, v in aliases:
+        if k in ids or k.split("/", 1)[0] in ids or k in id_map:
+            logger.warning("id_map: alias '%s' of '%s' is not used: '%s' is taken already", k, c, k)
+            continue
+        id_map[k] = v
+    return id_map
