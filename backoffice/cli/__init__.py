@@ -9,6 +9,7 @@ import typer
 from ..errors import BackofficeError
 from . import common, env_cmds, info_cmds, pipeline_cmds, review_cmds, stage_cmds, test_cmds
 from . import gh_cmds
+from . import handover_cmds
 
 app = typer.Typer(
     name="backoffice",
@@ -34,6 +35,7 @@ test_cmds.register(app)
 env_cmds.register(app)
 review_cmds.register(app)
 gh_cmds.register(app)
+handover_cmds.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -403,7 +403,8 @@ def environment_for_test(
     Targets without such weights get the current interpreter: the test step reports them.
     """
     from ..validate.target import resolve_target
-    from .env_render import EnvRenderError, render_for_target
+    from .env_inputs import render_for_target
+    from .env_render import EnvRenderError
     from .formats import WEIGHT_FORMATS
 
     if manager == "current":

@@ -372,13 +372,3 @@ def render_env(
         python_version=release.python,
         data=data,
     )
-
-
-def render_for_target(ctx: Context, target: Target, weight_format: str) -> RenderedEnv:
-    """Render the environment for one weight format of a draft or published version."""
-    from ..stage.description import parse_description
-    from ..validate.target import local_files
-
-    with local_files(ctx, target) as folder:
-        content = parse_description((folder / target.rdf_name).read_bytes(), target.rdf_name)
-        return render_env(weight_format, content, ctx.settings.env_templates_dir, folder)

@@ -69,3 +69,16 @@ def local_files(ctx: Context, target: Target) -> Generator[Path, None, None]:
         yield tmp
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextmanager
+def rdf_source(ctx: Context, target: Target) -> Generator[Path | str, None, None]:
+    """What the libraries read the description from: its public URL when the storage is
+    the read-only public one (no credentials, no copy), else a local copy of the files."""
+    from ..storage.public import PublicStorage
+
+    if isinstance(ctx.storage, PublicStorage):
+        yield ctx.storage.public_url(target.rdf_key)
+        return
+    with local_files(ctx, target) as folder:
+        yield folder / target.rdf_name
