@@ -12,9 +12,10 @@ import threading
 from pathlib import Path
 
 from backoffice.context import Context
+from backoffice.records import keys
 from backoffice.storage.base import Storage
 from backoffice.storage.local import INTERNAL, LocalStorage
-from backoffice.testing.env_inputs import render_for_target
+from backoffice.testing.env_managers import environment_for_test
 from backoffice.validate.target import resolve_target
 from backoffice_fixtures import REPO
 from faulty_storage import FaultyStorage
@@ -82,9 +83,11 @@ def test_rendering_reads_only_the_description_and_its_environment_file(s3_storag
     cid = stage(ctx, str(packages["model"]), uploader="github|4242", progress=False).concept_id
     target = resolve_target(ctx, cid, "draft")
     counting = FaultyStorage(s3_storage)
-    rendered = render_for_target(Context(ctx.settings, storage=counting), target, "onnx")
-    assert rendered.text
+    # the test job's rendering: an environment made beforehand at a prefix (here: none) is taken as it is
+    env = environment_for_test(Context(ctx.settings, storage=counting), cid, "draft", "onnx", "micromamba", Path("/nonexistent-env"))
+    assert env.error is not None and "no environment at /nonexistent-env" in env.error  # rendered, then looked for
     read = [c.split(" ", 1)[1] for c in counting.calls if c.split(" ", 1)[0] in ("get", "open", "list", "head")]
+    read = [k for k in read if k != keys.concept_doc(cid)]
     assert read[0] == target.rdf_key
     assert all(k == target.rdf_key or k.endswith((".yaml", ".yml", ".txt")) for k in read), read
     assert not any(c.startswith("list") for c in counting.calls), counting.calls
