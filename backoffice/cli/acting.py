@@ -28,7 +28,10 @@ def verified(ctx: Context, concept_id: str | None, step: str, claimed: str, acti
         if exists and concept_id is not None:
             ctx.record_step(concept_id, step, f"refused: {e}", actor=claimed)
         raise
-    logger.info("%s for %s: %s", step, result.actor, result.how)
+    if acting_github_id or on_actions:
+        logger.info("%s for %s: %s", step, result.actor, result.how)
+    else:
+        logger.debug("%s for %s: %s", step, result.actor, result.how)
     if exists and concept_id is not None:
         ctx.record_step(concept_id, "verify-actor", f"{step} for {result.actor}: {result.how}", actor=result.actor)
     return result
