@@ -54,8 +54,8 @@ def env_inputs(ctx: Context, target: Target, weights_entry_of: Any) -> Generator
     try:
         rdf = ctx.storage.get_bytes(target.rdf_key)
         (tmp / target.rdf_name).write_bytes(rdf)
-        entry = weights_entry_of(rdf)
-        for rel in referenced_files(entry) if isinstance(entry, dict) else []:
+        entry: Any = weights_entry_of(rdf)
+        for rel in referenced_files(cast(dict[str, Any], entry)) if isinstance(entry, dict) else []:
             try:
                 data = ctx.storage.get_bytes(target.files_prefix + rel)
             except ObjectNotFound:

@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass, field
 from importlib.metadata import version as dist_version
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
@@ -42,10 +42,6 @@ from ruamel.yaml import YAML, YAMLError
 from ..errors import TestFailedError
 from .formats import WEIGHT_FORMATS
 from .framework_versions import nearest_release
-
-if TYPE_CHECKING:
-    from ..context import Context
-    from ..validate.target import Target
 
 
 class EnvRenderError(TestFailedError):

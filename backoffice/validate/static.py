@@ -9,7 +9,7 @@ from __future__ import annotations
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..context import Context
 from ..notify.mail import notify_uploader
@@ -109,9 +109,10 @@ def validate_for_handover(ctx: Context, concept_id: str, which: str = "draft") -
 def validation_errors(summary: dict[str, Any], limit: int = 30) -> str:
     """The errors of a summary, one per line (for the uploader's e-mail)."""
     lines: list[str] = []
-    for detail in summary.get("details") or []:
-        for err in detail.get("errors") or []:
-            loc = ".".join(str(x) for x in err.get("loc") or [])
+    details = cast(list[dict[str, Any]], summary.get("details") or [])
+    for detail in details:
+        for err in cast(list[dict[str, Any]], detail.get("errors") or []):
+            loc = ".".join(str(x) for x in cast(list[Any], err.get("loc") or []))
             msg = " ".join(str(err.get("msg", "")).split())[:500]
             lines.append(f"- {loc + ': ' if loc else ''}{msg}")
     if len(lines) > limit:
