@@ -122,3 +122,24 @@ def test_store_refuses_bad_hand_overs_in_one_line(local_ctx: Context, packages: 
     _one_line_error(r, code, text)
     assert _snapshot(local_ctx) == before
     assert not any(k.startswith(keys.draft_reports(cid, token)) for k in _snapshot(local_ctx))
+
+
+@pytest.mark.slow
+def test_model_weight_format_tested_from_its_public_url(local_ctx: Context, packages: dict[str, Path], served: str,
+                                                         tmp_path: Path) -> None:
+    """A dynamic test in the job without secrets: bioimageio.core reads the package from its URL."""
+    from backoffice.validate.static import validate_format
+
+    cid = stage(local_ctx, str(packages["model"]), uploader="jane@example.org", progress=False).concept_id
+    validate_format(local_ctx, cid)
+    public = _env(local_ctx, BACKOFFICE_STORAGE="public", BACKOFFICE_PUBLIC_BASE_URL=served)
+    before = _snapshot(local_ctx)
+    r = _bo(["run-test", cid, "draft", "onnx", "--out", "onnx.json"], public, tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert _snapshot(local_ctx) == before
+    handed = json.loads((tmp_path / "onnx.json").read_text())
+    assert handed["weight_format"] == "onnx" and handed["status"] == "passed", handed["summary"]
+    r = _bo(["store-test-result", cid, "draft", str(tmp_path / "onnx.json")], _env(local_ctx), tmp_path)
+    assert r.returncode == 0, r.stderr
+    draft = local_ctx.concepts.get(cid).require_draft()
+    assert [t.status for t in draft.tests.values() if t.weight_format == "onnx"] == ["passed"]
