@@ -60,6 +60,8 @@ def test_missing_file_sends_the_draft_back_with_the_errors(
     assert err[-1] == f"error: {cid} draft: static validation failed; changes requested from the uploader"
     ctx = Context(Settings())
     assert ctx.concepts.get(cid).require_draft().status == DraftStatus.CHANGES_REQUESTED
+    drafts = (tmp_path / "store" / "collection_draft.json").read_text()
+    assert cid in drafts and "changes requested" in drafts  # the reviewers' list says so
 
     (mail,) = inbox.messages
     assert mail.rcpt_tos == [UPLOADER] and "failed validation" in mail.message["Subject"]

@@ -65,6 +65,9 @@ def store_test_result(
     console.print(f"{concept_id} {which} {what}: stored {stored.report_name} ({stored.status})")
     if handover.step == "validate-format" and stored.status == "failed":
         from ..errors import ValidationFailedError
+        from ..index.generate import generate_index
 
+        if which == "draft":  # the draft left testing: the reviewers' list must say so
+            generate_index(ctx, "draft")
         raise ValidationFailedError(f"{concept_id} {which}: static validation failed"
                                     + ("; changes requested from the uploader" if which == "draft" else ""))

@@ -65,6 +65,8 @@ def validate_format(
         + (f"; static only: {', '.join(result.static_only_formats)}" if result.static_only_formats else "")
     )
     if result.status == "failed":
+        if handover_out is None and which == "draft":  # the draft left testing: the reviewers' list must say so
+            generate_index(ctx, "draft")
         raise ValidationFailedError(f"{concept_id} {which}: static validation failed"
                                     + ("" if handover_out is not None or which != "draft" else "; changes requested from the uploader"))
 

@@ -12,7 +12,7 @@ from ..records.handover import Handover
 from ..records.report_names import core_report, spec_report
 from ..records.reports import store_report
 from ..records.status import DraftStatus
-from ..validate.static import StaticResult, record_validation, spec_version
+from ..validate.static import StaticResult, check_can_validate, record_validation, spec_version
 from ..validate.target import Target, resolve_target
 from .dynamic import core_version, first_error, maybe_finish_testing
 
@@ -52,6 +52,7 @@ def store_handover(ctx: Context, concept_id: str, which: str, handover: Handover
     if handover.step == "validate-format":
         if handover.tool != "bioimageio.spec" or handover.weight_format:
             raise InvalidArgumentError("a validate-format hand-over comes from bioimageio.spec, without a weight format")
+        check_can_validate(target)
         declared = set(target.summary.weight_formats)
         if not set(handover.dynamic_formats) <= declared:
             raise InvalidArgumentError("the hand-over plans tests of weight formats the description does not have")

@@ -70,7 +70,8 @@ def run_spec_validation(rdf: Path | str) -> tuple[str, dict[str, Any], str]:
         return "failed", data, f"# ❌ static validation failed\n\n{error}\n"
 
 
-def _check_can_validate(target: Target) -> None:
+def check_can_validate(target: Target) -> None:
+    """Refuse a draft that cannot (re)enter `testing`, before anything is stored."""
     if target.subject == "draft":  # refuse before anything is stored (e.g. a draft being published)
         status = target.record.require_draft().status
         if status != DraftStatus.TESTING:
@@ -89,7 +90,7 @@ def _result(target: Target, status: str, summary: dict[str, Any], markdown: str)
 def validate_format(ctx: Context, concept_id: str, which: str = "draft", actor: str | None = None) -> StaticResult:
     """Validate and record the result (see `record_validation`)."""
     target = resolve_target(ctx, concept_id, which)
-    _check_can_validate(target)
+    check_can_validate(target)
     with rdf_source(ctx, target) as rdf:
         status, summary, markdown = run_spec_validation(rdf)
     result = _result(target, status, summary, markdown)
@@ -100,7 +101,7 @@ def validate_format(ctx: Context, concept_id: str, which: str = "draft", actor: 
 def validate_for_handover(ctx: Context, concept_id: str, which: str = "draft") -> StaticResult:
     """Validate without writing anything (the job without secrets): the caller hands the result over."""
     target = resolve_target(ctx, concept_id, which)
-    _check_can_validate(target)
+    check_can_validate(target)
     with rdf_source(ctx, target) as rdf:
         status, summary, markdown = run_spec_validation(rdf)
     return _result(target, status, summary, markdown)
