@@ -81,12 +81,11 @@ class ValidationFailedError(BackofficeError):
     exit_code = 11
 
 
-class TestFailedError(BackofficeError):
+class DynamicTestError(BackofficeError):
     """A dynamic test could not be run or did not pass."""
 
     exit_code = 12
 
-    __test__ = False  # not a pytest test class
 
 
 class ExternalServiceError(BackofficeError):

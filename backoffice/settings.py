@@ -121,6 +121,24 @@ class Settings(BaseSettings):
     env_cache_dir: Path = Path(".backoffice-envs")
     """Folder of the test environments built by the `venv` and `micromamba` managers, one per rendered env file (by its hash)."""
 
+    thumbnail_max_width: int = 600
+    """Width of the thumbnail box: covers wider than this get a thumbnail (aspect kept)."""
+
+    thumbnail_max_height: int = 340
+    """Height of the thumbnail box: covers taller than this get a thumbnail (aspect kept)."""
+
+    thumbnail_max_bytes: int = 500_000
+    """Covers larger than this many bytes get a thumbnail; thumbnails stay under it."""
+
+    thumbnail_max_pixels: int = 50_000_000
+    """Covers with more pixels than this are not decoded (decompression bomb guard): a warning on the draft instead."""
+
+    thumbnail_max_source_bytes: int = 64 * 1024 * 1024
+    """Cover files larger than this are not read to make a thumbnail (a warning instead)."""
+
+    dashboard_log_entries: int = 200
+    """Most recent log entries per concept in the dashboard's detail files."""
+
     def ci_run_url(self) -> str | None:
         """The run URL, given or derived from the GitHub Actions environment."""
         if self.run_url:

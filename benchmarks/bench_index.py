@@ -55,7 +55,7 @@ def main() -> None:
     from backoffice.config.collection_config import load_collection_config
     from backoffice.context import Context
     from backoffice.index.generate import generate_index
-    from backoffice.records.concept import ConceptRecord, ResourceSummary, TestBrief, VersionRecord
+    from backoffice.records.concept import ConceptRecord, ResourceSummary, ReportBrief, VersionRecord
     from backoffice.settings import Settings
     from backoffice.storage.s3 import S3Storage
 
@@ -104,7 +104,7 @@ def main() -> None:
                                         version=v, tags=["segmentation", "nuclei", "2d"], authors=["A. Author", "B. Author"],
                                         covers=["cover.png"], license="MIT", documentation="README.md",
                                         weight_formats=["pytorch_state_dict", "torchscript", "onnx"]),
-                tests={f"bioimageio.core_0.11.0_{wf}": TestBrief(status="passed", report=f"r-{wf}", tool="bioimageio.core", weight_format=wf)
+                tests={f"bioimageio.core_0.11.0_{wf}": ReportBrief(status="passed", report=f"r-{wf}", tool="bioimageio.core", weight_format=wf)
                        for wf in ("pytorch_state_dict", "torchscript", "onnx")},
             )
         return r

@@ -34,18 +34,18 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from backoffice.bioimageio_env import offline_bioimageio_env  # noqa: E402
+from backoffice.bioimageio_environ import offline_bioimageio_environ  # noqa: E402
 
 _WORK = Path(tempfile.mkdtemp(prefix="bench-test-overhead-"))
-os.environ.update(offline_bioimageio_env(_WORK))  # before bioimageio.spec is imported
+os.environ.update(offline_bioimageio_environ(_WORK))  # before bioimageio.spec is imported
 
 from backoffice.context import Context  # noqa: E402
+from backoffice.records.target import resolve_target  # noqa: E402
 from backoffice.settings import Settings  # noqa: E402
 from backoffice.stage.stage import stage  # noqa: E402
 from backoffice.storage.local import LocalStorage  # noqa: E402
-from backoffice.testing.env_managers import prepare_env  # noqa: E402
-from backoffice.testing.env_inputs import render_for_target  # noqa: E402
-from backoffice.validate.target import resolve_target  # noqa: E402
+from backoffice.dynamic.env_builders import prepare_env  # noqa: E402
+from backoffice.dynamic.env_inputs import render_for_target  # noqa: E402
 
 FORMATS = ("pytorch_state_dict", "torchscript", "onnx", "keras_hdf5", "tensorflow_saved_model_bundle")
 
@@ -72,7 +72,7 @@ def cold_builds(ctx: Context, ids: dict[str, str]) -> list[tuple[str, str, float
     by_hash: dict[str, list[str]] = {}
     rendered_by_hash = {}
     for wf in FORMATS:
-        target = resolve_target(ctx, ids["keras" if wf in ("keras_hdf5", "tensorflow_saved_model_bundle") else "torch"], "draft")
+        target = resolve_target(ctx.concepts, ids["keras" if wf in ("keras_hdf5", "tensorflow_saved_model_bundle") else "torch"], "draft")
         rendered = render_for_target(ctx, target, wf)
         by_hash.setdefault(rendered.content_hash, []).append(wf)
         rendered_by_hash[rendered.content_hash] = rendered
@@ -101,7 +101,7 @@ def timed(args: list[str], env: dict[str, str], cwd: Path) -> float:
 
 def overhead(ctx: Context, ids: dict[str, str], env: dict[str, str], wf: str, reps: int) -> tuple[list[float], list[float], str]:
     cid = ids["torch"]
-    target = resolve_target(ctx, cid, "draft")
+    target = resolve_target(ctx.concepts, cid, "draft")
     prepared = prepare_env("venv", render_for_target(ctx, target, wf), ctx.settings.env_cache_dir)
     if prepared.python is None:
         raise SystemExit(f"the environment could not be built: {prepared.error}\n{prepared.output_tail}")

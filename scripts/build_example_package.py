@@ -11,7 +11,7 @@ Kinds: `model` (all requested weight formats, passes `bioimageio test`), `datase
 reproducibility test fails) and `bad-import` (pytorch_state_dict only, its
 architecture file raises on import).
 
-The bioimageio.spec environment is made offline (see `backoffice.bioimageio_env`)
+The bioimageio.spec environment is made offline (see `backoffice.bioimageio_environ`)
 before bioimageio.spec is imported; the cache goes to a temporary folder.
 """
 
@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from backoffice.bioimageio_env import offline_bioimageio_env  # noqa: E402
+from backoffice.bioimageio_environ import offline_bioimageio_environ  # noqa: E402
 
 KINDS = ("model", "dataset", "notebook", "bad-output", "bad-import")
 
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="bioimageio_env_") as env_dir:
-        os.environ.update(offline_bioimageio_env(Path(env_dir)))
+        os.environ.update(offline_bioimageio_environ(Path(env_dir)))
         from backoffice.demo.packages import (
             build_dataset_package,
             build_model_package,

@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from backoffice.bioimageio_env import offline_bioimageio_env
+from backoffice.bioimageio_environ import offline_bioimageio_environ
+from cli_runner import RunCli, cli_environ, run_backoffice
 
 REPO = Path(__file__).resolve().parents[1]
 
 # bioimageio.spec reads its settings at import: make it offline before any test imports it
 _BIOIMAGEIO_TMP = Path(tempfile.mkdtemp(prefix="backoffice-tests-bioimageio-"))
-os.environ.update(offline_bioimageio_env(_BIOIMAGEIO_TMP))
+os.environ.update(offline_bioimageio_environ(_BIOIMAGEIO_TMP))
 
 # secrets set for the whole run: no test output may ever show them (see test_secrets.py)
 SECRETS = {
@@ -53,6 +54,17 @@ def settings_factory(tmp_path: Path):
 
 
 @pytest.fixture()
+def run_cli(tmp_path: Path) -> RunCli:
+    """Runs `backoffice <args>` in a subprocess (in `tmp_path` unless `cwd` is given) with
+    the paths of `settings` and the `extra` environment variables."""
+
+    def run(args, *, settings=None, cwd=None, timeout=600.0, **extra):  # noqa: ANN001, ANN202
+        return run_backoffice(args, cwd=cwd or tmp_path, env=cli_environ(settings, **extra), timeout=timeout)
+
+    return run  # pyright: ignore[reportReturnType]
+
+
+@pytest.fixture()
 def ctx(storage, settings_factory):  # noqa: ANN001 - `storage` comes from conftest (local | s3)
     """A Context over each backend."""
     from backoffice.context import Context
@@ -68,9 +80,20 @@ def local_ctx(local_storage, settings_factory):  # noqa: ANN001
 
 
 @pytest.fixture(scope="session")
+def env_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Built test environments, shared by the whole session (or kept in BACKOFFICE_TEST_ENV_CACHE)."""
+    given = os.environ.get("BACKOFFICE_TEST_ENV_CACHE")
+    return Path(given).absolute() if given else tmp_path_factory.mktemp("envs")
+
+
+@pytest.fixture(scope="session")
 def packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Example packages built once per run with bioimageio.spec's description classes."""
-    from backoffice.demo.packages import build_dataset_package, build_model_package, build_notebook_package
+    from backoffice.demo.packages import (
+        build_dataset_package,
+        build_model_package,
+        build_notebook_package,
+    )
 
     folder = tmp_path_factory.mktemp("packages")
     return {

@@ -15,7 +15,7 @@ import pytest
 from backoffice.storage.base import Storage
 from backoffice.storage.local import LocalStorage
 
-pytest_plugins = ["backoffice_fixtures"]
+pytest_plugins = ["backoffice_fixtures", "browser_fixtures"]
 
 # --------------------------------------------------------------------------
 # network guard

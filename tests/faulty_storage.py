@@ -14,17 +14,28 @@ class InjectedFault(StorageError):
 
 
 class FaultyStorage(Storage):
-    """Counts every storage call; the call numbered `fail_at` (0-based) raises."""
+    """Counts storage calls; the counted call numbered `fail_at` (0-based) raises.
 
-    def __init__(self, inner: Storage, fail_at: int | None = None) -> None:
+    `only`: count only these operations (e.g. `("put_stream",)`); all others pass.
+    A failing `put_stream` reads part of its stream first, as a write that breaks
+    half-way would. `written` lists the keys written successfully.
+    """
+
+    def __init__(self, inner: Storage, fail_at: int | None = None, *, only: tuple[str, ...] | None = None) -> None:
         self.inner = inner
         self.fail_at = fail_at
+        self.only = only
         self.calls: list[str] = []
+        self.written: list[str] = []
 
-    def _tick(self, what: str) -> None:
+    def _tick(self, what: str, stream: BinaryIO | None = None) -> None:
+        if self.only is not None and what.split(" ", 1)[0] not in self.only:
+            return
         n = len(self.calls)
         self.calls.append(what)
         if self.fail_at is not None and n == self.fail_at:
+            if stream is not None:
+                stream.read(1024)
             raise InjectedFault(f"injected storage failure at call {n} ({what})")
 
     def __getattr__(self, name: str) -> Any:  # public_base_url etc.
@@ -33,11 +44,15 @@ class FaultyStorage(Storage):
     def put_bytes(self, key: str, data: bytes, *, if_none_match: bool = False, if_match: str | None = None,
                   content_type: str | None = None) -> str:
         self._tick(f"put_bytes {key}")
-        return self.inner.put_bytes(key, data, if_none_match=if_none_match, if_match=if_match, content_type=content_type)
+        etag = self.inner.put_bytes(key, data, if_none_match=if_none_match, if_match=if_match, content_type=content_type)
+        self.written.append(key)
+        return etag
 
     def put_stream(self, key: str, stream: BinaryIO, *, content_type: str | None = None) -> str:
-        self._tick(f"put_stream {key}")
-        return self.inner.put_stream(key, stream, content_type=content_type)
+        self._tick(f"put_stream {key}", stream)
+        etag = self.inner.put_stream(key, stream, content_type=content_type)
+        self.written.append(key)
+        return etag
 
     def copy(self, src: str, dst: str) -> None:
         self._tick(f"copy {src} -> {dst}")

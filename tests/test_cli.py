@@ -4,26 +4,17 @@ exit codes per error class, and the README's main job."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
 
 from backoffice.cli import app
+from cli_runner import RunCli
 
 REPO = Path(__file__).resolve().parents[1]
 COMMANDS = sorted(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
-
-
-def _run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, "PYTHONPATH": str(REPO), "BACKOFFICE_LOCAL_ROOT": str(cwd / "store"),
-                "BACKOFFICE_CONFIG_PATH": str(REPO / "bioimageio_collection_config.json"),
-                "BACKOFFICE_COLLECTION_DIR": str(REPO / "collection"), **env}
-    return subprocess.run([sys.executable, "-m", "backoffice", *args], env=full_env, cwd=cwd,
-                          capture_output=True, text=True, timeout=900)
 
 
 def test_every_command_has_help_text() -> None:
@@ -38,8 +29,8 @@ def test_every_command_has_help_text() -> None:
                 assert param.help, f"{name} argument {param.name} has no help"
 
 
-def test_help_lists_the_pipeline(tmp_path: Path) -> None:
-    r = _run(["--help"], tmp_path)
+def test_help_lists_the_pipeline(run_cli: RunCli) -> None:
+    r = run_cli(["--help"])
     assert r.returncode == 0
     for name in ("stage", "validate-format", "test", "publish", "request-changes", "generate-collection-json", "status", "serve"):
         assert name in r.stdout
@@ -51,31 +42,33 @@ def test_help_lists_the_pipeline(tmp_path: Path) -> None:
         (["status", "affable-shark"], 4, "concept 'affable-shark' does not exist"),
         (["stage", "ftp://example.org/x.zip"], 10, "only http(s) URLs"),
         (["publish", "affable-shark", "--reviewer", "github|1"], 4, "does not exist"),
-        (["generate-collection-json", "--mode", "everything"], 14, "--mode must be"),
+        (["generate-collection-json", "--mode", "everything"], 14, "--mode must be all, published or draft, not 'everything'"),
+        (["validate-format", "affable-shark", "../../etc"], 14, "'../../etc' is neither `draft` nor a version"),
+        (["test", "affable-shark", "draft", "onnx", "--env-manager", "docker"], 14, "--env-manager must be current, venv or micromamba"),
     ],
 )
-def test_errors_are_one_line_with_exit_code(tmp_path: Path, args: list[str], code: int, text: str) -> None:
-    r = _run(args, tmp_path)
+def test_errors_are_one_line_with_exit_code(run_cli: RunCli, settings_factory: Any, args: list[str], code: int, text: str) -> None:
+    r = run_cli(args, settings=settings_factory())
     assert r.returncode == code, r.stderr
     lines = [ln for ln in r.stderr.splitlines() if ln.strip() and not ln.startswith(("INFO", "DEBUG"))]
     assert len(lines) == 1 or "Usage" in r.stderr, r.stderr
     assert text in r.stderr
 
 
-def test_wrong_config_fails_with_file_and_field(tmp_path: Path) -> None:
+def test_wrong_config_fails_with_file_and_field(tmp_path: Path, run_cli: RunCli, settings_factory: Any) -> None:
     config = json.loads((REPO / "bioimageio_collection_config.json").read_text())
     config["reviewers"][0]["id"] = "octocat"
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))
-    r = _run(["check-config"], tmp_path, BACKOFFICE_CONFIG_PATH=str(path))
+    r = run_cli(["check-config"], settings=settings_factory(), BACKOFFICE_CONFIG_PATH=str(path))
     assert r.returncode == 2
     assert r.stderr.strip() == f"error: {path}: field 'reviewers[0].id': String should match pattern '^github\\|[0-9]+$'"
 
 
 @pytest.mark.slow
-def test_readme_main_job(tmp_path: Path) -> None:
+def test_readme_main_job(tmp_path: Path, run_cli: RunCli, settings_factory: Any) -> None:
     """`backoffice demo`: stage, validate, test, publish and index a tiny model."""
-    r = _run(["demo"], tmp_path)
+    r = run_cli(["demo"], settings=settings_factory())
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     assert "test onnx: passed" in r.stdout and "publish (as github|10000001): version 1.0" in r.stdout
     collection = json.loads((tmp_path / "store" / "collection.json").read_text())

@@ -1,15 +1,12 @@
 """Test environments: rendering env_templates/, framework version mapping, the
-environment managers and their cache, and (slow) dynamic tests in venvs built here.
+and the environment managers and their cache (commands faked: no pip).
 
-The slow tests build one venv per distinct rendered env file (torch, onnx,
-tensorflow) into a session-wide cache, so each is built once per run; set
-BACKOFFICE_TEST_ENV_CACHE to a folder to keep them between runs.
+The slow tests that build real venvs are in test_dynamic_venvs.py.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -24,14 +21,22 @@ from ruamel.yaml import YAML
 
 from backoffice.context import Context
 from backoffice.stage.stage import stage
-from backoffice.testing import env_managers
-from backoffice.testing.dynamic import first_error, run_weight_format_test
-from backoffice.testing.env_managers import MARKER, conda_to_pip, environment_for_test, prepare_env
-from backoffice.testing.env_render import EnvRenderError, RenderedEnv, render_env
-from backoffice.testing.envs import PreparedEnv, current_env
-from backoffice.testing.formats import WEIGHT_FORMATS
-from backoffice.testing.framework_versions import PYTORCH, TENSORFLOW, nearest_supported
+from backoffice.dynamic import env_builders
+from backoffice.dynamic.conda_pip import conda_to_pip
+from backoffice.dynamic.run import first_error, run_weight_format_test
+from backoffice.dynamic.env_builders import environment_for_test, prepare_env
+from backoffice.dynamic.env_cache import MARKER
+from backoffice.dynamic.env_render import (
+    EnvRenderError,
+    RenderedEnv,
+    render_env,
+    template_for,
+)
+from backoffice.dynamic.environments import PreparedEnv
+from backoffice.dynamic.framework_versions import PYTORCH, TENSORFLOW, nearest_supported
 from backoffice.util.cmd import CmdResult
+from backoffice.weight_formats import WEIGHT_FORMATS
+from cli_runner import cli_environ
 
 REPO = Path(__file__).resolve().parents[1]
 TEMPLATES = REPO / "env_templates"
@@ -54,8 +59,14 @@ def parse(text: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------
 
 
-def test_there_is_one_template_per_dynamic_weight_format() -> None:
-    assert sorted(p.name for p in TEMPLATES.glob("*.yaml.j2")) == sorted(f"{wf}.yaml.j2" for wf in DYNAMIC)
+def test_one_template_serves_every_weight_format_unless_a_format_has_its_own(tmp_path: Path) -> None:
+    assert [p.name for p in TEMPLATES.glob("*.yaml.j2")] == ["default.yaml.j2"]
+    assert {template_for(wf, TEMPLATES) for wf in DYNAMIC} == {"default.yaml.j2"}
+    (tmp_path / "default.yaml.j2").write_text((TEMPLATES / "default.yaml.j2").read_text())
+    (tmp_path / "onnx.yaml.j2").write_text((TEMPLATES / "default.yaml.j2").read_text() + "# onnx only\n")
+    assert template_for("onnx", tmp_path) == "onnx.yaml.j2" and template_for("torchscript", tmp_path) == "default.yaml.j2"
+    assert render_env("onnx", description("onnx"), tmp_path).text.endswith("# onnx only\n")
+    assert "# onnx only" not in render_env("torchscript", description("torchscript"), tmp_path).text
 
 
 @pytest.mark.parametrize("weight_format", DYNAMIC)
@@ -241,7 +252,7 @@ def test_conda_specs_translate_to_pip(spec: str, expected: str | None) -> None:
 
 
 class FakeRun:
-    """Stands in for `util.cmd.run` in env_managers: records commands, fails where told."""
+    """Stands in for `util.cmd.run` in env_builders: records commands, fails where told."""
 
     def __init__(self, fail_on: str | None = None) -> None:
         self.calls: list[list[str]] = []
@@ -268,7 +279,7 @@ def torch_env() -> RenderedEnv:
 
 def test_second_prepare_builds_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeRun()
-    monkeypatch.setattr(env_managers, "run", fake)
+    monkeypatch.setattr(env_builders, "run", fake)
     first = prepare_env("venv", torch_env(), tmp_path)
     assert first.python is not None and first.error is None and not first.cached
     built = len(fake.calls)
@@ -288,7 +299,7 @@ def test_second_prepare_builds_nothing(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 def test_failed_build_leaves_nothing_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(env_managers, "run", FakeRun(fail_on="requirements.txt"))
+    monkeypatch.setattr(env_builders, "run", FakeRun(fail_on="requirements.txt"))
     env = prepare_env("venv", torch_env(), tmp_path)
     assert env.python is None and env.error is not None
     assert "pip install failed" in env.error and "No matching distribution" in env.error
@@ -296,14 +307,14 @@ def test_failed_build_leaves_nothing_cached(tmp_path: Path, monkeypatch: pytest.
     assert not [p for p in tmp_path.iterdir() if p.is_dir()]  # no half env
     assert list(tmp_path.glob("venv-*.log"))  # the build log is kept
     fake = FakeRun()
-    monkeypatch.setattr(env_managers, "run", fake)
+    monkeypatch.setattr(env_builders, "run", fake)
     again = prepare_env("venv", torch_env(), tmp_path)
     assert again.python is not None and not again.cached and fake.calls
 
 
 def test_torch_never_comes_from_the_index_as_a_dependency(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeRun()
-    monkeypatch.setattr(env_managers, "run", fake)
+    monkeypatch.setattr(env_builders, "run", fake)
     env = prepare_env("venv", render_env("onnx", description("onnx"), TEMPLATES), tmp_path)
     assert env.python is not None
     assert (env.python.parent.parent / "constraints.txt").read_text().split() == ["torch===not-from-the-index"]
@@ -320,7 +331,7 @@ def test_torch_never_comes_from_the_index_as_a_dependency(tmp_path: Path, monkey
                 return CmdResult(result.args, 1, out, 0.1)
             return result
 
-    monkeypatch.setattr(env_managers, "run", NeedsTorch())
+    monkeypatch.setattr(env_builders, "run", NeedsTorch())
     folder = _folder_with({"requirements.txt": "torchvision==0.28.0\n"})
     rendered = render_env("onnx", {"weights": {"onnx": {"opset_version": 15, "dependencies": "pip:requirements.txt"}}}, TEMPLATES, folder)
     failed = prepare_env("venv", rendered, tmp_path)
@@ -336,7 +347,7 @@ def test_an_interrupted_build_is_not_taken_for_cached(tmp_path: Path, monkeypatc
     (half / "bin").mkdir(parents=True)
     (half / "bin" / "python").write_text("")  # no marker: a build that was killed
     fake = FakeRun()
-    monkeypatch.setattr(env_managers, "run", fake)
+    monkeypatch.setattr(env_builders, "run", fake)
     env = prepare_env("venv", rendered, tmp_path)
     assert not env.cached and fake.calls and (half / MARKER).is_file()
 
@@ -361,7 +372,7 @@ def test_failed_environment_gives_a_failed_summary_saying_so(
     local_ctx: Context, packages: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cid = _staged_model(local_ctx, packages)
-    monkeypatch.setattr(env_managers, "run", FakeRun(fail_on="requirements.txt"))
+    monkeypatch.setattr(env_builders, "run", FakeRun(fail_on="requirements.txt"))
     ctx = Context(local_ctx.settings.model_copy(update={"env_cache_dir": tmp_path / "envs"}), storage=local_ctx.storage)
     env = environment_for_test(ctx, cid, "draft", "onnx", "venv")
     assert env.python is None
@@ -386,7 +397,7 @@ def test_unrenderable_environment_gives_a_failed_summary(
     assert outcome.status == "failed" and outcome.first_error is not None
     assert outcome.first_error.startswith(
         "bioimageio.core test of torchscript: environment failed: the environment file could not be rendered:"
-        " there is no environment template torchscript.yaml.j2")
+        " there is no environment template default.yaml.j2")
 
 
 def test_empty_library_error_message_becomes_actionable() -> None:
@@ -412,20 +423,9 @@ def test_empty_library_error_message_becomes_actionable() -> None:
     assert first_error(summary) == "n: Failed to import net.py (caused by RuntimeError: broken on purpose)"
 
 
-def _cli_env(settings_dir: dict[str, Path], **extra: str) -> dict[str, str]:
-    """Environment of a `backoffice` subprocess: these settings, and not inside GitHub Actions
-    (so that it prints the first error and writes no step outputs of the CI job running us)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
-    env.update({"PYTHONPATH": str(REPO), **{f"BACKOFFICE_{k.upper()}": str(v) for k, v in settings_dir.items()}})
-    env.update(extra)
-    return env
-
-
 def test_make_env_command(local_ctx: Context, packages: dict[str, Path], tmp_path: Path) -> None:
     cid = _staged_model(local_ctx, packages)
-    s = local_ctx.settings
-    env = _cli_env({"local_root": local_ctx.storage.root, "config_path": s.config_path,  # type: ignore[attr-defined]
-                    "collection_dir": s.collection_dir, "env_templates_dir": s.env_templates_dir})
+    env = cli_environ(local_ctx.settings)
     r = subprocess.run([sys.executable, "-m", "backoffice", "make-env", cid, "draft", "onnx"],
                        env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
@@ -449,136 +449,8 @@ def test_make_env_command(local_ctx: Context, packages: dict[str, Path], tmp_pat
 
 def test_unknown_env_manager_is_refused(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "backoffice", "test", "x", "draft", "onnx", "--env-manager", "conda"],
-                       env=_cli_env({"local_root": tmp_path}), capture_output=True, text=True, timeout=120, cwd=tmp_path)
-    assert r.returncode == 14 and r.stderr.strip() == "error: unknown environment manager 'conda' (use current, venv, micromamba)"
-
-
-# --------------------------------------------------------------------------
-# slow: real venvs, real tests
-# --------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def env_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Built environments, shared by the whole session (or kept in BACKOFFICE_TEST_ENV_CACHE)."""
-    given = os.environ.get("BACKOFFICE_TEST_ENV_CACHE")
-    return Path(given).absolute() if given else tmp_path_factory.mktemp("envs")
-
-
-@pytest.fixture(scope="module")
-def collection(tmp_path_factory: pytest.TempPathFactory, env_cache: Path) -> dict[str, Any]:
-    """A local collection with good and bad model packages staged as drafts."""
-    from backoffice.demo.keras_packages import build_keras_model_package
-    from backoffice.demo.packages import build_model_package
-    from backoffice.settings import Settings
-    from backoffice.storage.local import LocalStorage
-
-    root = tmp_path_factory.mktemp("envs-collection")
-    shutil.copytree(REPO / "collection", root / "collection")
-    settings = Settings(local_root=root / "store", config_path=REPO / "bioimageio_collection_config.json",
-                        collection_dir=root / "collection", env_templates_dir=TEMPLATES, env_cache_dir=env_cache)
-    ctx = Context(settings, storage=LocalStorage(root / "store", "http://127.0.0.1:8765"))
-    zips = root / "zips"
-    builders = {
-        "torch": lambda p: build_model_package(p),
-        "torch-wrong-output": lambda p: build_model_package(p, wrong_output=True),
-        "torch-broken-import": lambda p: build_model_package(p, broken_import=True),
-        "keras": lambda p: build_keras_model_package(p),
-        "keras-wrong-output": lambda p: build_keras_model_package(p, wrong_output=True),
-        "keras-plain-export": lambda p: build_keras_model_package(p, formats=["tensorflow_saved_model_bundle"], plain_export=True),
-    }
-    ids = {name: stage(ctx, str(build(zips / f"{name}.zip")), uploader=UPLOADER, progress=False).concept_id
-           for name, build in builders.items()}
-    env = _cli_env({"local_root": root / "store", "config_path": settings.config_path, "collection_dir": settings.collection_dir,
-                    "env_templates_dir": TEMPLATES, "env_cache_dir": env_cache})
-    return {"ctx": ctx, "ids": ids, "env": env, "root": root}
-
-
-def backoffice_test(collection: dict[str, Any], package: str, weight_format: str, manager: str = "venv") -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
-    cid = collection["ids"][package]
-    r = subprocess.run([sys.executable, "-m", "backoffice", "test", cid, "draft", weight_format, "--env-manager", manager],
-                       env=collection["env"], capture_output=True, text=True, timeout=1800, cwd=collection["root"])
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    from backoffice.validate.target import resolve_target
-
-    ctx: Context = collection["ctx"]
-    name = f"bioimageio.core_{dist_version('bioimageio.core')}_{weight_format}"
-    report = json.loads(ctx.storage.get_bytes(f"{resolve_target(ctx, cid, 'draft').reports_prefix}{name}.json"))
-    return r, report
-
-
-CASES = [
-    ("torch", "pytorch_state_dict", "passed", None),
-    ("torch", "torchscript", "passed", None),
-    ("torch", "onnx", "passed", None),
-    ("keras", "keras_hdf5", "passed", None),
-    ("keras", "tensorflow_saved_model_bundle", "passed", None),
-    ("torch-wrong-output", "pytorch_state_dict", "failed", "elements disagree with expected values"),
-    ("torch-wrong-output", "torchscript", "failed", "elements disagree with expected values"),
-    ("torch-wrong-output", "onnx", "failed", "elements disagree with expected values"),
-    ("torch-broken-import", "pytorch_state_dict", "failed", "Failed to import tiny_net.py (caused by RuntimeError: this architecture is broken on purpose)"),
-    ("keras-wrong-output", "keras_hdf5", "failed", "elements disagree with expected values"),
-    ("keras-wrong-output", "tensorflow_saved_model_bundle", "failed", "elements disagree with expected values"),
-    ("keras-plain-export", "tensorflow_saved_model_bundle", "failed", "bioimageio.core expects a dict of named outputs"),
-]
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("package, weight_format, status, reason", CASES, ids=[f"{p}-{wf}" for p, wf, _, _ in CASES])
-def test_weight_format_in_a_venv(collection: dict[str, Any], package: str, weight_format: str, status: str, reason: str | None) -> None:
-    r, report = backoffice_test(collection, package, weight_format)
-    assert r.stdout.strip().splitlines()[-1].endswith(f"{weight_format}: {status} on CPU"), r.stdout + r.stderr[-3000:]
-    assert (report["status"] == "passed") == (status == "passed")
-    assert report["environment"].startswith("venv environment ") and str(collection["env"]["BACKOFFICE_ENV_CACHE_DIR"]) in report["environment"]
-    assert report["device"] == "CPU" and report["runner"]["bioimageio_core_version"] == dist_version("bioimageio.core")
-    if reason is not None:
-        error = first_error(report)
-        assert error is not None and reason in error, error
-        assert error in r.stdout  # the command says why, too
-
-
-@pytest.mark.slow
-def test_second_test_of_a_format_reuses_the_env(collection: dict[str, Any]) -> None:
-    backoffice_test(collection, "torch", "torchscript")  # built now, or earlier in the session
-    rendered = render_env("torchscript", description("torchscript"), TEMPLATES)
-    marker = Path(collection["env"]["BACKOFFICE_ENV_CACHE_DIR"]) / f"venv-{rendered.content_hash}" / MARKER
-    mtime = marker.stat().st_mtime_ns
-    r, report = backoffice_test(collection, "torch", "pytorch_state_dict")  # same rendered file: same env
-    assert "reusing the cached venv environment" in r.stderr and "building the" not in r.stderr
-    assert report["environment"].endswith(", cached") and marker.stat().st_mtime_ns == mtime
-
-
-EQUIVALENCE = [
-    ("torch", "pytorch_state_dict"),
-    ("torch", "torchscript"),
-    ("torch", "onnx"),
-    ("torch-wrong-output", "torchscript"),
-    ("torch-broken-import", "pytorch_state_dict"),
-    ("keras", "keras_hdf5"),
-    ("keras", "tensorflow_saved_model_bundle"),
-    ("keras-plain-export", "tensorflow_saved_model_bundle"),
-]
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("package, weight_format", EQUIVALENCE, ids=[f"{p}-{wf}" for p, wf in EQUIVALENCE])
-def test_current_manager_gives_the_verdict_of_bioimageio_test(
-    collection: dict[str, Any], package: str, weight_format: str, tmp_path: Path
-) -> None:
-    from backoffice.validate.target import resolve_target
-
-    ctx: Context = collection["ctx"]
-    cid = collection["ids"][package]
-    target = resolve_target(ctx, cid, "draft")
-    rdf = ctx.storage.root / target.files_prefix / target.rdf_name  # type: ignore[attr-defined]
-    bioimageio = Path(sys.executable).with_name("bioimageio")
-    direct = subprocess.run([str(bioimageio), "test", str(rdf), "--weight-format", weight_format, "--summary", str(tmp_path / "s.json")],
-                            env={**os.environ, "BIOIMAGEIO_CACHE_PATH": str(tmp_path / "cache")},
-                            capture_output=True, text=True, timeout=900, cwd=tmp_path)
-    direct_verdict = "passed" if json.loads((tmp_path / "s.json").read_text())["status"] == "passed" else "failed"
-    assert (direct.returncode == 0) == (direct_verdict == "passed")
-    outcome = run_weight_format_test(ctx, cid, "draft", weight_format, current_env())
-    assert outcome.status == direct_verdict
+                       env=cli_environ(BACKOFFICE_LOCAL_ROOT=str(tmp_path)), capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert r.returncode == 14 and r.stderr.strip() == "error: --env-manager must be current, venv or micromamba, not 'conda'"
 
 
 def test_prepared_env_error_is_never_raised_for_unknown_manager(tmp_path: Path) -> None:
@@ -594,7 +466,7 @@ def test_unwritable_cache_is_an_environment_error(tmp_path: Path) -> None:
 
 
 def test_dependencies_from_outside_the_index_or_other_channels_are_refused() -> None:
-    from backoffice.testing.env_render import _merge  # pyright: ignore[reportPrivateUsage]
+    from backoffice.dynamic.env_render import _merge  # pyright: ignore[reportPrivateUsage]
 
     warnings: list[str] = []
     conda, pip = _merge(

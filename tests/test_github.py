@@ -5,10 +5,8 @@ form, and staging from an issue with a clear comment for every outcome."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,6 +23,7 @@ from backoffice.github.issue_form import FormProblem, UploadRequest, parse_issue
 from backoffice.github.issue_upload import stage_from_issue
 from backoffice.settings import Settings
 from backoffice_fixtures import SECRETS
+from cli_runner import cli_environ, run_backoffice
 
 REPO = Path(__file__).resolve().parents[1]
 TOKEN = SECRETS["BACKOFFICE_GITHUB_TOKEN"]
@@ -245,24 +244,12 @@ def test_connect_uses_the_configured_api_root() -> None:
     assert connect("http://127.0.0.1:1/custom", "t").session.base_url == "http://127.0.0.1:1/custom"
 
 
-def _cli_env(settings: Settings, **extra: str) -> dict[str, str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    env.update({
-        "BACKOFFICE_LOCAL_ROOT": str(settings.local_root), "BACKOFFICE_CONFIG_PATH": str(settings.config_path),
-        "BACKOFFICE_COLLECTION_DIR": str(settings.collection_dir), "BACKOFFICE_GITHUB_API_URL": settings.github_api_url,
-        "BACKOFFICE_GITHUB_REPOSITORY": settings.github_repository,
-    })
-    env.update(extra)
-    return env
-
-
 def _backoffice(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "backoffice", *args], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=120)
+    return run_backoffice(args, cwd=cwd, env=env, timeout=120)
 
 
 def test_cli_dispatch_and_comment(gh_settings: Settings, github: FakeGitHub, tmp_path: Path) -> None:
-    env = _cli_env(gh_settings)
+    env = cli_environ(gh_settings)
     r = _backoffice(["dispatch-workflow", "publish.yaml", "--ref", "main",
                      "--input", "concept_id=affable-shark", "--input", "reviewer=github|10000001"], env, tmp_path)
     assert r.returncode == 0, r.stderr
@@ -404,7 +391,7 @@ def test_cli_stage_from_issue(local_ctx: Context, gh_settings: Settings, github:
                               file_server: tuple[Path, str], tmp_path: Path) -> None:
     folder, base = file_server
     shutil.copy(packages["dataset"], folder / "dataset.zip")
-    env = _cli_env(gh_settings, BACKOFFICE_LOCAL_ROOT=str(local_ctx.storage.root),  # type: ignore[attr-defined]
+    env = cli_environ(gh_settings, BACKOFFICE_LOCAL_ROOT=str(local_ctx.storage.root),  # type: ignore[attr-defined]
                    GITHUB_ACTIONS="true", GITHUB_OUTPUT=str(tmp_path / "out"), GITHUB_SERVER_URL="https://github.example",
                    GITHUB_REPOSITORY=FULL_NAME, GITHUB_RUN_ID="99")
     (tmp_path / "body.md").write_text(form(f"{base}/dataset.zip"))

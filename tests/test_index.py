@@ -17,7 +17,7 @@ from backoffice.records.concept import (
     ConceptRecord,
     DraftRecord,
     ResourceSummary,
-    TestBrief,
+    ReportBrief,
     VersionRecord,
 )
 from backoffice.records.status import DraftStatus
@@ -37,7 +37,7 @@ def _record(cid: str = "affable-shark", versions: tuple[str, ...] = ("1.0", "2.0
         r.versions[v] = VersionRecord(
             version=v, published=T0 + timedelta(days=i), rdf_sha256=f"sha-{v}", draft_token=f"t{v}",
             summary=ResourceSummary(name=f"Shark {v}", version=v, tags=["a"], covers=["cover.png"], documentation="README.md"),
-            tests={"bioimageio.core_0.11.0_onnx": TestBrief(status="passed", report="x", tool="bioimageio.core", weight_format="onnx")},
+            tests={"bioimageio.core_0.11.0_onnx": ReportBrief(status="passed", report="x", tool="bioimageio.core", weight_format="onnx")},
         )
     if draft:
         r.draft = DraftRecord(token="tok", status=DraftStatus.AWAITING_REVIEW, rdf_sha256="sha-d",
@@ -81,13 +81,13 @@ def test_drafts_go_to_draft_files_only() -> None:
 
 
 def test_conflate_newest_report_per_tool_and_format_counts() -> None:
-    old = TestBrief(status="failed", report="bioimageio.core_0.10.0_onnx", tool="bioimageio.core", weight_format="onnx", timestamp=T0)
-    new = TestBrief(status="passed", report="bioimageio.core_0.11.0_onnx", tool="bioimageio.core", weight_format="onnx", timestamp=T0 + timedelta(1))
-    spec = TestBrief(status="valid-format", report="bioimageio.spec_0.5", tool="bioimageio.spec")
+    old = ReportBrief(status="failed", report="bioimageio.core_0.10.0_onnx", tool="bioimageio.core", weight_format="onnx", timestamp=T0)
+    new = ReportBrief(status="passed", report="bioimageio.core_0.11.0_onnx", tool="bioimageio.core", weight_format="onnx", timestamp=T0 + timedelta(1))
+    spec = ReportBrief(status="valid-format", report="bioimageio.spec_0.5", tool="bioimageio.spec")
     summary = conflate({"bioimageio.core_0.10.0_onnx": old, "bioimageio.core_0.11.0_onnx": new, "bioimageio.spec_0.5": spec})
     assert summary.status == "passed"
     assert [b.label for b in summary.badges] == ["bioimageio.core_0.11.0_onnx", "bioimageio.spec_0.5"]
-    partner = TestBrief(status="failed", report="ilastik", tool="ilastik")
+    partner = ReportBrief(status="failed", report="ilastik", tool="ilastik")
     assert conflate({"a": new, "ilastik": partner}).status == "failed"
     assert conflate({"s": spec}).status == "valid-format"
     assert conflate({}).status == "untested"

@@ -22,8 +22,8 @@ from backoffice.review.publish import publish
 from backoffice.serve.server import serve_in_thread
 from backoffice.stage.stage import stage
 from backoffice.storage.local import LocalStorage
-from backoffice.testing.dynamic import run_weight_format_test
-from backoffice.testing.envs import current_env
+from backoffice.dynamic.run import run_weight_format_test
+from backoffice.dynamic.environments import current_env
 from backoffice.validate.static import validate_format
 
 REPO = Path(__file__).resolve().parents[1]

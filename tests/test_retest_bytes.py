@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from backoffice.retest.plan import MAX_MATRIX_JOBS, MAX_OUTPUT_BYTES, PublishedVersion, TestJob, plan_retest
+from backoffice.retest.plan import MAX_MATRIX_JOBS, MAX_OUTPUT_BYTES, PublishedVersion, RetestJob, plan_retest
 
 CORE, SPEC = "0.11.0", "0.5.12.0"
 GITHUB_OUTPUT_LIMIT = 1024 * 1024
@@ -44,5 +44,5 @@ def test_output_cap_is_exact() -> None:
     assert same.deferred == () and same.fan_out_json() == full.fan_out_json()
     less = plan_retest(versions, core_version=CORE, spec_version=SPEC, chunk_size=100, max_output_bytes=size - 1)
     assert len(less.chunks) == len(full.chunks) - 1 and len(less.fan_out_json()) <= size - 1
-    assert less.deferred[0] == full.chunks[-1][0] and isinstance(less.deferred[0], TestJob)
+    assert less.deferred[0] == full.chunks[-1][0] and isinstance(less.deferred[0], RetestJob)
     assert plan_retest(versions, core_version=CORE, spec_version=SPEC, max_output_bytes=10).chunks == ()

@@ -17,7 +17,7 @@ from backoffice.errors import (
     PermissionDeniedError,
 )
 from backoffice.records import keys
-from backoffice.records.concept import ConceptRecord, DraftRecord, ResourceSummary, TestBrief, VersionRecord
+from backoffice.records.concept import ConceptRecord, DraftRecord, ResourceSummary, ReportBrief, VersionRecord
 from backoffice.records.status import DraftStatus
 from backoffice.review.publish import publish
 from backoffice.review.request_changes import request_changes
@@ -33,7 +33,7 @@ def _setup(ctx: Context, status: DraftStatus = DraftStatus.AWAITING_REVIEW, vers
            published: tuple[str, ...] = ()) -> DraftRecord:
     draft = DraftRecord(token="tok1", status=status, uploader="up@example.org", rdf_sha256="abc",
                         summary=ResourceSummary(name="Shark", version=version, uploader_email="up@example.org"),
-                        tests={"r": TestBrief(status="passed", report="r")})
+                        tests={"r": ReportBrief(status="passed", report="r")})
     record = ConceptRecord(id=CID, type="model", owners=["up@example.org"], draft=draft)
     for v in published:
         record.versions[v] = VersionRecord(version=v, draft_token=f"old-{v}")

@@ -7,17 +7,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from backoffice_fixtures import REPO, SECRETS
+from test_mail import MAIL_PASSWORD, MAIL_USER, Inbox, smtp_server  # noqa: F401 - fixture
 
 from backoffice.cli import main
 from backoffice.context import Context
 from backoffice.records.status import DraftStatus
+from backoffice.records.target import resolve_target
 from backoffice.stage.stage import stage
-from backoffice.testing.dynamic import maybe_finish_testing, run_weight_format_test
-from backoffice.testing.env_managers import existing_env
+from backoffice.dynamic.run import maybe_finish_testing, run_weight_format_test
+from backoffice.dynamic.env_builders import existing_env
 from backoffice.validate.static import validate_format
-from backoffice.validate.target import resolve_target
-from backoffice_fixtures import REPO, SECRETS
-from test_mail import MAIL_PASSWORD, MAIL_USER, Inbox, smtp_server  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
 UPLOADER = "jane@example.org"
@@ -70,7 +70,7 @@ def test_finish_testing_reports_jobs_that_never_reported(local_ctx: Context, pac
     cid = stage(local_ctx, str(packages["model"]), uploader=UPLOADER, progress=False).concept_id
     static = validate_format(local_ctx, cid)
     assert static.dynamic_formats == ["onnx", "pytorch_state_dict", "torchscript"]
-    target = resolve_target(local_ctx, cid, "draft")
+    target = resolve_target(local_ctx.concepts, cid, "draft")
     missing_env = existing_env(Path("/nonexistent/envs/backoffice-test"), "micromamba")
     outcome = run_weight_format_test(local_ctx, cid, "draft", "onnx", missing_env)
     assert outcome.status == "failed"

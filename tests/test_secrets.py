@@ -84,13 +84,13 @@ def test_log_filter_masks_secret_values(caplog: pytest.LogCaptureFixture) -> Non
 
 
 def test_processes_running_uploaded_code_get_no_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    from backoffice.util.child_env import child_env
+    from backoffice.util.child_environ import child_environ
 
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws-secret")
     monkeypatch.setenv("SOME_API_TOKEN", "tok")
     monkeypatch.setenv("INNOCENT_NAME", "holds-a-secret-value")
     monkeypatch.setenv("PYTHONPATH", "/somewhere")
-    env = child_env(["holds-a-secret-value", *SECRETS.values()], EXTRA="1")
+    env = child_environ(["holds-a-secret-value", *SECRETS.values()], EXTRA="1")
     assert not any(k.startswith("BACKOFFICE_") for k in env)
     assert not set(SECRETS.values()) & set(env.values())
     for name in ("AWS_SECRET_ACCESS_KEY", "SOME_API_TOKEN", "INNOCENT_NAME", "PYTHONPATH"):

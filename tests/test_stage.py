@@ -8,163 +8,44 @@ single line, and leaves storage exactly as it was.
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
-import subprocess
-import sys
 import threading
 import zipfile
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import pytest
-from ruamel.yaml import YAML
+from cli_runner import RunCli
+from stage_helpers import (
+    EXTRA_OWNER,
+    MINIMAL_RDF,
+    NEW_MODEL_ID,
+    OTHER,
+    REPO,
+    REVIEWER,
+    SHARK,
+    UPLOADER,
+    all_keys,
+    assert_one_line,
+    do_stage,
+    load_yaml,
+    log_messages,
+    snapshot,
+    write_zip,
+    zip_names,
+)
 
 from backoffice.context import Context
 from backoffice.errors import (
-    BackofficeError,
     ConflictError,
-    DownloadError,
-    InvalidIdError,
     PackageError,
     PermissionDeniedError,
-    StorageError,
 )
 from backoffice.ids import split_id
 from backoffice.records import keys
 from backoffice.records.status import DraftStatus
-from backoffice.stage.stage import StageResult, stage
-from backoffice.storage.base import ObjectInfo, Storage
+from backoffice.stage.stage import StageResult
 from backoffice.storage.local import LocalStorage
-
-REPO = Path(__file__).resolve().parents[1]
-
-UPLOADER = "github|7"
-OTHER = "github|8"
-EXTRA_OWNER = "github|10000003"  # collection/affable-shark.yaml
-REVIEWER = "github|10000001"
-SHARK = "affable-shark"
-NEW_MODEL_ID = "adaptable-badger"
-DATASET_ID = "ambrosial-apple"
-
-MINIMAL_RDF = b'type: model\nname: minimal\nversion: "1.0"\n'
-
-
-# --------------------------------------------------------------------------
-# helpers
-# --------------------------------------------------------------------------
-
-
-def snapshot(storage: Storage, prefix: str = "") -> list[tuple[str, int, str]]:
-    """Every stored key with its size and etag (but the index's change markers)."""
-    return [(o.key, o.size, o.etag) for o in storage.list(prefix) if not o.key.startswith(keys.DIRTY_PREFIX)]
-
-
-def all_keys(storage: Storage, prefix: str = "") -> list[str]:
-    """Every stored key (but the index's change markers, which only say 'look again')."""
-    return [o.key for o in storage.list(prefix) if not o.key.startswith(keys.DIRTY_PREFIX)]
-
-
-def write_zip(path: Path, entries: dict[str, bytes]) -> Path:
-    """A zip with entry names written raw (no normalisation by zipfile)."""
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in entries.items():
-            zf.writestr(zipfile.ZipInfo(name), data)
-    return path
-
-
-def zip_names(path: Path) -> set[str]:
-    with zipfile.ZipFile(path) as zf:
-        return {i.filename for i in zf.infolist() if not i.is_dir()}
-
-
-def load_yaml(data: bytes) -> Any:
-    return YAML(typ="safe").load(data.decode())
-
-
-def do_stage(ctx: Context, source: str | Path, **kwargs: Any) -> StageResult:
-    return stage(ctx, str(source), progress=False, **kwargs)
-
-
-def assert_one_line(error: BackofficeError, fragment: str) -> None:
-    assert "\n" not in error.message and "\r" not in error.message, error.message
-    assert "\n" not in str(error)
-    assert fragment in str(error), str(error)
-
-
-def log_messages(ctx: Context, cid: str) -> list[str]:
-    return [e.message for e in ctx.log(cid).read()]
-
-
-class FailingStorage(Storage):
-    """Delegates to `inner`, but the `fail_at`-th `put_stream` call raises StorageError."""
-
-    def __init__(self, inner: Storage, fail_at: int) -> None:
-        self.inner = inner
-        self.fail_at = fail_at
-        self.put_stream_calls = 0
-        self.written: list[str] = []
-
-    def put_bytes(self, key: str, data: bytes, **kwargs: Any) -> str:
-        etag = self.inner.put_bytes(key, data, **kwargs)
-        self.written.append(key)
-        return etag
-
-    def put_stream(self, key: str, stream: BinaryIO, *, content_type: str | None = None) -> str:
-        self.put_stream_calls += 1
-        if self.put_stream_calls == self.fail_at:
-            stream.read(1024)  # fail in the middle of the entry
-            raise StorageError(f"injected failure writing {key}")
-        etag = self.inner.put_stream(key, stream, content_type=content_type)
-        self.written.append(key)
-        return etag
-
-    def copy(self, src: str, dst: str) -> None:
-        self.inner.copy(src, dst)
-
-    def delete(self, key: str) -> None:
-        self.inner.delete(key)
-
-    def delete_prefix(self, prefix: str) -> int:
-        return self.inner.delete_prefix(prefix)
-
-    def get(self, key: str) -> tuple[bytes, str]:
-        return self.inner.get(key)
-
-    def open(self, key: str) -> BinaryIO:
-        return self.inner.open(key)
-
-    def head(self, key: str) -> ObjectInfo | None:
-        return self.inner.head(key)
-
-    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        return self.inner.list(prefix)
-
-    def list_folders(self, prefix: str = "") -> list[str]:
-        return self.inner.list_folders(prefix)
-
-    def public_url(self, key: str) -> str:
-        return self.inner.public_url(key)
-
-    def describe(self) -> str:
-        return "failing " + self.inner.describe()
-
-
-@pytest.fixture(scope="module")
-def zip_bomb(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A valid description plus one entry of 300 MB zeros (~300 KB compressed), written in chunks."""
-    path = tmp_path_factory.mktemp("bomb") / "bomb.zip"
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("rdf.yaml", MINIMAL_RDF)
-        chunk = bytes(1024 * 1024)
-        with zf.open("zeros.bin", "w") as f:
-            for _ in range(300):
-                f.write(chunk)
-    assert path.stat().st_size < 2 * 1024 * 1024
-    return path
-
 
 # --------------------------------------------------------------------------
 # happy paths
@@ -359,225 +240,14 @@ def test_id_race(ctx: Context, packages: dict[str, Path]) -> None:
 
 
 # --------------------------------------------------------------------------
-# bad input
-# --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Bad:
-    make: Callable[[Path, Callable[[], str]], str]
-    """(tmp folder, base URL of a file server) -> source to stage."""
-    error: type[BackofficeError]
-    fragment: str
-    concept_id: str | None = None
-    """Id to stage to when an earlier draft exists (default: affable-shark)."""
-
-
-def _zip(entries: dict[str, bytes]) -> Callable[[Path, Callable[[], str]], str]:
-    def make(tmp: Path, base_url: Callable[[], str]) -> str:
-        return str(write_zip(tmp / "package.zip", entries))
-
-    return make
-
-
-def _not_a_zip(tmp: Path, base_url: Callable[[], str]) -> str:
-    path = tmp / "package.zip"
-    path.write_bytes(b"this is plain text, not a zip\n" * 100)
-    return str(path)
-
-
-BAD: dict[str, Bad] = {
-    "not-a-zip": Bad(_not_a_zip, PackageError, "package.zip is not a zip file"),
-    "dotdot-entry": Bad(
-        _zip({"rdf.yaml": MINIMAL_RDF, "../x": b"x"}), PackageError, "package entry '../x' points outside the package"
-    ),
-    "absolute-entry": Bad(
-        _zip({"rdf.yaml": MINIMAL_RDF, "/etc/x": b"x"}), PackageError, "package entry '/etc/x' is an absolute path"
-    ),
-    "drive-entry": Bad(
-        _zip({"rdf.yaml": MINIMAL_RDF, "C:\\x": b"x"}), PackageError, "package entry 'C:\\x' has a Windows drive"
-    ),
-    "empty-segment": Bad(
-        _zip({"rdf.yaml": MINIMAL_RDF, "docs//x": b"x"}), PackageError, "package entry 'docs//x' has an empty or '.' path segment"
-    ),
-    "dot-segment": Bad(
-        _zip({"rdf.yaml": MINIMAL_RDF, "docs/./x": b"x"}), PackageError, "package entry 'docs/./x' has an empty or '.' path segment"
-    ),
-    "file-and-folder": Bad(
-        _zip({"rdf.yaml": MINIMAL_RDF, "a": b"x", "a/b": b"y"}), PackageError, "package entry 'a' is both a file and a folder"
-    ),
-    "no-description": Bad(
-        _zip({"README.md": b"hi", "docs/rdf.yaml": MINIMAL_RDF}), PackageError, "package has no rdf.yaml or bioimageio.yaml"
-    ),
-    "two-descriptions": Bad(
-        _zip({"rdf.yaml": MINIMAL_RDF, "bioimageio.yaml": MINIMAL_RDF}),
-        PackageError,
-        "package has more than one description (",
-    ),
-    "bad-yaml": Bad(_zip({"rdf.yaml": b"type: model\nname: [unclosed\nversion: 1\n"}), PackageError, "rdf.yaml is not valid YAML"),
-    "unknown-type": Bad(
-        _zip({"rdf.yaml": b'type: application\nname: app\nversion: "1.0"\n'}),
-        PackageError,
-        "type 'application' is not one the collection accepts",
-    ),
-    "no-version": Bad(_zip({"rdf.yaml": b"type: model\nname: m\n"}), PackageError, "the description has no 'version'"),
-    "model-with-dataset-id": Bad(
-        _zip({"rdf.yaml": b'type: model\nname: m\nversion: "1.0"\nid: ' + DATASET_ID.encode() + b"\n"}),
-        InvalidIdError,
-        f"'{DATASET_ID}' is a dataset id, but the resource is a model",
-        concept_id=DATASET_ID,
-    ),
-    "ftp-url": Bad(lambda tmp, base: "ftp://127.0.0.1/package.zip", DownloadError, "only http(s) URLs can be staged, not 'ftp://'"),
-    "file-url": Bad(lambda tmp, base: f"file://{tmp}/package.zip", DownloadError, "only http(s) URLs can be staged, not 'file://'"),
-    "http-404": Bad(lambda tmp, base: f"{base()}/missing.zip", DownloadError, "answered HTTP 404"),
-}
-
-
-@pytest.fixture
-def base_url(request: pytest.FixtureRequest) -> Callable[[], str]:
-    """The file server's base URL, started only when a case asks for it."""
-    return lambda: request.getfixturevalue("file_server")[1]
-
-
-@pytest.mark.parametrize("earlier_draft", [False, True], ids=["empty", "over-draft"])
-@pytest.mark.parametrize("case", list(BAD), ids=list(BAD))
-def test_bad_input_writes_nothing(
-    ctx: Context,
-    packages: dict[str, Path],
-    tmp_path: Path,
-    base_url: Callable[[], str],
-    case: str,
-    earlier_draft: bool,
-) -> None:
-    bad = BAD[case]
-    earlier = None
-    concept_id = None
-    if earlier_draft:
-        earlier = do_stage(ctx, packages["model"], concept_id=SHARK, uploader=UPLOADER)
-        concept_id = bad.concept_id or SHARK
-        record_before = ctx.concepts.get(SHARK)
-    source = bad.make(tmp_path, base_url)
-    before = snapshot(ctx.storage)
-
-    with pytest.raises(BackofficeError) as info:
-        do_stage(ctx, source, concept_id=concept_id, uploader=UPLOADER)
-
-    assert type(info.value) is bad.error, repr(info.value)
-    assert_one_line(info.value, bad.fragment)
-    assert snapshot(ctx.storage) == before
-    if earlier is None:
-        assert before == []
-    else:
-        assert ctx.concepts.get(SHARK) == record_before
-        assert ctx.storage.list_folders(f"{SHARK}/drafts/") == [earlier.token]
-
-
-@pytest.mark.parametrize("earlier_draft", [False, True], ids=["empty", "over-draft"])
-def test_zip_bomb_is_refused(ctx: Context, packages: dict[str, Path], zip_bomb: Path, earlier_draft: bool) -> None:
-    assert ctx.settings.max_compression_ratio == 200
-    concept_id = None
-    if earlier_draft:
-        do_stage(ctx, packages["model"], concept_id=SHARK, uploader=UPLOADER)
-        concept_id = SHARK
-    before = snapshot(ctx.storage)
-    with pytest.raises(PackageError) as info:
-        do_stage(ctx, zip_bomb, concept_id=concept_id, uploader=UPLOADER)
-    assert_one_line(info.value, "package entry 'zeros.bin' expands ")
-    assert "more than the limit of 200 (zip bomb?)" in str(info.value)
-    assert snapshot(ctx.storage) == before
-
-
-def test_id_owned_by_someone_else_leaves_draft(ctx: Context, packages: dict[str, Path]) -> None:
-    earlier = do_stage(ctx, packages["model"], concept_id=SHARK, uploader=UPLOADER)
-    record_before = ctx.concepts.get(SHARK)
-    before = snapshot(ctx.storage)
-    # given on the command line, or declared in the description
-    with pytest.raises(PermissionDeniedError) as info:
-        do_stage(ctx, packages["model_v2"], concept_id=SHARK, uploader=OTHER)
-    assert_one_line(info.value, f"id '{SHARK}' belongs to another uploader; {OTHER} may not stage it")
-    assert snapshot(ctx.storage) == before
-    assert ctx.concepts.get(SHARK) == record_before
-    assert ctx.storage.list_folders(f"{SHARK}/drafts/") == [earlier.token]
-
-
-def test_invalid_uploader(local_ctx: Context, packages: dict[str, Path]) -> None:
-    with pytest.raises(InvalidIdError) as info:
-        do_stage(local_ctx, packages["model"], uploader="someone")
-    assert_one_line(info.value, "uploader 'someone' is neither")
-    assert all_keys(local_ctx.storage) == []
-
-
-def test_storage_failure_mid_unpack_keeps_earlier_draft(ctx: Context, packages: dict[str, Path]) -> None:
-    earlier = do_stage(ctx, packages["model"], concept_id=SHARK, uploader=UPLOADER)
-    record_before = ctx.concepts.get(SHARK)
-    log_prefix = keys.log_prefix(SHARK)
-    files_before = [k for k in snapshot(ctx.storage) if not k[0].startswith(log_prefix)]
-
-    failing = FailingStorage(ctx.storage, fail_at=3)
-    fctx = Context(ctx.settings, storage=failing)
-    with pytest.raises(StorageError) as info:
-        do_stage(fctx, packages["model_v2"], concept_id=SHARK, uploader=UPLOADER)
-    assert_one_line(info.value, "injected failure")
-    assert failing.put_stream_calls == 3
-    # two files of the failed upload had been written before the failure ...
-    draft_writes = [k for k in failing.written if "/drafts/" in k]
-    assert len(draft_writes) >= 2
-    assert all(not k.startswith(keys.draft_root(SHARK, earlier.token)) for k in draft_writes)
-    # ... and are gone again; the earlier draft and its files stand
-    for key in draft_writes:
-        assert not ctx.storage.exists(key), key
-    assert [k for k in snapshot(ctx.storage) if not k[0].startswith(log_prefix)] == files_before
-    assert ctx.storage.list_folders(f"{SHARK}/drafts/") == [earlier.token]
-    record = ctx.concepts.get(SHARK)
-    assert record.staging is None
-    assert record == record_before
-
-    # the next upload works
-    again = do_stage(ctx, packages["model_v2"], concept_id=SHARK, uploader=UPLOADER)
-    assert ctx.storage.list_folders(f"{SHARK}/drafts/") == [again.token]
-
-
-def test_storage_failure_on_new_id_releases_it(ctx: Context, packages: dict[str, Path]) -> None:
-    failing = FailingStorage(ctx.storage, fail_at=2)
-    fctx = Context(ctx.settings, storage=failing)
-    with pytest.raises(StorageError):
-        do_stage(fctx, packages["model"], concept_id=NEW_MODEL_ID, uploader=UPLOADER)
-    assert any(k.startswith(f"{NEW_MODEL_ID}/drafts/") for k in failing.written)
-    assert all_keys(ctx.storage) == []  # the reserved id, its log and files are gone
-    # so anyone may take the id now
-    result = do_stage(ctx, packages["model"], concept_id=NEW_MODEL_ID, uploader=OTHER)
-    assert ctx.concepts.get(NEW_MODEL_ID).owners == [OTHER]
-    assert result.concept_id == NEW_MODEL_ID
-
-
-# --------------------------------------------------------------------------
 # CLI
 # --------------------------------------------------------------------------
 
 
-def _cli_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BACKOFFICE_", "GITHUB_"))}
-    collection_dir = tmp_path / "collection"
-    if not collection_dir.exists():
-        shutil.copytree(REPO / "collection", collection_dir)
-    env.update(
-        {
-            "PYTHONPATH": str(REPO) + os.pathsep + env.get("PYTHONPATH", ""),
-            "BACKOFFICE_STORAGE": "local",
-            "BACKOFFICE_LOCAL_ROOT": str(tmp_path / "store"),
-            "BACKOFFICE_CONFIG_PATH": str(REPO / "bioimageio_collection_config.json"),
-            "BACKOFFICE_COLLECTION_DIR": str(collection_dir),
-        }
-    )
-    return env
-
-
-def test_cli_stage(tmp_path: Path, packages: dict[str, Path]) -> None:
-    env = _cli_env(tmp_path)
-    ok = subprocess.run(
-        [sys.executable, "-m", "backoffice", "stage", str(packages["model"]), "--uploader", "github|5"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
-    )
+def test_cli_stage(tmp_path: Path, packages: dict[str, Path], run_cli: RunCli) -> None:
+    settings = _settings_for(tmp_path)
+    shutil.copytree(REPO / "collection", settings.collection_dir)
+    ok = run_cli(["stage", str(packages["model"]), "--uploader", "github|5"], settings=settings)
     assert ok.returncode == 0, ok.stderr
     assert "staged" in ok.stdout
 
@@ -593,10 +263,7 @@ def test_cli_stage(tmp_path: Path, packages: dict[str, Path]) -> None:
     before = all_keys(storage)
     not_zip = tmp_path / "not-a-zip.zip"
     not_zip.write_text("plain text\n")
-    bad = subprocess.run(
-        [sys.executable, "-m", "backoffice", "stage", str(not_zip), "--uploader", "github|5"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
-    )
+    bad = run_cli(["stage", str(not_zip), "--uploader", "github|5"], settings=settings)
     assert bad.returncode == PackageError.exit_code
     lines = bad.stderr.splitlines()
     assert len(lines) == 1, bad.stderr

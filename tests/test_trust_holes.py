@@ -15,11 +15,11 @@ from backoffice.context import Context
 from backoffice.records import keys
 from backoffice.storage.base import Storage
 from backoffice.storage.local import INTERNAL, LocalStorage
-from backoffice.testing.env_managers import environment_for_test
-from backoffice.validate.target import resolve_target
+from backoffice.dynamic.env_builders import environment_for_test
+from backoffice.records.target import resolve_target
 from backoffice_fixtures import REPO
 from faulty_storage import FaultyStorage
-from test_storage import PER_THREAD, THREADS, cas_increment
+from test_storage_contention import PER_THREAD, THREADS, cas_increment
 
 
 def test_make_env_to_an_unwritable_path_is_one_line(local_ctx: Context, packages: dict[str, Path], tmp_path: Path) -> None:
@@ -81,7 +81,7 @@ def test_rendering_reads_only_the_description_and_its_environment_file(s3_storag
 
     ctx = Context(settings_factory(), storage=s3_storage)  # type: ignore[operator]
     cid = stage(ctx, str(packages["model"]), uploader="github|4242", progress=False).concept_id
-    target = resolve_target(ctx, cid, "draft")
+    target = resolve_target(ctx.concepts, cid, "draft")
     counting = FaultyStorage(s3_storage)
     # the test job's rendering: an environment made beforehand at a prefix (here: none) is taken as it is
     env = environment_for_test(Context(ctx.settings, storage=counting), cid, "draft", "onnx", "micromamba", Path("/nonexistent-env"))

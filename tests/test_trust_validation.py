@@ -12,11 +12,11 @@ import pytest
 
 from backoffice.cli import main
 from backoffice.context import Context
-from backoffice.records.concept import TestBrief
+from backoffice.records.concept import ReportBrief
 from backoffice.records.status import DraftStatus
 from backoffice.settings import Settings
-from backoffice.testing.dynamic import maybe_finish_testing
-from backoffice.validate.target import resolve_target
+from backoffice.dynamic.run import maybe_finish_testing
+from backoffice.records.target import resolve_target
 from backoffice_fixtures import REPO
 from test_mail import MAIL_PASSWORD, MAIL_USER, Inbox, smtp_server  # noqa: F401 - fixture
 
@@ -81,10 +81,10 @@ def test_finish_testing_never_passes_a_failed_static_validation(local_ctx: Conte
     def testing_with_failed_spec(record: object) -> None:
         draft = record.require_draft()  # type: ignore[attr-defined]
         record.set_draft_status(DraftStatus.TESTING)  # type: ignore[attr-defined]
-        draft.tests["bioimageio.spec_x"] = TestBrief(status="failed", report="bioimageio.spec_x", tool="bioimageio.spec")
+        draft.tests["bioimageio.spec_x"] = ReportBrief(status="failed", report="bioimageio.spec_x", tool="bioimageio.spec")
         draft.expected_tests = []
 
     local_ctx.concepts.update(cid, testing_with_failed_spec)
-    target = resolve_target(local_ctx, cid, "draft")
+    target = resolve_target(local_ctx.concepts, cid, "draft")
     assert maybe_finish_testing(local_ctx, target, force=True) is False
     assert local_ctx.concepts.get(cid).require_draft().status == DraftStatus.TESTING

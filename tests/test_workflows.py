@@ -24,11 +24,11 @@ from ruamel.yaml import YAML
 from backoffice.cli import app
 from backoffice.config.curation import BlockedVersion, CurationDecl
 from backoffice.context import Context
-from backoffice.records.concept import ConceptRecord, ResourceSummary, TestBrief, VersionRecord
+from backoffice.records.concept import ConceptRecord, ResourceSummary, ReportBrief, VersionRecord
 from backoffice.retest.plan import (
     MAX_MATRIX_JOBS,
     PublishedVersion,
-    TestJob,
+    RetestJob,
     plan_retest,
     published_versions,
 )
@@ -461,11 +461,11 @@ def test_plan_covers_every_published_version() -> None:
     ]
     plan = plan_retest(versions, core_version=CORE, spec_version=SPEC)
     assert plan.jobs == (
-        TestJob("a-model", "2.0", ""),
-        TestJob("b-model", "1.0", "pytorch_state_dict"),
-        TestJob("b-model", "1.0", "onnx"),
-        TestJob("c-dataset", "1.0", ""),
-        TestJob("d-notebook", "0.1", ""),
+        RetestJob("a-model", "2.0", ""),
+        RetestJob("b-model", "1.0", "pytorch_state_dict"),
+        RetestJob("b-model", "1.0", "onnx"),
+        RetestJob("c-dataset", "1.0", ""),
+        RetestJob("d-notebook", "0.1", ""),
     )
     assert plan.blocked == 1 and plan.deferred == () and len(plan.chunks) == 1
     assert plan.matrices()[0]["include"][1] == {"concept_id": "b-model", "version": "1.0", "weight_format": "pytorch_state_dict"}
@@ -478,7 +478,7 @@ def test_plan_only_missing_skips_what_the_current_core_reported() -> None:
         PublishedVersion("d-dataset", "dataset", "1.0", reports=frozenset({"bioimageio.spec_0.5.0"})),
     ]
     plan = plan_retest(versions, core_version=CORE, spec_version=SPEC, only_missing=True)
-    assert plan.jobs == (TestJob("a-model", "1.0", "torchscript"), TestJob("d-dataset", "1.0", ""))
+    assert plan.jobs == (RetestJob("a-model", "1.0", "torchscript"), RetestJob("d-dataset", "1.0", ""))
     assert plan.up_to_date == 2
     assert len(plan_retest(versions, core_version=CORE, spec_version=SPEC).jobs) == 4
 
@@ -495,7 +495,7 @@ def test_plan_chunks_stay_under_the_matrix_limit(jobs: int, chunk_size: int, siz
     versions = [model(f"m{i:05d}", "1.0", "onnx") for i in range(jobs)]
     plan = plan_retest(versions, core_version=CORE, spec_version=SPEC, chunk_size=chunk_size)
     assert [len(c) for c in plan.chunks] == sizes
-    assert list(plan.jobs) == [TestJob(f"m{i:05d}", "1.0", "onnx") for i in range(jobs)]  # none lost, order kept
+    assert list(plan.jobs) == [RetestJob(f"m{i:05d}", "1.0", "onnx") for i in range(jobs)]  # none lost, order kept
 
 
 def test_plan_defers_what_one_run_cannot_hold() -> None:
@@ -534,7 +534,7 @@ def test_fan_out_is_what_the_retest_workflow_expects() -> None:
 
 
 def test_published_versions_from_records() -> None:
-    brief = TestBrief(status="passed", report=f"bioimageio.core_{CORE}_onnx", tool="bioimageio.core", weight_format="onnx")
+    brief = ReportBrief(status="passed", report=f"bioimageio.core_{CORE}_onnx", tool="bioimageio.core", weight_format="onnx")
     record = ConceptRecord(id="affable-shark", type="model", versions={
         "0.1": VersionRecord(version="0.1", summary=ResourceSummary(weight_formats=["onnx"])),
         "1.0": VersionRecord(version="1.0", summary=ResourceSummary(weight_formats=["onnx", "torchscript"]),
@@ -548,16 +548,16 @@ def test_published_versions_from_records() -> None:
         PublishedVersion("affable-shark", "model", "1.0", ("onnx", "torchscript"), frozenset({brief.report}), False),
     ]
     plan = plan_retest(versions, core_version=CORE, spec_version=SPEC, only_missing=True)
-    assert plan.jobs == (TestJob("affable-shark", "1.0", "torchscript"),) and plan.blocked == 1
+    assert plan.jobs == (RetestJob("affable-shark", "1.0", "torchscript"),) and plan.blocked == 1
 
 
 def test_cli_plan_retest(local_ctx: Context, tmp_path: Path) -> None:
-    from backoffice.testing.dynamic import core_version
+    from backoffice.dynamic.run import core_version
 
     for i in range(3):
         local_ctx.concepts.save(ConceptRecord(id=f"model-{'abc'[i]}", type="model", versions={
             "1.0": VersionRecord(version="1.0", summary=ResourceSummary(weight_formats=["onnx", "pytorch_state_dict"]),
-                                 tests={f"bioimageio.core_{core_version()}_onnx": TestBrief(
+                                 tests={f"bioimageio.core_{core_version()}_onnx": ReportBrief(
                                      status="passed", report=f"bioimageio.core_{core_version()}_onnx",
                                      tool="bioimageio.core", weight_format="onnx")}),
         }))

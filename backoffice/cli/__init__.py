@@ -7,7 +7,7 @@ import sys
 import typer
 
 from ..errors import BackofficeError
-from . import common, env_cmds, info_cmds, pipeline_cmds, review_cmds, stage_cmds, test_cmds
+from . import common, env_cmds, info_cmds, pipeline_cmds, review_cmds, stage_cmds, dynamic_cmds
 from . import gh_cmds
 from . import handover_cmds
 
@@ -31,7 +31,7 @@ def _options(
 info_cmds.register(app)
 stage_cmds.register(app)
 pipeline_cmds.register(app)
-test_cmds.register(app)
+dynamic_cmds.register(app)
 env_cmds.register(app)
 review_cmds.register(app)
 gh_cmds.register(app)

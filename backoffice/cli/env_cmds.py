@@ -10,8 +10,9 @@ import typer
 from ..errors import InvalidArgumentError, NotFoundError
 from ..gh_actions import set_outputs
 from ..log import in_github_actions, logger
-from ..testing.env_inputs import render_for_target
-from ..validate.target import resolve_target
+from ..records.target import resolve_target
+from ..dynamic.env_inputs import render_for_target
+from .choices import WHICH_HELP, draft_or_version
 from .common import console, make_context
 
 
@@ -27,13 +28,13 @@ def conda_lock_command(env_file: Path, lockfile: Path) -> str:
 
 def make_env(
     concept_id: str = typer.Argument(..., help="Concept id."),
-    which: str = typer.Argument(..., help="`draft` or a published version."),
+    which: str = typer.Argument(..., help=WHICH_HELP, parser=draft_or_version),
     weight_format: str = typer.Argument(..., help="Weight format whose test environment to render."),
     out: Path | None = typer.Option(None, "--out", help="Write the file here (default: print it; on GitHub Actions: env-<weight-format>.yaml)."),
 ) -> None:
     """Render the conda environment file (from env_templates/) that tests one weight format."""
     ctx = make_context()
-    target = resolve_target(ctx, concept_id, which)
+    target = resolve_target(ctx.concepts, concept_id, which)
     if weight_format not in target.summary.weight_formats:
         have = ", ".join(target.summary.weight_formats) or "none"
         raise NotFoundError(f"'{concept_id}' {which} has no '{weight_format}' weights (it has: {have})")

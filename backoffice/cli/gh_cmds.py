@@ -48,7 +48,7 @@ def plan_retest(
     """Plan test jobs for every published version, as matrices for the retest workflow."""
     if not 1 <= chunk_size <= MAX_MATRIX_JOBS:
         raise InvalidArgumentError(f"--chunk-size must be 1 to {MAX_MATRIX_JOBS}, not {chunk_size}")
-    from ..testing.dynamic import core_version
+    from ..dynamic.run import core_version
     from ..validate.static import spec_version
 
     ctx = make_context()

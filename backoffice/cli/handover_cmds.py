@@ -11,13 +11,13 @@ from ..errors import InvalidArgumentError
 from ..gh_actions import append_summary, set_outputs
 from ..log import in_github_actions
 from ..records.handover import parse_handover, write_handover
-from ..testing.dynamic import DEFAULT_TIMEOUT
-from ..testing.env_managers import environment_for_test
-from ..testing.handover_run import refuse_secrets, run_test_for_handover
-from ..testing.handover_store import store_handover
-from ..testing.envs import current_env
+from ..dynamic.env_builders import environment_for_test
+from ..dynamic.environments import EnvManagerName, current_env
+from ..dynamic.handover_run import refuse_secrets, run_test_for_handover
+from ..dynamic.handover_store import store_handover
+from ..dynamic.run import DEFAULT_TIMEOUT
+from .choices import WHICH_HELP, choice_of, draft_or_version
 from .common import console, make_context
-from .test_cmds import ENV_MANAGERS
 
 
 def register(app: typer.Typer) -> None:
@@ -27,16 +27,19 @@ def register(app: typer.Typer) -> None:
 
 def run_test(
     concept_id: str = typer.Argument(..., help="Concept id."),
-    which: str = typer.Argument("draft", help="`draft` or a published version."),
+    which: str = typer.Argument("draft", help=WHICH_HELP, parser=draft_or_version),
     weight_format: str | None = typer.Argument(None, help="Weight format to test (models); omit for static checks only."),
     out: Path = typer.Option(..., "--out", help="Write the hand-over (JSON) here, for `backoffice store-test-result`."),
-    env_manager: str = typer.Option("current", "--env-manager", help="current, venv or micromamba (see `backoffice test`)."),
+    env_manager: EnvManagerName = typer.Option(
+        "current", "--env-manager", parser=choice_of(EnvManagerName, "--env-manager"),
+        help="current, venv or micromamba (see `backoffice test`).",
+    ),
     env_prefix: Path | None = typer.Option(None, "--env-prefix", help="Use the environment already created at this prefix."),
     timeout: float = typer.Option(DEFAULT_TIMEOUT, "--timeout", help="Seconds before the test is stopped."),
 ) -> None:
     """Test without storing (no secrets allowed): read the package from its public URL, write a hand-over."""
-    if env_manager not in ENV_MANAGERS:
-        raise InvalidArgumentError(f"unknown environment manager '{env_manager}' (use {', '.join(ENV_MANAGERS)})")
+    if env_prefix is not None and env_manager == "current":
+        raise InvalidArgumentError("--env-prefix needs --env-manager venv or micromamba (the manager that made it)")
     ctx = make_context()
     refuse_secrets(ctx)
     env = (environment_for_test(ctx, concept_id, which, weight_format, env_manager, env_prefix)
@@ -50,7 +53,7 @@ def run_test(
 
 def store_test_result(
     concept_id: str = typer.Argument(..., help="Concept id."),
-    which: str = typer.Argument(..., help="`draft` or a published version."),
+    which: str = typer.Argument(..., help=WHICH_HELP, parser=draft_or_version),
     file: Path = typer.Argument(..., help="The hand-over written by `run-test` or `validate-format --handover-out`."),
     actor: str | None = typer.Option(None, "--actor", help="Who asked for it (for the log)."),
 ) -> None:

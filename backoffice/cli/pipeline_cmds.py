@@ -8,15 +8,14 @@ from typing import Literal
 
 import typer
 
-from ..errors import InvalidArgumentError, ValidationFailedError
+from ..errors import ValidationFailedError
 from ..gh_actions import append_summary, set_outputs
-from ..index.generate import generate_index
+from ..index.generate import Mode, generate_index
 from ..log import in_github_actions
 from ..records.handover import Handover, ToolSummary, write_handover
 from ..validate.static import validate_for_handover, validate_format as run_validate
+from .choices import WHICH_HELP, choice_of, draft_or_version
 from .common import console, make_context
-
-WHICH_HELP = "`draft` or a published version."
 
 
 def register(app: typer.Typer) -> None:
@@ -27,7 +26,7 @@ def register(app: typer.Typer) -> None:
 
 def validate_format(
     concept_id: str = typer.Argument(..., help="Concept id."),
-    which: str = typer.Argument("draft", help=WHICH_HELP),
+    which: str = typer.Argument("draft", help=WHICH_HELP, parser=draft_or_version),
     actor: str | None = typer.Option(None, "--actor", help="Who asked for it (for the log)."),
     handover_out: Path | None = typer.Option(
         None, "--handover-out",
@@ -76,12 +75,11 @@ def _verdict(status: str) -> Literal["passed", "failed", "valid-format"]:
 
 
 def generate_collection_json(
-    mode: str = typer.Option("all", "--mode", help="`published` (collection.json, id_map.json), `draft` (collection_draft.json, id_map_draft.json) or `all`."),
+    mode: Mode = typer.Option("all", "--mode", parser=choice_of(Mode, "--mode"),
+                              help="`published` (collection.json, id_map.json), `draft` (collection_draft.json, id_map_draft.json) or `all`."),
     full: bool = typer.Option(False, "--full", help="Rescan every concept document instead of only those marked as changed."),
 ) -> None:
     """Write collection.json, collection_draft.json, id_map.json and id_map_draft.json."""
-    if mode not in ("all", "published", "draft"):
-        raise InvalidArgumentError(f"--mode must be all, published or draft, not '{mode}'")
     ctx = make_context()
     result = generate_index(ctx, mode, full=full)
     for key, url in result.written.items():
@@ -98,3 +96,7 @@ def demo() -> None:
     where = result.collection_path or result.collection_json
     console.print(f"collection.json: {where}")
     console.print(f"served at {result.collection_json} by `backoffice serve`")
+    console.print(
+        f"dashboard: run `backoffice serve`, then open {result.dashboard} "
+        f"(drafts, the published card of {result.concept_id} and its history)", markup=False
+    )

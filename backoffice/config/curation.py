@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ruamel.yaml import YAML, YAMLError
 
 from ..errors import ConfigError
+from ..weight_formats import WEIGHT_FORMATS
 from .errors import config_error
 
 CONCEPT_ID = r"^[a-z][a-z-]*[a-z]$"
@@ -76,8 +77,6 @@ class CurationDecl(BaseModel):
     @field_validator("test_kwargs")
     @classmethod
     def _formats(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        from ..testing.formats import WEIGHT_FORMATS
-
         for wf in value:
             if wf != "all" and wf not in WEIGHT_FORMATS:
                 raise ValueError(f"unknown weight format '{wf}'")

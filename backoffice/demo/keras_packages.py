@@ -19,42 +19,26 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-
 from bioimageio.spec.model.v0_5 import (
-    AxisId,
-    BatchAxis,
-    ChannelAxis,
-    FileDescr,
-    Identifier,
-    InputTensorDescr,
-    IntervalOrRatioDataDescr,
     KerasHdf5WeightsDescr,
     ModelDescr,
     ModelId,
-    OutputTensorDescr,
-    ParameterizedSize,
-    SizeReference,
-    SpaceInputAxis,
-    SpaceOutputAxis,
     TensorflowSavedModelBundleWeightsDescr,
-    TensorId,
     Version,
     WeightsDescr,
 )
 
-from .packages import (
-    _AUTHORS,  # pyright: ignore[reportPrivateUsage]
-    _BIAS,  # pyright: ignore[reportPrivateUsage]
-    _CITE,  # pyright: ignore[reportPrivateUsage]
-    _KERNEL,  # pyright: ignore[reportPrivateUsage]
-    _LICENSE,  # pyright: ignore[reportPrivateUsage]
-    _MAINTAINERS,  # pyright: ignore[reportPrivateUsage]
+from .builder import (
+    BIAS,
+    KERNEL,
     WRONG_OUTPUT_OFFSET,
-    _demo_image,  # pyright: ignore[reportPrivateUsage]
-    _png_bytes,  # pyright: ignore[reportPrivateUsage]
-    _save,  # pyright: ignore[reportPrivateUsage]
-    _side_by_side,  # pyright: ignore[reportPrivateUsage]
-    _to_uint8,  # pyright: ignore[reportPrivateUsage]
+    common_fields,
+    demo_image,
+    io_tensors,
+    model_readme,
+    save_package,
+    write_images,
+    write_test_tensors,
 )
 
 KerasWeightFormat = Literal["keras_hdf5", "tensorflow_saved_model_bundle"]
@@ -70,8 +54,8 @@ def _tiny_keras_net() -> Any:
     inputs = k.Input(shape=(None, None, 1), name="input")
     conv = k.layers.Conv2D(1, 3, padding="same", name="conv")
     model = k.Model(inputs, conv(inputs), name="tiny_net")
-    kernel = np.array(_KERNEL, dtype=np.float32).reshape((3, 3, 1, 1))  # pyright: ignore[reportUnknownMemberType]
-    conv.set_weights([kernel, np.asarray([_BIAS], dtype=np.float32)])
+    kernel = np.array(KERNEL, dtype=np.float32).reshape((3, 3, 1, 1))  # pyright: ignore[reportUnknownMemberType]
+    conv.set_weights([kernel, np.asarray([BIAS], dtype=np.float32)])
     return model
 
 
@@ -147,23 +131,14 @@ def build_keras_model_package(
     with tempfile.TemporaryDirectory(prefix="demo_keras_model_") as tmp:
         d = Path(tmp)
         model = _tiny_keras_net()
-        input_array = _demo_image(64, 64)[None, :, :, None]
+        input_array = demo_image(64, 64)[None, :, :, None]
         output_array = np.asarray(model(input_array), dtype=np.float32)
-        np.save(d / "test_input.npy", input_array)
-        offset = WRONG_OUTPUT_OFFSET if wrong_output else 0.0
-        np.save(d / "test_output.npy", (output_array + np.float32(offset)).astype(np.float32))
-        _ = (d / "cover.png").write_bytes(_png_bytes(_side_by_side(input_array[0, :, :, 0], output_array[0, :, :, 0])))
-        _ = (d / "sample_input.png").write_bytes(_png_bytes(_to_uint8(input_array[0, :, :, 0])))
-        _ = (d / "sample_output.png").write_bytes(_png_bytes(_to_uint8(output_array[0, :, :, 0])))
-        notes = f"\n**Broken on purpose:** the stored test output is off by {WRONG_OUTPUT_OFFSET}.\n" if wrong_output else ""
-        _ = (d / "README.md").write_text(
-            f"# {name}\n\nA tiny keras demo model: a single 3x3 convolution with fixed weights that"
-            " mildly sharpens a 2d grayscale image (channels last).\n"
-            "Built offline by the bioimage.io collection backoffice for tests and demos;"
-            " it is not useful for any analysis.\n\n"
-            f"Weight formats: {', '.join(ordered)}.\n{notes}",
-            encoding="utf-8",
-        )
+        write_test_tensors(d, input_array, output_array, wrong_output=wrong_output)
+        write_images(d, input_array[0, :, :, 0], output_array[0, :, :, 0])
+        notes = [f"the stored test output is off by {WRONG_OUTPUT_OFFSET}."] if wrong_output else []
+        what = ("A tiny keras demo model: a single 3x3 convolution with fixed weights that"
+                " mildly sharpens a 2d grayscale image (channels last).")
+        _ = (d / "README.md").write_text(model_readme(name, what, ordered, notes), encoding="utf-8")
 
         weights: dict[str, Any] = {}
         for wf in ordered:
@@ -178,49 +153,17 @@ def build_keras_model_package(
                     source=bundle, tensorflow_version=tf_version, parent=wf_parent
                 )
 
-        def axes(kind: type[SpaceInputAxis] | type[SpaceOutputAxis], channel: str) -> list[Any]:
-            if kind is SpaceInputAxis:
-                space = [SpaceInputAxis(id=AxisId(a), size=ParameterizedSize(min=16, step=16)) for a in ("y", "x")]
-            else:
-                space = [
-                    SpaceOutputAxis(id=AxisId(a), size=SizeReference(tensor_id=TensorId("input"), axis_id=AxisId(a)))
-                    for a in ("y", "x")
-                ]
-            return [BatchAxis(), *space, ChannelAxis(channel_names=[Identifier(channel)])]
-
+        inputs, outputs = io_tensors(d, channels_last=True)
         descr = ModelDescr(
-            name=name,
-            description="A tiny single-convolution keras demo model built offline by the"
-            + " bioimage.io collection backoffice (for tests and demos only).",
+            **common_fields(
+                d, name=name, version=version,
+                description="A tiny single-convolution keras demo model built offline by the"
+                " bioimage.io collection backoffice (for tests and demos only).",
+                tags=["demo", "test", "backoffice", "2d", "keras", "fluorescence-light-microscopy"],
+            ),
             id=None if concept_id is None else ModelId(concept_id),
-            version=Version(version),
-            authors=_AUTHORS,
-            maintainers=_MAINTAINERS,
-            cite=_CITE,
-            license=_LICENSE,
-            tags=["demo", "test", "backoffice", "2d", "keras", "fluorescence-light-microscopy"],
-            covers=[FileDescr(source=d / "cover.png")],
-            documentation=FileDescr(source=d / "README.md"),
-            inputs=[
-                InputTensorDescr(
-                    id=TensorId("input"),
-                    description="a 2d grayscale image",
-                    axes=axes(SpaceInputAxis, "raw"),
-                    test_tensor=FileDescr(source=d / "test_input.npy"),
-                    sample_tensor=FileDescr(source=d / "sample_input.png"),
-                    data=IntervalOrRatioDataDescr(type="float32"),
-                )
-            ],
-            outputs=[
-                OutputTensorDescr(
-                    id=TensorId("output"),
-                    description="the sharpened image",
-                    axes=axes(SpaceOutputAxis, "sharpened"),
-                    test_tensor=FileDescr(source=d / "test_output.npy"),
-                    sample_tensor=FileDescr(source=d / "sample_output.png"),
-                    data=IntervalOrRatioDataDescr(type="float32"),
-                )
-            ],
+            inputs=inputs,
+            outputs=outputs,
             weights=WeightsDescr(**weights),
         )
-        return _save(descr, out)
+        return save_package(descr, out)

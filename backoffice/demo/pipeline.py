@@ -12,10 +12,11 @@ from pathlib import Path
 from ..context import Context
 from ..errors import ConfigError
 from ..index.generate import generate_index
+from ..records import keys
 from ..review.publish import publish
 from ..stage.stage import stage
-from ..testing.dynamic import run_weight_format_test
-from ..testing.envs import current_env
+from ..dynamic.run import run_weight_format_test
+from ..dynamic.environments import current_env
 from ..validate.static import validate_format
 
 
@@ -25,6 +26,8 @@ class DemoResult:
     version: str
     collection_json: str
     collection_path: Path | None
+    dashboard: str
+    """URL of the reviewer dashboard (served by `backoffice serve`)."""
 
 
 def run_demo(ctx: Context, say: Callable[[str], None], *, version: str = "1.0") -> DemoResult:
@@ -52,4 +55,5 @@ def run_demo(ctx: Context, say: Callable[[str], None], *, version: str = "1.0") 
     url = index.written["collection.json"]
     local = getattr(ctx.storage, "root", None)
     path = Path(local) / "collection.json" if isinstance(local, Path) else None
-    return DemoResult(cid, published.version, url, path)
+    dashboard = ctx.storage.public_url(keys.DASHBOARD_PREFIX + "index.html").removesuffix("index.html")
+    return DemoResult(cid, published.version, url, path, dashboard)

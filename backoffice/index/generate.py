@@ -23,6 +23,7 @@ from ..log import logger
 from ..records import keys
 from ..records.concept import ConceptRecord
 from ..storage.base import ObjectNotFound, Storage
+from .dashboard import write_dashboard
 from .plan import ConceptOutputs, assemble, plan_concept
 
 Mode = Literal["all", "published", "draft"]
@@ -178,8 +179,13 @@ def generate_index(ctx: Context, mode: Mode = "all", *, full: bool = False) -> G
             concepts: dict[str, _CacheEntry] = {cid: {"etag": etags[cid], "fp": fps[cid]} for cid in outputs}
             storage.put_bytes(keys.INDEX_CACHE, _dump({"base": base, "concepts": concepts}), content_type="application/json")
         storage.delete_many(markers)  # only those seen before reading: later changes keep theirs
+    # the dashboard: details of changed concepts and of every draft (its log and chat
+    # grow without a change of the concept document); after the index files it reads
+    refresh = set(stale) | {cid for cid, o in outputs.items() if o.draft is not None}
+    details = write_dashboard(ctx, refresh & set(outputs), set(cached) - set(outputs))
+    written[keys.DASHBOARD_PREFIX + "index.html"] = storage.public_url(keys.DASHBOARD_PREFIX + "index.html")
     listed = len(files[keys.COLLECTION_JSON]["collection"])
     drafts = len(files[keys.COLLECTION_DRAFT_JSON]["collection"])
-    logger.info("index: %d concepts (%d read, %s), %d listed, %d drafts", len(outputs), len(stale),
-                "incremental" if incremental else "full scan", listed, drafts)
+    logger.info("index: %d concepts (%d read, %s), %d listed, %d drafts, %d dashboard details", len(outputs), len(stale),
+                "incremental" if incremental else "full scan", listed, drafts, details)
     return GenerateResult(concepts=len(outputs), fetched=len(stale), written=written, listed=listed, drafts=drafts)

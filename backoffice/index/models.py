@@ -24,10 +24,9 @@ class Badge(_Out):
     """`passed`, `failed`, `valid-format` or `skipped`."""
 
 
-class TestSummary(_Out):
+class ReportsSummary(_Out):
     """All reports of a version conflated into one status."""
 
-    __test__ = False
     status: TestStatus
     """`failed` if any report failed, `passed` if all passed, `valid-format` if only static checks passed, `untested` if none."""
     badges: list[Badge] = Field(default_factory=list)
@@ -49,7 +48,7 @@ class VersionEntry(_Out):
     """Version DOI from the Zenodo backup, if backed up."""
     status: Literal["published", "backed up"]
     """Published, or published and backed up."""
-    test_summary: TestSummary
+    test_summary: ReportsSummary
     """Conflated test summary of this version."""
 
 
@@ -71,6 +70,8 @@ class CollectionEntry(_Out):
     """Author names."""
     covers: list[str]
     """Cover image URLs."""
+    thumbnails: dict[str, str] = Field(default_factory=dict)
+    """Cover URL -> URL of its thumbnail (PNG within the configured box), for covers larger than the configured size."""
     license: str | None
     documentation: str | None
     """URL of the documentation file."""
@@ -85,7 +86,7 @@ class CollectionEntry(_Out):
     """Zenodo DOI of the latest version."""
     weight_formats: list[str] = Field(default_factory=list)
     """Weight formats of a model."""
-    test_summary: TestSummary
+    test_summary: ReportsSummary
     """Conflated test summary of the latest version."""
     created: datetime
     """When the concept was first published."""
@@ -108,7 +109,11 @@ class DraftEntry(_Out):
     rdf_source: str
     rdf_sha256: str
     updated: datetime
-    test_summary: TestSummary
+    test_summary: ReportsSummary
+    id_emoji: str | None = None
+    """Emoji of the id's noun."""
+    created: datetime | None = None
+    """When this upload was staged."""
 
 
 class PartnerEntry(_Out):

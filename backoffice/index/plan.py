@@ -10,7 +10,7 @@ from ..config.collection_config import CollectionConfig
 from ..config.curation import CurationDecl
 from ..ids import emoji_of
 from ..records import keys
-from ..records.concept import ConceptRecord, TestBrief, VersionRecord
+from ..records.concept import ConceptRecord, ReportBrief, VersionRecord
 from .models import (
     Badge,
     CollectionDraftJson,
@@ -19,7 +19,7 @@ from .models import (
     DraftEntry,
     IdMapEntry,
     PartnerEntry,
-    TestSummary,
+    ReportsSummary,
     VersionEntry,
 )
 
@@ -35,13 +35,13 @@ class IndexFiles:
     id_map_draft: dict[str, IdMapEntry]
 
 
-def conflate(tests: Mapping[str, TestBrief]) -> TestSummary:
+def conflate(tests: Mapping[str, ReportBrief]) -> ReportsSummary:
     """One status from all reports: any failure fails; all passed passes.
 
     Of several reports by one tool for one weight format (e.g. after a retest with a
     newer bioimageio.core) only the newest counts.
     """
-    newest: dict[tuple[str, str | None], tuple[str, TestBrief]] = {}
+    newest: dict[tuple[str, str | None], tuple[str, ReportBrief]] = {}
     for name, t in tests.items():
         group = (t.tool or name, t.weight_format)
         if group not in newest or newest[group][1].timestamp <= t.timestamp:
@@ -56,7 +56,7 @@ def conflate(tests: Mapping[str, TestBrief]) -> TestSummary:
         status = "passed"
     else:
         status = "valid-format"
-    return TestSummary(status=status, badges=badges)
+    return ReportsSummary(status=status, badges=badges)
 
 
 def _file_url(url_of: UrlOf, files_prefix: str, name: str | None) -> str | None:
@@ -99,6 +99,8 @@ def plan_entry(
         "documentation": _file_url(url_of, files, s.documentation),
     }
     display.update(decl.display_overrides())
+    thumbs = {u: t for c, th in s.thumbnails.items() if (u := _file_url(url_of, files, c)) and (t := _file_url(url_of, files, th))}
+    display["thumbnails"] = {c: thumbs[c] for c in display["covers"] if c in thumbs}
     versions = [_version_entry(record, v, url_of) for v in reversed(listed)]
     entry = CollectionEntry(
         id=record.id,
@@ -123,7 +125,9 @@ def plan_entry(
     return entry, id_map
 
 
-def plan_draft(record: ConceptRecord, url_of: UrlOf) -> tuple[DraftEntry | None, dict[str, IdMapEntry]]:
+def plan_draft(
+    record: ConceptRecord, url_of: UrlOf, config: CollectionConfig | None = None
+) -> tuple[DraftEntry | None, dict[str, IdMapEntry]]:
     d = record.draft
     if d is None:
         return None, {}
@@ -139,6 +143,8 @@ def plan_draft(record: ConceptRecord, url_of: UrlOf) -> tuple[DraftEntry | None,
         rdf_sha256=d.rdf_sha256,
         updated=d.updated,
         test_summary=conflate(d.tests),
+        id_emoji=None if config is None else emoji_of(config, record.id),
+        created=d.created,
     )
     return entry, {f"{record.id}/draft": IdMapEntry(source=rdf, sha256=d.rdf_sha256)}
 
@@ -155,7 +161,7 @@ class ConceptOutputs:
 
 def plan_concept(record: ConceptRecord, decl: CurationDecl, config: CollectionConfig, url_of: UrlOf) -> ConceptOutputs:
     entry, ids = plan_entry(record, decl, config, url_of)
-    draft, draft_ids = plan_draft(record, url_of)
+    draft, draft_ids = plan_draft(record, url_of, config)
     return ConceptOutputs(
         entry=None if entry is None else entry.model_dump(mode="json"),
         ids={k: v.model_dump(mode="json") for k, v in ids.items()},

@@ -54,12 +54,13 @@ class ResourceSummary(_Record):
     """bioimageio.spec format version of the description."""
     uploader_email: str | None = None
     """E-mail of the uploader from the description (first maintainer/author with one)."""
+    thumbnails: dict[str, str] = Field(default_factory=dict)
+    """Cover -> its thumbnail, both relative to the files folder (made at staging)."""
 
 
-class TestBrief(_Record):
+class ReportBrief(_Record):
     """Outcome of one report (static validation, one dynamic test, a partner check)."""
 
-    __test__ = False
     status: Literal["passed", "failed", "valid-format", "skipped"]
     report: str
     """Report name, e.g. `bioimageio.core_0.11.0_onnx` or a partner id."""
@@ -95,12 +96,14 @@ class DraftRecord(_Record):
     """Name of the description file in the files folder."""
     rdf_sha256: str = ""
     summary: ResourceSummary = Field(default_factory=ResourceSummary)
-    tests: dict[str, TestBrief] = Field(default_factory=dict)
+    tests: dict[str, ReportBrief] = Field(default_factory=dict)
     """Outcomes so far, keyed by report name."""
     expected_tests: list[str] = Field(default_factory=list)
     """Weight formats whose dynamic test results the draft waits for."""
     reviewer: str | None = None
     """Reviewer who accepted or requested changes."""
+    warnings: list[str] = Field(default_factory=list)
+    """Problems found at staging that did not stop it (e.g. a cover without a thumbnail, and why)."""
 
 
 class VersionRecord(_Record):
@@ -114,7 +117,7 @@ class VersionRecord(_Record):
     rdf_name: str = "rdf.yaml"
     rdf_sha256: str = ""
     summary: ResourceSummary = Field(default_factory=ResourceSummary)
-    tests: dict[str, TestBrief] = Field(default_factory=dict)
+    tests: dict[str, ReportBrief] = Field(default_factory=dict)
     draft_token: str = ""
     """Token of the draft it was published from (makes publish idempotent)."""
     doi: str | None = None

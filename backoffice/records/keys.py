@@ -9,6 +9,8 @@
     <id>/chat/<time>-<uid>.json             append-only chat messages
     index/cache.json                        what the last index was made from
     index/dirty/<id>/<time>-<uid>           "concept changed" markers for the next index run
+    dashboard/index.html, app.js, style.css the reviewer dashboard (static, written with the index)
+    dashboard/details/<id>.json             compact per-concept details the dashboard loads on demand
 """
 
 from __future__ import annotations
@@ -77,4 +79,21 @@ def concept_id_from_marker(key: str) -> str | None:
     if key.startswith(DIRTY_PREFIX):
         rest = key[len(DIRTY_PREFIX):]
         return rest.split("/", 1)[0] if "/" in rest else None
+    return None
+
+
+DASHBOARD_PREFIX = "dashboard/"
+"""The reviewer dashboard: static pages (`dashboard/index.html`, ...) written with the index."""
+DASHBOARD_DETAILS_PREFIX = f"{DASHBOARD_PREFIX}details/"
+
+
+def dashboard_detail(concept_id: str) -> str:
+    """Compact details of one concept for the dashboard (draft checks, log, chat)."""
+    return f"{DASHBOARD_DETAILS_PREFIX}{concept_id}.json"
+
+
+def concept_id_from_dashboard_detail(key: str) -> str | None:
+    if key.startswith(DASHBOARD_DETAILS_PREFIX) and key.endswith(".json"):
+        name = key[len(DASHBOARD_DETAILS_PREFIX) : -len(".json")]
+        return name if "/" not in name else None
     return None

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from .plan import MAX_MATRIX_JOBS, PublishedVersion, RetestPlan, TestJob, plan_retest, published_versions
+from .plan import MAX_MATRIX_JOBS, PublishedVersion, RetestPlan, RetestJob, plan_retest, published_versions
 
-__all__ = ["MAX_MATRIX_JOBS", "PublishedVersion", "RetestPlan", "TestJob", "plan_retest", "published_versions"]
+__all__ = ["MAX_MATRIX_JOBS", "PublishedVersion", "RetestPlan", "RetestJob", "plan_retest", "published_versions"]

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from ..config.curation import CurationDecl
 from ..records.concept import ConceptRecord
 from ..records.report_names import core_report, spec_report
-from ..testing.formats import WEIGHT_FORMATS
+from ..weight_formats import WEIGHT_FORMATS
 
 MAX_MATRIX_JOBS = 256
 """GitHub's limit of jobs one matrix may generate."""
@@ -48,10 +48,9 @@ class PublishedVersion:
 
 
 @dataclass(frozen=True)
-class TestJob:
+class RetestJob:
     """One `backoffice test <concept_id> <version> [<weight_format>]`."""
 
-    __test__ = False
     concept_id: str
     version: str
     weight_format: str = ""
@@ -64,9 +63,9 @@ class TestJob:
 
 @dataclass(frozen=True)
 class RetestPlan:
-    chunks: tuple[tuple[TestJob, ...], ...]
+    chunks: tuple[tuple[RetestJob, ...], ...]
     """Matrices of at most `MAX_MATRIX_JOBS` jobs each."""
-    deferred: tuple[TestJob, ...] = ()
+    deferred: tuple[RetestJob, ...] = ()
     """Jobs beyond the most one run can hold."""
     up_to_date: int = 0
     """Jobs left out because the current tools reported on them already (`only_missing`)."""
@@ -74,7 +73,7 @@ class RetestPlan:
     """Published versions left out because they are blocked."""
 
     @property
-    def jobs(self) -> tuple[TestJob, ...]:
+    def jobs(self) -> tuple[RetestJob, ...]:
         return tuple(job for chunk in self.chunks for job in chunk)
 
     def matrices(self) -> list[dict[str, list[dict[str, str]]]]:
@@ -90,12 +89,12 @@ class RetestPlan:
         return json.dumps(self.fan_out(), separators=(",", ":"))
 
 
-def _outer_entry(i: int, chunk: Sequence[TestJob]) -> dict[str, object]:
+def _outer_entry(i: int, chunk: Sequence[RetestJob]) -> dict[str, object]:
     inner = {"include": [job.entry() for job in chunk]}
     return {"chunk": i, "jobs": len(chunk), "entries": json.dumps(inner, separators=(",", ":"))}
 
 
-def fit_output(chunks: Sequence[tuple[TestJob, ...]], max_bytes: int) -> int:
+def fit_output(chunks: Sequence[tuple[RetestJob, ...]], max_bytes: int) -> int:
     """How many of `chunks` (in order) fit into a fan-out of at most `max_bytes`."""
     size = len('{"include":[]}')
     for i, chunk in enumerate(chunks):
@@ -105,22 +104,22 @@ def fit_output(chunks: Sequence[tuple[TestJob, ...]], max_bytes: int) -> int:
     return len(chunks)
 
 
-def jobs_of(v: PublishedVersion, dynamic_formats: Collection[str] = DYNAMIC_FORMATS) -> list[TestJob]:
+def jobs_of(v: PublishedVersion, dynamic_formats: Collection[str] = DYNAMIC_FORMATS) -> list[RetestJob]:
     """The jobs testing `v`: one per dynamically testable weight format, else static checks."""
     if v.type == "model":
         formats = [wf for wf in v.weight_formats if wf in dynamic_formats]
         if formats:
-            return [TestJob(v.concept_id, v.version, wf) for wf in formats]
-    return [TestJob(v.concept_id, v.version)]
+            return [RetestJob(v.concept_id, v.version, wf) for wf in formats]
+    return [RetestJob(v.concept_id, v.version)]
 
 
-def split_even(jobs: Sequence[TestJob], chunk_size: int) -> list[tuple[TestJob, ...]]:
+def split_even(jobs: Sequence[RetestJob], chunk_size: int) -> list[tuple[RetestJob, ...]]:
     """`jobs` in order, in the fewest chunks of at most `chunk_size`, sizes differing by at most one."""
     if not jobs:
         return []
     n = math.ceil(len(jobs) / chunk_size)
     base, extra = divmod(len(jobs), n)
-    out: list[tuple[TestJob, ...]] = []
+    out: list[tuple[RetestJob, ...]] = []
     start = 0
     for i in range(n):
         size = base + (1 if i < extra else 0)
@@ -149,7 +148,7 @@ def plan_retest(
         raise ValueError(f"chunk size must be 1 to {MAX_MATRIX_JOBS}, not {chunk_size}")
     if not 1 <= max_chunks <= MAX_MATRIX_JOBS:
         raise ValueError(f"max chunks must be 1 to {MAX_MATRIX_JOBS}, not {max_chunks}")
-    planned: list[TestJob] = []
+    planned: list[RetestJob] = []
     up_to_date = blocked = 0
     for v in sorted(versions, key=lambda v: (v.concept_id, v.version)):
         if v.blocked:

@@ -20,6 +20,7 @@ from ..records import keys
 from ..records.concept import ConceptRecord, DraftRecord, VersionRecord
 from ..records.journal import utcnow
 from ..records.status import DraftStatus, check_step
+from .request_changes import require_reviewer
 
 
 @dataclass(frozen=True)
@@ -91,8 +92,6 @@ def _commit(ctx: Context, cid: str, draft: DraftRecord, version: str, reviewer: 
 
 def publish(ctx: Context, cid: str, reviewer: str) -> PublishResult:
     """Publish the draft of `cid` (reviewers only, from `awaiting review`)."""
-    from .request_changes import require_reviewer
-
     record = ctx.concepts.get(cid)
     require_reviewer(ctx, cid, reviewer, "publish")
     if record.draft is None:

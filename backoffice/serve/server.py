@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mimetypes
 import shutil
+import sys
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,7 +22,8 @@ def make_server(storage: Storage, host: str = "127.0.0.1", port: int = 8765) -> 
             return
 
         def _key(self) -> str:
-            return unquote(urlparse(self.path).path).lstrip("/")
+            key = unquote(urlparse(self.path).path).lstrip("/")
+            return key + "index.html" if key.endswith("/") else key  # a folder: its index.html
 
         def _headers(self, key: str) -> bool:
             try:
@@ -40,15 +42,37 @@ def make_server(storage: Storage, host: str = "127.0.0.1", port: int = 8765) -> 
             return True
 
         def do_HEAD(self) -> None:  # noqa: N802
-            self._headers(self._key())
+            if not self._redirected():
+                self._headers(self._key())
+
+        def _redirected(self) -> bool:
+            """`/dashboard` -> `/dashboard/` (relative links need the slash), as static hosts do."""
+            key = self._key()
+            if key and not key.endswith("/") and storage.exists(key + "/index.html") and not storage.exists(key):
+                self.send_response(HTTPStatus.MOVED_PERMANENTLY)
+                self.send_header("Location", "/" + key + "/")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return True
+            return False
 
         def do_GET(self) -> None:  # noqa: N802
+            if self._redirected():
+                return
             key = self._key()
             if self._headers(key):
                 with storage.open(key) as f:
                     shutil.copyfileobj(f, self.wfile, 1024 * 1024)
 
-    return ThreadingHTTPServer((host, port), Handler)
+    return _Server((host, port), Handler)
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that went away (a browser cancelling an image) is not an error worth a traceback."""
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)  # pyright: ignore[reportArgumentType]
 
 
 def serve_in_thread(storage: Storage, port: int = 0) -> tuple[ThreadingHTTPServer, str]:

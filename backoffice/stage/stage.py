@@ -11,6 +11,7 @@ import hashlib
 import re
 import tempfile
 import uuid
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,16 +19,25 @@ from pathlib import Path
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
 from ..context import Context
+from ..description import (
+    declared_id,
+    parse_description,
+    resource_type,
+    set_thumbnails,
+    summarize,
+    with_concept_id,
+)
 from ..errors import ConflictError, IllegalTransitionError, PackageError
 from ..log import logger
 from ..records import keys
 from ..records.concept import ConceptRecord, DraftRecord, StagingRecord
 from ..records.journal import utcnow
 from ..records.status import DraftStatus, check_step
-from .description import declared_id, parse_description, resource_type, summarize, with_concept_id
 from .fetch import resolve_source
 from .ownership import check_uploader, claim_id
-from .package import Limits, iter_entry_chunks, open_zip, plan_package
+from .package import Limits, PackagePlan, iter_entry_chunks, open_zip, plan_package
+from .thumbnail_plan import ThumbnailLimits
+from .thumbnails import ThumbnailResult, make_thumbnails
 
 MAX_DESCRIPTION_BYTES = 16 * 1024 * 1024
 VERSION = re.compile(r"^[0-9][0-9A-Za-z.+_-]*$")
@@ -78,6 +88,10 @@ def stage(
             rtype = resource_type(content, rdf_name)
             summary = summarize(content)
             version = check_version(summary.version)
+            thumbs = _thumbnails(ctx, zf, plan, summary.covers)
+            if not set_thumbnails(content, thumbs.mapping):
+                thumbs = ThumbnailResult(warnings=[*thumbs.warnings, "covers: 'config' or 'config.bioimageio' is not a mapping; thumbnails not listed"])
+            summary.thumbnails = dict(thumbs.mapping)
             cid, reserved = claim_id(ctx, concept_id or declared_id(content), rtype, uploader)
             token = new_token()
             try:
@@ -95,6 +109,8 @@ def stage(
                         else:
                             ctx.storage.put_stream(files_prefix + entry.dest, _ChunkStream(iter_entry_chunks(zf, entry)))
                         bar.update(task, advance=entry.size)
+                    for name, png in thumbs.files.items():
+                        ctx.storage.put_bytes(files_prefix + name, png, content_type="image/png")
                 draft = DraftRecord(
                     token=token,
                     status=DraftStatus.UNPACKED,
@@ -103,7 +119,10 @@ def stage(
                     rdf_name=rdf_name,
                     rdf_sha256=hashlib.sha256(rdf_bytes).hexdigest(),
                     summary=summary,
+                    warnings=thumbs.warnings,
                 )
+                for warning in thumbs.warnings:
+                    ctx.record_step(cid, "stage", f"warning: {warning}", actor=uploader)
                 previous = _commit(ctx, cid, draft, uploader)
             except BaseException:
                 _abandon(ctx, cid, token, reserved)
@@ -115,6 +134,18 @@ def stage(
         except Exception as e:  # the old files are unreferenced now; leftovers are harmless
             logger.warning("could not remove files of the replaced draft %s: %s", previous, e)
     return StageResult(cid, token, version, len(plan.entries), plan.total_size, ctx.storage.public_url(files_prefix + rdf_name))
+
+
+def _thumbnails(ctx: Context, zf: zipfile.ZipFile, plan: PackagePlan, covers: list[str]) -> ThumbnailResult:
+    """Thumbnails of the package's covers (problems become warnings, never errors)."""
+    s = ctx.settings
+    limits = ThumbnailLimits(
+        s.thumbnail_max_width, s.thumbnail_max_height, s.thumbnail_max_bytes, s.thumbnail_max_pixels, s.thumbnail_max_source_bytes
+    )
+    by_path = {e.dest: e for e in plan.entries}
+    return make_thumbnails(
+        covers, {p: e.size for p, e in by_path.items()}, lambda p: b"".join(iter_entry_chunks(zf, by_path[p])), limits
+    )
 
 
 def _check_can_stage(record: ConceptRecord, version: str) -> None:

@@ -17,8 +17,8 @@ from ..records.concept import ConceptRecord, DraftRecord
 from ..records.report_names import spec_report
 from ..records.reports import store_report
 from ..records.status import DraftStatus, check_step
-from ..testing.formats import WEIGHT_FORMATS
-from .target import Target, rdf_source, resolve_target
+from ..records.target import Target, rdf_source, resolve_target
+from ..weight_formats import WEIGHT_FORMATS
 
 
 @dataclass(frozen=True)
@@ -89,9 +89,9 @@ def _result(target: Target, status: str, summary: dict[str, Any], markdown: str)
 
 def validate_format(ctx: Context, concept_id: str, which: str = "draft", actor: str | None = None) -> StaticResult:
     """Validate and record the result (see `record_validation`)."""
-    target = resolve_target(ctx, concept_id, which)
+    target = resolve_target(ctx.concepts, concept_id, which)
     check_can_validate(target)
-    with rdf_source(ctx, target) as rdf:
+    with rdf_source(ctx.storage, target) as rdf:
         status, summary, markdown = run_spec_validation(rdf)
     result = _result(target, status, summary, markdown)
     record_validation(ctx, result, actor)
@@ -100,9 +100,9 @@ def validate_format(ctx: Context, concept_id: str, which: str = "draft", actor: 
 
 def validate_for_handover(ctx: Context, concept_id: str, which: str = "draft") -> StaticResult:
     """Validate without writing anything (the job without secrets): the caller hands the result over."""
-    target = resolve_target(ctx, concept_id, which)
+    target = resolve_target(ctx.concepts, concept_id, which)
     check_can_validate(target)
-    with rdf_source(ctx, target) as rdf:
+    with rdf_source(ctx.storage, target) as rdf:
         status, summary, markdown = run_spec_validation(rdf)
     return _result(target, status, summary, markdown)
 
@@ -128,8 +128,9 @@ def record_validation(ctx: Context, result: StaticResult, actor: str | None) -> 
     target = result.target
     failed = result.status == "failed"
     store_report(
-        ctx, target, result.report_name, "failed" if failed else "valid-format", result.summary,
-        step="validate-format", message=f"static validation {result.status}", actor=actor, tool="bioimageio.spec",
+        ctx.storage, ctx.concepts, ctx.record_step, target, result.report_name, "failed" if failed else "valid-format",
+        result.summary, step="validate-format", message=f"static validation {result.status}", actor=actor,
+        tool="bioimageio.spec",
     )
     if target.subject != "draft":
         return

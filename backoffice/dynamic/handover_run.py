@@ -10,12 +10,12 @@ from __future__ import annotations
 from ..context import Context
 from ..errors import ConfigError, NotFoundError
 from ..records.handover import Handover, ToolSummary
-from ..stage.description import parse_description
+from ..description import parse_description
 from ..validate.static import run_spec_validation
-from ..validate.target import rdf_source, resolve_target
-from .dynamic import DEFAULT_TIMEOUT, merged_test_kwargs, run_in_env
-from .envs import PreparedEnv
-from .formats import WEIGHT_FORMATS
+from ..records.target import rdf_source, resolve_target
+from ..weight_formats import WEIGHT_FORMATS
+from .environments import PreparedEnv
+from .run import DEFAULT_TIMEOUT, merged_test_kwargs, run_in_env
 
 
 def refuse_secrets(ctx: Context) -> None:
@@ -34,12 +34,12 @@ def run_test_for_handover(
     *, timeout: float = DEFAULT_TIMEOUT,
 ) -> Handover:
     """Run the test (or the static checks, without a weight format) and describe the result."""
-    target = resolve_target(ctx, concept_id, which)
+    target = resolve_target(ctx.concepts, concept_id, which)
     tool = "bioimageio.core"
     device: str | None = None
     if not weight_format:
         tool = "bioimageio.spec"
-        with rdf_source(ctx, target) as rdf:
+        with rdf_source(ctx.storage, target) as rdf:
             status, summary, markdown = run_spec_validation(rdf)
         summary["note"] = f"a {target.record.type} has no dynamic test: static checks only"
         verdict = _verdict(status)
@@ -51,7 +51,7 @@ def run_test_for_handover(
             raise NotFoundError(f"'{concept_id}' {which} has no '{weight_format}' weights (it has: {have})")
         info = WEIGHT_FORMATS.get(weight_format)
         content = parse_description(ctx.storage.get_bytes(target.rdf_key), target.rdf_name)
-        with rdf_source(ctx, target) as rdf:
+        with rdf_source(ctx.storage, target) as rdf:
             if info is None or not info.dynamic:
                 status, summary, markdown = run_spec_validation(rdf)
                 summary["note"] = f"{weight_format}: static validation only (bioimageio.core cannot run it)"

@@ -13,8 +13,8 @@ from ..records.report_names import core_report, spec_report
 from ..records.reports import store_report
 from ..records.status import DraftStatus
 from ..validate.static import StaticResult, check_can_validate, record_validation, spec_version
-from ..validate.target import Target, resolve_target
-from .dynamic import core_version, first_error, maybe_finish_testing
+from ..records.target import Target, resolve_target
+from .run import core_version, first_error, maybe_finish_testing
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ def _enter_testing(ctx: Context, target: Target) -> None:
 
 def store_handover(ctx: Context, concept_id: str, which: str, handover: Handover, actor: str | None = None) -> Stored:
     """Store a checked hand-over as the report it describes, with the step's effects on the draft."""
-    target = resolve_target(ctx, concept_id, which)
+    target = resolve_target(ctx.concepts, concept_id, which)
     _check_matches(handover, target, concept_id, which)
     summary = handover.summary_data()
     if handover.step == "validate-format":
@@ -70,7 +70,7 @@ def store_handover(ctx: Context, concept_id: str, which: str, handover: Handover
     error = first_error(summary) if handover.status == "failed" else None
     what = wf or f"{target.record.type}: static checks only"
     store_report(
-        ctx, target, name, handover.status, summary, step="test",
+        ctx.storage, ctx.concepts, ctx.record_step, target, name, handover.status, summary, step="test",
         message=f"{what}: {handover.status}" + (f" — {error.splitlines()[0]}" if error else "")
         + (f" on {handover.device}" if handover.device else ""),
         actor=actor, tool=handover.tool, weight_format=wf or None,

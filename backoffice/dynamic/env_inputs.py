@@ -15,8 +15,8 @@ from typing import Any, cast
 from ..context import Context
 from ..storage.base import ObjectNotFound
 from ..storage.local import LocalStorage
-from ..validate.target import Target
-from ..stage.description import parse_description
+from ..records.target import Target
+from ..description import parse_description
 from .env_render import DEPENDENCY_LOCATIONS, RenderedEnv, render_env
 
 

@@ -12,7 +12,7 @@ _SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|API_KEY|ACC
 _INTERPRETER = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP")
 
 
-def child_env(
+def child_environ(
     secret_values: Iterable[str] = (), base: Mapping[str, str] | None = None, **extra: str
 ) -> dict[str, str]:
     """`base` (default: os.environ) without settings, credentials, secret-looking names,

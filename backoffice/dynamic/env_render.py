@@ -1,6 +1,8 @@
 """Render the conda environment file a weight format is tested in.
 
-One jinja2 template per weight format lives in `env_templates/<weight_format>.yaml.j2`.
+One jinja2 template, `env_templates/default.yaml.j2`, serves every weight format, with the
+framework package as a variable; a format that really differs gets its own
+`env_templates/<weight_format>.yaml.j2`, which is then used instead.
 Templates are rendered in jinja2's sandbox with strict undefined variables; all
 logic (which framework version, which extra dependencies) is here, in Python:
 
@@ -15,7 +17,7 @@ logic (which framework version, which extra dependencies) is here, in Python:
 - the pip section pins bioimageio.core (and bioimageio.spec, pydantic) at the
   versions the backoffice is tested with.
 
-Templates see these variables: `env_name`, `python_version`, `framework_version`,
+Templates see these variables: `env_name`, `python_version`, `framework_package`, `framework_version`,
 `conda_dependencies`, `core_requirements`, `pip_dependencies`, and the filter `q`
 (quotes a string as a YAML/JSON scalar, so no description text can break the file).
 
@@ -39,28 +41,14 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from ruamel.yaml import YAML, YAMLError
 
-from ..errors import TestFailedError
-from .formats import WEIGHT_FORMATS
+from ..errors import DynamicTestError
+from ..weight_formats import FRAMEWORKS, WEIGHT_FORMATS
 from .framework_versions import nearest_release
 
 
-class EnvRenderError(TestFailedError):
+class EnvRenderError(DynamicTestError):
     """No valid environment file could be rendered for a weight format."""
 
-
-FRAMEWORK_FIELD: dict[str, str] = {
-    "pytorch": "pytorch_version",
-    "tensorflow": "tensorflow_version",
-    "onnx": "opset_version",
-}
-"""Field of the weights entry that names the framework version (or ONNX opset)."""
-
-FRAMEWORK_PACKAGES: dict[str, frozenset[str]] = {
-    "pytorch": frozenset({"pytorch", "torch", "pytorch-cpu", "pytorch-gpu", "cpuonly", "pytorch-cuda", "pytorch-mutex"}),
-    "tensorflow": frozenset({"tensorflow", "tensorflow-cpu", "tensorflow-gpu", "tensorflow-base"}),
-    "onnx": frozenset({"onnxruntime", "onnxruntime-gpu"}),
-}
-"""Packages a description's environment file may list that the template pins itself."""
 
 ALWAYS_PINNED: frozenset[str] = frozenset({"python", "pip", "bioimageio.core", "bioimageio.spec", "pydantic"})
 """Packages the template always pins (a description's own pin of them is dropped)."""
@@ -217,7 +205,7 @@ def description_dependencies(
 def _merge(
     framework: str, conda_in: list[str], pip_in: list[str], warnings: list[str]
 ) -> tuple[list[str], list[str]]:
-    pinned = _canonical(ALWAYS_PINNED | FRAMEWORK_PACKAGES[framework])
+    pinned = _canonical(ALWAYS_PINNED | FRAMEWORKS[framework].packages)
     conda: list[str] = []
     for dep in conda_in:
         dep = dep.strip()
@@ -318,13 +306,23 @@ def check_env_text(text: str) -> dict[str, Any]:
     return data
 
 
+DEFAULT_TEMPLATE = "default.yaml.j2"
+"""The template of every weight format that has no template of its own."""
+
+
+def template_for(weight_format: str, templates_dir: Path) -> str:
+    """`<weight_format>.yaml.j2` where a format really differs, else the default template."""
+    own = f"{weight_format}.yaml.j2"
+    return own if (templates_dir / own).is_file() else DEFAULT_TEMPLATE
+
+
 def render_env(
     weight_format: str,
     content: dict[str, Any],
     templates_dir: Path,
     package_folder: Path | None = None,
 ) -> RenderedEnv:
-    """Render `env_templates/<weight_format>.yaml.j2` for a description (its raw YAML content)."""
+    """Render the environment template of `weight_format` for a description (its raw YAML content)."""
     info = WEIGHT_FORMATS.get(weight_format)
     if info is None or not info.dynamic:
         raise EnvRenderError(f"weight format '{weight_format}' is not tested dynamically: it has no environment")
@@ -334,7 +332,8 @@ def render_env(
         raise EnvRenderError(f"the description has no '{weight_format}' weights")
     entry = cast(dict[str, Any], entry)
     warnings: list[str] = []
-    wanted = entry.get(FRAMEWORK_FIELD[info.framework])
+    framework = FRAMEWORKS[info.framework]
+    wanted = entry.get(framework.version_field)
     release, warning = nearest_release(info.framework, None if wanted is None else str(wanted))
     if warning:
         warnings.append(warning)
@@ -343,12 +342,13 @@ def render_env(
     variables: dict[str, Any] = {
         "env_name": f"bioimageio-test-{info.framework}-{release.version}",
         "python_version": release.python,
+        "framework_package": framework.conda_package,
         "framework_version": release.version,
         "conda_dependencies": conda,
         "core_requirements": core_requirements(),
         "pip_dependencies": pip,
     }
-    template_name = f"{weight_format}.yaml.j2"
+    template_name = template_for(weight_format, templates_dir)
     try:
         text = _jinja(templates_dir).get_template(template_name).render(**variables)
     except jinja2.TemplateNotFound:

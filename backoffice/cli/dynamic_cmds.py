@@ -9,13 +9,17 @@ import typer
 from ..errors import InvalidArgumentError
 from ..gh_actions import append_summary, set_outputs
 from ..log import in_github_actions
-from ..testing.dynamic import DEFAULT_TIMEOUT, maybe_finish_testing, run_static_only_test, run_weight_format_test
-from ..testing.env_managers import environment_for_test
-from ..validate.target import resolve_target
+from ..records.target import resolve_target
+from ..dynamic.run import (
+    DEFAULT_TIMEOUT,
+    maybe_finish_testing,
+    run_static_only_test,
+    run_weight_format_test,
+)
+from ..dynamic.env_builders import environment_for_test
+from ..dynamic.environments import EnvManagerName
+from .choices import WHICH_HELP, choice_of, draft_or_version
 from .common import console, make_context
-
-
-ENV_MANAGERS = ("current", "venv", "micromamba")
 
 
 def register(app: typer.Typer) -> None:
@@ -26,10 +30,10 @@ def register(app: typer.Typer) -> None:
 
 def test(
     concept_id: str = typer.Argument(..., help="Concept id."),
-    which: str = typer.Argument("draft", help="`draft` or a published version."),
+    which: str = typer.Argument("draft", help=WHICH_HELP, parser=draft_or_version),
     weight_format: str | None = typer.Argument(None, help="Weight format to test (models); omit for datasets and notebooks."),
-    env_manager: str = typer.Option(
-        "current", "--env-manager",
+    env_manager: EnvManagerName = typer.Option(
+        "current", "--env-manager", parser=choice_of(EnvManagerName, "--env-manager"),
         help="Where the test runs: current (this interpreter), venv (a virtualenv built with pip from the"
         " weight format's env template) or micromamba (a conda env made from it).",
     ),
@@ -46,8 +50,6 @@ def test(
     if weight_format is None:
         outcome = run_static_only_test(ctx, concept_id, which, actor=actor)
     else:
-        if env_manager not in ENV_MANAGERS:
-            raise InvalidArgumentError(f"unknown environment manager '{env_manager}' (use {', '.join(ENV_MANAGERS)})")
         if env_prefix is not None and env_manager == "current":
             raise InvalidArgumentError("--env-prefix needs --env-manager venv or micromamba (the manager that made it)")
         env = environment_for_test(ctx, concept_id, which, weight_format, env_manager, env_prefix)
@@ -64,7 +66,7 @@ def finish_testing(
 ) -> None:
     """Move a draft whose tests are done to `awaiting review` (the test workflow's last job)."""
     ctx = make_context()
-    target = resolve_target(ctx, concept_id, "draft")
+    target = resolve_target(ctx.concepts, concept_id, "draft")
     finished = maybe_finish_testing(ctx, target, force=True)
     status = ctx.concepts.get(concept_id).require_draft().status.value
     console.print(f"{concept_id}: draft is {status}" + ("" if finished else " (unchanged)"))

@@ -1,8 +1,9 @@
-"""Environment managers: where a dynamic test runs.
+"""Test environments: where a dynamic test runs (not to be confused with process
+environment variables, which `util/child_environ` prepares).
 
 - `current`: the running interpreter (must have the frameworks installed);
 - `venv` and `micromamba`: an environment made from `env_templates/` for the
-  weight format (see `backoffice.testing.venv_env` / `make-env`).
+  weight format (see `env_builders` and `make-env`).
 """
 
 from __future__ import annotations

@@ -9,9 +9,9 @@ from typing import Any, cast
 
 from ruamel.yaml import YAML, YAMLError
 
-from ..config.collection_config import RESOURCE_TYPES, ResourceType
-from ..errors import PackageError
-from ..records.concept import ResourceSummary
+from .config.collection_config import RESOURCE_TYPES, ResourceType
+from .errors import PackageError
+from .records.concept import ResourceSummary
 
 
 def _yaml() -> YAML:
@@ -120,3 +120,20 @@ def summarize(content: dict[str, Any]) -> ResourceSummary:
         format_version=None if content.get("format_version") is None else str(content.get("format_version")),
         uploader_email=_email(content),
     )
+
+
+def set_thumbnails(content: dict[str, Any], thumbnails: dict[str, str]) -> bool:
+    """List `thumbnails` as `config: bioimageio: thumbnails:` (bioimage.io's display data).
+
+    Returns False (and changes nothing) if `config` or `config.bioimageio` is not a mapping.
+    """
+    if not thumbnails:
+        return True
+    config: Any = content.setdefault("config", {})
+    if not isinstance(config, dict):
+        return False
+    bio: Any = cast(dict[str, Any], config).setdefault("bioimageio", {})
+    if not isinstance(bio, dict):
+        return False
+    cast(dict[str, Any], bio)["thumbnails"] = dict(thumbnails)
+    return True

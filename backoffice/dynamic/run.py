@@ -12,25 +12,26 @@ from pathlib import Path
 from typing import Any, cast
 
 from ..context import Context
+from ..description import parse_description
 from ..errors import NotFoundError
+from ..notify.mail import notify_uploader
 from ..records.concept import ConceptRecord, DraftRecord
 from ..records.report_names import core_report, spec_report
 from ..records.reports import store_report
 from ..records.status import DraftStatus
-from ..util.child_env import child_env
+from ..records.target import Target, local_files, resolve_target
+from ..util.child_environ import child_environ
 from ..util.cmd import CmdResult, run
 from ..validate.static import failed_summary, run_spec_validation, spec_version
-from ..validate.target import Target, local_files, resolve_target
-from .envs import PreparedEnv
-from .formats import WEIGHT_FORMATS
+from ..weight_formats import WEIGHT_FORMATS
+from .environments import PreparedEnv
 
 RUNNER = Path(__file__).with_name("runner.py")
 DEFAULT_TIMEOUT = 30 * 60
 
 
 @dataclass(frozen=True)
-class TestOutcome:
-    __test__ = False
+class DynamicTestOutcome:
     target: Target
     weight_format: str
     status: str
@@ -130,7 +131,7 @@ def first_error(summary: dict[str, Any]) -> str | None:
 
 def _runner_env(ctx: Context) -> dict[str, str]:
     """The test runs the uploaded model's code: it gets no credentials."""
-    return child_env(ctx.settings.secret_values(), PYTHONUNBUFFERED="1")
+    return child_environ(ctx.settings.secret_values(), PYTHONUNBUFFERED="1")
 
 
 def run_in_env(
@@ -194,11 +195,9 @@ def run_weight_format_test(
     *,
     timeout: float = DEFAULT_TIMEOUT,
     actor: str | None = None,
-) -> TestOutcome:
+) -> DynamicTestOutcome:
     """Test one weight format of a draft or version and store the report."""
-    from ..stage.description import parse_description
-
-    target = resolve_target(ctx, concept_id, which)
+    target = resolve_target(ctx.concepts, concept_id, which)
     if target.record.type != "model":
         raise NotFoundError(f"'{concept_id}' is a {target.record.type}: it has no weight formats; use `backoffice test {concept_id} {which}` without one")
     if weight_format not in target.summary.weight_formats:
@@ -206,7 +205,7 @@ def run_weight_format_test(
         raise NotFoundError(f"'{concept_id}' {which} has no '{weight_format}' weights (it has: {have})")
     _enter_testing(ctx, target)
     wf_info = WEIGHT_FORMATS.get(weight_format)
-    with local_files(ctx, target) as folder:
+    with local_files(ctx.storage, target) as folder:
         rdf = folder / target.rdf_name
         content = parse_description(rdf.read_bytes(), target.rdf_name)
         if wf_info is None or not wf_info.dynamic:
@@ -222,28 +221,28 @@ def run_weight_format_test(
     name = core_report(core_version(), weight_format)
     error = first_error(summary) if verdict == "failed" else None
     store_report(
-        ctx, target, name, verdict, summary,
+        ctx.storage, ctx.concepts, ctx.record_step, target, name, verdict, summary,
         step="test", message=f"{weight_format}: {verdict}" + (f" — {error.splitlines()[0]}" if error else "")
         + (f" on {device}" if device else ""),
         actor=actor, tool="bioimageio.core", weight_format=weight_format,
     )
     maybe_finish_testing(ctx, target)
-    return TestOutcome(target, weight_format, verdict, name, error, markdown, device)
+    return DynamicTestOutcome(target, weight_format, verdict, name, error, markdown, device)
 
 
-def run_static_only_test(ctx: Context, concept_id: str, which: str, actor: str | None = None) -> TestOutcome:
+def run_static_only_test(ctx: Context, concept_id: str, which: str, actor: str | None = None) -> DynamicTestOutcome:
     """`backoffice test` on a dataset or notebook: the static checks only."""
-    target = resolve_target(ctx, concept_id, which)
+    target = resolve_target(ctx.concepts, concept_id, which)
     _enter_testing(ctx, target)
-    with local_files(ctx, target) as folder:
+    with local_files(ctx.storage, target) as folder:
         status, summary, markdown = run_spec_validation(folder / target.rdf_name)
     name = spec_report(spec_version())
     verdict = "failed" if status == "failed" else "valid-format"
     summary["note"] = f"a {target.record.type} has no dynamic test: static checks only"
-    store_report(ctx, target, name, verdict, summary, step="test",
+    store_report(ctx.storage, ctx.concepts, ctx.record_step, target, name, verdict, summary, step="test",
                  message=f"{target.record.type}: static checks only: {verdict}", actor=actor, tool="bioimageio.spec")
     maybe_finish_testing(ctx, target)
-    return TestOutcome(target, "", verdict, name, first_error(summary), markdown, None)
+    return DynamicTestOutcome(target, "", verdict, name, first_error(summary), markdown, None)
 
 
 def _missing_formats(record: ConceptRecord, target: Target) -> list[str] | None:
@@ -267,7 +266,7 @@ def maybe_finish_testing(ctx: Context, target: Target, *, force: bool = False) -
         for wf in _missing_formats(ctx.concepts.get(target.concept_id), target) or []:
             error = f"no result was reported for {wf}: its test job did not run or did not finish (see the workflow run)"
             store_report(
-                ctx, target, core_report(core_version(), wf), "failed",
+                ctx.storage, ctx.concepts, ctx.record_step, target, core_report(core_version(), wf), "failed",
                 failed_summary(f"bioimageio.core test of {wf}", target.rdf_key, error),
                 step="test", message=f"{wf}: failed — {error}", tool="bioimageio.core", weight_format=wf,
             )
@@ -284,7 +283,6 @@ def maybe_finish_testing(ctx: Context, target: Target, *, force: bool = False) -
     if draft is None:
         return False
     ctx.record_step(target.concept_id, "finish-testing", "all tests have results: awaiting review")
-    from ..notify.mail import notify_uploader
 
     notify_uploader(ctx, target.concept_id, "awaiting_review", version=draft.summary.version,
                     uploader=draft.uploader, uploader_email=draft.summary.uploader_email)

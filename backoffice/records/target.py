@@ -10,11 +10,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..context import Context
 from ..errors import NotFoundError
-from ..records import keys
-from ..records.concept import ConceptRecord, ResourceSummary
+from ..storage.base import Storage
 from ..storage.local import LocalStorage
+from ..storage.public import PublicStorage
+from . import keys
+from .concept import ConceptRecord, ConceptStore, ResourceSummary
 
 
 @dataclass(frozen=True)
@@ -38,9 +39,9 @@ class Target:
         return self.files_prefix + self.rdf_name
 
 
-
-def resolve_target(ctx: Context, concept_id: str, which: str = "draft") -> Target:
-    record = ctx.concepts.get(concept_id)
+def resolve_target(concepts: ConceptStore, concept_id: str, which: str = "draft") -> Target:
+    """The draft (`which == "draft"`) or the published version `which` of a concept."""
+    record = concepts.get(concept_id)
     if which == "draft":
         d = record.require_draft()
         return Target(record, "draft", keys.draft_files(record.id, d.token), keys.draft_reports(record.id, d.token),
@@ -54,17 +55,17 @@ def resolve_target(ctx: Context, concept_id: str, which: str = "draft") -> Targe
 
 
 @contextmanager
-def local_files(ctx: Context, target: Target) -> Generator[Path, None, None]:
+def local_files(storage: Storage, target: Target) -> Generator[Path, None, None]:
     """A local folder holding the target's files (the store itself for local storage)."""
-    if isinstance(ctx.storage, LocalStorage):
-        yield ctx.storage.root / target.files_prefix
+    if isinstance(storage, LocalStorage):
+        yield storage.root / target.files_prefix
         return
     tmp = Path(tempfile.mkdtemp(prefix="backoffice-files-"))
     try:
-        for key in ctx.storage.list_keys(target.files_prefix):
+        for key in storage.list_keys(target.files_prefix):
             dest = tmp / key[len(target.files_prefix):]
             dest.parent.mkdir(parents=True, exist_ok=True)
-            with ctx.storage.open(key) as src, dest.open("wb") as out:
+            with storage.open(key) as src, dest.open("wb") as out:
                 shutil.copyfileobj(src, out, 1024 * 1024)
         yield tmp
     finally:
@@ -72,13 +73,11 @@ def local_files(ctx: Context, target: Target) -> Generator[Path, None, None]:
 
 
 @contextmanager
-def rdf_source(ctx: Context, target: Target) -> Generator[Path | str, None, None]:
+def rdf_source(storage: Storage, target: Target) -> Generator[Path | str, None, None]:
     """What the libraries read the description from: its public URL when the storage is
     the read-only public one (no credentials, no copy), else a local copy of the files."""
-    from ..storage.public import PublicStorage
-
-    if isinstance(ctx.storage, PublicStorage):
-        yield ctx.storage.public_url(target.rdf_key)
+    if isinstance(storage, PublicStorage):
+        yield storage.public_url(target.rdf_key)
         return
-    with local_files(ctx, target) as folder:
+    with local_files(storage, target) as folder:
         yield folder / target.rdf_name

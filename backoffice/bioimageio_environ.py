@@ -3,7 +3,7 @@
 bioimageio.spec reads its settings once, at import time, from `BIOIMAGEIO_*`
 environment variables (`bioimageio.spec._internal._settings.Settings`, extended by
 `bioimageio.core._settings.Settings`). Set the variables returned by
-`offline_bioimageio_env` *before* importing bioimageio.spec/core, e.g. in the `env`
+`offline_bioimageio_environ` *before* importing bioimageio.spec/core, e.g. in the `env`
 of a subprocess that validates or tests a resource, or via `os.environ.update(...)`
 at the very top of a script.
 
@@ -47,7 +47,7 @@ _DEAD_ENDPOINT = "http://127.0.0.1:9"
 """A local port nothing listens on (discard service): connections are refused."""
 
 
-def offline_bioimageio_env(
+def offline_bioimageio_environ(
     folder: Path,
     *,
     perform_io_checks: bool = True,

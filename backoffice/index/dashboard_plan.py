@@ -1,0 +1,168 @@
+"""The dashboard's per-concept detail file, planned from records and reports: pure.
+
+A detail file is small and self-contained: the draft's static validation by field,
+each weight format's verdict with the reason of a failure, partner results, the log
+(step, actor, time, CI run) and the chat. The dashboard fetches it when a reviewer
+expands a draft or a card, so the first page only needs the index files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from ..records import keys
+from ..records.concept import ConceptRecord, ReportBrief
+from ..records.journal import ChatMessage, LogEntry
+
+UrlOf = Callable[[str], str]
+OWN_TOOLS = ("bioimageio.spec", "bioimageio.core")
+MAX_TEXT = 2000
+"""Longest message or reason kept (a failure's reason keeps its last lines of output)."""
+MAX_ISSUES = 200
+"""Most validation errors/warnings kept per draft."""
+
+
+def clip(text: Any, limit: int = MAX_TEXT) -> str:
+    value = "" if text is None else str(text)
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def _loc(loc: Any) -> str:
+    if isinstance(loc, (list, tuple)):
+        return ".".join(str(x) for x in cast(Sequence[Any], loc))
+    return "" if loc is None else str(loc)
+
+
+def validation_by_field(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """bioimageio.spec's validation summary as errors and warnings, each with its field."""
+    errors: list[dict[str, str]] = []
+    warnings: list[dict[str, str]] = []
+    details: Any = summary.get("details")
+    for detail in cast(list[Any], details) if isinstance(details, list) else []:
+        if not isinstance(detail, dict):
+            continue
+        d = cast(dict[str, Any], detail)
+        for kind, out in (("errors", errors), ("warnings", warnings)):
+            issues: Any = d.get(kind)
+            for issue in cast(list[Any], issues) if isinstance(issues, list) else []:
+                if isinstance(issue, dict) and len(out) < MAX_ISSUES:
+                    i = cast(dict[str, Any], issue)
+                    out.append({"field": _loc(i.get("loc")) or str(d.get("loc") or ""), "msg": clip(i.get("msg"))})
+    return {"status": str(summary.get("status") or ""), "name": clip(summary.get("name"), 200), "errors": errors, "warnings": warnings}
+
+
+def failure_reason(report: Mapping[str, Any]) -> str | None:
+    """The first error of a report: `<field>: <message>` (or a partner report's `error`)."""
+    if report.get("error"):
+        return clip(report["error"])
+    for issue in validation_by_field(report)["errors"]:
+        field = issue["field"]
+        return clip(f"{field}: {issue['msg']}" if field else issue["msg"])
+    return None
+
+
+def _test(name: str, brief: ReportBrief, report: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {
+        "name": name,
+        "tool": brief.tool or name,
+        "weight_format": brief.weight_format,
+        "status": brief.status,
+        "time": brief.timestamp.isoformat(),
+        "reason": failure_reason(report) if report is not None and brief.status == "failed" else None,
+    }
+
+
+def _tests(
+    tests: Mapping[str, ReportBrief], reports: Mapping[str, Mapping[str, Any]], reports_prefix: str, url_of: UrlOf
+) -> dict[str, Any]:
+    """Static validation, dynamic tests and partner results of one draft or version."""
+    validation: dict[str, Any] | None = None
+    dynamic: list[dict[str, Any]] = []
+    partners: list[dict[str, Any]] = []
+    for name, brief in sorted(tests.items(), key=lambda nt: (nt[1].weight_format or "", nt[0])):
+        report = reports.get(name)
+        entry = _test(name, brief, report)
+        entry["report_url"] = url_of(f"{reports_prefix}{name}.json")
+        if brief.tool == "bioimageio.spec" and brief.weight_format is None:
+            validation = {**(validation_by_field(report) if report is not None else {}), **entry}
+        elif brief.tool in OWN_TOOLS:
+            dynamic.append(entry)
+        else:
+            partners.append(entry)
+    listed = set(tests)
+    for name, report in sorted(reports.items()):  # partner reports without a brief on the record
+        if name not in listed and not name.startswith(OWN_TOOLS):
+            partners.append({
+                "name": name, "tool": name.split("_", 1)[0], "weight_format": None,
+                "status": str(report.get("status") or "unknown"), "score": report.get("score"),
+                "reason": failure_reason(report) if report.get("status") == "failed" else None,
+                "report_url": url_of(f"{reports_prefix}{name}.json"),
+            })
+    return {"validation": validation, "tests": dynamic, "partners": partners}
+
+
+def _time(value: datetime) -> str:
+    return value.isoformat()
+
+
+def plan_detail(
+    record: ConceptRecord,
+    *,
+    emoji: str | None,
+    log: Sequence[LogEntry],
+    chat: Sequence[ChatMessage],
+    draft_reports: Mapping[str, Mapping[str, Any]],
+    version_reports: Mapping[str, Mapping[str, Any]],
+    url_of: UrlOf,
+) -> dict[str, Any]:
+    """The detail file of one concept (`version_reports`: those of its latest version)."""
+    draft: dict[str, Any] | None = None
+    d = record.draft
+    if d is not None:
+        files = keys.draft_files(record.id, d.token)
+        s = d.summary
+        draft = {
+            "status": d.status.value,
+            "version": s.version,
+            "name": s.name or record.id,
+            "description": clip(s.description),
+            "uploader": d.uploader,
+            "reviewer": d.reviewer,
+            "created": _time(d.created),
+            "updated": _time(d.updated),
+            "source": d.source if "://" in d.source else None,
+            "rdf_source": url_of(files + d.rdf_name),
+            "covers": [c if "://" in c else url_of(files + c) for c in s.covers],
+            "thumbnails": {url_of(files + c): url_of(files + t) for c, t in s.thumbnails.items()},
+            "warnings": [clip(w) for w in d.warnings],
+            "expected_tests": d.expected_tests,
+            **_tests(d.tests, draft_reports, keys.draft_reports(record.id, d.token), url_of),
+        }
+    versions: list[dict[str, Any]] = []
+    for i, v in enumerate(reversed(list(record.versions.values()))):
+        entry: dict[str, Any] = {
+            "version": v.version, "status": v.status.value, "published": _time(v.published),
+            "published_by": v.published_by, "doi": v.doi,
+        }
+        if i == 0:
+            entry.update(_tests(v.tests, version_reports, keys.version_reports(record.id, v.version), url_of))
+        else:
+            entry["tests"] = [_test(n, b, None) for n, b in sorted(v.tests.items())]
+        versions.append(entry)
+    return {
+        "id": record.id,
+        "type": record.type,
+        "emoji": emoji,
+        "owners": record.owners,
+        "concept_doi": record.concept_doi,
+        "draft": draft,
+        "versions": versions,
+        "log": [
+            {"time": _time(e.timestamp), "step": e.step, "actor": e.actor, "subject": e.subject,
+             "run_url": e.run_url, "message": clip(e.message)}
+            for e in log
+        ],
+        "chat": [{"time": _time(m.timestamp), "author": m.author, "text": clip(m.text, 10_000)} for m in chat],
+    }
