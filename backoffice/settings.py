@@ -26,8 +26,9 @@ class Settings(BaseSettings):
         use_attribute_docstrings=True,
     )
 
-    storage: Literal["local", "s3"] = "local"
-    """Storage backend: `local` (a folder; the embedded default) or `s3`."""
+    storage: Literal["local", "s3", "public"] = "local"
+    """Storage backend: `local` (a folder; the embedded default), `s3`, or `public` (read-only through
+    the public URLs under `public_base_url`, no credentials: for the jobs that run uploaded code)."""
 
     local_root: Path = Path("store")
     """Root folder of the local storage backend."""

@@ -45,7 +45,7 @@ from backoffice.settings import Settings  # noqa: E402
 from backoffice.stage.stage import stage  # noqa: E402
 from backoffice.storage.local import LocalStorage  # noqa: E402
 from backoffice.dynamic.env_builders import prepare_env  # noqa: E402
-from backoffice.dynamic.env_render import render_for_target  # noqa: E402
+from backoffice.dynamic.env_inputs import render_for_target  # noqa: E402
 
 FORMATS = ("pytorch_state_dict", "torchscript", "onnx", "keras_hdf5", "tensorflow_saved_model_bundle")
 

@@ -25,7 +25,8 @@ S = DraftStatus
 @pytest.mark.parametrize(
     ("old", "new"),
     [(S.STAGING, S.UNPACKING), (S.UNPACKING, S.UNPACKED), (S.UNPACKED, S.TESTING), (S.TESTING, S.AWAITING_REVIEW),
-     (S.AWAITING_REVIEW, S.CHANGES_REQUESTED), (S.AWAITING_REVIEW, S.ACCEPTED), (S.CHANGES_REQUESTED, S.TESTING)],
+     (S.AWAITING_REVIEW, S.CHANGES_REQUESTED), (S.AWAITING_REVIEW, S.ACCEPTED), (S.CHANGES_REQUESTED, S.TESTING),
+     (S.TESTING, S.CHANGES_REQUESTED)],
 )
 def test_lifecycle_steps_allowed(old: DraftStatus, new: DraftStatus) -> None:
     check_step(old, new)

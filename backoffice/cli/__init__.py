@@ -12,6 +12,7 @@ from . import gh_cmds
 from . import backup_cmds
 from . import partner_cmds
 from . import mail_cmds
+from . import handover_cmds
 
 app = typer.Typer(
     name="backoffice",
@@ -40,6 +41,7 @@ gh_cmds.register(app)
 backup_cmds.register(app)
 partner_cmds.register(app)
 mail_cmds.register(app)
+handover_cmds.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

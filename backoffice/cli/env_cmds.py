@@ -7,11 +7,11 @@ from pathlib import Path
 
 import typer
 
-from ..errors import NotFoundError
+from ..errors import InvalidArgumentError, NotFoundError
 from ..gh_actions import set_outputs
 from ..log import in_github_actions, logger
 from ..records.target import resolve_target
-from ..dynamic.env_render import render_for_target
+from ..dynamic.env_inputs import render_for_target
 from .choices import WHICH_HELP, draft_or_version
 from .common import console, make_context
 
@@ -46,8 +46,11 @@ def make_env(
     if out is None:
         console.print(rendered.text, end="", markup=False)
         return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    _ = out.write_text(rendered.text, encoding="utf-8")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _ = out.write_text(rendered.text, encoding="utf-8")
+    except OSError as e:
+        raise InvalidArgumentError(f"cannot write the environment file {out}: {e.strerror or type(e).__name__}") from None
     lockfile = out.with_name(out.name.rsplit(".", 1)[0] + ".conda-lock.yml")
     set_outputs({
         "env_file": str(out),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
@@ -10,12 +9,8 @@ import typer
 from ..errors import InvalidArgumentError
 from ..gh_actions import append_summary, set_outputs
 from ..log import logger
-from ..retest.plan import MAX_MATRIX_JOBS, RetestPlan, plan_retest as make_plan, published_versions
+from ..retest.plan import MAX_MATRIX_JOBS, MAX_OUTPUT_BYTES, RetestPlan, plan_retest as make_plan, published_versions
 from .common import console, make_context
-
-OUTPUT_LIMIT = 900_000
-"""Bytes of step outputs a job can pass on safely (GitHub allows 1 MB per job)."""
-
 
 def register(app: typer.Typer) -> None:
     app.command("plan-retest")(plan_retest)
@@ -35,7 +30,8 @@ def plan_markdown(plan: RetestPlan, only_missing: bool) -> str:
     lines = [
         "## Retest plan",
         "",
-        f"- test jobs: {len(plan.jobs)} in {len(plan.chunks)} matrices (at most {MAX_MATRIX_JOBS} jobs each)",
+        f"- test jobs: {len(plan.jobs)} in {len(plan.chunks)} matrices (at most {MAX_MATRIX_JOBS} jobs each,"
+        f" {len(plan.fan_out_json())} bytes of step output)",
         f"- blocked versions left out: {plan.blocked}",
     ]
     if only_missing:
@@ -60,11 +56,10 @@ def plan_retest(
     versions = published_versions(records, ctx.curation)
     plan = make_plan(versions, core_version=core_version(), spec_version=spec_version(),
                      only_missing=only_missing, chunk_size=chunk_size)
-    chunks = json.dumps(plan.fan_out(), separators=(",", ":"))
-    if len(chunks) > OUTPUT_LIMIT:
-        logger.warning("the plan is %d bytes, near GitHub's 1 MB limit of job outputs; use --only-missing", len(chunks))
+    chunks = plan.fan_out_json()
     if plan.deferred:
-        logger.warning("%d test jobs do not fit into one run and are deferred", len(plan.deferred))
+        logger.warning("%d test jobs do not fit into one run (256 matrices of 256 jobs, %d bytes of step output)"
+                       " and are deferred", len(plan.deferred), MAX_OUTPUT_BYTES)
     set_outputs({"chunks": chunks, "has_jobs": "yes" if plan.chunks else "no", "jobs": str(len(plan.jobs))})
     append_summary(plan_markdown(plan, only_missing))
     console.print(f"{len(versions)} published versions: {len(plan.jobs)} test jobs in {len(plan.chunks)} matrices"
@@ -76,6 +71,11 @@ def stage_from_issue(
     body_file: Path = typer.Option(..., "--body-file", help="File with the issue's body (the rendered form)."),
     uploader: str | None = typer.Option(None, "--uploader", help="The issue's author: 'github|<number>'."),
     comment: bool = typer.Option(True, "--comment/--no-comment", help="Comment the outcome on the issue."),
+    comment_output: bool = typer.Option(
+        False, "--comment-output",
+        help="Do not post the comment: put it into the step output `comment` for a job that may write to issues"
+        " (the job holding the storage secret gets no `issues: write`).",
+    ),
 ) -> None:
     """Stage the package named in an upload issue form and comment the outcome on the issue."""
     from ..github.api import GitHubClient
@@ -83,9 +83,16 @@ def stage_from_issue(
 
     body = _read_text(body_file)
     ctx = make_context()
-    client = GitHubClient(ctx.settings) if comment else None
-    done = run(ctx, body, uploader=uploader,
-               comment=(lambda text: client.comment_on_issue(issue, text)) if client is not None else None)
+    if comment_output:
+        texts: list[str] = []
+        try:
+            done = run(ctx, body, uploader=uploader, comment=texts.append)
+        finally:
+            set_outputs({"comment": "\n\n".join(texts)})
+    else:
+        client = GitHubClient(ctx.settings) if comment else None
+        done = run(ctx, body, uploader=uploader,
+                   comment=(lambda text: client.comment_on_issue(issue, text)) if client is not None else None)
     r = done.result
     set_outputs({"concept_id": r.concept_id, "version": r.version})
     console.print(f"issue #{issue}: staged {done.request.package_url} as draft of {r.concept_id} version {r.version}")

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Literal
 
 import typer
 
+from ..errors import ValidationFailedError
 from ..gh_actions import append_summary, set_outputs
 from ..index.generate import Mode, generate_index
 from ..log import in_github_actions
-from ..validate.static import validate_format as run_validate
+from ..records.handover import Handover, ToolSummary, write_handover
+from ..validate.static import validate_for_handover, validate_format as run_validate
 from .choices import WHICH_HELP, choice_of, draft_or_version
 from .common import console, make_context
 
@@ -24,10 +28,27 @@ def validate_format(
     concept_id: str = typer.Argument(..., help="Concept id."),
     which: str = typer.Argument("draft", help=WHICH_HELP, parser=draft_or_version),
     actor: str | None = typer.Option(None, "--actor", help="Who asked for it (for the log)."),
+    handover_out: Path | None = typer.Option(
+        None, "--handover-out",
+        help="Store nothing: write the result to this file for `backoffice store-test-result` (the workflow's"
+        " validation job reads the package from its public URL and holds no secret).",
+    ),
 ) -> None:
-    """Validate a draft or version statically with bioimageio.spec; plan the dynamic tests."""
+    """Validate a draft or version statically with bioimageio.spec; plan the dynamic tests.
+
+    Exits non-zero when the validation fails; a draft then goes back to its uploader.
+    """
     ctx = make_context()
-    result = run_validate(ctx, concept_id, which, actor=actor)
+    if handover_out is None:
+        result = run_validate(ctx, concept_id, which, actor=actor)
+    else:
+        result = validate_for_handover(ctx, concept_id, which)
+        write_handover(Handover(
+            step="validate-format", concept_id=concept_id, subject=result.target.subject,
+            draft_token=result.target.draft_token, tool="bioimageio.spec", status=_verdict(result.status),
+            summary=ToolSummary.model_validate(result.summary), markdown=result.markdown[:1_000_000],
+            dynamic_formats=result.dynamic_formats, static_only_formats=result.static_only_formats,
+        ), handover_out)
     set_outputs({
         "dynamic_test_cases": json.dumps(result.matrix),
         "has_dynamic_test_cases": "yes" if result.dynamic_formats else "no",
@@ -42,6 +63,15 @@ def validate_format(
         f"{', '.join(result.dynamic_formats) or 'none'}"
         + (f"; static only: {', '.join(result.static_only_formats)}" if result.static_only_formats else "")
     )
+    if result.status == "failed":
+        if handover_out is None and which == "draft":  # the draft left testing: the reviewers' list must say so
+            generate_index(ctx, "draft")
+        raise ValidationFailedError(f"{concept_id} {which}: static validation failed"
+                                    + ("" if handover_out is not None or which != "draft" else "; changes requested from the uploader"))
+
+
+def _verdict(status: str) -> Literal["passed", "failed", "valid-format"]:
+    return "failed" if status == "failed" else "passed" if status == "passed" else "valid-format"
 
 
 def generate_collection_json(

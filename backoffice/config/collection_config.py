@@ -66,6 +66,16 @@ class PartnerDisplay(_Strict):
     """Tags that select the partner's resources on the website."""
 
 
+class WebsiteBot(_Strict):
+    """The GitHub account the bioimage.io website dispatches workflows with, on behalf
+    of the person it authenticated (named in the workflow's inputs)."""
+
+    id: str = Field(pattern=r"^github\|[0-9]+$")
+    """`github|<numeric GitHub user id>` of the bot account."""
+    name: str = Field(min_length=1)
+    """Login or display name of the bot account (for the log)."""
+
+
 class PartnerDispatch(_Strict):
     """A check run by a workflow in the partner's repository, dispatched by the backoffice."""
 
@@ -206,6 +216,9 @@ class CollectionConfig(_Strict):
     """Template of collection.json."""
     demo_reviewer: str | None = None
     """Reviewer id used by the README's demo pipeline (must be a reviewer)."""
+    website_bot: WebsiteBot | None = None
+    """The account the website dispatches workflows with; steps it dispatches act for the
+    person named in their inputs. Without it, only the named person may dispatch a step."""
 
     @model_validator(mode="after")
     def _check(self) -> CollectionConfig:

@@ -34,7 +34,8 @@ from ..util.cmd import CmdResult, run
 from ..weight_formats import FRAMEWORKS, WEIGHT_FORMATS
 from .conda_pip import LOCAL_WHEEL_ONLY, NOT_FROM_INDEX, pip_requirements
 from .env_cache import BuildFailed, BuildFn, build_cached, python_in
-from .env_render import EnvRenderError, RenderedEnv, package_name, render_for_target
+from .env_inputs import render_for_target
+from .env_render import EnvRenderError, RenderedEnv, package_name
 from .environments import PreparedEnv, current_env
 
 BUILD_TIMEOUT = 60 * 60

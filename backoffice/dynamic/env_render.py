@@ -41,10 +41,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from ruamel.yaml import YAML, YAMLError
 
-from ..context import Context
-from ..description import parse_description
 from ..errors import DynamicTestError
-from ..records.target import Target, local_files
 from ..weight_formats import FRAMEWORKS, WEIGHT_FORMATS
 from .framework_versions import nearest_release
 
@@ -371,10 +368,3 @@ def render_env(
         python_version=release.python,
         data=data,
     )
-
-
-def render_for_target(ctx: Context, target: Target, weight_format: str) -> RenderedEnv:
-    """Render the environment for one weight format of a draft or published version."""
-    with local_files(ctx.storage, target) as folder:
-        content = parse_description((folder / target.rdf_name).read_bytes(), target.rdf_name)
-        return render_env(weight_format, content, ctx.settings.env_templates_dir, folder)

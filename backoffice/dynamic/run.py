@@ -135,7 +135,7 @@ def _runner_env(ctx: Context) -> dict[str, str]:
 
 
 def run_in_env(
-    ctx: Context, env: PreparedEnv, rdf: Path, weight_format: str, kwargs: dict[str, Any], timeout: float
+    ctx: Context, env: PreparedEnv, rdf: Path | str, weight_format: str, kwargs: dict[str, Any], timeout: float
 ) -> tuple[dict[str, Any], str, str | None]:
     """(summary, markdown, device) from the runner, or a failed summary saying why."""
     name = f"bioimageio.core test of {weight_format}"
@@ -275,6 +275,8 @@ def maybe_finish_testing(ctx: Context, target: Target, *, force: bool = False) -
         missing = _missing_formats(record, target)
         if missing is None or (missing and not force):
             return None
+        if any(t.tool == "bioimageio.spec" and t.status == "failed" for t in record.require_draft().tests.values()):
+            return None  # failed static validation: never to the reviewers
         return record.set_draft_status(DraftStatus.AWAITING_REVIEW).model_copy()
 
     draft = ctx.concepts.update(target.concept_id, mutate)

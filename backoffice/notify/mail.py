@@ -32,7 +32,7 @@ from .tokens import reply_address, subject_token
 
 logger = logging.getLogger("backoffice.notify")
 
-MailEvent = Literal["awaiting_review", "changes_requested", "published"]
+MailEvent = Literal["awaiting_review", "changes_requested", "published", "validation_failed"]
 MAIL_EVENTS: tuple[str, ...] = get_args(MailEvent)
 
 SMTP_TIMEOUT = 30.0

@@ -31,7 +31,7 @@ ALLOWED_STEPS: dict[DraftStatus, frozenset[DraftStatus]] = {
     S.STAGING: frozenset({S.UNPACKING}),
     S.UNPACKING: frozenset({S.UNPACKED}),
     S.UNPACKED: frozenset({S.TESTING}),
-    S.TESTING: frozenset({S.TESTING, S.AWAITING_REVIEW}),
+    S.TESTING: frozenset({S.TESTING, S.AWAITING_REVIEW, S.CHANGES_REQUESTED}),  # static validation failed
     S.AWAITING_REVIEW: frozenset({S.TESTING, S.CHANGES_REQUESTED, S.ACCEPTED}),
     S.CHANGES_REQUESTED: frozenset({S.TESTING}),
     S.ACCEPTED: frozenset(),

@@ -13,6 +13,7 @@ from pathlib import Path
 from ..errors import NotFoundError
 from ..storage.base import Storage
 from ..storage.local import LocalStorage
+from ..storage.public import PublicStorage
 from . import keys
 from .concept import ConceptRecord, ConceptStore, ResourceSummary
 
@@ -69,3 +70,14 @@ def local_files(storage: Storage, target: Target) -> Generator[Path, None, None]
         yield tmp
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextmanager
+def rdf_source(storage: Storage, target: Target) -> Generator[Path | str, None, None]:
+    """What the libraries read the description from: its public URL when the storage is
+    the read-only public one (no credentials, no copy), else a local copy of the files."""
+    if isinstance(storage, PublicStorage):
+        yield storage.public_url(target.rdf_key)
+        return
+    with local_files(storage, target) as folder:
+        yield folder / target.rdf_name

@@ -4,8 +4,10 @@ dynamically testable format), chunked into GitHub Actions matrices.
 
 GitHub runs at most 256 jobs per matrix. The retest workflow has an outer matrix of
 chunks, each calling the test matrix workflow with one chunk; both levels stay under
-the limit, so one run plans at most 256 x 256 jobs. Jobs beyond that are deferred:
-with `only_missing` the next run picks them up.
+the limit, so one run plans at most 256 x 256 jobs; and the plan is handed from one job
+to the next as a step output, which GitHub limits to 1 MB per job, so the plan holds
+only as many chunks as fit into `MAX_OUTPUT_BYTES`. Jobs beyond either limit are
+deferred: with `only_missing` the next run picks them up.
 
 Everything here is pure: records in, plan out.
 """
@@ -24,6 +26,10 @@ from ..weight_formats import WEIGHT_FORMATS
 
 MAX_MATRIX_JOBS = 256
 """GitHub's limit of jobs one matrix may generate."""
+
+MAX_OUTPUT_BYTES = 900_000
+"""Bytes of the plan's step output (`chunks`) at most: GitHub allows 1 MB of outputs per job,
+which a plan reaches near 10,000 jobs, long before 256 x 256."""
 
 DYNAMIC_FORMATS: frozenset[str] = frozenset(n for n, wf in WEIGHT_FORMATS.items() if wf.dynamic)
 
@@ -76,12 +82,26 @@ class RetestPlan:
 
     def fan_out(self) -> dict[str, list[dict[str, object]]]:
         """The outer matrix: one entry per chunk, its matrix as a JSON string (`entries`)."""
-        return {
-            "include": [
-                {"chunk": i, "jobs": len(m["include"]), "entries": json.dumps(m, separators=(",", ":"))}
-                for i, m in enumerate(self.matrices())
-            ]
-        }
+        return {"include": [_outer_entry(i, chunk) for i, chunk in enumerate(self.chunks)]}
+
+    def fan_out_json(self) -> str:
+        """`fan_out()` as the compact JSON the step output carries."""
+        return json.dumps(self.fan_out(), separators=(",", ":"))
+
+
+def _outer_entry(i: int, chunk: Sequence[RetestJob]) -> dict[str, object]:
+    inner = {"include": [job.entry() for job in chunk]}
+    return {"chunk": i, "jobs": len(chunk), "entries": json.dumps(inner, separators=(",", ":"))}
+
+
+def fit_output(chunks: Sequence[tuple[RetestJob, ...]], max_bytes: int) -> int:
+    """How many of `chunks` (in order) fit into a fan-out of at most `max_bytes`."""
+    size = len('{"include":[]}')
+    for i, chunk in enumerate(chunks):
+        size += len(json.dumps(_outer_entry(i, chunk), separators=(",", ":"))) + (1 if i else 0)
+        if size > max_bytes:
+            return i
+    return len(chunks)
 
 
 def jobs_of(v: PublishedVersion, dynamic_formats: Collection[str] = DYNAMIC_FORMATS) -> list[RetestJob]:
@@ -117,6 +137,7 @@ def plan_retest(
     chunk_size: int = MAX_MATRIX_JOBS,
     max_chunks: int = MAX_MATRIX_JOBS,
     dynamic_formats: Collection[str] = DYNAMIC_FORMATS,
+    max_output_bytes: int = MAX_OUTPUT_BYTES,
 ) -> RetestPlan:
     """The test jobs for every unblocked published version, chunked into matrices.
 
@@ -142,7 +163,10 @@ def plan_retest(
             planned.append(job)
     capacity = chunk_size * max_chunks
     chunks = split_even(planned[:capacity], chunk_size)
-    return RetestPlan(tuple(chunks), tuple(planned[capacity:]), up_to_date, blocked)
+    fitting = fit_output(chunks, max_output_bytes)
+    kept = chunks[:fitting]
+    n_kept = sum(len(c) for c in kept)
+    return RetestPlan(tuple(kept), tuple(planned[n_kept:]), up_to_date, blocked)
 
 
 def published_versions(

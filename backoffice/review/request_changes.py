@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from ..context import Context
-from ..errors import IllegalTransitionError, InvalidArgumentError, PermissionDeniedError
+from ..errors import IllegalTransitionError, PermissionDeniedError
 from ..records.concept import ConceptRecord, DraftRecord
 from ..records.journal import ChatMessage
 from ..records.status import DraftStatus
+from .message_text import check_message
 
 
 def require_reviewer(ctx: Context, concept_id: str, actor: str, step: str) -> None:
@@ -20,8 +21,7 @@ def require_reviewer(ctx: Context, concept_id: str, actor: str, step: str) -> No
 
 
 def request_changes(ctx: Context, concept_id: str, reviewer: str, reason: str) -> DraftRecord:
-    if not reason.strip():
-        raise InvalidArgumentError("the reason for requesting changes must not be empty")
+    reason = check_message(reason, "the reason for requesting changes")
     record = ctx.concepts.get(concept_id)
     require_reviewer(ctx, concept_id, reviewer, "request-changes")
     if record.draft is None:
@@ -31,6 +31,9 @@ def request_changes(ctx: Context, concept_id: str, reviewer: str, reason: str) -
         )
 
     def mutate(r: ConceptRecord) -> DraftRecord:
+        current = r.require_draft().status
+        if current == DraftStatus.TESTING:  # only the failed static validation sends a draft back from testing
+            raise IllegalTransitionError(f"draft of '{concept_id}' is 'testing'; changes can be requested once it awaits review")
         draft = r.set_draft_status(DraftStatus.CHANGES_REQUESTED)
         draft.reviewer = reviewer
         return draft.model_copy()

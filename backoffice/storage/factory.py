@@ -7,7 +7,7 @@ from .base import Storage
 
 
 def make_storage(settings: Settings) -> Storage:
-    """The configured backend: the local folder (default) or S3."""
+    """The configured backend: the local folder (default), S3, or read-only public URLs."""
     if settings.storage == "s3":
         from .s3 import S3Storage
 
@@ -22,6 +22,14 @@ def make_storage(settings: Settings) -> Storage:
             ),
             public_base_url=settings.public_base_url,
         )
+    if settings.storage == "public":
+        from .public import PublicStorage, s3_public_base
+
+        base = settings.public_base_url or (
+            s3_public_base(settings.s3_bucket, settings.s3_prefix, settings.s3_endpoint_url)
+            if settings.s3_endpoint_url else f"http://127.0.0.1:{settings.serve_port}"
+        )
+        return PublicStorage(base, timeout=settings.download_timeout)
     from .local import LocalStorage
 
     base = settings.public_base_url or f"http://127.0.0.1:{settings.serve_port}"

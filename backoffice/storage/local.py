@@ -46,13 +46,36 @@ class LocalStorage(Storage):
 
     @contextmanager
     def _lock(self, key: str) -> Generator[None, None, None]:
-        name = hashlib.sha256(key.encode()).hexdigest()
-        with open(self.root / INTERNAL / "locks" / name, "a+b") as f:
-            fcntl.flock(f, fcntl.LOCK_EX)
+        """An exclusive lock per key; its lock file is removed again on release.
+
+        The file is unlinked while the lock is held, so a waiter that then gets the lock
+        holds it on a removed file: it sees that (the path is gone or names another
+        inode) and starts over on the current file.
+        """
+        path = self.root / INTERNAL / "locks" / hashlib.sha256(key.encode()).hexdigest()
+        while True:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            f = open(path, "a+b")  # noqa: SIM115 - closed below or on release
             try:
-                yield
+                fcntl.flock(f, fcntl.LOCK_EX)
+                current = os.stat(path).st_ino
+            except FileNotFoundError:
+                f.close()
+                continue
+            except BaseException:
+                f.close()
+                raise
+            if current == os.fstat(f.fileno()).st_ino:
+                break
+            f.close()
+        try:
+            yield
+        finally:
+            try:
+                path.unlink(missing_ok=True)
             finally:
                 fcntl.flock(f, fcntl.LOCK_UN)
+                f.close()
 
     def _etag_of(self, path: Path, *, cached: bool = True) -> str:
         st = path.stat()

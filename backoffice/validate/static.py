@@ -9,14 +9,15 @@ from __future__ import annotations
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..context import Context
-from ..records.concept import ConceptRecord
+from ..notify.mail import notify_uploader
+from ..records.concept import ConceptRecord, DraftRecord
 from ..records.report_names import spec_report
 from ..records.reports import store_report
 from ..records.status import DraftStatus, check_step
-from ..records.target import Target, local_files, resolve_target
+from ..records.target import Target, rdf_source, resolve_target
 from ..weight_formats import WEIGHT_FORMATS
 
 
@@ -54,8 +55,8 @@ def failed_summary(name: str, source: str, error: str, tb: list[str] | None = No
     }
 
 
-def run_spec_validation(rdf: Path) -> tuple[str, dict[str, Any], str]:
-    """(status, summary as JSON data, markdown) of bioimageio.spec's validation of `rdf`."""
+def run_spec_validation(rdf: Path | str) -> tuple[str, dict[str, Any], str]:
+    """(status, summary as JSON data, markdown) of bioimageio.spec's validation of `rdf` (a path or URL)."""
     from bioimageio.spec import load_description
 
     try:
@@ -69,36 +70,90 @@ def run_spec_validation(rdf: Path) -> tuple[str, dict[str, Any], str]:
         return "failed", data, f"# ❌ static validation failed\n\n{error}\n"
 
 
-def validate_format(ctx: Context, concept_id: str, which: str = "draft", actor: str | None = None) -> StaticResult:
-    target = resolve_target(ctx.concepts, concept_id, which)
+def check_can_validate(target: Target) -> None:
+    """Refuse a draft that cannot (re)enter `testing`, before anything is stored."""
     if target.subject == "draft":  # refuse before anything is stored (e.g. a draft being published)
         status = target.record.require_draft().status
         if status != DraftStatus.TESTING:
-            check_step(status, DraftStatus.TESTING, what=f"draft of '{concept_id}'")
-    with local_files(ctx.storage, target) as folder:
-        status, summary, markdown = run_spec_validation(folder / target.rdf_name)
-    name = spec_report(spec_version())
+            check_step(status, DraftStatus.TESTING, what=f"draft of '{target.concept_id}'")
+
+
+def _result(target: Target, status: str, summary: dict[str, Any], markdown: str) -> StaticResult:
     declared = target.summary.weight_formats if target.record.type == "model" else []
     dynamic = [wf for wf in declared if wf in WEIGHT_FORMATS and WEIGHT_FORMATS[wf].dynamic]
     static_only = [wf for wf in declared if wf not in dynamic]
     if status == "failed":
         dynamic = []  # nothing to run; the failed static check is the verdict
+    return StaticResult(target, status, spec_report(spec_version()), markdown, summary, dynamic, static_only)
+
+
+def validate_format(ctx: Context, concept_id: str, which: str = "draft", actor: str | None = None) -> StaticResult:
+    """Validate and record the result (see `record_validation`)."""
+    target = resolve_target(ctx.concepts, concept_id, which)
+    check_can_validate(target)
+    with rdf_source(ctx.storage, target) as rdf:
+        status, summary, markdown = run_spec_validation(rdf)
+    result = _result(target, status, summary, markdown)
+    record_validation(ctx, result, actor)
+    return result
+
+
+def validate_for_handover(ctx: Context, concept_id: str, which: str = "draft") -> StaticResult:
+    """Validate without writing anything (the job without secrets): the caller hands the result over."""
+    target = resolve_target(ctx.concepts, concept_id, which)
+    check_can_validate(target)
+    with rdf_source(ctx.storage, target) as rdf:
+        status, summary, markdown = run_spec_validation(rdf)
+    return _result(target, status, summary, markdown)
+
+
+def validation_errors(summary: dict[str, Any], limit: int = 30) -> str:
+    """The errors of a summary, one per line (for the uploader's e-mail)."""
+    lines: list[str] = []
+    details = cast(list[dict[str, Any]], summary.get("details") or [])
+    for detail in details:
+        for err in cast(list[dict[str, Any]], detail.get("errors") or []):
+            loc = ".".join(str(x) for x in cast(list[Any], err.get("loc") or []))
+            msg = " ".join(str(err.get("msg", "")).split())[:500]
+            lines.append(f"- {loc + ': ' if loc else ''}{msg}")
+    if len(lines) > limit:
+        lines = [*lines[:limit], f"- ... and {len(lines) - limit} more"]
+    return "\n".join(lines) or "- (no error message)"
+
+
+def record_validation(ctx: Context, result: StaticResult, actor: str | None) -> None:
+    """Store the report; a draft moves to `testing` and learns its expected dynamic tests, or,
+    when the validation failed, goes back to its uploader (`changes requested`, e-mail with
+    the errors): no reviewer sees a package that does not even validate."""
+    target = result.target
+    failed = result.status == "failed"
     store_report(
-        ctx.storage, ctx.concepts, ctx.record_step, target, name, "failed" if status == "failed" else "valid-format", summary,
-        step="validate-format", message=f"static validation {status}", actor=actor, tool="bioimageio.spec",
+        ctx.storage, ctx.concepts, ctx.record_step, target, result.report_name, "failed" if failed else "valid-format",
+        result.summary, step="validate-format", message=f"static validation {result.status}", actor=actor,
+        tool="bioimageio.spec",
     )
-    if target.subject == "draft":
-        expected = list(dynamic)
+    if target.subject != "draft":
+        return
+    expected = list(result.dynamic_formats)
 
-        def mutate(record: ConceptRecord) -> None:
-            draft = record.require_draft()
-            if draft.token != target.draft_token:
-                return
-            if draft.status != DraftStatus.TESTING:
-                record.set_draft_status(DraftStatus.TESTING)
-            draft.expected_tests = expected
-            # a new round of tests: earlier dynamic results must not count towards it
-            draft.tests = {k: t for k, t in draft.tests.items() if t.tool != "bioimageio.core"}
+    def mutate(record: ConceptRecord) -> DraftRecord | None:
+        draft = record.require_draft()
+        if draft.token != target.draft_token:
+            return None
+        if draft.status != DraftStatus.TESTING:
+            record.set_draft_status(DraftStatus.TESTING)
+        draft.expected_tests = expected
+        # a new round of tests: earlier dynamic results must not count towards it
+        draft.tests = {k: t for k, t in draft.tests.items() if t.tool != "bioimageio.core"}
+        if failed:
+            record.set_draft_status(DraftStatus.CHANGES_REQUESTED)
+        return draft.model_copy()
 
-        ctx.concepts.update(concept_id, mutate)
-    return StaticResult(target, status, name, markdown, summary, dynamic, static_only)
+    draft = ctx.concepts.update(target.concept_id, mutate)
+    if draft is None or not failed:
+        return
+    errors = validation_errors(result.summary)
+    ctx.record_step(target.concept_id, "validate-format", "static validation failed: changes requested from the uploader",
+                    actor=actor, details={"errors": errors})
+    notify_uploader(ctx, target.concept_id, "validation_failed", version=draft.summary.version, reason=errors,
+                    uploader=draft.uploader, uploader_email=draft.summary.uploader_email)

@@ -1,0 +1,76 @@
+"""`backoffice run-test` (no secrets, runs uploaded code, writes a hand-over) and
+`backoffice store-test-result` (with secrets, runs no uploaded code, stores it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ..errors import InvalidArgumentError
+from ..gh_actions import append_summary, set_outputs
+from ..log import in_github_actions
+from ..records.handover import parse_handover, write_handover
+from ..dynamic.env_builders import environment_for_test
+from ..dynamic.environments import EnvManagerName, current_env
+from ..dynamic.handover_run import refuse_secrets, run_test_for_handover
+from ..dynamic.handover_store import store_handover
+from ..dynamic.run import DEFAULT_TIMEOUT
+from .choices import WHICH_HELP, choice_of, draft_or_version
+from .common import console, make_context
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run-test")(run_test)
+    app.command("store-test-result")(store_test_result)
+
+
+def run_test(
+    concept_id: str = typer.Argument(..., help="Concept id."),
+    which: str = typer.Argument("draft", help=WHICH_HELP, parser=draft_or_version),
+    weight_format: str | None = typer.Argument(None, help="Weight format to test (models); omit for static checks only."),
+    out: Path = typer.Option(..., "--out", help="Write the hand-over (JSON) here, for `backoffice store-test-result`."),
+    env_manager: EnvManagerName = typer.Option(
+        "current", "--env-manager", parser=choice_of(EnvManagerName, "--env-manager"),
+        help="current, venv or micromamba (see `backoffice test`).",
+    ),
+    env_prefix: Path | None = typer.Option(None, "--env-prefix", help="Use the environment already created at this prefix."),
+    timeout: float = typer.Option(DEFAULT_TIMEOUT, "--timeout", help="Seconds before the test is stopped."),
+) -> None:
+    """Test without storing (no secrets allowed): read the package from its public URL, write a hand-over."""
+    if env_prefix is not None and env_manager == "current":
+        raise InvalidArgumentError("--env-prefix needs --env-manager venv or micromamba (the manager that made it)")
+    ctx = make_context()
+    refuse_secrets(ctx)
+    env = (environment_for_test(ctx, concept_id, which, weight_format, env_manager, env_prefix)
+           if weight_format else current_env())
+    handover = run_test_for_handover(ctx, concept_id, which, weight_format, env, timeout=timeout)
+    write_handover(handover, out)
+    set_outputs({"status": handover.status})
+    append_summary(handover.markdown)
+    console.print(f"{concept_id} {which} {weight_format or '(static)'}: {handover.status}; hand-over in {out}")
+
+
+def store_test_result(
+    concept_id: str = typer.Argument(..., help="Concept id."),
+    which: str = typer.Argument(..., help=WHICH_HELP, parser=draft_or_version),
+    file: Path = typer.Argument(..., help="The hand-over written by `run-test` or `validate-format --handover-out`."),
+    actor: str | None = typer.Option(None, "--actor", help="Who asked for it (for the log)."),
+) -> None:
+    """Check a hand-over (size, shape, that it is this draft or version) and store its report."""
+    handover = parse_handover(file)
+    ctx = make_context()
+    stored = store_handover(ctx, concept_id, which, handover, actor=actor)
+    set_outputs({"status": stored.status, "report": stored.report_name})
+    if not in_github_actions() and stored.first_error:
+        console.print(stored.first_error, markup=False)
+    what = handover.weight_format or ("static validation" if handover.step == "validate-format" else "(static)")
+    console.print(f"{concept_id} {which} {what}: stored {stored.report_name} ({stored.status})")
+    if handover.step == "validate-format" and stored.status == "failed":
+        from ..errors import ValidationFailedError
+        from ..index.generate import generate_index
+
+        if which == "draft":  # the draft left testing: the reviewers' list must say so
+            generate_index(ctx, "draft")
+        raise ValidationFailedError(f"{concept_id} {which}: static validation failed"
+                                    + ("; changes requested from the uploader" if which == "draft" else ""))

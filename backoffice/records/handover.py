@@ -1,0 +1,138 @@
+"""The summary a job without secrets hands over to the job that stores it.
+
+The job that runs uploaded code (a dynamic test) or follows URLs named in an upload
+(static validation) reads the package from its public URL and holds no secret; it
+writes its result as one JSON file (a workflow artifact). The job with the storage
+credentials runs no uploaded code: it reads that file with `parse_handover` (size
+limit first, then the shape below) and stores the report.
+
+The hand-over says what was tested (concept, draft or version, draft token, weight
+format) and carries the tool's own summary; the stored report's name is the storing
+side's business.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..errors import InvalidArgumentError
+
+MAX_HANDOVER_BYTES = 4 * 1024 * 1024
+"""Largest hand-over file accepted (summaries with tracebacks are far smaller)."""
+
+HANDOVER_FORMAT = "backoffice-handover-1"
+
+
+class _Open(BaseModel):
+    """A part of the tool's summary: the named fields checked, others kept as they are."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class SummaryError(_Open):
+    loc: list[str | int] = Field(default_factory=list[str | int])
+    """Where in the description."""
+    msg: str = Field(default="", max_length=200_000)
+    """What went wrong."""
+
+
+class SummaryDetail(_Open):
+    name: str = Field(max_length=10_000)
+    """Which check."""
+    status: str = Field(max_length=100)
+    """Its outcome."""
+    errors: list[SummaryError] = Field(default_factory=list[SummaryError])
+    """Its errors."""
+
+
+class ToolSummary(_Open):
+    """A bioimageio.spec / bioimageio.core validation summary (or a failed one the backoffice wrote)."""
+
+    name: str = Field(max_length=10_000)
+    """What was checked."""
+    status: Literal["passed", "failed", "valid-format"]
+    """Overall outcome."""
+    details: list[SummaryDetail] = Field(default_factory=list[SummaryDetail])
+    """The individual checks."""
+
+
+class Handover(BaseModel):
+    """One result of a job without secrets, for the job that stores it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    format: Literal["backoffice-handover-1"] = HANDOVER_FORMAT
+    """Version of this file format."""
+    step: Literal["validate-format", "test"]
+    """The step that produced it."""
+    concept_id: str = Field(pattern=r"^[a-z][a-z-]*[a-z]$")
+    """Concept tested."""
+    subject: str = Field(pattern=r"^(draft|[0-9][0-9A-Za-z.+_-]{0,63})$")
+    """`draft` or the published version tested."""
+    draft_token: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,100}$")
+    """Token of the draft tested (a new upload replaces it: its results do not count)."""
+    tool: Literal["bioimageio.spec", "bioimageio.core"]
+    """Which library checked."""
+    weight_format: str = Field(default="", pattern=r"^[a-z0-9_]{0,64}$")
+    """Weight format tested; empty for static checks."""
+    status: Literal["passed", "failed", "valid-format"]
+    """Verdict."""
+    summary: ToolSummary
+    """The library's summary, stored as the report."""
+    markdown: str = Field(default="", max_length=1_000_000)
+    """The summary as markdown (for the job summary)."""
+    device: str | None = Field(default=None, max_length=200)
+    """CPU or GPU the test ran on."""
+    environment: str = Field(default="", max_length=20_000)
+    """The test environment."""
+    dynamic_formats: list[str] = Field(default_factory=list[str], max_length=32)
+    """validate-format: the weight formats that get a dynamic test."""
+    static_only_formats: list[str] = Field(default_factory=list[str], max_length=32)
+    """validate-format: the weight formats checked statically only."""
+
+    def summary_data(self) -> dict[str, Any]:
+        return self.summary.model_dump(mode="json")
+
+
+def write_handover(handover: Handover, path: Path) -> None:
+    data = handover.model_dump_json().encode("utf-8")
+    if len(data) > MAX_HANDOVER_BYTES:
+        raise InvalidArgumentError(f"the summary is {len(data)} bytes, more than the hand-over limit of {MAX_HANDOVER_BYTES}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    except OSError as e:
+        raise InvalidArgumentError(f"cannot write {path}: {e.strerror or type(e).__name__}") from None
+
+
+def parse_handover(path: Path, max_bytes: int = MAX_HANDOVER_BYTES) -> Handover:
+    """The hand-over in `path`, or InvalidArgumentError in one line (size, JSON, shape)."""
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise InvalidArgumentError(f"{path} is {size} bytes, more than the hand-over limit of {max_bytes}")
+        with path.open("rb") as f:
+            raw = f.read(max_bytes + 1)
+    except OSError as e:
+        raise InvalidArgumentError(f"cannot read {path}: {e.strerror or type(e).__name__}") from None
+    if len(raw) > max_bytes:
+        raise InvalidArgumentError(f"{path} is more than the hand-over limit of {max_bytes} bytes")
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InvalidArgumentError(f"{path} is not a JSON hand-over: {e}") from None
+    try:
+        handover = Handover.model_validate(data)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(x) for x in first["loc"]) or "(top level)"
+        raise InvalidArgumentError(f"{path} is not a valid hand-over ({e.error_count()} problems): {where}: {first['msg']}") from None
+    if (handover.status == "failed") != (handover.summary.status == "failed"):
+        raise InvalidArgumentError(f"{path}: status '{handover.status}' contradicts the summary's '{handover.summary.status}'")
+    if handover.subject != "draft" and handover.draft_token is not None:
+        raise InvalidArgumentError(f"{path}: a draft token for published version {handover.subject}")
+    return handover
