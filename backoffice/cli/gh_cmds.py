@@ -9,7 +9,8 @@ import typer
 from ..errors import InvalidArgumentError
 from ..gh_actions import append_summary, set_outputs
 from ..log import logger
-from ..retest.plan import MAX_MATRIX_JOBS, MAX_OUTPUT_BYTES, RetestPlan, plan_retest as make_plan, published_versions
+from ..retest.plan import MAX_MATRIX_JOBS, MAX_OUTPUT_BYTES, plan_retest as make_plan, published_versions
+from ..retest.summary import plan_markdown
 from .common import console, make_context
 
 def register(app: typer.Typer) -> None:
@@ -24,21 +25,6 @@ def _read_text(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except OSError as e:
         raise InvalidArgumentError(f"cannot read {path}: {e.strerror or e}") from None
-
-
-def plan_markdown(plan: RetestPlan, only_missing: bool) -> str:
-    lines = [
-        "## Retest plan",
-        "",
-        f"- test jobs: {len(plan.jobs)} in {len(plan.chunks)} matrices (at most {MAX_MATRIX_JOBS} jobs each,"
-        f" {len(plan.fan_out_json())} bytes of step output)",
-        f"- blocked versions left out: {plan.blocked}",
-    ]
-    if only_missing:
-        lines.append(f"- left out, reported on by the current tools already: {plan.up_to_date}")
-    if plan.deferred:
-        lines.append(f"- **deferred to a later run** (more than one run can hold): {len(plan.deferred)}")
-    return "\n".join(lines) + "\n"
 
 
 def plan_retest(

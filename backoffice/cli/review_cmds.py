@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import typer
 
+from ..errors import InvalidArgumentError
 from ..gh_actions import set_outputs
-from ..index.generate import generate_index
-from ..records.journal import ChatMessage
-from ..review.publish import publish as run_publish
-from ..review.request_changes import request_changes as run_request_changes
-from ..errors import InvalidArgumentError, PermissionDeniedError
+from ..review.chat import add_message, check_chat_author
 from ..review.message_text import check_message
+from ..review.steps import publish_step, request_changes_step
 from .acting import acting_option, verified
 from .common import console, make_context
 
@@ -31,14 +29,7 @@ def request_changes(
     reason = check_message(reason, "the reason")
     ctx = make_context()
     verified(ctx, concept_id, "request-changes", reviewer, acting_github_id)
-    draft = run_request_changes(ctx, concept_id, reviewer, reason)
-    from ..notify.mail import notify_uploader
-
-    # tell the uploader first: a failing index run must not swallow the message
-    notify_uploader(ctx, concept_id, "changes_requested", version=draft.summary.version, reason=reason,
-                    uploader=draft.uploader, uploader_email=draft.summary.uploader_email,
-                    version_assigned=draft.version_assigned)
-    generate_index(ctx, "draft")
+    request_changes_step(ctx, concept_id, reviewer, reason)
     console.print(f"{concept_id}: changes requested")
 
 
@@ -50,16 +41,7 @@ def publish(
     """Publish the draft awaiting review as a new version and regenerate the index."""
     ctx = make_context()
     verified(ctx, concept_id, "publish", reviewer, acting_github_id)
-    record = ctx.concepts.get(concept_id)
-    draft = record.draft
-    result = run_publish(ctx, concept_id, reviewer)
-    if draft is not None and not result.resumed:  # before the index: its failure must not swallow the message
-        from ..notify.mail import notify_uploader
-
-        notify_uploader(ctx, concept_id, "published", version=result.version, url=result.rdf_url,
-                        uploader=draft.uploader, uploader_email=draft.summary.uploader_email,
-                        version_assigned=draft.version_assigned)
-    generate_index(ctx, "all")
+    result = publish_step(ctx, concept_id, reviewer)
     set_outputs({"version": result.version, "rdf_url": result.rdf_url})
     console.print(f"published {concept_id} version {result.version}: {result.rdf_url}")
 
@@ -74,18 +56,11 @@ def chat(
     ctx = make_context()
     record = ctx.concepts.get(concept_id)  # the concept must exist
     if message is not None:
-        from ..stage.ownership import check_uploader, may_upload
-
-        text = check_message(message)
+        check_message(message)
         if not author:
             raise InvalidArgumentError("--author is required with --message")
-        check_uploader(author)
-        uploader = record.draft.uploader if record.draft is not None else None
-        if author != uploader and not may_upload(ctx, record, author):
-            ctx.record_step(concept_id, "chat", f"refused: '{author}' is not the uploader, an owner or a reviewer", actor=author)
-            raise PermissionDeniedError(f"'{author}' may not write in the chat of '{concept_id}': only its uploader, owners and reviewers")
+        check_chat_author(ctx, record, author)
         verified(ctx, concept_id, "chat", author, acting_github_id)
-        ctx.chat(concept_id).append(ChatMessage(author=author, text=text))
-        ctx.record_step(concept_id, "chat", "message added", actor=author)
+        add_message(ctx, concept_id, author, message)
     for m in ctx.chat(concept_id).read():
         console.print(f"{m.timestamp:%Y-%m-%d %H:%M} {m.author}: {m.text}", markup=False)

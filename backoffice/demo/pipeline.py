@@ -19,7 +19,7 @@ from ..errors import BackupIncompleteError, ConfigError
 from ..index.generate import generate_index
 from ..partners.ingest import ingest
 from ..records import keys
-from ..review.publish import publish
+from ..review.steps import publish_step
 from ..stage.stage import stage
 from ..validate.static import validate_format
 
@@ -53,7 +53,7 @@ def run_demo(ctx: Context, say: Callable[[str], None], *, version: str = "1.0") 
         say(f"test {wf}: {outcome.status}" + (f" ({outcome.first_error})" if outcome.first_error else ""))
     draft = ctx.concepts.get(cid).require_draft()
     say(f"draft status: {draft.status.value}")
-    published = publish(ctx, cid, reviewer)
+    published = publish_step(ctx, cid, reviewer)
     say(f"publish (as {reviewer}): version {published.version}")
     _partner_report(ctx, cid, published.version, say)
     client = make_client(ctx)
