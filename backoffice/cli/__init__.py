@@ -7,12 +7,20 @@ import sys
 import typer
 
 from ..errors import BackofficeError
-from . import common, env_cmds, info_cmds, pipeline_cmds, review_cmds, stage_cmds, dynamic_cmds
-from . import gh_cmds
-from . import backup_cmds
-from . import partner_cmds
-from . import mail_cmds
-from . import handover_cmds
+from . import (
+    backup_cmds,
+    common,
+    dynamic_cmds,
+    env_cmds,
+    gh_cmds,
+    handover_cmds,
+    info_cmds,
+    mail_cmds,
+    partner_cmds,
+    pipeline_cmds,
+    review_cmds,
+    stage_cmds,
+)
 
 app = typer.Typer(
     name="backoffice",

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
 import typer
 
-from ..context import Context
 from ..log import in_github_actions, logger
-from ..review.identity import VerifiedActor, verify_actor
+
+if TYPE_CHECKING:
+    from ..context import Context
+    from ..review.identity import VerifiedActor
 
 
 def acting_option() -> str | None:
@@ -20,6 +23,8 @@ def acting_option() -> str | None:
 
 def verified(ctx: Context, concept_id: str | None, step: str, claimed: str, acting_github_id: str | None) -> VerifiedActor:
     """Check who acts; log the verdict on the concept (refusals too), then return it."""
+    from ..review.identity import verify_actor
+
     on_actions = in_github_actions()
     exists = concept_id is not None and ctx.concepts.find(concept_id) is not None
     try:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from ..backup.run import SKIPPED, make_client, run_backup
 from ..errors import BackupIncompleteError, InvalidArgumentError
 from ..gh_actions import append_summary, set_outputs
-from ..index.generate import generate_index
 from ..log import logger
 from .common import console, make_context
 
@@ -21,6 +19,9 @@ def backup(
     version: str | None = typer.Argument(None, help="Published version (default: every version without a DOI; earlier pending ones go first)."),
 ) -> None:
     """Back up published, unblocked versions without a DOI to Zenodo and write the DOIs back."""
+    from ..backup.run import SKIPPED, make_client, run_backup
+    from ..index.generate import generate_index
+
     if concept_id is not None and not concept_id.strip():
         raise InvalidArgumentError("the concept id must not be empty")
     ctx = make_context()

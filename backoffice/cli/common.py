@@ -1,17 +1,21 @@
-"""Helpers shared by the command modules."""
+"""Helpers shared by the command modules.
+
+The command modules import the pipeline inside each command, not at their top, so that
+`backoffice --help` (and a mistyped command) answers without loading pydantic models,
+bioimageio or boto3 (see `tests/test_layers.py` and `docs/benchmarks.md`).
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
 from rich.console import Console
 
-from ..config.errors import config_error
-
-from ..context import Context
 from ..log import in_github_actions, log_group, logger, setup_logging
-from ..settings import Settings
+
+if TYPE_CHECKING:
+    from ..context import Context
 
 console = Console(highlight=False, soft_wrap=True)
 VERBOSE = False
@@ -21,6 +25,12 @@ VERBOSE = False
 def make_context() -> Context:
     """Read settings, set up logging (secrets masked) and log the settings at start:
     in a collapsed group on GitHub Actions, at debug level (`--verbose`) elsewhere."""
+    from pydantic import ValidationError
+
+    from ..config.errors import config_error
+    from ..context import Context
+    from ..settings import Settings
+
     try:
         settings = Settings()
     except ValidationError as e:

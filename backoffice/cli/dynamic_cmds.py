@@ -6,18 +6,10 @@ from pathlib import Path
 
 import typer
 
+from ..dynamic.environments import DEFAULT_TIMEOUT, EnvManagerName
 from ..errors import InvalidArgumentError
 from ..gh_actions import append_summary, set_outputs
 from ..log import in_github_actions
-from ..records.target import resolve_target
-from ..dynamic.run import (
-    DEFAULT_TIMEOUT,
-    maybe_finish_testing,
-    run_static_only_test,
-    run_weight_format_test,
-)
-from ..dynamic.env_builders import environment_for_test
-from ..dynamic.environments import EnvManagerName
 from .choices import WHICH_HELP, choice_of, draft_or_version
 from .common import console, make_context
 
@@ -46,6 +38,9 @@ def test(
     actor: str | None = typer.Option(None, "--actor", help="Who asked for it (for the log)."),
 ) -> None:
     """Run bioimageio.core's test of one weight format and store the report."""
+    from ..dynamic.env_builders import environment_for_test
+    from ..dynamic.run import run_static_only_test, run_weight_format_test
+
     ctx = make_context()
     if weight_format is None:
         outcome = run_static_only_test(ctx, concept_id, which, actor=actor)
@@ -65,6 +60,9 @@ def finish_testing(
     concept_id: str = typer.Argument(..., help="Concept id."),
 ) -> None:
     """Move a draft whose tests are done to `awaiting review` (the test workflow's last job)."""
+    from ..dynamic.run import maybe_finish_testing
+    from ..records.target import resolve_target
+
     ctx = make_context()
     target = resolve_target(ctx.concepts, concept_id, "draft")
     finished = maybe_finish_testing(ctx, target, force=True)

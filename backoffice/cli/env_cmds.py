@@ -10,8 +10,6 @@ import typer
 from ..errors import InvalidArgumentError, NotFoundError
 from ..gh_actions import set_outputs
 from ..log import in_github_actions, logger
-from ..records.target import resolve_target
-from ..dynamic.env_inputs import render_for_target
 from .choices import WHICH_HELP, draft_or_version
 from .common import console, make_context
 
@@ -33,6 +31,9 @@ def make_env(
     out: Path | None = typer.Option(None, "--out", help="Write the file here (default: print it; on GitHub Actions: env-<weight-format>.yaml)."),
 ) -> None:
     """Render the conda environment file (from env_templates/) that tests one weight format."""
+    from ..dynamic.env_inputs import render_for_target
+    from ..records.target import resolve_target
+
     ctx = make_context()
     target = resolve_target(ctx.concepts, concept_id, which)
     if weight_format not in target.summary.weight_formats:

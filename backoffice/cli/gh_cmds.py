@@ -9,9 +9,9 @@ import typer
 from ..errors import InvalidArgumentError
 from ..gh_actions import append_summary, set_outputs
 from ..log import logger
-from ..retest.plan import MAX_MATRIX_JOBS, MAX_OUTPUT_BYTES, plan_retest as make_plan, published_versions
-from ..retest.summary import plan_markdown
+from ..retest.limits import MAX_MATRIX_JOBS, MAX_OUTPUT_BYTES
 from .common import console, make_context
+
 
 def register(app: typer.Typer) -> None:
     app.command("plan-retest")(plan_retest)
@@ -32,6 +32,10 @@ def plan_retest(
     chunk_size: int = typer.Option(MAX_MATRIX_JOBS, "--chunk-size", help=f"Jobs per matrix, 1 to {MAX_MATRIX_JOBS}."),
 ) -> None:
     """Plan test jobs for every published version, as matrices for the retest workflow."""
+    from ..retest.plan import plan_retest as make_plan
+    from ..retest.plan import published_versions
+    from ..retest.summary import plan_markdown
+
     if not 1 <= chunk_size <= MAX_MATRIX_JOBS:
         raise InvalidArgumentError(f"--chunk-size must be 1 to {MAX_MATRIX_JOBS}, not {chunk_size}")
     from ..dynamic.run import core_version

@@ -7,15 +7,10 @@ from pathlib import Path
 
 import typer
 
+from ..dynamic.environments import DEFAULT_TIMEOUT, EnvManagerName, current_env
 from ..errors import InvalidArgumentError
 from ..gh_actions import append_summary, set_outputs
 from ..log import in_github_actions
-from ..records.handover import parse_handover, write_handover
-from ..dynamic.env_builders import environment_for_test
-from ..dynamic.environments import EnvManagerName, current_env
-from ..dynamic.handover_run import refuse_secrets, run_test_for_handover
-from ..dynamic.handover_store import store_handover
-from ..dynamic.run import DEFAULT_TIMEOUT
 from .choices import WHICH_HELP, choice_of, draft_or_version
 from .common import console, make_context
 
@@ -38,6 +33,10 @@ def run_test(
     timeout: float = typer.Option(DEFAULT_TIMEOUT, "--timeout", help="Seconds before the test is stopped."),
 ) -> None:
     """Test without storing (no secrets allowed): read the package from its public URL, write a hand-over."""
+    from ..dynamic.env_builders import environment_for_test
+    from ..dynamic.handover_run import refuse_secrets, run_test_for_handover
+    from ..records.handover import write_handover
+
     if env_prefix is not None and env_manager == "current":
         raise InvalidArgumentError("--env-prefix needs --env-manager venv or micromamba (the manager that made it)")
     ctx = make_context()
@@ -58,6 +57,9 @@ def store_test_result(
     actor: str | None = typer.Option(None, "--actor", help="Who asked for it (for the log)."),
 ) -> None:
     """Check a hand-over (size, shape, that it is this draft or version) and store its report."""
+    from ..dynamic.handover_store import store_handover
+    from ..records.handover import parse_handover
+
     handover = parse_handover(file)
     ctx = make_context()
     stored = store_handover(ctx, concept_id, which, handover, actor=actor)

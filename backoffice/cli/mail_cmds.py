@@ -5,7 +5,6 @@ from __future__ import annotations
 import typer
 
 from ..gh_actions import append_summary, set_outputs
-from ..notify.mail_replies import read_mail_replies as run_read
 from .common import console, make_context
 
 
@@ -15,6 +14,8 @@ def register(app: typer.Typer) -> None:
 
 def read_mail_replies() -> None:
     """Append replies to notification e-mails (IMAP mailbox) to the concepts' review chats."""
+    from ..notify.mail_replies import read_mail_replies as run_read
+
     ctx = make_context()
     result = run_read(ctx)
     set_outputs({"added": str(len(result.added)), "unmatched": str(len(result.unmatched)), "refused": str(len(result.refused))})

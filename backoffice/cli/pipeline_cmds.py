@@ -10,10 +10,8 @@ import typer
 
 from ..errors import ValidationFailedError
 from ..gh_actions import append_summary, set_outputs
-from ..index.generate import Mode, generate_index
+from ..index.modes import Mode
 from ..log import in_github_actions
-from ..records.handover import Handover, ToolSummary, write_handover
-from ..validate.static import validate_for_handover, validate_format as run_validate
 from .choices import WHICH_HELP, choice_of, draft_or_version
 from .common import console, make_context
 
@@ -38,6 +36,10 @@ def validate_format(
 
     Exits non-zero when the validation fails; a draft then goes back to its uploader.
     """
+    from ..records.handover import Handover, ToolSummary, write_handover
+    from ..validate.static import validate_for_handover
+    from ..validate.static import validate_format as run_validate
+
     ctx = make_context()
     if handover_out is None:
         result = run_validate(ctx, concept_id, which, actor=actor)
@@ -65,6 +67,8 @@ def validate_format(
     )
     if result.status == "failed":
         if handover_out is None and which == "draft":  # the draft left testing: the reviewers' list must say so
+            from ..index.generate import generate_index
+
             generate_index(ctx, "draft")
         raise ValidationFailedError(f"{concept_id} {which}: static validation failed"
                                     + ("" if handover_out is not None or which != "draft" else "; changes requested from the uploader"))
@@ -80,6 +84,8 @@ def generate_collection_json(
     full: bool = typer.Option(False, "--full", help="Rescan every concept document instead of only those marked as changed."),
 ) -> None:
     """Write collection.json, collection_draft.json, id_map.json and id_map_draft.json."""
+    from ..index.generate import generate_index
+
     ctx = make_context()
     result = generate_index(ctx, mode, full=full)
     for key, url in result.written.items():

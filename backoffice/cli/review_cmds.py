@@ -6,9 +6,6 @@ import typer
 
 from ..errors import InvalidArgumentError
 from ..gh_actions import set_outputs
-from ..review.chat import add_message, check_chat_author
-from ..review.message_text import check_message
-from ..review.steps import publish_step, request_changes_step
 from .acting import acting_option, verified
 from .common import console, make_context
 
@@ -26,6 +23,9 @@ def request_changes(
     acting_github_id: str | None = acting_option(),
 ) -> None:
     """Send a draft awaiting review back to its uploader with a reason."""
+    from ..review.message_text import check_message
+    from ..review.steps import request_changes_step
+
     reason = check_message(reason, "the reason")
     ctx = make_context()
     verified(ctx, concept_id, "request-changes", reviewer, acting_github_id)
@@ -39,6 +39,8 @@ def publish(
     acting_github_id: str | None = acting_option(),
 ) -> None:
     """Publish the draft awaiting review as a new version and regenerate the index."""
+    from ..review.steps import publish_step
+
     ctx = make_context()
     verified(ctx, concept_id, "publish", reviewer, acting_github_id)
     result = publish_step(ctx, concept_id, reviewer)
@@ -53,6 +55,9 @@ def chat(
     acting_github_id: str | None = acting_option(),
 ) -> None:
     """Read a concept's review chat, or add a message to it (its uploader, owners and reviewers)."""
+    from ..review.chat import add_message, check_chat_author
+    from ..review.message_text import check_message
+
     ctx = make_context()
     record = ctx.concepts.get(concept_id)  # the concept must exist
     if message is not None:

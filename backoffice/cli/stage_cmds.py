@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from ..gh_actions import append_summary, set_outputs
-from ..stage.stage import StageResult, stage as run_stage
 from .acting import acting_option, verified
 from .common import console, make_context
+
+if TYPE_CHECKING:  # the command line imports the pipeline only when a command runs
+    from ..stage.stage import StageResult
 
 
 def register(app: typer.Typer) -> None:
@@ -22,6 +26,8 @@ def stage(
     acting_github_id: str | None = acting_option(),
 ) -> None:
     """Stage a package as the draft of a concept (new id if none is given)."""
+    from ..stage.stage import stage as run_stage
+
     ctx = make_context()
     if uploader is not None:  # the uploader is who dispatched, or whom the website bot vouches for
         verified(ctx, concept_id, "stage", uploader, acting_github_id)

@@ -15,6 +15,9 @@ from typing import Literal
 
 EnvManagerName = Literal["current", "venv", "micromamba"]
 
+DEFAULT_TIMEOUT = 30 * 60
+"""Seconds a dynamic test may run before it is stopped."""
+
 
 @dataclass(frozen=True)
 class PreparedEnv:

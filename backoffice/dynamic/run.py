@@ -24,10 +24,9 @@ from ..util.child_environ import child_environ
 from ..util.cmd import CmdResult, run
 from ..validate.static import failed_summary, run_spec_validation, spec_version
 from ..weight_formats import WEIGHT_FORMATS
-from .environments import PreparedEnv
+from .environments import DEFAULT_TIMEOUT, PreparedEnv
 
 RUNNER = Path(__file__).with_name("runner.py")
-DEFAULT_TIMEOUT = 30 * 60
 
 
 @dataclass(frozen=True)

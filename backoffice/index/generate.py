@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Literal, TypedDict, TypeVar, cast
+from typing import Any, TypedDict, TypeVar, cast
 
 from ..config.curation import CurationDecl
 from ..context import Context
@@ -25,10 +25,10 @@ from ..records.concept import ConceptRecord
 from ..storage.base import ObjectNotFound, Storage
 from .compatibility import compatibility_overview
 from .dashboard import write_dashboard
+from .modes import Mode
 from .plan import ConceptOutputs, assemble, plan_concept
 from .website import versions_file
 
-Mode = Literal["all", "published", "draft"]
 T = TypeVar("T")
 CACHE_FORMAT = 3
 _EMPTY = CurationDecl()

@@ -1,7 +1,2 @@
-"""Retesting the published collection (e.g. after a bioimageio.core release)."""
-
-from __future__ import annotations
-
-from .plan import MAX_MATRIX_JOBS, PublishedVersion, RetestPlan, RetestJob, plan_retest, published_versions
-
-__all__ = ["MAX_MATRIX_JOBS", "PublishedVersion", "RetestPlan", "RetestJob", "plan_retest", "published_versions"]
+"""Retesting the published collection (e.g. after a bioimageio.core release): the plan
+(`plan`), the GitHub limits it fits (`limits`), its job summary (`summary`)."""

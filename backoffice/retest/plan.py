@@ -23,13 +23,8 @@ from ..config.curation import CurationDecl
 from ..records.concept import ConceptRecord
 from ..records.report_names import core_report, spec_report
 from ..weight_formats import WEIGHT_FORMATS
+from .limits import MAX_MATRIX_JOBS, MAX_OUTPUT_BYTES
 
-MAX_MATRIX_JOBS = 256
-"""GitHub's limit of jobs one matrix may generate."""
-
-MAX_OUTPUT_BYTES = 900_000
-"""Bytes of the plan's step output (`chunks`) at most: GitHub allows 1 MB of outputs per job,
-which a plan reaches near 10,000 jobs, long before 256 x 256."""
 
 DYNAMIC_FORMATS: frozenset[str] = frozenset(n for n, wf in WEIGHT_FORMATS.items() if wf.dynamic)
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .plan import MAX_MATRIX_JOBS, RetestPlan
+from .limits import MAX_MATRIX_JOBS
+from .plan import RetestPlan
 
 
 def plan_markdown(plan: RetestPlan, only_missing: bool) -> str:
