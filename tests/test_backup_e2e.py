@@ -55,6 +55,9 @@ def test_tiny_model_from_publish_to_backed_up(ctx: Context, packages: dict[str, 
     assert entry["id"] == cid
     assert entry["doi"] == dep.doi and entry["concept_doi"] == f"10.5072/zenodo.{dep.conceptrecid}"
     assert entry["versions"][0]["doi"] == dep.doi and entry["versions"][0]["status"] == "backed up"
+    id_map = json.loads(ctx.storage.get_bytes(keys.ID_MAP_JSON))
+    assert id_map[dep.doi] == id_map[f"{entry['id']}/{entry['version']}"]  # the version DOI resolves
+    assert id_map[entry["concept_doi"]] == id_map[entry["id"]]  # the concept DOI: the latest version
     record = ctx.concepts.get(cid)
     assert record.versions["1.0"].status.value == "backed up"
     assert [e.message for e in ctx.log(cid).read() if e.step == "backup"] == [

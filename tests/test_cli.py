@@ -71,6 +71,7 @@ def test_readme_main_job(tmp_path: Path, run_cli: RunCli, settings_factory: Any)
     r = run_cli(["demo"], settings=settings_factory())
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     assert "test onnx: passed" in r.stdout and "publish (as github|10000001): version 1.0" in r.stdout
+    assert "backup: skipped (no Zenodo URL or token" in r.stdout  # the README says how to turn it on
     collection = json.loads((tmp_path / "store" / "collection.json").read_text())
     (entry,) = collection["collection"]
     assert entry["test_summary"]["status"] == "passed"
