@@ -4,13 +4,9 @@ form, and staging from an issue with a clear comment for every outcome."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
-import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -24,141 +20,16 @@ from backoffice.github.issue_upload import stage_from_issue
 from backoffice.settings import Settings
 from backoffice_fixtures import SECRETS
 from cli_runner import cli_environ, run_backoffice
+from github_server import FULL_NAME, FakeGitHub, serve_github
 
 REPO = Path(__file__).resolve().parents[1]
 TOKEN = SECRETS["BACKOFFICE_GITHUB_TOKEN"]
-OWNER, NAME = "bioimage-io", "collection"
-FULL_NAME = f"{OWNER}/{NAME}"
-
-
-# --------------------------------------------------------------------------
-# a GitHub API server on 127.0.0.1 that records what github3.py sends
-# --------------------------------------------------------------------------
-
-
-@dataclass
-class Recorded:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
-
-
-@dataclass
-class FakeGitHub:
-    base: str
-    """API root, e.g. http://127.0.0.1:1234/api/v3."""
-    requests: list[Recorded] = field(default_factory=list)
-    fail: dict[str, tuple[int, str]] = field(default_factory=dict)
-    """Path suffix -> (status, message) to answer instead."""
-
-    def comments(self, number: int) -> list[str]:
-        return [r.body["body"] for r in self.requests
-                if r.method == "POST" and r.path.endswith(f"/repos/{FULL_NAME}/issues/{number}/comments")]
-
-
-def _user(api: str) -> dict[str, Any]:
-    u = f"{api}/users/{OWNER}"
-    return {
-        "login": OWNER, "id": 1, "type": "Organization", "site_admin": False, "gravatar_id": "",
-        "avatar_url": "https://avatars.example/1", "html_url": f"https://github.example/{OWNER}", "url": u,
-        "events_url": u + "/events{/privacy}", "followers_url": u + "/followers",
-        "following_url": u + "/following{/other_user}", "gists_url": u + "/gists{/gist_id}",
-        "organizations_url": u + "/orgs", "received_events_url": u + "/received_events", "repos_url": u + "/repos",
-        "starred_url": u + "/starred{/owner}{/repo}", "subscriptions_url": u + "/subscriptions",
-    }
-
-
-def _repository(api: str) -> dict[str, Any]:
-    """A repository as GitHub's API returns it (the fields github3.py reads)."""
-    r = f"{api}/repos/{FULL_NAME}"
-    templated = {
-        "archive_url": "/{archive_format}{/ref}", "assignees_url": "/assignees{/user}", "blobs_url": "/git/blobs{/sha}",
-        "branches_url": "/branches{/branch}", "collaborators_url": "/collaborators{/collaborator}",
-        "comments_url": "/comments{/number}", "commits_url": "/commits{/sha}", "compare_url": "/compare/{base}...{head}",
-        "contents_url": "/contents/{+path}", "git_commits_url": "/git/commits{/sha}", "git_refs_url": "/git/refs{/sha}",
-        "git_tags_url": "/git/tags{/sha}", "issue_comment_url": "/issues/comments{/number}",
-        "issue_events_url": "/issues/events{/number}", "issues_url": "/issues{/number}", "keys_url": "/keys{/key_id}",
-        "labels_url": "/labels{/name}", "milestones_url": "/milestones{/number}",
-        "notifications_url": "/notifications{?since,all,participating}", "pulls_url": "/pulls{/number}",
-        "releases_url": "/releases{/id}", "statuses_url": "/statuses/{sha}", "trees_url": "/git/trees{/sha}",
-    }
-    plain = ["contributors", "deployments", "downloads", "events", "forks", "hooks", "languages", "merges",
-             "stargazers", "subscribers", "subscription", "tags", "teams"]
-    data: dict[str, Any] = {k: r + v for k, v in templated.items()}
-    data.update({f"{p}_url": f"{r}/{p}" for p in plain})
-    stamp = "2024-01-01T00:00:00Z"
-    data.update({
-        "url": r, "id": 42, "name": NAME, "full_name": FULL_NAME, "owner": _user(api), "private": False, "fork": False,
-        "description": "the collection", "html_url": f"https://github.example/{FULL_NAME}", "archived": False,
-        "clone_url": f"https://github.example/{FULL_NAME}.git", "git_url": f"git://github.example/{FULL_NAME}.git",
-        "ssh_url": f"git@github.example:{FULL_NAME}.git", "svn_url": f"https://github.example/{FULL_NAME}",
-        "mirror_url": None, "homepage": None, "language": "Python", "default_branch": "main",
-        "created_at": stamp, "pushed_at": stamp, "updated_at": stamp, "size": 1, "forks_count": 0,
-        "network_count": 0, "open_issues_count": 0, "stargazers_count": 0, "subscribers_count": 0,
-        "watchers_count": 0, "has_downloads": True, "has_issues": True, "has_pages": False,
-        "has_projects": False, "has_wiki": False,
-    })
-    return data
-
-
-def _handler(server: FakeGitHub) -> type[BaseHTTPRequestHandler]:
-    repo_path = f"/api/v3/repos/{FULL_NAME}"
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-            return
-
-        def _answer(self, status: int, payload: Any = None) -> None:
-            data = b"" if payload is None else json.dumps(payload).encode()
-            self.send_response(status)
-            if data:
-                self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def _handle(self, method: str) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            body = json.loads(raw) if raw else None
-            server.requests.append(Recorded(method, self.path, dict(self.headers.items()), body))
-            for suffix, (status, message) in server.fail.items():
-                if self.path.endswith(suffix):
-                    # a careless server may echo what it got: the client must still not show the token
-                    echoed = message.replace("{authorization}", self.headers.get("Authorization", ""))
-                    return self._answer(status, {"message": echoed})
-            if method == "GET" and self.path == repo_path:
-                return self._answer(200, _repository(server.base))
-            if method == "POST" and self.path.startswith(repo_path + "/actions/workflows/") and self.path.endswith("/dispatches"):
-                return self._answer(204)
-            if method == "POST" and self.path.startswith(repo_path + "/issues/") and self.path.endswith("/comments"):
-                number = self.path.split("/")[-2]
-                return self._answer(201, {"id": len(server.requests), "body": body["body"],
-                                          "html_url": f"https://github.example/{FULL_NAME}/issues/{number}#issuecomment-1"})
-            return self._answer(404, {"message": "Not Found"})
-
-        def do_GET(self) -> None:  # noqa: N802
-            self._handle("GET")
-
-        def do_POST(self) -> None:  # noqa: N802
-            self._handle("POST")
-
-    return Handler
 
 
 @pytest.fixture()
 def github() -> Iterator[FakeGitHub]:
-    fake = FakeGitHub(base="")
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    fake.base = f"http://127.0.0.1:{httpd.server_address[1]}/api/v3"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serve_github() as fake:
         yield fake
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 @pytest.fixture()

@@ -8,13 +8,9 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -25,14 +21,12 @@ from backoffice.partners.ingest import ingest
 from backoffice.partners.ledger import Ledger, LedgerState, VersionRef
 from backoffice.partners.service import dispatch_partners, plan_now
 from backoffice_fixtures import SECRETS
-from test_github import _repository  # pyright: ignore[reportPrivateUsage]
+from github_server import MAX_DISPATCH_INPUT_CHARS, FakeGitHub, serve_github
 from test_partner_reports import SHA, publish_record, write
 
 REPO = Path(__file__).resolve().parents[1]
 TOKEN = SECRETS["BACKOFFICE_GITHUB_TOKEN"]
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
-GITHUB_INPUT_PAYLOAD = 65_535
-"""GitHub's limit of characters of a workflow_dispatch's inputs."""
 
 
 # --------------------------------------------------------------------------
@@ -40,91 +34,14 @@ GITHUB_INPUT_PAYLOAD = 65_535
 # --------------------------------------------------------------------------
 
 
-@dataclass
-class Recorded:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
-
-
-@dataclass
-class MultiRepoGitHub:
-    base: str = ""
-    requests: list[Recorded] = field(default_factory=list)
-    down: set[str] = field(default_factory=set)
-    """Repositories answering 503."""
-
-    def dispatches(self, repository: str) -> list[dict[str, Any]]:
-        return [r.body for r in self.requests if r.method == "POST" and r.path.startswith(f"/api/v3/repos/{repository}/actions/workflows/")]
-
-
-def _repo_json(api: str, full_name: str) -> dict[str, Any]:
-    owner, name = full_name.split("/")
-    text = json.dumps(_repository(api)).replace("bioimage-io/collection", full_name).replace('"bioimage-io"', f'"{owner}"')
-    data = json.loads(text)
-    data["name"] = name
-    return data
-
-
-def _handler(server: MultiRepoGitHub) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-            return
-
-        def _answer(self, status: int, payload: Any = None) -> None:
-            data = b"" if payload is None else json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Length", str(len(data)))
-            if data:
-                self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(data)
-
-        def _handle(self, method: str) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(length)) if length else None
-            server.requests.append(Recorded(method, self.path, dict(self.headers.items()), body))
-            parts = self.path.split("/")  # /api/v3/repos/<owner>/<name>/...
-            if len(parts) < 6 or parts[1:4] != ["api", "v3", "repos"]:
-                return self._answer(404, {"message": "Not Found"})
-            full = f"{parts[4]}/{parts[5]}"
-            if full in server.down:
-                return self._answer(503, {"message": "Service Unavailable"})
-            if self.headers.get("Authorization") != f"token {TOKEN}":
-                return self._answer(401, {"message": "Bad credentials"})
-            if method == "GET" and len(parts) == 6:
-                return self._answer(200, _repo_json(server.base, full))
-            if method == "POST" and len(parts) == 10 and parts[6:8] == ["actions", "workflows"] and parts[9] == "dispatches":
-                inputs = (body or {}).get("inputs", {})
-                too_big = sum(len(str(v)) for v in inputs.values()) > GITHUB_INPUT_PAYLOAD or len(inputs) > 10
-                return self._answer(422 if too_big else 204, {"message": "inputs too large"} if too_big else None)
-            return self._answer(404, {"message": "Not Found"})
-
-        def do_GET(self) -> None:  # noqa: N802
-            self._handle("GET")
-
-        def do_POST(self) -> None:  # noqa: N802
-            self._handle("POST")
-
-    return Handler
-
-
 @pytest.fixture()
-def github() -> Iterator[MultiRepoGitHub]:
-    fake = MultiRepoGitHub()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    fake.base = f"http://127.0.0.1:{httpd.server_address[1]}/api/v3"
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
+def github() -> Iterator[FakeGitHub]:
+    with serve_github(token=TOKEN) as fake:
         yield fake
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 @pytest.fixture()
-def gh_ctx(local_ctx: Context, github: MultiRepoGitHub) -> Context:
+def gh_ctx(local_ctx: Context, github: FakeGitHub) -> Context:
     settings = local_ctx.settings.model_copy(update={"github_api_url": github.base})
     return Context(settings, storage=local_ctx.storage)
 
@@ -174,7 +91,7 @@ def test_chunks_stay_under_githubs_limits_and_lose_nothing(n: int, pad: int) -> 
     assert [c for part in chunks for c in part] == versions
     for part in chunks:
         text = json.dumps([c.entry() for c in part], separators=(",", ":"))
-        assert len(part) <= MAX_RESOURCES and len(text) < GITHUB_INPUT_PAYLOAD - 1000
+        assert len(part) <= MAX_RESOURCES and len(text) < MAX_DISPATCH_INPUT_CHARS - 1000
     if pad:
         assert len(chunks[0]) < MAX_RESOURCES  # split by size, not by count
     with pytest.raises(ValueError, match="longer than"):
@@ -186,7 +103,7 @@ def test_chunks_stay_under_githubs_limits_and_lose_nothing(n: int, pad: int) -> 
 # --------------------------------------------------------------------------
 
 
-def test_dispatch_after_publish_sends_what_each_partner_has_not_seen(gh_ctx: Context, github: MultiRepoGitHub) -> None:
+def test_dispatch_after_publish_sends_what_each_partner_has_not_seen(gh_ctx: Context, github: FakeGitHub) -> None:
     publish_record(gh_ctx, versions=("1.0",))
     github.down.add("deepimagej/bioimage-io-resources")
     run = dispatch_partners(gh_ctx)
