@@ -42,6 +42,7 @@ def test_help_lists_the_pipeline(run_cli: RunCli) -> None:
         (["status", "affable-shark"], 4, "concept 'affable-shark' does not exist"),
         (["stage", "ftp://example.org/x.zip"], 10, "only http(s) URLs"),
         (["publish", "affable-shark", "--reviewer", "github|1"], 4, "does not exist"),
+        (["backup", "affable-shark"], 4, "does not exist"),  # also when Zenodo is not set up
         (["generate-collection-json", "--mode", "everything"], 14, "--mode must be all, published or draft, not 'everything'"),
         (["validate-format", "affable-shark", "../../etc"], 14, "'../../etc' is neither `draft` nor a version"),
         (["test", "affable-shark", "draft", "onnx", "--env-manager", "docker"], 14, "--env-manager must be current, venv or micromamba"),

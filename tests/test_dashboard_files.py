@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import urllib.request
 from datetime import datetime, timezone
+from pathlib import Path
 
 from backoffice.context import Context
 from backoffice.index.dashboard import STATIC_FILES, static_files
@@ -57,7 +58,7 @@ def test_plan_detail_is_compact_and_complete() -> None:
         _record(), emoji="🦈",
         log=[LogEntry(step="stage", actor="github|1", run_url="https://ci.example/run/1", message="staged", details={"big": "x" * 10_000})],
         chat=[ChatMessage(author="github|2", text="hello")],
-        draft_reports={"bioimageio.spec_0.5": SPEC_SUMMARY, "bioimageio.core_0.11.0_onnx": onnx,
+        draft_reports={"parts/bioimageio.core_0.11.0/static": SPEC_SUMMARY, "parts/bioimageio.core_0.11.0/onnx": onnx,
                        "deepimagej_3.0": {"status": "failed", "error": "no macro"}},
         version_reports={}, url_of=url_of,
     )
@@ -66,6 +67,8 @@ def test_plan_detail_is_compact_and_complete() -> None:
     assert d["validation"]["warnings"] == [{"field": "tags", "msg": "no modality tag"}]
     (onnx_test,) = d["tests"]
     assert onnx_test["weight_format"] == "onnx" and onnx_test["reason"].startswith("weights.onnx: xxx")
+    assert onnx_test["report_url"] == url_of("affable-shark/drafts/tok/reports/parts/bioimageio.core_0.11.0/onnx.json")
+    assert d["validation"]["report_url"] == url_of("affable-shark/drafts/tok/reports/parts/bioimageio.core_0.11.0/static.json")
     assert len(onnx_test["reason"]) <= 2000
     partners = {p["name"]: p for p in d["partners"]}
     assert partners["ilastik_1.4"]["status"] == "passed"
@@ -118,3 +121,24 @@ def test_serve_gives_folder_index_and_redirects(local_ctx: Context) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_details_link_and_explain_the_stored_results(ctx: Context, packages: dict[str, Path]) -> None:
+    """Our own results are parts of the assembled bioimageio.core report: the detail file
+    links each part (a URL that exists) and gives the failure's reason."""
+    from backoffice.records.reports import store_report
+    from backoffice.records.target import resolve_target
+    from backoffice.stage.stage import stage
+
+    cid = stage(ctx, str(packages["model"]), uploader="github|1", progress=False).concept_id
+    target = resolve_target(ctx.concepts, cid, "draft")
+    failed = {"status": "failed", "details": [{"name": "reproduce", "errors": [{"loc": ["weights", "onnx"], "msg": "outputs differ"}]}]}
+    store_report(ctx.storage, ctx.concepts, ctx.record_step, target, "bioimageio.core_0.11.0_onnx", "failed", failed,
+                 step="test", message="onnx failed", tool="bioimageio.core", weight_format="onnx")
+    generate_index(ctx)
+    detail = json.loads(ctx.storage.get_bytes(keys.dashboard_detail(cid)))
+    (onnx_test,) = [t for t in detail["draft"]["tests"] if t["weight_format"] == "onnx"]
+    assert onnx_test["reason"] == "reproduce (weights.onnx): outputs differ" or "outputs differ" in onnx_test["reason"]
+    key = keys.draft_reports(cid, target.draft_token or "") + "parts/bioimageio.core_0.11.0/onnx.json"
+    assert onnx_test["report_url"] == ctx.storage.public_url(key) and ctx.storage.exists(key)
+    assert not [p for p in detail["draft"]["partners"] if p["name"].startswith("parts/")]

@@ -69,6 +69,8 @@ def test_missing_file_sends_the_draft_back_with_the_errors(
 
     assert _cli(["finish-testing", cid]) == 0
     assert ctx.concepts.get(cid).require_draft().status == DraftStatus.CHANGES_REQUESTED
+    _cli(["test", cid, "draft"])  # a late test result does not pull the draft back into testing
+    assert ctx.concepts.get(cid).require_draft().status == DraftStatus.CHANGES_REQUESTED
     assert _cli(["publish", cid, "--reviewer", "github|10000001"]) == 6
     assert len(inbox.messages) == 1
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ..errors import BackupIncompleteError, InvalidArgumentError
+from ..errors import BackupIncompleteError, InvalidArgumentError, NotFoundError
 from ..gh_actions import append_summary, set_outputs
 from ..log import logger
 from .common import console, make_context
@@ -25,13 +25,16 @@ def backup(
     if concept_id is not None and not concept_id.strip():
         raise InvalidArgumentError("the concept id must not be empty")
     ctx = make_context()
+    if concept_id is not None:  # a wrong name is an error, with or without Zenodo
+        record = ctx.concepts.get(concept_id)
+        if version is not None and version not in record.versions:
+            known = ", ".join(record.versions) or "none"
+            raise NotFoundError(f"'{concept_id}' has no published version {version} (published: {known})")
     client = make_client(ctx)
     if client is None:
         console.print(SKIPPED)
         append_summary(f"## Zenodo backup\n\n{SKIPPED}\n")
         return
-    if concept_id is not None:
-        ctx.concepts.get(concept_id)  # the concept must exist
     report = run_backup(ctx, client, lambda line: logger.info("%s", line), concept_id, version)
     done = [o for o in report.outcomes if o.outcome == "backed up"]
     if done:

@@ -7,14 +7,12 @@ from dataclasses import dataclass
 
 from ..context import Context
 from ..errors import ConflictError, InvalidArgumentError
-from ..records.concept import ConceptRecord
 from ..records.handover import Handover
 from ..records.report_names import core_report, spec_report
 from ..records.reports import store_report
-from ..records.status import DraftStatus
 from ..validate.static import StaticResult, check_can_validate, record_validation, spec_version
 from ..records.target import Target, resolve_target
-from .run import core_version, first_error, maybe_finish_testing
+from .run import core_version, enter_testing, first_error, maybe_finish_testing
 
 
 @dataclass(frozen=True)
@@ -30,18 +28,6 @@ def _check_matches(handover: Handover, target: Target, concept_id: str, which: s
             f"the hand-over is for {handover.concept_id} {handover.subject}, not {concept_id} {which}")
     if target.subject == "draft" and handover.draft_token != target.draft_token:
         raise ConflictError(f"the draft of '{concept_id}' was replaced by a new upload since this result was made; it is not stored")
-
-
-def _enter_testing(ctx: Context, target: Target) -> None:
-    if target.subject != "draft":
-        return
-
-    def mutate(record: ConceptRecord) -> None:
-        draft = record.require_draft()
-        if draft.token == target.draft_token and draft.status not in (DraftStatus.TESTING, DraftStatus.CHANGES_REQUESTED):
-            record.set_draft_status(DraftStatus.TESTING)
-
-    ctx.concepts.update(target.concept_id, mutate)
 
 
 def store_handover(ctx: Context, concept_id: str, which: str, handover: Handover, actor: str | None = None) -> Stored:
@@ -65,7 +51,7 @@ def store_handover(ctx: Context, concept_id: str, which: str, handover: Handover
         raise InvalidArgumentError(f"'{concept_id}' {which} has no '{wf}' weights")
     if handover.tool == "bioimageio.core" and not wf:
         raise InvalidArgumentError("a bioimageio.core hand-over names its weight format")
-    _enter_testing(ctx, target)
+    enter_testing(ctx, target)
     name = core_report(core_version(), wf) if handover.tool == "bioimageio.core" else spec_report(spec_version())
     error = first_error(summary) if handover.status == "failed" else None
     what = wf or f"{target.record.type}: static checks only"

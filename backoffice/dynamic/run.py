@@ -173,13 +173,16 @@ def merged_test_kwargs(ctx: Context, target: Target, weight_format: str, content
     return {k: v for k, v in kwargs.items() if k in allowed}
 
 
-def _enter_testing(ctx: Context, target: Target) -> None:
+def enter_testing(ctx: Context, target: Target) -> None:
+    """Move the draft to `testing` when a test result arrives, unless it is testing already
+    or went back to its uploader (a failed static validation: changes requested); a
+    result for a replaced upload leaves the new draft alone."""
     if target.subject != "draft":
         return
 
     def mutate(record: ConceptRecord) -> None:
         draft = record.require_draft()
-        if draft.token == target.draft_token and draft.status != DraftStatus.TESTING:
+        if draft.token == target.draft_token and draft.status not in (DraftStatus.TESTING, DraftStatus.CHANGES_REQUESTED):
             record.set_draft_status(DraftStatus.TESTING)
 
     ctx.concepts.update(target.concept_id, mutate)
@@ -202,7 +205,7 @@ def run_weight_format_test(
     if weight_format not in target.summary.weight_formats:
         have = ", ".join(target.summary.weight_formats) or "none"
         raise NotFoundError(f"'{concept_id}' {which} has no '{weight_format}' weights (it has: {have})")
-    _enter_testing(ctx, target)
+    enter_testing(ctx, target)
     wf_info = WEIGHT_FORMATS.get(weight_format)
     with local_files(ctx.storage, target) as folder:
         rdf = folder / target.rdf_name
@@ -232,7 +235,7 @@ def run_weight_format_test(
 def run_static_only_test(ctx: Context, concept_id: str, which: str, actor: str | None = None) -> DynamicTestOutcome:
     """`backoffice test` on a dataset or notebook: the static checks only."""
     target = resolve_target(ctx.concepts, concept_id, which)
-    _enter_testing(ctx, target)
+    enter_testing(ctx, target)
     with local_files(ctx.storage, target) as folder:
         status, summary, markdown = run_spec_validation(folder / target.rdf_name)
     name = spec_report(spec_version())

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 from ..context import Context
 from ..ids import emoji_of
@@ -39,18 +39,23 @@ def _dump(data: Any) -> bytes:
 
 
 def _reports(storage: Storage, prefix: str) -> dict[str, dict[str, Any]]:
-    """The report files directly under `prefix` (name -> JSON), skipping unreadable ones."""
+    """The reports under `prefix`, skipping unreadable ones: each report file by its name,
+    and each part of our own assembled report (`parts/<stem>/<part>`, a job's full
+    summary) by its path."""
     out: dict[str, dict[str, Any]] = {}
     for info in storage.list(prefix):
         name = info.key[len(prefix):]
-        if "/" in name or not name.endswith(".json") or info.size > MAX_REPORT_BYTES:
+        is_part = name.startswith("parts/") and name.count("/") == 2
+        if ("/" in name and not is_part) or not name.endswith(".json") or info.size > MAX_REPORT_BYTES:
             continue
         try:
             data = json.loads(storage.get_bytes(info.key))
         except (ObjectNotFound, ValueError):
             continue
+        if is_part and isinstance(data, dict):
+            data = cast(dict[str, Any], data).get("summary")
         if isinstance(data, dict):
-            out[name[: -len(".json")]] = data
+            out[name[: -len(".json")]] = cast(dict[str, Any], data)
     return out
 
 

@@ -74,6 +74,18 @@ def _test(name: str, brief: ReportBrief, report: Mapping[str, Any] | None) -> di
     }
 
 
+def _stored_name(name: str, brief: ReportBrief, static_parts: Sequence[str]) -> str:
+    """Where the result `name` is stored below `reports/`: our own checks are parts of the
+    assembled `bioimageio.core_<version>` report (`parts/<stem>/<weight format|static>`),
+    a partner's report is a file of its own."""
+    wf = brief.weight_format
+    if brief.tool == "bioimageio.core" and wf and name.endswith(f"_{wf}"):
+        return f"parts/{name[: -len(wf) - 1]}/{wf}"
+    if brief.tool == "bioimageio.spec" and wf is None and static_parts:
+        return static_parts[-1]
+    return name
+
+
 def _tests(
     tests: Mapping[str, ReportBrief], reports: Mapping[str, Mapping[str, Any]], reports_prefix: str, url_of: UrlOf
 ) -> dict[str, Any]:
@@ -81,10 +93,12 @@ def _tests(
     validation: dict[str, Any] | None = None
     dynamic: list[dict[str, Any]] = []
     partners: list[dict[str, Any]] = []
+    static_parts = sorted(n for n in reports if n.startswith("parts/") and n.endswith("/static"))
     for name, brief in sorted(tests.items(), key=lambda nt: (nt[1].weight_format or "", nt[0])):
-        report = reports.get(name)
+        stored = _stored_name(name, brief, static_parts)
+        report = reports.get(stored)
         entry = _test(name, brief, report)
-        entry["report_url"] = url_of(f"{reports_prefix}{name}.json")
+        entry["report_url"] = url_of(f"{reports_prefix}{stored}.json")
         if brief.tool == "bioimageio.spec" and brief.weight_format is None:
             validation = {**(validation_by_field(report) if report is not None else {}), **entry}
         elif brief.tool in OWN_TOOLS:
@@ -93,7 +107,7 @@ def _tests(
             partners.append(entry)
     listed = set(tests)
     for name, report in sorted(reports.items()):  # partner reports without a brief on the record
-        if name not in listed and not name.startswith(OWN_TOOLS):
+        if name not in listed and not name.startswith((*OWN_TOOLS, "parts/")):
             partners.append({
                 "name": name, "tool": name.split("_", 1)[0], "weight_format": None,
                 "status": str(report.get("status") or "unknown"), "score": report.get("score"),

@@ -218,7 +218,7 @@ def index_header(config: CollectionConfig) -> dict[str, Any]:
     t = config.collection_template
     return {
         **t.model_dump(mode="json"),
-        "partners": [PartnerEntry(id=p.id, name=p.name, docs=p.docs, logo=p.logo, icon=p.icon, tool=p.tool_name,
+        "partners": [PartnerEntry(id=p.id, name=p.name, docs=p.docs, logo=p.logo, icon=p.icon or p.display.icon or p.logo, tool=p.tool_name,
                                   resource_types=list(p.resource_types)).model_dump(mode="json") for p in config.partners],
     }
 
