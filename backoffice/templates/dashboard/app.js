@@ -323,10 +323,15 @@
     const [compat, index] = await Promise.all([getJSON(COMPAT), getJSON(INDEX)]);
     const partners = (index && index.partners) || [];
     const parts = [el("div", { className: "toolbar" }, el("h2", {}, "Compatibility"))];
-    if (!compat) {
+    const tools = compat && compat.tools && typeof compat.tools === "object" ? compat.tools : null;
+    const partnerTools = tools ? Object.entries(tools).filter(([name, t]) => name !== "bioimageio.core" && ((t.works || []).length || (t.fails || []).length)) : [];
+    if (!compat || (tools && !partnerTools.length)) {
       parts.push(el("p", { id: "no-compat" }, "No partner compatibility reports yet."));
       if (partners.length) parts.push(el("p", { className: "muted" }, "Partners: ", partners.map((p) => p.name || p.id).join(", ")));
-    } else if (compat.tools && typeof compat.tools === "object") {
+    }
+    if (!compat) {
+      // nothing more to show
+    } else if (tools) {
       // {name, tools: {<tool>: {name, partners: [...], works: [item], fails: [item], not_applicable}}}
       for (const [tool, t] of Object.entries(compat.tools)) {
         const items = [...(t.works || []).map((i) => Object.assign({ status: "passed" }, i)),
