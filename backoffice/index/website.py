@@ -4,6 +4,8 @@ all_versions.json, `<concept>/versions.json` and the id_map aliases. Pure functi
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -62,12 +64,16 @@ def website_fields(record: ConceptRecord, latest: VersionRecord, decl: CurationD
     }
 
 
+DOI = re.compile(r"^10\.\d{4,9}/")
+"""What a DOI looks like (`10.<registrant>/<suffix>`)."""
+
+
 def plan_aliases(record: ConceptRecord, listed: list[VersionRecord], decl: CurationDecl) -> dict[str, str]:
     """Other ids that resolve to a listed version of `record`: alias -> version.
 
     From weakest to strongest (a stronger one takes an alias a weaker one gave): the
-    description's own `id` where it differs from the concept id (newer versions over
-    older), legacy ids and the legacy nickname (-> latest), the concept DOI (-> latest),
+    description's own `id` where it differs from the concept id and is not a DOI (newer
+    versions over older), legacy ids and the legacy nickname declared in `collection/` (-> latest), the concept DOI (-> latest),
     each version DOI (-> that version). Whether an alias may shadow another concept is
     decided in `assemble` (never).
     """
@@ -75,9 +81,11 @@ def plan_aliases(record: ConceptRecord, listed: list[VersionRecord], decl: Curat
     out: dict[str, str] = {}
     for v in listed:
         d = v.summary.declared_id
-        if d and d != record.id and not d.startswith(record.id + "/"):
+        # an upload may not claim a DOI (it could be another concept's): DOIs come from the
+        # records (the Zenodo backup) and from reviewers' `legacy.ids` only
+        if d and d != record.id and not d.startswith(record.id + "/") and not DOI.match(d):
             out[d] = v.version
-    for alias in (*decl.legacy.ids, decl.legacy.nickname or listed[-1].summary.nickname):
+    for alias in (*decl.legacy.ids, decl.legacy.nickname):  # declared by reviewers, not by the upload
         if alias and alias != record.id:
             out[alias] = latest
     if record.concept_doi:
