@@ -16,7 +16,7 @@ import pytest
 from backoffice.context import Context
 from backoffice.errors import NotFoundError, ReportRejectedError
 from backoffice.index.generate import generate_index
-from backoffice.partners.ingest import ingest
+from backoffice.partners.ingest import ingest, load_expected
 from backoffice.records import keys
 from backoffice.records.concept import ConceptRecord, ResourceSummary, VersionRecord
 from backoffice.records.report_names import current_core_version
@@ -198,3 +198,25 @@ def test_cli_one_line_error_and_exit_code(local_ctx: Context, tmp_path: Path) ->
     assert r.returncode == 0, r.stderr
     assert f"{CID} 1.0: ilastik 1.4 passed (score 1)" in r.stdout
 
+
+
+def test_a_planned_check_hands_in_only_reports_on_what_it_was_given(local_ctx: Context, tmp_path: Path) -> None:
+    """A `script` partner's check runs uploaded code: its reports count only for the
+    resources it was given, naming the rdf it checked and the release its environment pins."""
+    publish_record(local_ctx, versions=("1.0", "2.0"))
+    planned = tmp_path / "resources.json"
+    planned.write_text(json.dumps([{"id": CID, "version": "1.0", "type": "model", "rdf_url": "x", "sha256": SHA}]))
+    expected = load_expected(planned)
+    pinned = '{"status": "failed", "rdf_sha256": "%s"}' % SHA
+    before = snapshot(local_ctx)
+    cases = {
+        "resource": write(tmp_path, f"a/{CID}/2.0/bioimageio.core_0.10.4.json", pinned),  # not given to the check
+        "rdf_sha256": write(tmp_path, f"b/{CID}/1.0/bioimageio.core_0.10.4.json", '{"status": "failed"}'),
+        "tool_version": write(tmp_path, f"c/{CID}/1.0/bioimageio.core_99.0.json", pinned),  # not the pinned release
+    }
+    for field, path in cases.items():
+        with pytest.raises(ReportRejectedError, match=f": {field}: "):
+            ingest(local_ctx, "core-previous", [str(path)], expected=expected)
+    assert snapshot(local_ctx) == before
+    ok = write(tmp_path, f"d/{CID}/1.0/bioimageio.core_0.10.4.json", pinned)
+    assert len(ingest(local_ctx, "core-previous", [str(ok)], expected=expected).accepted) == 1

@@ -384,10 +384,14 @@ def test_test_matrix_job_shape() -> None:
     make_env = next(i for i, s in enumerate(steps) if "backoffice make-env" in s.get("run", ""))
     mamba = next(i for i, s in enumerate(steps) if str(s.get("uses", "")).startswith("mamba-org/setup-micromamba@"))
     lock = next(i for i, s in enumerate(steps) if "conda-lock lock" in s.get("run", ""))
-    cache = next(i for i, s in enumerate(steps) if str(s.get("uses", "")).startswith("actions/cache@"))
+    cache = next(i for i, s in enumerate(steps) if str(s.get("uses", "")).startswith("actions/cache/restore@"))
     create = next(i for i, s in enumerate(steps) if "micromamba create" in s.get("run", ""))
+    save = next(i for i, s in enumerate(steps) if str(s.get("uses", "")).startswith("actions/cache/save@"))
     test = next(i for i, s in enumerate(steps) if "backoffice run-test" in s.get("run", ""))
-    assert make_env < mamba < lock < cache < create < test, names
+    # the environment is saved before the test runs uploaded code in it, never after
+    assert make_env < mamba < lock < cache < create < save < test, names
+    assert not any(str(s.get("uses", "")).startswith("actions/cache@") for s in steps)
+    assert all("cache" not in s.get("with", {}) for s in steps if str(s.get("uses", "")).startswith("actions/setup-python@"))
     assert steps[lock]["continue-on-error"] is True and steps[create]["continue-on-error"] is True
     assert steps[mamba]["continue-on-error"] is True and steps[make_env]["continue-on-error"] is True
     assert "if" not in steps[test]  # the test step runs whatever happened to the environment

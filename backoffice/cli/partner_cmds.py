@@ -41,12 +41,17 @@ def ingest_reports(
     partner: str = typer.Argument(..., help="Partner id from bioimageio_collection_config.json."),
     sources: list[str] = typer.Argument(..., help="Report files, folders or zips (<concept>/<version>/<tool>_<version>.json), or http(s) URLs of them."),
     actor: str | None = typer.Option(None, "--actor", help="Who hands the reports in (for the log)."),
+    expected: Path | None = typer.Option(
+        None, "--expected",
+        help="The resources the check was given (`plan-partner-check --out`): any other report, or one without"
+        " the sha256 of the rdf it checked or the release the partner's environment pins, is refused.",
+    ),
 ) -> None:
     """Check a partner's compatibility reports, store them next to the versions' reports and conflate."""
-    from ..partners.ingest import ingest
+    from ..partners.ingest import ingest, load_expected
 
     ctx = make_context()
-    result = ingest(ctx, partner, sources, actor=actor)
+    result = ingest(ctx, partner, sources, actor=actor, expected=None if expected is None else load_expected(expected))
     lines = [f"{a.concept_id} {a.version}: {a.tool} {a.tool_version} {a.report.status} (score {a.report.score:g})" for a in result.accepted]
     append_summary(f"## Reports of {partner}\n\n" + "\n".join(f"- {ln}" for ln in lines) + "\n")
     for ln in lines:

@@ -13,9 +13,10 @@ concept logs record what came in.
 
 from __future__ import annotations
 
+import json
 import tempfile
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -146,6 +147,17 @@ def _target(relative: str) -> tuple[str, str, str]:
     return parts[-3], parts[-2], parts[-1]
 
 
+def pinned_release(partner: Partner) -> str | None:
+    """The release of the partner's tool its `script` environment pins (`<tool>==<version>`)."""
+    if partner.script is None:
+        return None
+    for req in partner.script.environment:
+        name, sep, version = req.partition("==")
+        if sep and name.strip().lower() == partner.tool_name.lower():
+            return version.strip()
+    return None
+
+
 def check(ctx: Context, partner: Partner, candidate: Candidate,
           records: dict[str, ConceptRecord | None] | None = None) -> Accepted:
     """One report checked against the partner and the collection; ReportRejectedError says why.
@@ -181,12 +193,43 @@ def check(ctx: Context, partner: Partner, candidate: Candidate,
     return Accepted(concept_id, version, partner.tool_name, tool_version, report, data, o)
 
 
-def ingest(ctx: Context, partner_id: str, sources: Sequence[str], *, actor: str | None = None) -> IngestResult:
-    """Check every report, then store them all, conflate each touched version once, log."""
+def load_expected(path: Path) -> dict[tuple[str, str], str]:
+    """The resources a check was given (`plan-partner-check --out`): (concept, version) -> rdf sha256."""
+    try:
+        items: Any = json.loads(path.read_text(encoding="utf-8"))
+        return {(str(i["id"]), str(i["version"])): str(i["sha256"]) for i in items}
+    except (OSError, ValueError, TypeError, KeyError) as e:
+        raise ReportRejectedError(f"{path}: not a list of planned resources (id, version, sha256): {e}") from None
+
+
+def _check_expected(a: Accepted, expected: Mapping[tuple[str, str], str]) -> None:
+    """A report of a check our own workflow ran (uploaded code ran there too) must be about a
+    resource that check was given, and name the rdf it checked."""
+    sha = expected.get((a.concept_id, a.version))
+    if sha is None:
+        raise _reject(a.origin, "resource", f"{a.concept_id} {a.version} is not among the resources this check was given")
+    extra = a.report.model_extra or {}
+    if extra.get("rdf_sha256", extra.get("sha256")) != sha:
+        raise _reject(a.origin, "rdf_sha256", "a planned check must name the sha256 of the rdf it was given")
+
+
+def ingest(ctx: Context, partner_id: str, sources: Sequence[str], *, actor: str | None = None,
+           expected: Mapping[tuple[str, str], str] | None = None) -> IngestResult:
+    """Check every report, then store them all, conflate each touched version once, log.
+
+    `expected`: the resources a check of ours was given (a `script` partner's run): any
+    other report is refused, and a `script` partner's reports must carry the release its
+    environment pins."""
     partner = ctx.config.partner(partner_id)
     with tempfile.TemporaryDirectory(prefix="backoffice-reports-") as tmp:
         records: dict[str, ConceptRecord | None] = {}
         accepted = [check(ctx, partner, c, records) for c in collect(sources, Path(tmp))]
+    if expected is not None:
+        pinned = pinned_release(partner)
+        for a in accepted:
+            _check_expected(a, expected)
+            if pinned is not None and a.tool_version != pinned:
+                raise _reject(a.origin, "tool_version", f"the check's environment pins {partner.tool_name} {pinned}, not {a.tool_version}")
     seen: dict[str, str] = {}
     for a in accepted:
         if a.key in seen:
