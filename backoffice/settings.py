@@ -161,6 +161,12 @@ class Settings(BaseSettings):
     imap_mailbox: str = "INBOX"
     """Mailbox (folder) read for replies."""
 
+    imap_authserv_id: str | None = None
+    """authserv-id of the `Authentication-Results` header the bot's mail server adds to incoming
+    mail (e.g. `mx.google.com`). A reply counts only when that server's header says `dmarc=pass`
+    (or `dkim=pass` for the From domain): anyone can write a reviewer's address into From.
+    Unset: no reply is trusted; each is left in the mailbox and reported."""
+
     def ci_run_url(self) -> str | None:
         """The run URL, given or derived from the GitHub Actions environment."""
         if self.run_url:

@@ -38,7 +38,8 @@ REVIEWER_MAIL = "demo-reviewer@example.org"  # a reviewer in the repo's config
 
 def _ctx(local_ctx: Context, settings_factory: Any, dovecot: Dovecot, mailbox: str, **extra: Any) -> Context:  # noqa: F811
     settings = settings_factory(imap_host=dovecot.host, imap_port=dovecot.port, imap_user=IMAP_USER,
-                                imap_password=IMAP_PASSWORD, imap_tls=False, imap_mailbox=mailbox, mail_from=BOT, **extra)
+                                imap_password=IMAP_PASSWORD, imap_tls=False, imap_mailbox=mailbox, mail_from=BOT,
+                                imap_authserv_id=AUTHSERV, **extra)
     return Context(settings, storage=local_ctx.storage)
 
 
@@ -51,8 +52,14 @@ def _send(route: MailRoute, msg: EmailMessage) -> None:
         smtp.send_message(msg)
 
 
-def _reply(to: str, subject: str, body: str, sender: str = JANE, **headers: str) -> EmailMessage:
+AUTHSERV = "mx.bioimage.test"
+"""The receiving mail server's authserv-id: it vouches for senders in Authentication-Results."""
+
+
+def _reply(to: str, subject: str, body: str, sender: str = JANE, authenticated: bool = True, **headers: str) -> EmailMessage:
     msg = EmailMessage()
+    if authenticated:  # as the receiving server adds it, on top
+        msg["Authentication-Results"] = f"{AUTHSERV}; dkim=pass header.i=@{sender.split('@')[1]}; dmarc=pass header.from={sender.split('@')[1]}"
     msg["From"] = f"Jane Doe <{sender}>"
     msg["To"] = to
     msg["Subject"] = subject
@@ -99,7 +106,7 @@ def test_reply_to_a_notification_lands_once_in_the_chat(
            "BACKOFFICE_CONFIG_PATH": str(ctx.settings.config_path), "BACKOFFICE_COLLECTION_DIR": str(ctx.settings.collection_dir),
            "BACKOFFICE_IMAP_HOST": dovecot.host, "BACKOFFICE_IMAP_PORT": str(dovecot.port), "BACKOFFICE_IMAP_USER": IMAP_USER,
            "BACKOFFICE_IMAP_PASSWORD": IMAP_PASSWORD, "BACKOFFICE_IMAP_TLS": "false",
-           "BACKOFFICE_IMAP_MAILBOX": smtp_to_imap.mailbox, "BACKOFFICE_MAIL_FROM": BOT, "GITHUB_STEP_SUMMARY": str(tmp_path / "s.md")}
+           "BACKOFFICE_IMAP_MAILBOX": smtp_to_imap.mailbox, "BACKOFFICE_MAIL_FROM": BOT, "BACKOFFICE_IMAP_AUTHSERV_ID": AUTHSERV, "GITHUB_STEP_SUMMARY": str(tmp_path / "s.md")}
     r = subprocess.run([sys.executable, "-m", "backoffice", "-v", "read-mail-replies"], env=env, capture_output=True,
                        text=True, timeout=120, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
@@ -206,7 +213,7 @@ def test_reader_killed_mid_run_and_started_again(
            "BACKOFFICE_CONFIG_PATH": str(ctx.settings.config_path), "BACKOFFICE_COLLECTION_DIR": str(ctx.settings.collection_dir),
            "BACKOFFICE_IMAP_HOST": dovecot.host, "BACKOFFICE_IMAP_PORT": str(dovecot.port), "BACKOFFICE_IMAP_USER": IMAP_USER,
            "BACKOFFICE_IMAP_PASSWORD": IMAP_PASSWORD, "BACKOFFICE_IMAP_TLS": "false",
-           "BACKOFFICE_IMAP_MAILBOX": smtp_to_imap.mailbox, "BACKOFFICE_MAIL_FROM": BOT}
+           "BACKOFFICE_IMAP_MAILBOX": smtp_to_imap.mailbox, "BACKOFFICE_MAIL_FROM": BOT, "BACKOFFICE_IMAP_AUTHSERV_ID": AUTHSERV}
     r = subprocess.run([sys.executable, "-c", KILLER], env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert r.returncode == -9, r.stderr  # SIGKILL, right after the first chat write
     assert [m.text for m in ctx.chat(CID).read()] == ["reply 0"]
@@ -224,3 +231,31 @@ def test_missing_imap_settings_is_one_line_error(tmp_path: Path) -> None:
                        capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert r.returncode == 2 and r.stderr.strip().count("\n") == 0
     assert r.stderr.startswith("error: reading mail replies needs BACKOFFICE_IMAP_HOST")
+
+
+def test_a_forged_sender_is_left_alone() -> None:
+    """Anyone can write a reviewer's address into From: only the receiving server's own
+    Authentication-Results count (topmost, its authserv-id, dmarc or aligned dkim pass)."""
+    from email import message_from_bytes
+
+    from backoffice.notify.reply_text import sender_authenticated
+
+    def parsed(msg: EmailMessage) -> Any:
+        return message_from_bytes(bytes(msg))
+
+    good = parsed(_reply(BOT, "x", "hi", sender=REVIEWER_MAIL))
+    assert sender_authenticated(good, AUTHSERV, REVIEWER_MAIL)
+    assert not sender_authenticated(good, None, REVIEWER_MAIL)  # no server configured: nobody is trusted
+    forged = parsed(_reply(BOT, "x", "hi", sender=REVIEWER_MAIL, authenticated=False))
+    assert not sender_authenticated(forged, AUTHSERV, REVIEWER_MAIL)
+    # a header the sender wrote, naming another server, or below ours saying fail
+    spoof = _reply(BOT, "x", "hi", sender=REVIEWER_MAIL, authenticated=False)
+    spoof["Authentication-Results"] = "evil.example; dmarc=pass header.from=example.org"
+    assert not sender_authenticated(parsed(spoof), AUTHSERV, REVIEWER_MAIL)
+    failed = _reply(BOT, "x", "hi", sender=REVIEWER_MAIL, authenticated=False)
+    failed["Authentication-Results"] = f"{AUTHSERV}; dkim=none; dmarc=fail header.from=example.org"
+    failed["Authentication-Results"] = f"{AUTHSERV}; dmarc=pass header.from=example.org"  # lower: injected by the sender
+    assert not sender_authenticated(parsed(failed), AUTHSERV, REVIEWER_MAIL)
+    other_domain = _reply(BOT, "x", "hi", sender=REVIEWER_MAIL, authenticated=False)
+    other_domain["Authentication-Results"] = f"{AUTHSERV}; dkim=pass header.i=@attacker.example"
+    assert not sender_authenticated(parsed(other_domain), AUTHSERV, REVIEWER_MAIL)

@@ -29,7 +29,7 @@ from ..errors import ConfigError, ExternalServiceError
 from ..log import logger
 from ..records.concept import ConceptRecord
 from ..records.journal import ChatMessage
-from .reply_text import entry_name, recipients_of, reply_content, sender_of, sent_at
+from .reply_text import entry_name, recipients_of, reply_content, sender_authenticated, sender_of, sent_at
 from .tokens import concept_of_address, concept_of_subject
 
 HANDLED_KEYWORD = "BioimageioChat"
@@ -86,7 +86,8 @@ def match_reply(ctx: Context, msg: Message) -> Match:
     if record is None:
         return Match(None, False)
     sender = sender_of(msg)
-    return Match(record.id, sender is not None and sender in allowed_senders(ctx, record))
+    allowed = sender is not None and sender in allowed_senders(ctx, record)
+    return Match(record.id, allowed and sender_authenticated(msg, ctx.settings.imap_authserv_id, sender or ""))
 
 
 def _connect(ctx: Context) -> imaplib.IMAP4:

@@ -141,6 +141,25 @@ def reply_content(msg: Message, max_chars: int = MAX_REPLY_CHARS) -> ReplyConten
     return ReplyContent(text, dropped)
 
 
+def sender_authenticated(msg: Message, authserv_id: str | None, sender: str) -> bool:
+    """Whether the receiving server `authserv_id` vouches for the From address (RFC 8601):
+    its topmost `Authentication-Results` header says `dmarc=pass`, or `dkim=pass` with a
+    signing domain equal to the sender's. Headers of other servers (a sender can write any)
+    do not count; neither does a later header of the same server."""
+    if not authserv_id:
+        return False
+    domain = sender.rsplit("@", 1)[-1].lower()
+    for value in msg.get_all("Authentication-Results", []):
+        text = " ".join(str(value).split()).lower()
+        server, _, results = text.partition(";")
+        if not server.strip() or server.split()[0] != authserv_id.lower():
+            continue
+        if re.search(r"(^|[\s;])dmarc=pass\b", results):
+            return True
+        return any(m.group(2) == domain for m in re.finditer(r"dkim=pass\b([^;]*?)header\.[di]=@?([a-z0-9.-]+)", results))
+    return False
+
+
 def sender_of(msg: Message) -> str | None:
     """The sender's address, lower-cased."""
     _, address = parseaddr(str(msg.get("From", "")))
