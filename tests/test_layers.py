@@ -1,4 +1,4 @@
-"""The package's shape: no import cycle between its packages, no oversized module, and a
+"""The package's shape: no import cycle between its packages, no oversized module or test file, and a
 command line that starts without the heavy libraries."""
 
 from __future__ import annotations
@@ -116,3 +116,10 @@ def test_the_command_line_starts_without_heavy_libraries() -> None:
     r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "", f"imported at start-up: {r.stdout.strip()}"
+
+
+def test_no_test_file_over_500_lines() -> None:
+    sizes = {p.name: len(p.read_text().splitlines()) for p in (REPO / "tests").glob("*.py")}
+    assert len(sizes) > 20
+    too_big = {name: n for name, n in sizes.items() if n > 500}
+    assert not too_big, f"test files over 500 lines: {too_big}"
