@@ -143,3 +143,22 @@ def test_model_weight_format_tested_from_its_public_url(local_ctx: Context, pack
     assert r.returncode == 0, r.stderr
     draft = local_ctx.concepts.get(cid).require_draft()
     assert [t.status for t in draft.tests.values() if t.weight_format == "onnx"] == ["passed"]
+
+
+def test_store_refuses_a_hand_over_of_another_job(local_ctx: Context, packages: dict[str, Path], tmp_path: Path) -> None:
+    """The store job says what each matrix entry ran: a hand-over of another step or weight
+    format (artifacts mixed up, or made up by uploaded code) is not stored."""
+    cid = stage(local_ctx, str(packages["dataset"]), uploader="jane@example.org", progress=False).concept_id
+    token = local_ctx.concepts.get(cid).require_draft().token
+    path = tmp_path / "h.json"
+    path.write_text(json.dumps(_good(cid, token)))
+    before = _snapshot(local_ctx)
+    r = _bo(["store-test-result", cid, "draft", str(path), "--expect-step", "test", "--expect-weight-format", "onnx"],
+            _env(local_ctx), tmp_path)
+    _one_line_error(r, 14, "the hand-over tested 'static checks', this job expects 'onnx'")
+    r = _bo(["store-test-result", cid, "draft", str(path), "--expect-step", "validate-format"], _env(local_ctx), tmp_path)
+    _one_line_error(r, 14, "the hand-over is of step 'test', this job expects 'validate-format'")
+    assert _snapshot(local_ctx) == before
+    r = _bo(["store-test-result", cid, "draft", str(path), "--expect-step", "test", "--expect-weight-format", ""],
+            _env(local_ctx), tmp_path)
+    assert r.returncode == 0, r.stderr

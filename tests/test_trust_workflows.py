@@ -17,7 +17,7 @@ from backoffice.context import Context
 from test_workflows import REPO, WORKFLOW_FILES, load, parse_outputs, workflow
 
 RUNS_UPLOADED_CODE = re.compile(
-    r"backoffice (test|run-test|make-env)\b|micromamba (create|install)|setup-micromamba|conda-lock|validate-format")
+    r"backoffice (test|run-test|make-env|validate-format)\b|micromamba (create|install)|setup-micromamba|conda-lock")
 """Steps that install or run an upload's code, or fetch URLs it names."""
 
 

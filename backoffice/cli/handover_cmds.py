@@ -55,12 +55,22 @@ def store_test_result(
     which: str = typer.Argument(..., help=WHICH_HELP, parser=draft_or_version),
     file: Path = typer.Argument(..., help="The hand-over written by `run-test` or `validate-format --handover-out`."),
     actor: str | None = typer.Option(None, "--actor", help="Who asked for it (for the log)."),
+    expect_step: str | None = typer.Option(
+        None, "--expect-step", help="The step the job that made the hand-over ran (`test` or `validate-format`); another is refused."),
+    expect_weight_format: str | None = typer.Option(
+        None, "--expect-weight-format",
+        help="The weight format the job that made the hand-over tested (empty: static checks only); another is refused."),
 ) -> None:
     """Check a hand-over (size, shape, that it is this draft or version) and store its report."""
     from ..dynamic.handover_store import store_handover
     from ..records.handover import parse_handover
 
     handover = parse_handover(file)
+    if expect_step is not None and handover.step != expect_step:
+        raise InvalidArgumentError(f"{file}: the hand-over is of step '{handover.step}', this job expects '{expect_step}'")
+    if expect_weight_format is not None and (handover.weight_format or "") != expect_weight_format:
+        raise InvalidArgumentError(f"{file}: the hand-over tested '{handover.weight_format or 'static checks'}',"
+                                   f" this job expects '{expect_weight_format or 'static checks'}'")
     ctx = make_context()
     stored = store_handover(ctx, concept_id, which, handover, actor=actor)
     set_outputs({"status": stored.status, "report": stored.report_name})
