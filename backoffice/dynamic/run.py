@@ -173,17 +173,26 @@ def merged_test_kwargs(ctx: Context, target: Target, weight_format: str, content
     return {k: v for k, v in kwargs.items() if k in allowed}
 
 
+def failed_validation(draft: DraftRecord) -> bool:
+    """Whether bioimageio.spec's static validation of this upload failed (it never goes to review)."""
+    return any(t.tool == "bioimageio.spec" and t.status == "failed" for t in draft.tests.values())
+
+
 def enter_testing(ctx: Context, target: Target) -> None:
-    """Move the draft to `testing` when a test result arrives, unless it is testing already
-    or went back to its uploader (a failed static validation: changes requested); a
-    result for a replaced upload leaves the new draft alone."""
+    """Move the draft to `testing` when a test result arrives (a retest after changes were
+    requested starts a new round), unless it is testing already or was sent back because
+    its static validation failed: no test can make that upload reviewable, only a new
+    one. A result for a replaced upload leaves the new draft alone."""
     if target.subject != "draft":
         return
 
     def mutate(record: ConceptRecord) -> None:
         draft = record.require_draft()
-        if draft.token == target.draft_token and draft.status not in (DraftStatus.TESTING, DraftStatus.CHANGES_REQUESTED):
-            record.set_draft_status(DraftStatus.TESTING)
+        if draft.token != target.draft_token or draft.status == DraftStatus.TESTING:
+            return
+        if draft.status == DraftStatus.CHANGES_REQUESTED and failed_validation(draft):
+            return
+        record.set_draft_status(DraftStatus.TESTING)
 
     ctx.concepts.update(target.concept_id, mutate)
 
@@ -277,7 +286,7 @@ def maybe_finish_testing(ctx: Context, target: Target, *, force: bool = False) -
         missing = _missing_formats(record, target)
         if missing is None or (missing and not force):
             return None
-        if any(t.tool == "bioimageio.spec" and t.status == "failed" for t in record.require_draft().tests.values()):
+        if failed_validation(record.require_draft()):
             return None  # failed static validation: never to the reviewers
         return record.set_draft_status(DraftStatus.AWAITING_REVIEW).model_copy()
 
