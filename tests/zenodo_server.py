@@ -138,6 +138,9 @@ class ZenodoStandIn:
         self.retry_after = "1"
         self.publish_answers_without_dois = False
         """Answer publish with the deposition before its DOIs show (a lagging index)."""
+        self.create_barrier: threading.Barrier | None = None
+        """When set, the first requests creating a deposition wait (up to 10 s) until as many are
+        in flight as the barrier's parties: two runs racing both create one, deterministically."""
         self._next_id = 1000
         self.url = ""
 
@@ -351,6 +354,13 @@ class ZenodoStandIn:
                 if fail and standin.fail_mode == "before":
                     self._drain(length)
                     return self._answer(500, {"status": 500, "message": "Internal server error (injected)."})
+                barrier = standin.create_barrier
+                if barrier is not None and self.command == "POST" and path == "/api/deposit/depositions":
+                    try:
+                        barrier.wait(timeout=10)
+                    except threading.BrokenBarrierError:
+                        pass
+                    standin.create_barrier = None  # one race: later creates go straight through
                 try:
                     bucket = re.fullmatch(r"/api/files/([0-9a-f]+)/(.+)", path)
                     if bucket and self.command == "PUT":
