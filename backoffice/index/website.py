@@ -41,6 +41,16 @@ def authors(given: list[Any], details: list[Any]) -> list[Author]:
     return [Author(name=str(n)) for n in given]
 
 
+def download_count(record: ConceptRecord, decl: CurationDecl) -> int | None:
+    """The earlier collection's count (imported into the record, else declared) plus the
+    downloads counted from the access logs; None when neither is known."""
+    d = record.downloads
+    declared = decl.legacy.download_count
+    if d is None:
+        return declared
+    return (d.legacy or declared or 0) + d.counted
+
+
 def website_fields(record: ConceptRecord, latest: VersionRecord, decl: CurationDecl, url_of: UrlOf) -> dict[str, Any]:
     """The fields the bioimage.io website reads besides the basic display fields."""
     s = latest.summary
@@ -58,7 +68,8 @@ def website_fields(record: ConceptRecord, latest: VersionRecord, decl: CurationD
         "training_data": TrainingData(id=s.training_data) if s.training_data else None,
         "root_url": url_of(files + "rdf.yaml").rsplit("/", 1)[0],
         "source": maybe_file_url(url_of, files, s.source),
-        "download_count": decl.legacy.download_count,
+        "download_count": download_count(record, decl),
+        "downloads_by_tool": dict(record.downloads.tools) if record.downloads else {},
         "nickname": nickname,
         "nickname_icon": (decl.legacy.nickname_icon or s.nickname_icon) if nickname else None,
     }
@@ -68,16 +79,18 @@ DOI = re.compile(r"^10\.\d{4,9}/")
 """What a DOI looks like (`10.<registrant>/<suffix>`)."""
 
 
-def plan_aliases(record: ConceptRecord, listed: list[VersionRecord], decl: CurationDecl) -> dict[str, str]:
+def plan_aliases(record: ConceptRecord, listed: list[VersionRecord], decl: CurationDecl, *, latest: str | None = "") -> dict[str, str]:
     """Other ids that resolve to a listed version of `record`: alias -> version.
 
     From weakest to strongest (a stronger one takes an alias a weaker one gave): the
     description's own `id` where it differs from the concept id and is not a DOI (newer
     versions over older), legacy ids and the legacy nickname declared in `collection/` (-> latest), the concept DOI (-> latest),
     each version DOI (-> that version). Whether an alias may shadow another concept is
-    decided in `assemble` (never).
+    decided in `assemble` (never). `latest` is what the concept-level aliases give (default:
+    the newest listed version; None: nothing, every version being yanked).
     """
-    latest = listed[-1].version
+    if latest == "":
+        latest = listed[-1].version
     out: dict[str, str] = {}
     for v in listed:
         d = v.summary.declared_id
@@ -86,9 +99,9 @@ def plan_aliases(record: ConceptRecord, listed: list[VersionRecord], decl: Curat
         if d and d != record.id and not d.startswith(record.id + "/") and not DOI.match(d):
             out[d] = v.version
     for alias in (*decl.legacy.ids, decl.legacy.nickname):  # declared by reviewers, not by the upload
-        if alias and alias != record.id:
+        if alias and alias != record.id and latest:
             out[alias] = latest
-    if record.concept_doi:
+    if record.concept_doi and latest:
         out[record.concept_doi] = latest
     for v in listed:
         if v.doi:
