@@ -97,7 +97,8 @@ def _source(value: Any) -> str | None:
 def _weight_files(weights: Any) -> list[str]:
     """File names of the weight entries (`weights: <format>: source:`), relative ones only."""
     out: list[str] = []
-    for entry in cast(dict[str, Any], weights).values() if isinstance(weights, dict) else []:
+    entries: list[Any] = list(cast(dict[str, Any], weights).values()) if isinstance(weights, dict) else []
+    for entry in entries:
         name = _source(entry)
         if name and "://" not in name and name not in out:
             out.append(name)

@@ -40,7 +40,7 @@ class CountResult:
     """Log objects read in this run."""
     skipped_objects: int = 0
     """Log objects skipped because the ledger has them."""
-    lines: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
+    lines: dict[str, int] = field(default_factory=lambda: dict[str, int].fromkeys(OUTCOMES, 0))
     """This run's lines by outcome."""
     concepts_updated: int = 0
 
@@ -78,7 +78,7 @@ class LineCounter:
 
     def read(self, obj: LogObject) -> dict[str, int]:
         """Count one log object's lines (into the tally) and mark it processed."""
-        counts = dict.fromkeys(OUTCOMES, 0)
+        counts: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
         with obj.open() as stream:
             for text in iter_lines(stream):
                 if not text.strip():

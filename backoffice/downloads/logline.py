@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import unquote
 
-_QUOTED = r'"((?:[^"\\]|\\.)*)"'
+_STRING = r'"[^"\\]*(?:\\.[^"\\]*)*"'
+"""A quoted field (`\\"` escapes a quote), matched without backtracking per character."""
 LINE = re.compile(
-    r"(\S+) (\S+) \[([^\]]+)\] (\S+) (\S+) (\S+) (\S+) (\S+) "  # owner bucket [time] ip requester request-id operation key
-    + _QUOTED + r" (\S+) (\S+) (\S+) (\S+) (\S+) (\S+) "  # "request-uri" status error bytes size total turnaround
-    + _QUOTED + " " + _QUOTED  # "referer" "user-agent"
-    + r"(?: .*)?$"  # version id, host id, signature, cipher, auth, host, TLS, ARN, ACL, ... (ignored)
+    r"[^ ]+ ([^ ]+) \[([^\]]+)\] ([^ ]+) [^ ]+ [^ ]+ ([^ ]+) ([^ ]+) "  # owner BUCKET [TIME] IP requester request-id OPERATION KEY
+    + _STRING + r" ([^ ]+) [^ ]+ [^ ]+ [^ ]+ [^ ]+ [^ ]+ "  # "request-uri" STATUS error bytes size total turnaround
+    + _STRING + ' "(' + _STRING[1:-1] + ')"'  # "referer" "USER-AGENT"
+    + r"(?: |$)"  # then version id, host id, signature, cipher, auth, host, TLS, ARN, ACL, ... (not read)
 )
 MONTHS = {m: i + 1 for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split())}
 
@@ -67,17 +68,16 @@ def parse_line(line: str) -> AccessLine | None:
     m = LINE.match(line)
     if m is None:
         return None
-    day = utc_day(m.group(3))
-    status = m.group(10)
+    bucket, stamp, ip, operation, key, status, agent = m.groups()
+    day = utc_day(stamp)
     if day is None or not status.isdigit():
         return None
-    key = m.group(8)
     return AccessLine(
-        bucket=m.group(2),
+        bucket=bucket,
         day=day,
-        remote_ip=m.group(4),
-        operation=m.group(7),
+        remote_ip=ip,
+        operation=operation,
         key="" if key == "-" else unquote(key),
         status=int(status),
-        user_agent="" if m.group(17) == "-" else _unescape(m.group(17)),
+        user_agent="" if agent == "-" else _unescape(agent),
     )

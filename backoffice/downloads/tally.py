@@ -56,7 +56,7 @@ class Tally:
     seen: dict[str, dict[str, set[str]]] = field(default_factory=dict[str, dict[str, set[str]]])
     """Day -> `<concept>/<version>` -> requester hashes."""
     newest_day: str = ""
-    stats: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
+    stats: dict[str, int] = field(default_factory=lambda: dict[str, int].fromkeys(OUTCOMES, 0))
     """Every line ever read, by outcome."""
     pending: set[str] = field(default_factory=set[str])
     """Concepts whose counts changed and are not yet written to their documents."""
