@@ -210,3 +210,20 @@ def test_logs_from_a_log_prefix_on_moto(moto_server: str, s3_storage: Storage, t
     for (_, tool), n in want["tools"].items():  # type: ignore[union-attr]
         tools[tool] = tools.get(tool, 0) + n
     assert collection["downloads_by_tool"] == tools
+
+
+def test_nightly_workflow_runs_no_uploaded_code_and_restores_nothing() -> None:
+    from ruamel.yaml import YAML
+
+    wf = YAML(typ="safe").load((Path(__file__).resolve().parents[1] / ".github/workflows/count_downloads.yaml").read_text())
+    assert "schedule" in wf["on"] and "workflow_dispatch" in wf["on"]
+    (job,) = wf["jobs"].values()
+    steps = job["steps"]
+    uses = [str(s.get("uses", "")) for s in steps]
+    assert not any(u.startswith(("actions/cache", "actions/download-artifact")) for u in uses)
+    assert all("cache" not in s.get("with", {}) for s in steps if str(s.get("uses", "")).startswith("actions/setup-python"))
+    runs = " ".join(str(s.get("run", "")) for s in steps)
+    assert "backoffice count-downloads" in runs and "backoffice generate-collection-json" in runs
+    for uploaded in ("backoffice test", "run-test", "stage", "pip install -r", "run-partner-check"):
+        assert uploaded not in runs
+    assert job["env"]["BACKOFFICE_DOWNLOADS_HASH_KEY"] == "${{ secrets.DOWNLOADS_HASH_KEY }}"
