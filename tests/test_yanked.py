@@ -137,3 +137,11 @@ def test_dashboard_shows_yanked_reason_and_downloads_plot(served: tuple[Context,
     assert plot.locator("rect").count() == 90
     assert plot.locator("rect:not([height='0.00'])").count() == 1  # every download on one day
     assert "bioimageio 4" in card.locator(".downloads").inner_text()
+
+
+def test_status_shows_yanked_and_downloads(served: tuple[Context, str], run_cli: Any) -> None:
+    ctx, _ = served
+    r = run_cli(["status", CID], settings=ctx.settings)
+    assert r.returncode == 0, r.stderr
+    assert f"3: published, DOI 10.5281/zenodo.903" in r.stdout and f"YANKED ({REASON})" in r.stdout
+    assert "downloads: 4 (0 legacy, 4 counted to 2026-03-01)" in r.stdout and "0: published" in r.stdout and "BLOCKED" in r.stdout
