@@ -120,11 +120,13 @@ def main() -> None:
         seconds = time.perf_counter() - t0
         if run.returncode != 0:
             sys.exit(run.stderr)
-        rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        rss, cpu = usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
         print(run.stdout.strip())
         n = int(run.stdout.split(" lines,")[0].rsplit(" ", 1)[1])
         print(f"count-downloads: {n:,} lines in {seconds:.1f} s = {n / seconds:,.0f} lines/s; peak RSS {rss:.0f} MB "
               f"(load average before: {load[0]:.1f} on {os.cpu_count()} cores)")
+        print(f"CPU time of the command: {cpu:.1f} s = {n / cpu:,.0f} lines per CPU second")
 
 
 if __name__ == "__main__":
