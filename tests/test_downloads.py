@@ -227,3 +227,51 @@ def test_nightly_workflow_runs_no_uploaded_code_and_restores_nothing() -> None:
     for uploaded in ("backoffice test", "run-test", "stage", "pip install -r", "run-partner-check"):
         assert uploaded not in runs
     assert job["env"]["BACKOFFICE_DOWNLOADS_HASH_KEY"] == "${{ secrets.DOWNLOADS_HASH_KEY }}"
+
+
+def test_ledger_forgets_old_dated_objects_but_never_recounts_them(local_ctx: Context, tmp_path: Path, settings_factory: Any) -> None:
+    from datetime import timedelta
+
+    from access_logs import Labelled
+
+    ctx = Context(settings_factory(downloads_hash_key=HASH_KEY), storage=local_ctx.storage)
+    seed(ctx.storage)
+    days = [D1 + timedelta(days=i) for i in range(0, 120, 4)]  # 30 objects over 4 months
+    names = [f"access-logs/{d:%Y-%m-%d}-12-00-00-{i:016X}" for i, d in enumerate(days)]
+    parts = [[Labelled(log_line(when=d, ip="192.0.2.1", key="affable-shark/1/files/weights.pt"), "download")] for d in days]
+    write_logs(tmp_path / "logs", parts, names)
+    assert count_downloads(ctx, [str(tmp_path / "logs")]).lines["download"] == 30
+    state = json.loads(ctx.storage.get_bytes(keys.DOWNLOADS_STATE))
+    newest = days[-1].date()
+    assert state["watermark"] == (newest - timedelta(days=30)).isoformat()
+    assert sorted(state["ledger"]) == sorted(str((tmp_path / "logs" / n).resolve()) for n, d in zip(names, days, strict=True)
+                                             if d.date() >= newest - timedelta(days=30))
+    window = [d.date().isoformat() for d in days if d.date() >= newest - timedelta(days=89)]
+    assert sorted(state["seen"]) == window  # requesters kept for 90 days only
+    again = count_downloads(ctx, [str(tmp_path / "logs")])
+    assert (again.objects, again.skipped_objects) == (0, 30)
+    # a line for a day before the 90-day window arrives late: skipped, not counted
+    late = [[Labelled(log_line(when=D1, ip="192.0.2.50", key="affable-shark/1/files/weights.pt"), "late")]]
+    write_logs(tmp_path / "logs", late, [f"access-logs/{days[-1]:%Y-%m-%d}-23-00-00-{'E' * 16}"])
+    third = count_downloads(ctx, [str(tmp_path / "logs")])
+    assert (third.objects, third.lines["late"], third.lines["download"]) == (1, 1, 0)
+    doc = ConceptStore(ctx.storage).get("affable-shark").downloads
+    assert doc is not None and doc.counted == 30 and sorted(doc.daily) == window
+
+
+def test_a_second_run_cannot_commit_over_the_first(local_ctx: Context, tmp_path: Path, settings_factory: Any) -> None:
+    from backoffice.downloads.count import StateStore
+    from backoffice.errors import ConflictError
+
+    ctx = Context(settings_factory(downloads_hash_key=HASH_KEY), storage=local_ctx.storage)
+    seed(ctx.storage)
+    write_logs(tmp_path / "logs", scenario())
+    count_downloads(ctx, [str(tmp_path / "logs")])
+    slow = StateStore(ctx)
+    tally = slow.load()
+    write_logs(tmp_path / "logs", [[_line("download", "192.0.2.77")]], [f"access-logs/2026-03-02-00-00-00-{'C' * 16}"])
+    count_downloads(ctx, [str(tmp_path / "logs")])  # another run commits meanwhile
+    tally.mark_processed("x")
+    with pytest.raises(ConflictError):
+        slow.commit(tally)
+    assert "x" not in json.loads(ctx.storage.get_bytes(keys.DOWNLOADS_STATE))["ledger"]
