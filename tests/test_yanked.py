@@ -100,6 +100,8 @@ def test_yanked_version_resolves_by_exact_id_and_never_as_latest(served: tuple[C
     assert [(v["version"], v.get("yanked")) for v in entry["versions"]] == [("3", REASON), ("2", None), ("1", None)]
     assert {v["version"]: v["download_count"] for v in entry["versions"]} == {"3": 1, "2": 2, "1": 1}
     assert entry["download_count"] == 4
+    versions = json.loads(ctx.storage.get_bytes(keys.versions_json(CID)))["versions"]
+    assert [(v["v"], v.get("yanked")) for v in versions] == [("3", REASON), ("2", None), ("1", None)] and "yanked" not in versions[1]
 
 
 def test_all_versions_yanked_leaves_the_concept_id_unresolved() -> None:

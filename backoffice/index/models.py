@@ -296,6 +296,8 @@ class ConceptVersionInfo(_Out):
     """URL of its description."""
     sha256: str
     """SHA-256 of its description."""
+    yanked: str | None = None
+    """Why it is yanked (the key is present only for a yanked version)."""
 
 
 class ConceptVersions(_Out):
@@ -322,6 +324,8 @@ class VersionInfo(_Out):
     v: str
     created: datetime
     doi: str | None = None
+    yanked: str | None = None
+    """Why it is yanked (the key is present only for a yanked version)."""
 
 
 class VersionsJson(_Out):

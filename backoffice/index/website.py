@@ -139,13 +139,18 @@ def website_config(config: CollectionConfig, entries: list[dict[str, Any]], url_
     ).model_dump(mode="json")
 
 
+def _yanked(v: Mapping[str, Any]) -> dict[str, Any]:
+    """`yanked: <reason>` for a yanked version; nothing otherwise (the files stay as they were)."""
+    return {"yanked": v["yanked"]} if v.get("yanked") else {}
+
+
 def all_versions(entries: list[dict[str, Any]]) -> dict[str, Any]:
     """all_versions.json (`AllVersionsJson`) from collection entries (plain dicts: this runs on
     every index generation; `plan_index` validates it against the model)."""
     return {"entries": [
         {"concept": e["id"], "type": e["type"], "concept_doi": e.get("concept_doi"),
          "versions": [{"v": v["version"], "created": v["created"], "doi": v.get("doi"), "source": v["rdf_source"],
-                       "sha256": v["rdf_sha256"]} for v in e["versions"]]}
+                       "sha256": v["rdf_sha256"], **_yanked(v)} for v in e["versions"]]}
         for e in entries
     ]}
 
@@ -155,7 +160,7 @@ def versions_file(e: dict[str, Any] | None) -> dict[str, Any]:
     if e is None:
         return {"concept_doi": None, "versions": []}
     return {"concept_doi": e.get("concept_doi"),
-            "versions": [{"v": v["version"], "created": v["created"], "doi": v.get("doi")} for v in e["versions"]]}
+            "versions": [{"v": v["version"], "created": v["created"], "doi": v.get("doi"), **_yanked(v)} for v in e["versions"]]}
 
 
 def merge_id_maps(ids: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
