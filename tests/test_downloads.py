@@ -73,9 +73,10 @@ def test_parse_line_reads_the_documented_fields() -> None:
     assert line.user_agent == UA["firefox"]
     quoted = parse_line(log_line(when=D1, ip="192.0.2.3", key="k", ua='odd "agent" 1'))
     assert quoted is not None and quoted.user_agent == 'odd "agent" 1'
-    short = log_line(when=D1, ip="192.0.2.3", key="k").split(' - ', 1)[0]  # an older store: fewer trailing fields
-    assert parse_line(log_line(when=D1, ip="192.0.2.3", key="k").rsplit('"', 1)[0] + '"') is not None
-    assert parse_line(short) is None
+    older = log_line(when=D1, ip="192.0.2.3", key="k").rsplit('"', 1)[0] + '"'  # a store that writes no fields after the agent
+    assert parse_line(older) is not None
+    assert parse_line(log_line(when=D1, ip="192.0.2.3", key="k").split(' - ', 1)[0]) is None  # cut after the address
+    assert parse_line(older[:-1]) is None  # the agent's quote not closed
     assert parse_line("") is None
 
 

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..context import Context
-from ..errors import ConfigError, ConflictError
+from ..errors import BackofficeError, ConfigError, ConflictError, StorageError
 from ..index.generate import load_records
 from ..log import logger
 from ..records import keys
@@ -79,12 +79,17 @@ class LineCounter:
     def read(self, obj: LogObject) -> dict[str, int]:
         """Count one log object's lines (into the tally) and mark it processed."""
         counts: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
-        with obj.open() as stream:
-            for text in iter_lines(stream):
-                if not text.strip():
-                    continue
-                counts["lines"] += 1
-                counts[self.outcome(text)] += 1
+        try:
+            with obj.open() as stream:
+                for text in iter_lines(stream):
+                    if not text.strip():
+                        continue
+                    counts["lines"] += 1
+                    counts[self.outcome(text)] += 1
+        except BackofficeError:
+            raise
+        except Exception as e:  # a broken read: nothing of this object is committed; the re-run reads it whole
+            raise StorageError(f"reading {obj.name} failed: {e}") from e
         self.tally.mark_processed(obj.name)
         for k, n in counts.items():
             self.tally.stats[k] = self.tally.stats.get(k, 0) + n
