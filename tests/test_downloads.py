@@ -276,3 +276,17 @@ def test_a_second_run_cannot_commit_over_the_first(local_ctx: Context, tmp_path:
     with pytest.raises(ConflictError):
         slow.commit(tally)
     assert "x" not in json.loads(ctx.storage.get_bytes(keys.DOWNLOADS_STATE))["ledger"]
+
+
+def test_requester_hashes_do_not_link_days_or_versions(local_ctx: Context, tmp_path: Path, settings_factory: Any) -> None:
+    from access_logs import Labelled
+
+    ctx = Context(settings_factory(downloads_hash_key=HASH_KEY), storage=local_ctx.storage)
+    seed(ctx.storage)
+    reads = [(D1, "1"), (D1, "2"), (D1.replace(day=2), "1")]
+    write_logs(tmp_path / "logs", [[Labelled(log_line(when=d, ip="192.0.2.1", key=f"affable-shark/{v}/files/weights.pt"), "download")
+                                    for d, v in reads]], ["access-logs/2026-03-02-12-00-00-ABCDEF0123456789"])
+    assert count_downloads(ctx, [str(tmp_path / "logs")]).lines["download"] == 3
+    seen = json.loads(ctx.storage.get_bytes(keys.DOWNLOADS_STATE))["seen"]
+    hashes = [h for by_version in seen.values() for hs in by_version.values() for h in hs]
+    assert len(hashes) == 3 == len(set(hashes))  # one requester, three unrelated pseudonyms

@@ -54,9 +54,11 @@ class LineCounter:
     bucket: str
     key: bytes
 
-    def requester(self, ip: str, user_agent: str) -> str:
-        """Keyed hash of the requester (address and user agent); the address is not kept."""
-        return hmac.new(self.key, f"{ip}\x00{user_agent}".encode(), hashlib.sha256).hexdigest()[:16]
+    def requester(self, day: str, concept: str, version: str, ip: str, user_agent: str) -> str:
+        """Keyed hash of the requester (address and user agent) for one version on one day: the
+        address is not kept, and one requester's hashes of other days or versions do not match."""
+        text = f"{day}\x00{concept}/{version}\x00{ip}\x00{user_agent}"
+        return hmac.new(self.key, text.encode(), hashlib.sha256).hexdigest()[:16]
 
     def outcome(self, text: str) -> str:
         line = parse_line(text)
@@ -74,7 +76,8 @@ class LineCounter:
         tool = classify_agent(line.user_agent)
         if tool is None:
             return "bot"
-        return self.tally.add(line.day, target[0], target[1], self.requester(line.remote_ip, line.user_agent), tool)
+        cid, version = target
+        return self.tally.add(line.day, cid, version, self.requester(line.day, cid, version, line.remote_ip, line.user_agent), tool)
 
     def read(self, obj: LogObject) -> dict[str, int]:
         """Count one log object's lines (into the tally) and mark it processed."""
