@@ -211,6 +211,11 @@ def test_logs_from_a_log_prefix_on_moto(moto_server: str, s3_storage: Storage, t
     for (_, tool), n in want["tools"].items():  # type: ignore[union-attr]
         tools[tool] = tools.get(tool, 0) + n
     assert collection["downloads_by_tool"] == tools
+    before = s3_storage.get(keys.DOWNLOADS_STATE)[1]
+    for source, code in ((f"s3://{log_bucket}-missing/access/", 3), (f"s3://{log_bucket}/nothing-here/", 4)):
+        bad = run_cli(["count-downloads", source], settings=settings_factory(), **s3)
+        assert bad.returncode == code and len(bad.stderr.strip().splitlines()) == 1 and bad.stderr.startswith("error: "), bad.stderr
+    assert s3_storage.get(keys.DOWNLOADS_STATE)[1] == before  # the state stands
 
 
 def test_nightly_workflow_runs_no_uploaded_code_and_restores_nothing() -> None:
