@@ -167,6 +167,16 @@ class Settings(BaseSettings):
     (or `dkim=pass` for the From domain): anyone can write a reviewer's address into From.
     Unset: no reply is trusted; each is left in the mailbox and reported."""
 
+    downloads_hash_key: SecretStr | None = None
+    """Secret key of the keyed hash (HMAC-SHA256) that pseudonymises requesters when counting
+    downloads (at least 16 characters; keep it stable: a new key counts a requester again that day)."""
+
+    downloads_log_source: str | None = None
+    """Where `count-downloads` reads access logs when given none: `s3://<log bucket>/<prefix>` or a folder."""
+
+    downloads_commit_seconds: float = 30.0
+    """`count-downloads` commits its counts and ledger at least this often (and at the end)."""
+
     def ci_run_url(self) -> str | None:
         """The run URL, given or derived from the GitHub Actions environment."""
         if self.run_url:

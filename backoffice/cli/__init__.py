@@ -10,6 +10,7 @@ from ..errors import BackofficeError
 from . import (
     backup_cmds,
     common,
+    downloads_cmds,
     dynamic_cmds,
     env_cmds,
     gh_cmds,
@@ -50,6 +51,7 @@ backup_cmds.register(app)
 partner_cmds.register(app)
 mail_cmds.register(app)
 handover_cmds.register(app)
+downloads_cmds.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -70,6 +70,8 @@ class ResourceSummary(_Record):
     """Documentation file name, relative to the files folder."""
     weight_formats: list[str] = Field(default_factory=list)
     """Weight formats of a model, in the description's order."""
+    weight_files: list[str] = Field(default_factory=list)
+    """File names of the weights (relative to the files folder): reading one counts as a download."""
     format_version: str | None = None
     """bioimageio.spec format version of the description."""
     uploader_email: str | None = None
@@ -176,6 +178,28 @@ class VersionRecord(_Record):
     """The description had no `version`: the backoffice gave it this one (written into its rdf)."""
 
 
+class DownloadCounts(_Record):
+    """Downloads of a concept: the earlier collection's count plus those counted from the
+    storage's access logs by `count-downloads` (which writes everything but `legacy`)."""
+
+    legacy: int = Field(default=0, ge=0)
+    """Downloads counted by the earlier collection (set by an import; kept by counting)."""
+    counted: int = 0
+    """Downloads counted from the access logs, all time."""
+    versions: dict[str, int] = Field(default_factory=dict)
+    """Counted downloads per version."""
+    tools: dict[str, int] = Field(default_factory=dict)
+    """Counted downloads per consuming tool (`bioimageio`, `deepimagej`, `ilastik`, `browser`, `other`)."""
+    daily: dict[str, int] = Field(default_factory=dict)
+    """Counted downloads per UTC day (`YYYY-MM-DD`), the last 90 days of the logs; days without are absent."""
+    until: str | None = None
+    """Newest day of the logs counted so far."""
+
+    @property
+    def total(self) -> int:
+        return self.legacy + self.counted
+
+
 class ConceptRecord(_Record):
     """Everything the pipeline keeps about one concept."""
 
@@ -194,6 +218,8 @@ class ConceptRecord(_Record):
     draft: DraftRecord | None = None
     versions: dict[str, VersionRecord] = Field(default_factory=dict)
     """Published versions in publication order."""
+    downloads: DownloadCounts | None = None
+    """Download counts (None: nothing known yet)."""
 
     def require_draft(self) -> DraftRecord:
         if self.draft is None:

@@ -4,6 +4,7 @@
     <id>/drafts/<token>/files/...           files of a staged draft (one token per upload)
     <id>/drafts/<token>/reports/<name>.json validation / compatibility reports of the draft
     <id>/<version>/files/...                published files (never change)
+    <id>/<version>/package.zip              the version as one zip, where the collection serves one (a download)
     <id>/<version>/reports/<name>.json      reports of a published version: `<tool>_<tool_version>.json`
     <reports>/parts/<tool>_<version>/<part>.json  one part of our own report (static checks, one weight format)
     <id>/<version>/compatibility.json       all reports of a version conflated (scores, tags, every report)
@@ -16,6 +17,8 @@
     index/dirty/<id>/<time>-<uid>           "concept changed" markers for the next index run
     dashboard/index.html, app.js, style.css the reviewer dashboard (static, written with the index)
     dashboard/details/<id>.json             compact per-concept details the dashboard loads on demand
+    downloads/state.json                    download counting: ledger of processed log objects, counts, recent requesters (keyed hashes)
+    <id>/downloads.json                     a concept's downloads per day (last 90 days), per version and per tool
 """
 
 from __future__ import annotations
@@ -52,6 +55,11 @@ def version_root(concept_id: str, version: str) -> str:
 
 def version_files(concept_id: str, version: str) -> str:
     return f"{version_root(concept_id, version)}files/"
+
+
+def version_package(concept_id: str, version: str) -> str:
+    """The package zip of a published version (reading it counts as a download)."""
+    return f"{version_root(concept_id, version)}package.zip"
 
 
 def version_reports(concept_id: str, version: str) -> str:
@@ -130,3 +138,12 @@ COMPATIBILITY_JSON = "compatibility.json"
 def partner_ledger(partner_id: str) -> str:
     """Append-only entries: dispatched resource versions, received reports."""
     return f"{PARTNERS_PREFIX}{partner_id}/ledger/"
+
+
+DOWNLOADS_STATE = "downloads/state.json"
+"""Download counting's state: processed log objects, counts, recent (pseudonymised) requesters."""
+
+
+def downloads_json(concept_id: str) -> str:
+    """`<id>/downloads.json`: a concept's daily downloads (last 90 days) and totals."""
+    return f"{concept_id}/downloads.json"
