@@ -15,6 +15,7 @@ import hmac
 import json
 import time
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from ..context import Context
 from ..errors import BackofficeError, ConfigError, ConflictError, StorageError
@@ -28,7 +29,7 @@ from .catalog import Catalog, catalog_of
 from .logline import parse_line
 from .publish import publish_counts
 from .sources import LogObject, iter_lines, resolve_sources
-from .tally import OUTCOMES, Tally
+from .tally import FORMAT, OUTCOMES, Tally
 
 DOWNLOAD_STATUSES = frozenset({200, 206})
 GET_OBJECT = "REST.GET.OBJECT"
@@ -111,7 +112,14 @@ class StateStore:
             data, self.etag = self.storage.get(keys.DOWNLOADS_STATE)
         except ObjectNotFound:
             return Tally()
-        return Tally.load(json.loads(data))
+        try:
+            raw: Any = json.loads(data)
+            if not isinstance(raw, dict) or cast(dict[str, Any], raw).get("format") != FORMAT:
+                raise ValueError(f"not a format {FORMAT} state")
+            return Tally.load(cast(dict[str, Any], raw))
+        except (ValueError, TypeError, KeyError, AttributeError) as e:
+            raise StorageError(f"{keys.DOWNLOADS_STATE} is unreadable ({e}); nothing was counted — restore it from a backup "
+                               "or a bucket version before counting again") from None
 
     def commit(self, tally: Tally) -> None:
         data = json.dumps(tally.dump(), separators=(",", ":")).encode()

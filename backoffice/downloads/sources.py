@@ -1,6 +1,6 @@
 """Where access logs are read from: local files or folders, or an S3 prefix
 (`s3://<bucket>/<prefix>`, with the S3 settings' endpoint and keys). Log objects are
-read as streams of lines, in key order."""
+read as streams of lines, oldest first."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import BinaryIO
 from ..errors import NotFoundError
 from ..settings import Settings
 from ..storage.base import Storage
+from .tally import stamp_of
 
 MAX_LINE = 1024 * 1024
 """Longer lines are cut (and then fail to parse: counted as malformed)."""
@@ -77,10 +78,13 @@ def _s3(settings: Settings, url: str) -> list[LogObject]:
 
 
 def resolve_sources(settings: Settings, sources: list[str]) -> list[LogObject]:
-    """Every log object of the given sources, sorted by name (duplicates once).
+    """Every log object of the given sources, oldest first (duplicates once): by the date in
+    an AWS-style name, then by name. Across several sources or dated folders, name order
+    could read a newer object before an older one, and the ledger's watermark (see
+    `tally.py`) would then pass over the older one unread.
     A source that names nothing is an error before anything is read."""
     out: dict[str, LogObject] = {}
     for source in sources:
         objects = _s3(settings, source) if source.startswith("s3://") else _local(Path(source))
         out.update((o.name, o) for o in objects)
-    return [out[name] for name in sorted(out)]
+    return [out[name] for name in sorted(out, key=lambda n: (stamp_of(n) or "", n))]
