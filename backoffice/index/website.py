@@ -85,7 +85,7 @@ def plan_aliases(record: ConceptRecord, listed: list[VersionRecord], decl: Curat
 
     From weakest to strongest (a stronger one takes an alias a weaker one gave): the
     description's own `id` where it differs from the concept id and is not a DOI (newer
-    versions over older), legacy ids and the legacy nickname declared in `collection/` (-> latest), the concept DOI (-> latest),
+    versions over older, yanked ones never), legacy ids and the legacy nickname declared in `collection/` (-> latest), the concept DOI (-> latest),
     each version DOI (-> that version). Whether an alias may shadow another concept is
     decided in `assemble` (never). `latest` is what the concept-level aliases give (default:
     the newest listed version; None: nothing, every version being yanked).
@@ -94,6 +94,8 @@ def plan_aliases(record: ConceptRecord, listed: list[VersionRecord], decl: Curat
         latest = listed[-1].version
     out: dict[str, str] = {}
     for v in listed:
+        if decl.yank_reason(v.version) is not None:
+            continue  # a yanked version is never what a name of the concept gives, the description's own `id` included
         d = v.summary.declared_id
         # an upload may not claim a DOI (it could be another concept's): DOIs come from the
         # records (the Zenodo backup) and from reviewers' `legacy.ids` only
