@@ -71,3 +71,19 @@ def test_objects_of_several_prefixes_are_read_oldest_first_so_none_is_skipped(lo
     assert (result.objects, result.skipped_objects, result.lines["download"]) == (2, 0, 2)
     doc = ConceptStore(ctx.storage).get("affable-shark").downloads
     assert doc is not None and doc.daily == {"2026-01-20": 1, "2026-03-01": 1}
+
+
+def test_a_get_through_the_buckets_website_endpoint_is_a_download_too(local_ctx: Context, tmp_path: Path,
+                                                                     settings_factory: Any) -> None:
+    """S3 logs a read through the static website endpoint as `WEBSITE.GET.OBJECT`: a collection
+    served that way must not count zero; HEAD and PUT stay no downloads."""
+    ctx = Context(settings_factory(downloads_hash_key=HASH_KEY), storage=local_ctx.storage)
+    seed(ctx.storage)
+    path = tmp_path / "logs" / "2026-03-01-10-00-00-AAAA"
+    path.parent.mkdir()
+    key = "affable-shark/1/files/weights.pt"
+    path.write_text("".join(log_line(when=D1, ip=ip, key=key, op=op) + "\n" for ip, op in (
+        ("192.0.2.1", "WEBSITE.GET.OBJECT"), ("192.0.2.2", "REST.GET.OBJECT"), ("192.0.2.3", "WEBSITE.HEAD.OBJECT"),
+        ("192.0.2.4", "REST.PUT.OBJECT"))))
+    result = count_downloads(ctx, [str(path)])
+    assert (result.lines["download"], result.lines["other_request"]) == (2, 2)

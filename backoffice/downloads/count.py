@@ -32,7 +32,8 @@ from .sources import LogObject, iter_lines, resolve_sources
 from .tally import FORMAT, OUTCOMES, Tally
 
 DOWNLOAD_STATUSES = frozenset({200, 206})
-GET_OBJECT = "REST.GET.OBJECT"
+GET_OBJECT = frozenset({"REST.GET.OBJECT", "WEBSITE.GET.OBJECT"})
+"""Reads of an object, through the REST API or the bucket's static website endpoint."""
 
 
 @dataclass
@@ -67,7 +68,7 @@ class LineCounter:
             return "malformed"
         if line.bucket != self.bucket:
             return "other_bucket"
-        if line.operation != GET_OBJECT:
+        if line.operation not in GET_OBJECT:
             return "other_request"
         target = self.catalog.download_of(line.key)
         if target is None:
