@@ -168,7 +168,8 @@ def versions_file(e: dict[str, Any] | None) -> dict[str, Any]:
 
 def merge_id_maps(ids: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """id_map.json from per-concept ids. Real ids (`<concept>`, `<concept>/<version>`) always win:
-    an alias equal to a concept id (listed or not) or of the form `<concept>/...` is dropped;
+    an alias equal to a concept id (listed or not), of the form `<concept>/...`, or naming
+    another concept in any part (`bioimage-io/<other concept>`) is dropped;
     an alias claimed by two concepts goes to the one whose id sorts first."""
     id_map: dict[str, Any] = {}
     aliases: list[tuple[str, str, Any]] = []
@@ -179,7 +180,9 @@ def merge_id_maps(ids: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
             else:
                 aliases.append((c, k, v))
     for c, k, v in aliases:
-        if k in ids or k.split("/", 1)[0] in ids or k in id_map:
+        # an alias naming another concept in any part (`bioimage-io/<other concept>`, the running
+        # collection's form) is that concept's name: an upload's own `id` must not take it
+        if k in ids or any(part in ids and part != c for part in k.split("/")) or k.split("/", 1)[0] in ids or k in id_map:
             logger.warning("id_map: alias '%s' of '%s' is not used: '%s' is taken already", k, c, k)
             continue
         id_map[k] = v
