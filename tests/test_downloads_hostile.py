@@ -87,3 +87,21 @@ def test_a_get_through_the_buckets_website_endpoint_is_a_download_too(local_ctx:
         ("192.0.2.4", "REST.PUT.OBJECT"))))
     result = count_downloads(ctx, [str(path)])
     assert (result.lines["download"], result.lines["other_request"]) == (2, 2)
+
+
+def test_access_logs_inside_the_public_collection_storage_are_refused(local_ctx: Context, tmp_path: Path,
+                                                                      settings_factory: Any, run_cli: Any) -> None:
+    """Access logs hold every requester's address; the collection's storage is public (its keys
+    are served under the bucket URL). Logs delivered there are a leak the count must not
+    make routine: refused before anything is read or written."""
+    settings = settings_factory()
+    seed(local_ctx.storage)
+    inside = settings.local_root / "logs" / "2026-03-01-10-00-00-AAAA"
+    inside.parent.mkdir(parents=True)
+    inside.write_text(log_line(when=D1, ip="192.0.2.1", key="affable-shark/1/files/weights.pt") + "\n")
+    for source in (str(inside.parent), f"s3://{settings.s3_bucket}/logs/"):
+        out = run_cli(["count-downloads", source], settings=settings, BACKOFFICE_DOWNLOADS_HASH_KEY=HASH_KEY,
+                      BACKOFFICE_S3_ENDPOINT_URL="http://127.0.0.1:9")  # nothing listens: refused before connecting
+        assert out.returncode == 2, out.stderr
+        assert out.stderr.strip().startswith("error: ") and "public" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    assert not local_ctx.storage.exists(keys.DOWNLOADS_STATE)
