@@ -169,7 +169,7 @@ class IdParts(_Strict):
         import re
 
         for w in value:
-            if not re.match(WORD, w):
+            if not re.fullmatch(WORD, w):
                 raise ValueError(f"'{w}' is not a lowercase word")
         if len(set(value)) != len(value):
             raise ValueError("duplicate adjectives")
@@ -181,7 +181,7 @@ class IdParts(_Strict):
         import re
 
         for w, emoji in value.items():
-            if not re.match(WORD, w):
+            if not re.fullmatch(WORD, w):
                 raise ValueError(f"'{w}' is not a lowercase word")
             if not emoji or emoji.isascii():
                 raise ValueError(f"noun '{w}' needs an emoji")

@@ -43,7 +43,7 @@ _EMAIL = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+\.[^@\s<>(),;:\"
 
 def is_email(value: str | None) -> bool:
     """Whether `value` is a plain e-mail address (`name@domain.tld`)."""
-    return value is not None and _EMAIL.match(value.strip()) is not None
+    return value is not None and _EMAIL.fullmatch(value.strip()) is not None
 
 
 def recipient_of(uploader: str | None, uploader_email: str | None) -> str | None:

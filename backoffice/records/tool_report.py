@@ -89,9 +89,9 @@ def report_file_name(tool: str, tool_version: str) -> str:
 
 
 def check_name_parts(tool: str, tool_version: str) -> None:
-    if not TOOL_PATTERN.match(tool):
+    if not TOOL_PATTERN.fullmatch(tool):
         raise ReportProblem("tool", f"'{tool}' is not a tool name (letters, digits, '.', '-'; no '_')")
-    if not VERSION_PATTERN.match(tool_version):
+    if not VERSION_PATTERN.fullmatch(tool_version):
         raise ReportProblem("tool_version", f"'{tool_version}' does not match ^[a-z0-9.-]+$")
 
 
