@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
-from ..log import in_github_actions, log_group, logger, setup_logging
+from ..log import CommandFreeStream, in_github_actions, log_group, logger, setup_logging
 
 if TYPE_CHECKING:
     from ..context import Context
 
-console = Console(highlight=False, soft_wrap=True)
+console = Console(file=CommandFreeStream(), highlight=False, soft_wrap=True)
+"""What commands print: text from e-mails or uploads never starts a workflow command line."""
 VERBOSE = False
 """Set by the global `--verbose` option."""
 
