@@ -84,7 +84,10 @@ class PartnerDispatch(_Strict):
     workflow: str = Field(pattern=r"^[A-Za-z0-9_.-]+\.ya?ml$")
     """Workflow file dispatched with the list of new/updated resource versions."""
     ref: str = "main"
-    """Git ref the workflow is dispatched on."""
+    """Git ref the workflow is dispatched on; report artifacts are taken only from runs on this branch."""
+    reports_unsent: bool = False
+    """Whether the partner may report on versions it was not sent (by default its reports must be
+    about versions `dispatch-partners` sent it)."""
 
 
 class PartnerScript(_Strict):

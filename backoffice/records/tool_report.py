@@ -123,6 +123,8 @@ def parse_report(file_name: str, data: bytes) -> tuple[str, str, ToolReport]:
         raw = json.loads(data)
     except (UnicodeDecodeError, ValueError) as e:
         raise ReportProblem("content", f"not JSON ({e})") from None
+    except RecursionError:
+        raise ReportProblem("content", "JSON nested too deeply") from None
     if not isinstance(raw, dict):
         raise ReportProblem("content", "a report must be a JSON object")
     try:
