@@ -110,6 +110,10 @@ class PartnerReporters(_Strict):
     """`owner/name` of repositories whose workflows may dispatch reports (`github.repository` of the caller)."""
     github_ids: list[int] = Field(default_factory=list)
     """Numeric GitHub user ids allowed to dispatch reports (`github.actor_id`)."""
+    workflow: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+\.ya?ml$")
+    """Workflow file whose runs' artifacts are taken as reports (default: `dispatch.workflow`)."""
+    branch: str | None = None
+    """Branch those runs must be on (default: `dispatch.ref`, else `main`)."""
 
 
 class Partner(_Strict):

@@ -98,6 +98,21 @@ class GitHubClient:
             except ValueError:
                 return None
 
+    def workflow_run(self, run_id: int) -> dict[str, Any]:
+        """A workflow run of the repository (its workflow `path`, `event`, `head_branch`, repositories)."""
+        url = f"{self.api_url}/repos/{self.repository_name}/actions/runs/{int(run_id)}"
+        with self._call(f"getting run {run_id} of {self.repository_name}"):
+            response: requests.Response = self._client.session.get(url)
+            if response.status_code != 200:
+                raise ExternalServiceError(self._clean(f"GitHub: run {run_id} of {self.repository_name}: HTTP {response.status_code}"))
+            try:
+                data = response.json()
+            except ValueError:
+                data = None
+        if not isinstance(data, dict):
+            raise ExternalServiceError(f"GitHub: run {run_id} of {self.repository_name}: not a JSON object")
+        return cast(dict[str, Any], data)
+
     def dispatch_workflow(self, workflow: str, ref: str, inputs: Mapping[str, str]) -> None:
         """Start `workflow` (file name or id) on `ref` with `inputs` (workflow_dispatch)."""
         if not WORKFLOW.fullmatch(workflow):
