@@ -82,10 +82,10 @@ class Settings(BaseSettings):
     max_description_bytes: int = Field(default=1024 * 1024, gt=0)
     """Largest resource description (`rdf.yaml`) accepted for staging; real ones are a few KB."""
 
-    stage_url_allowed_hosts: tuple[str, ...] = ()
-    """Hosts on a loopback, link-local or private address that a package URL may name (e.g. a
-    test server on 127.0.0.1), as a JSON list. Every other URL, and every redirect, must lead
-    to a public address."""
+    download_allowed_hosts: tuple[str, ...] = ()
+    """Hosts (`host` or `host:port`) on a loopback, link-local or private address that a package or
+    report URL may name (e.g. a test server on 127.0.0.1), as a JSON list. Every other URL, and
+    every redirect (also one from an allowed host), must lead to a public address."""
 
     download_timeout: float = Field(default=60.0, gt=0, allow_inf_nan=False)
     """Seconds to wait for a package server to answer."""

@@ -127,7 +127,7 @@ def _from_path(path: Path, origin: str) -> Iterator[Candidate]:
         raise _reject(origin, "path", "no such file or folder")
 
 
-def collect(sources: Sequence[str], work_dir: Path, timeout: float = 60) -> list[Candidate]:
+def collect(sources: Sequence[str], work_dir: Path, timeout: float = 60, allowed_hosts: Sequence[str] = ()) -> list[Candidate]:
     """Every report file in `sources` (paths, folders, zips, URLs); URLs are downloaded."""
     from ..stage.fetch import download, is_url
 
@@ -137,7 +137,7 @@ def collect(sources: Sequence[str], work_dir: Path, timeout: float = 60) -> list
             folder = work_dir / f"download-{i}"
             folder.mkdir()
             try:
-                file = download(source, folder, max_bytes=MAX_ARCHIVE_BYTES, timeout=timeout, progress=False)
+                file = download(source, folder, max_bytes=MAX_ARCHIVE_BYTES, timeout=timeout, progress=False, allowed_hosts=allowed_hosts)
             except BackofficeError as e:
                 raise _reject(source, "url", str(e)) from None
             path_part = source.split("?", 1)[0].split("#", 1)[0]
@@ -243,7 +243,7 @@ def ingest(ctx: Context, partner_id: str, sources: Sequence[str], *, actor: str 
         records: dict[str, ConceptRecord | None] = {}
         accepted: list[Accepted] = []
         held = 0
-        for c in collect(sources, Path(tmp)):
+        for c in collect(sources, Path(tmp), ctx.settings.download_timeout, ctx.settings.download_allowed_hosts):
             accepted.append(check(ctx, partner, c, records))
             held += len(accepted[-1].data)
             if held > MAX_TOTAL_REPORT_BYTES:  # the declared sizes can lie

@@ -80,7 +80,8 @@ def stage(
         keys.checked(concept_id)  # '' too: no id is given by leaving the option out
     limits = Limits(s.max_package_entries, s.max_unpacked_bytes, s.max_compression_ratio)
     with tempfile.TemporaryDirectory(prefix="backoffice-stage-") as tmp:
-        zip_path = resolve_source(source, Path(tmp), max_bytes=s.max_package_bytes, timeout=s.download_timeout, progress=progress)
+        zip_path = resolve_source(source, Path(tmp), max_bytes=s.max_package_bytes, timeout=s.download_timeout, progress=progress,
+                                  allowed_hosts=s.download_allowed_hosts)
         with open_zip(zip_path) as zf:
             plan = plan_package(zf, limits)
             if plan.description.size > s.max_description_bytes:
