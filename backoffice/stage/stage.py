@@ -164,7 +164,8 @@ def _thumbnails(ctx: Context, zf: zipfile.ZipFile, plan: PackagePlan, covers: li
     )
     by_path = {e.dest: e for e in plan.entries}
     return make_thumbnails(
-        covers, {p: e.size for p, e in by_path.items()}, lambda p: b"".join(iter_entry_chunks(zf, by_path[p])), limits
+        covers, {p: e.size for p, e in by_path.items()}, lambda p: b"".join(iter_entry_chunks(zf, by_path[p])), limits,
+        s.secret_values(),
     )
 
 
