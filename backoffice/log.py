@@ -93,9 +93,9 @@ class _ActionsFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
         if record.levelno >= logging.ERROR:
-            return f"::error::{escape_annotation(text)}"
+            return f"::error::{neutralise_commands(escape_annotation(text))}"
         if record.levelno >= logging.WARNING:
-            return f"::warning::{escape_annotation(text)}"
+            return f"::warning::{neutralise_commands(escape_annotation(text))}"
         return neutralise_commands(text)
 
 
