@@ -27,7 +27,7 @@ def cli_environ(settings: Settings | None = None, **extra: str) -> dict[str, str
     env["PYTHONPATH"] = str(REPO)
     if settings is not None:
         for name in PASSED_SETTINGS:
-            value = getattr(settings, name)
+            value = getattr(settings, name, None)  # a setting this version does not have: not passed
             if isinstance(value, tuple):
                 env[f"BACKOFFICE_{name.upper()}"] = json.dumps(list(cast(tuple[str, ...], value)))
             elif value is not None:

@@ -17,7 +17,7 @@ from stage_helpers import UPLOADER, do_stage
 
 from backoffice.context import Context
 from backoffice.storage.local import INTERNAL
-from cli_runner import RunCli
+from cli_runner import cli_environ, run_backoffice
 
 LONG_ID = "a" * 300
 RDF = b'type: model\nname: minimal\nversion: "1.0"\n'
@@ -113,7 +113,7 @@ def staged(local_ctx: Context, tmp_path: Path) -> str:
 
 @pytest.mark.parametrize("name", list(ROWS), ids=list(ROWS))
 def test_bad_input_is_one_line_non_zero_and_changes_nothing(
-    name: str, staged: str, run_cli: RunCli, settings_factory: Any, tmp_path: Path,
+    name: str, staged: str, settings_factory: Any, tmp_path: Path,
 ) -> None:
     row = ROWS[name]
     settings = settings_factory()
@@ -123,7 +123,7 @@ def test_bad_input_is_one_line_non_zero_and_changes_nothing(
     args = [a.replace("{cid}", staged) for a in row.args(work)]
     env = {**row.env, **(row.env_of(work) if row.env_of else {})}
     before = store_snapshot(root)
-    r = run_cli(args, settings=settings, timeout=300, **env)
+    r = run_backoffice(args, cwd=work, env=cli_environ(settings, **env), timeout=300)
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert r.returncode != 0, r.stdout + r.stderr
     assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr[-3000:]

@@ -12,7 +12,7 @@ config, never from a workflow input.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from ..config.collection_config import Partner
 from ..errors import PermissionDeniedError
@@ -57,8 +57,8 @@ def check_report_run(partner: Partner, repository: str, run: Mapping[str, Any]) 
     run_id = run.get("id", "?")
     if workflow is None:
         raise PermissionDeniedError(f"partner '{partner.id}' declares no workflow whose runs may hand in reports")
-    repo_of_run = str((run.get("repository") or {}).get("full_name", ""))
-    head_repo = str((run.get("head_repository") or {}).get("full_name", repo_of_run))
+    repo_of_run = _full_name(run.get("repository"))
+    head_repo = _full_name(run.get("head_repository")) or repo_of_run
     if repo_of_run.lower() != repository.lower() or head_repo.lower() != repository.lower():
         raise PermissionDeniedError(f"run {run_id} is not a run of {repository}'s own code (run of {repo_of_run}, code of {head_repo})")
     path = str(run.get("path", "")).split("@", 1)[0]
@@ -70,3 +70,10 @@ def check_report_run(partner: Partner, repository: str, run: Mapping[str, Any]) 
                                     + ", ".join(sorted(REPORT_EVENTS)) + " runs")
     if str(run.get("head_branch", "")) != branch:
         raise PermissionDeniedError(f"run {run_id} ran on branch '{run.get('head_branch')}', not '{branch}'")
+
+
+def _full_name(repository: Any) -> str:
+    """`owner/name` of a repository object of the GitHub API ('' if there is none)."""
+    if isinstance(repository, Mapping):
+        return str(cast(Mapping[str, Any], repository).get("full_name", ""))
+    return ""
