@@ -330,3 +330,42 @@ def test_serve_answers_400_to_a_bad_key(local_ctx: Context, path: str) -> None:
         server.shutdown()
         server.server_close()
     assert json.dumps(path)
+
+
+# --------------------------------------------------------------------------
+# draft concurrency groups
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("file", "env"), [("stage.yaml", "${{ inputs.environment }}"),
+                                           ("upload_via_issue.yaml", "${{ vars.ISSUE_UPLOAD_ENVIRONMENT || 'production' }}")])
+def test_staging_queues_in_the_group_of_the_concept_its_description_names(file: str, env: str) -> None:
+    """An update naming its concept only in its rdf (or an issue upload) stages in that draft's group:
+    a job without secrets resolves the concept first (`draft-concept`), the staging job waits in its
+    group and stages to that concept only."""
+    from test_workflows import workflow
+
+    jobs = workflow(file)["jobs"]
+    concept, stage = jobs["concept"], jobs["stage"]
+    assert "secrets." not in json.dumps(concept) and "environment" not in concept
+    assert any("backoffice draft-concept" in step.get("run", "") for step in concept["steps"])
+    assert stage["needs"] == "concept"
+    group = stage["concurrency"]["group"]
+    assert group.startswith(f"draft-{env}-${{{{ needs.concept.outputs.concept_id ") and not stage["concurrency"]["cancel-in-progress"]
+    staging = [step["run"] for step in stage["steps"] if "backoffice stage" in step.get("run", "")]
+    assert staging and all('--concept-id "$DRAFT_CONCEPT_ID"' in run for run in staging)
+    assert stage["env"]["DRAFT_CONCEPT_ID"] == "${{ needs.concept.outputs.concept_id }}"
+
+
+def test_draft_concept_names_the_descriptions_concept(run_cli: Any, settings_factory: Any, tmp_path: Path) -> None:
+    pkg = tmp_path / "p.zip"
+    with zipfile.ZipFile(pkg, "w") as zf:
+        zf.writestr("rdf.yaml", 'type: model\nid: affable-shark/1.0\nname: m\nversion: "2.0"\n')
+    out = tmp_path / "out.txt"
+    settings = settings_factory()
+    r = run_cli(["draft-concept", str(pkg)], settings=settings, GITHUB_ACTIONS="true", GITHUB_OUTPUT=str(out))
+    assert r.returncode == 0, r.stderr
+    assert "concept_id=affable-shark" in out.read_text()
+    given = run_cli(["draft-concept", str(pkg), "--concept-id", "chatty-frog"], settings=settings)
+    assert given.stdout.strip() == "chatty-frog"
+    assert not Path(settings.local_root).exists() or not any(Path(settings.local_root).rglob("*.json"))

@@ -15,6 +15,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
@@ -78,17 +79,12 @@ def stage(
     check_uploader(uploader)
     if concept_id is not None:
         keys.checked(concept_id)  # '' too: no id is given by leaving the option out
-    limits = Limits(s.max_package_entries, s.max_unpacked_bytes, s.max_compression_ratio)
     with tempfile.TemporaryDirectory(prefix="backoffice-stage-") as tmp:
         zip_path = resolve_source(source, Path(tmp), max_bytes=s.max_package_bytes, timeout=s.download_timeout, progress=progress,
                                   allowed_hosts=s.download_allowed_hosts)
         with open_zip(zip_path) as zf:
-            plan = plan_package(zf, limits)
-            if plan.description.size > s.max_description_bytes:
-                raise PackageError(f"{plan.description.dest} is larger than {s.max_description_bytes} bytes"
-                                   " (BACKOFFICE_MAX_DESCRIPTION_BYTES)")
+            plan, content = read_package(ctx, zf)
             rdf_name = plan.description.dest
-            content = parse_description(b"".join(iter_entry_chunks(zf, plan.description)), rdf_name)
             rtype = resource_type(content, rdf_name)
             summary = summarize(content)
             if summary.version is not None:
@@ -147,6 +143,32 @@ def stage(
             logger.warning("could not remove files of the replaced draft %s: %s", previous, e)
     return StageResult(cid, token, version, len(plan.entries), plan.total_size, ctx.storage.public_url(files_prefix + rdf_name),
                        version_assigned=assigned)
+
+
+def read_package(ctx: Context, zf: zipfile.ZipFile) -> tuple[PackagePlan, dict[str, Any]]:
+    """The package's plan (every entry checked) and its parsed description (size-limited)."""
+    s = ctx.settings
+    plan = plan_package(zf, Limits(s.max_package_entries, s.max_unpacked_bytes, s.max_compression_ratio))
+    if plan.description.size > s.max_description_bytes:
+        raise PackageError(f"{plan.description.dest} is larger than {s.max_description_bytes} bytes"
+                           " (BACKOFFICE_MAX_DESCRIPTION_BYTES)")
+    return plan, parse_description(b"".join(iter_entry_chunks(zf, plan.description)), plan.description.dest)
+
+
+def draft_concept(ctx: Context, source: str, concept_id: str | None = None) -> str | None:
+    """The concept a staging of `source` will write to, when known before staging: `concept_id`,
+    else the id its description names (None: a new concept). The workflows queue the staging job
+    in that draft's concurrency group; nothing is written."""
+    if concept_id:
+        return keys.checked(concept_id)
+    s = ctx.settings
+    with tempfile.TemporaryDirectory(prefix="backoffice-stage-") as tmp:
+        zip_path = resolve_source(source, Path(tmp), max_bytes=s.max_package_bytes, timeout=s.download_timeout, progress=False,
+                                  allowed_hosts=s.download_allowed_hosts)
+        with open_zip(zip_path) as zf:
+            _, content = read_package(ctx, zf)
+    declared = declared_id(content)
+    return keys.checked(declared) if declared else None
 
 
 def _version_for(ctx: Context, cid: str, given: str | None) -> tuple[str, bool]:
