@@ -423,8 +423,9 @@ def test_workflows_call_each_other_and_serialise_per_concept() -> None:
                     assert "BACKOFFICE_S3_SECRET_ACCESS_KEY" in env, f"{path.name} job {job_id}"
 
 
-NO_SECRETS_JOBS = {("partner_checks.yaml", "check")}
-"""Jobs that run resources' code through `backoffice` without storage access: no secrets at all."""
+NO_SECRETS_JOBS = {("partner_checks.yaml", "check"), ("stage.yaml", "concept"), ("upload_via_issue.yaml", "concept")}
+"""Jobs that run resources' code, or read uploaded packages, through `backoffice` without storage
+access: no secrets at all."""
 
 
 def test_installing_a_descriptions_dependencies_sees_no_credentials() -> None:

@@ -106,7 +106,7 @@ class CurationDecl(BaseModel):
     @classmethod
     def _owners(cls, value: list[str]) -> list[str]:
         for owner in value:
-            if not (re.match(r"^github\|[0-9]+$", owner) or re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", owner)):
+            if not (re.fullmatch(r"github\|[0-9]+", owner) or re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", owner)):
                 raise ValueError(f"'{owner}' is neither 'github|<number>' nor an e-mail address")
         return value
 
@@ -135,7 +135,7 @@ class CurationDecl(BaseModel):
 
 def load_curation_file(path: Path) -> CurationDecl:
     """Load one declaration; errors name the file and the field."""
-    if not re.match(CONCEPT_ID, path.stem):
+    if not re.fullmatch(CONCEPT_ID, path.stem):
         raise ConfigError(f"{path}: file name must be '<concept-id>.yaml'")
     try:
         raw: Any = YAML(typ="safe").load(path.read_text(encoding="utf-8"))  # pyright: ignore[reportUnknownMemberType]  # ruamel's stream types are hidden behind `if False:`

@@ -283,11 +283,12 @@ class ConceptStore:
         except Exception as e:  # the change stands; a full index run (`--full`) will see it
             logger.warning("could not mark %s as changed for the index: %s", concept_id, e)
 
-    def update(self, concept_id: str, mutate: Callable[[ConceptRecord], T]) -> T:
+    def update(self, concept_id: str, mutate: Callable[[ConceptRecord], T], *, mark: bool = True) -> T:
         """Apply `mutate` to the current record and store it if nobody changed it meanwhile.
 
         `mutate` may raise to abort (nothing is written); it is re-run on a fresh copy
-        whenever another writer came first.
+        whenever another writer came first. `mark=False` for changes no index shows (an
+        upload in progress): no "look again" marker.
         """
         for attempt in range(self.max_attempts):
             record, etag = self.get_with_etag(concept_id)
@@ -300,9 +301,15 @@ class ConceptStore:
             except PreconditionFailed:
                 time.sleep(random.uniform(0, 0.02 * (attempt + 1)))
                 continue
-            self.mark_changed(concept_id)
+            if mark:
+                self.mark_changed(concept_id)
             return result
         raise ConflictError(f"concept '{concept_id}' kept changing; gave up after {self.max_attempts} attempts")
+
+    def forget_changes(self, concept_id: str) -> None:
+        """Remove the index's change markers of a concept that is gone again (an id reserved by
+        an upload that was refused): the store is as it was before."""
+        self.storage.delete_prefix(keys.dirty_prefix(concept_id))
 
     def list_ids(self) -> list[str]:
         out: list[str] = []

@@ -23,11 +23,29 @@
 
 from __future__ import annotations
 
+import re
+
+from ..errors import InvalidIdError
+
 CONCEPTS_PREFIX = "concepts/"
+
+MAX_CONCEPT_ID_LENGTH = 100
+_CONCEPT_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_CONCEPT_ID_LENGTH - 1}}}")
+
+
+def checked(concept_id: str) -> str:
+    """`concept_id` if it can name a concept (one key segment: letters, digits, `.`, `_`, `-`,
+    at most 100 characters), else an InvalidIdError, before any storage call."""
+    if not _CONCEPT_ID.fullmatch(concept_id):
+        shown = concept_id if len(concept_id) <= 40 else concept_id[:40] + "..."
+        raise InvalidIdError(
+            f"invalid concept id {shown!r}: letters, digits, '.', '_' and '-', at most {MAX_CONCEPT_ID_LENGTH} characters"
+            f" (e.g. affable-shark)")
+    return concept_id
 
 
 def concept_doc(concept_id: str) -> str:
-    return f"{CONCEPTS_PREFIX}{concept_id}.json"
+    return f"{CONCEPTS_PREFIX}{checked(concept_id)}.json"
 
 
 def concept_id_from_doc(key: str) -> str | None:
@@ -38,7 +56,7 @@ def concept_id_from_doc(key: str) -> str | None:
 
 
 def draft_root(concept_id: str, token: str) -> str:
-    return f"{concept_id}/drafts/{token}/"
+    return f"{checked(concept_id)}/drafts/{token}/"
 
 
 def draft_files(concept_id: str, token: str) -> str:
@@ -50,7 +68,7 @@ def draft_reports(concept_id: str, token: str) -> str:
 
 
 def version_root(concept_id: str, version: str) -> str:
-    return f"{concept_id}/{version}/"
+    return f"{checked(concept_id)}/{version}/"
 
 
 def version_files(concept_id: str, version: str) -> str:
@@ -67,11 +85,11 @@ def version_reports(concept_id: str, version: str) -> str:
 
 
 def log_prefix(concept_id: str) -> str:
-    return f"{concept_id}/log/"
+    return f"{checked(concept_id)}/log/"
 
 
 def chat_prefix(concept_id: str) -> str:
-    return f"{concept_id}/chat/"
+    return f"{checked(concept_id)}/chat/"
 
 
 INDEX_PREFIX = "index/"
@@ -89,6 +107,10 @@ def versions_json(concept_id: str) -> str:
 INDEX_CACHE = f"{INDEX_PREFIX}cache.json"
 DIRTY_PREFIX = f"{INDEX_PREFIX}dirty/"
 """Markers `index/dirty/<id>/<time>-<uid>` written after every change of a concept document."""
+
+
+def dirty_prefix(concept_id: str) -> str:
+    return f"{DIRTY_PREFIX}{checked(concept_id)}/"
 
 
 def dirty_marker(concept_id: str, stamp: str) -> str:
