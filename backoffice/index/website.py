@@ -85,7 +85,7 @@ def plan_aliases(record: ConceptRecord, listed: list[VersionRecord], decl: Curat
 
     From weakest to strongest (a stronger one takes an alias a weaker one gave): the
     description's own `id` where it differs from the concept id and is not a DOI (newer
-    versions over older), legacy ids and the legacy nickname declared in `collection/` (-> latest), the concept DOI (-> latest),
+    versions over older, yanked ones never), legacy ids and the legacy nickname declared in `collection/` (-> latest), the concept DOI (-> latest),
     each version DOI (-> that version). Whether an alias may shadow another concept is
     decided in `assemble` (never). `latest` is what the concept-level aliases give (default:
     the newest listed version; None: nothing, every version being yanked).
@@ -94,6 +94,8 @@ def plan_aliases(record: ConceptRecord, listed: list[VersionRecord], decl: Curat
         latest = listed[-1].version
     out: dict[str, str] = {}
     for v in listed:
+        if decl.yank_reason(v.version) is not None:
+            continue  # a yanked version is never what a name of the concept gives, the description's own `id` included
         d = v.summary.declared_id
         # an upload may not claim a DOI (it could be another concept's): DOIs come from the
         # records (the Zenodo backup) and from reviewers' `legacy.ids` only
@@ -166,7 +168,8 @@ def versions_file(e: dict[str, Any] | None) -> dict[str, Any]:
 
 def merge_id_maps(ids: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """id_map.json from per-concept ids. Real ids (`<concept>`, `<concept>/<version>`) always win:
-    an alias equal to a concept id (listed or not) or of the form `<concept>/...` is dropped;
+    an alias equal to a concept id (listed or not), of the form `<concept>/...`, or naming
+    another concept in any part (`bioimage-io/<other concept>`) is dropped;
     an alias claimed by two concepts goes to the one whose id sorts first."""
     id_map: dict[str, Any] = {}
     aliases: list[tuple[str, str, Any]] = []
@@ -177,7 +180,9 @@ def merge_id_maps(ids: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
             else:
                 aliases.append((c, k, v))
     for c, k, v in aliases:
-        if k in ids or k.split("/", 1)[0] in ids or k in id_map:
+        # an alias naming another concept in any part (`bioimage-io/<other concept>`, the running
+        # collection's form) is that concept's name: an upload's own `id` must not take it
+        if k in ids or any(part in ids and part != c for part in k.split("/")) or k.split("/", 1)[0] in ids or k in id_map:
             logger.warning("id_map: alias '%s' of '%s' is not used: '%s' is taken already", k, c, k)
             continue
         id_map[k] = v
