@@ -23,8 +23,10 @@ from ..errors import ConflictError, NotFoundError
 from ..log import logger
 from ..storage.base import ObjectNotFound, PreconditionFailed, Storage
 from . import keys
+from .changes import VersionDiff
 from .journal import utcnow
 from .scoring import Compatibility
+from .weight_scan import WeightScan
 from .status import DraftStatus, VersionStatus, check_step
 
 ResourceType = Literal["model", "dataset", "notebook"]
@@ -148,6 +150,11 @@ class DraftRecord(_Record):
     """Every compatibility report of the draft conflated (scores, tags, reports)."""
     version_assigned: bool = False
     """The description had no `version`: the backoffice gave it `summary.version` (written into its rdf)."""
+    weight_scan: WeightScan | None = None
+    """The weight safety scan of its pickles (made by `validate-format`)."""
+    changes: VersionDiff | None = None
+    """What it changes against the latest published version when it was staged (description and
+    files; clipped). None for a first version."""
 
 
 class VersionRecord(_Record):
@@ -174,6 +181,8 @@ class VersionRecord(_Record):
     """Every compatibility report of the version conflated (scores, tags, reports)."""
     version_assigned: bool = False
     """The description had no `version`: the backoffice gave it this one (written into its rdf)."""
+    weight_scan: WeightScan | None = None
+    """The weight safety scan of its pickles (from its draft, or a later `validate-format`)."""
 
 
 class ConceptRecord(_Record):
