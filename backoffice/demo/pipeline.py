@@ -19,6 +19,7 @@ from ..errors import BackupIncompleteError, ConfigError
 from ..index.generate import generate_index
 from ..partners.ingest import ingest
 from ..records import keys
+from ..records.weight_scan import WeightScan, scan_lines
 from ..review.steps import publish_step
 from ..stage.stage import stage
 from ..validate.static import validate_format
@@ -48,6 +49,7 @@ def run_demo(ctx: Context, say: Callable[[str], None], *, version: str = "1.0") 
     say(f"stage: draft of {cid} version {staged.version} ({staged.files} files)")
     static = validate_format(ctx, cid, "draft")
     say(f"validate-format: {static.status}; test matrix: {', '.join(static.dynamic_formats) or 'none'}")
+    _say_scan(static.weight_scan, say)
     for wf in static.dynamic_formats:
         outcome = run_weight_format_test(ctx, cid, "draft", wf, current_env())
         say(f"test {wf}: {outcome.status}" + (f" ({outcome.first_error})" if outcome.first_error else ""))
@@ -73,6 +75,12 @@ def run_demo(ctx: Context, say: Callable[[str], None], *, version: str = "1.0") 
     dashboard = ctx.storage.public_url(keys.DASHBOARD_PREFIX + "index.html").removesuffix("index.html")
     return DemoResult(cid, published.version, url, path, dashboard)
 
+
+
+def _say_scan(scan: WeightScan | None, say: Callable[[str], None]) -> None:
+    """The weight safety scan of the draft (made by validate-format, before any test loads a weight)."""
+    for line in scan_lines(scan) if scan is not None else ["weight safety scan: not run"]:
+        say(line)
 
 
 DEMO_PARTNER_REPORT = {"status": "passed", "error": None, "details": "opened and ran in the partner's tool",

@@ -8,13 +8,14 @@ from typing import Any, cast
 
 from ruamel.yaml import YAML, YAMLError
 
+from ..errors import InvalidArgumentError, NotFoundError
 from ..log import logger
 from ..storage.base import Storage
 from . import keys
 from .changes import Snapshot, VersionDiff, compact, plan_diff
-from .concept import ConceptRecord, ReportBrief
+from .concept import ConceptRecord, ConceptStore, ReportBrief
 from .manifest import FileEntry, manifest_of
-from .target import Target
+from .target import Target, resolve_target
 
 
 def rdf_data(data: bytes) -> dict[str, Any]:
@@ -56,3 +57,18 @@ def changes_since_latest(storage: Storage, record: ConceptRecord, rdf: bytes, fi
         return None
     new = Snapshot("draft", rdf_data(rdf), {f.name: f for f in files})
     return compact(plan_diff(old, new))
+
+
+def diff_of(storage: Storage, concepts: ConceptStore, concept_id: str, old: str | None = None, new: str | None = None) -> VersionDiff:
+    """`old` against `new` (each `draft` or a published version); by default the latest
+    published version against the draft."""
+    record = concepts.get(concept_id)
+    if old is None:
+        if not record.versions:
+            raise NotFoundError(f"'{concept_id}' has no published version to compare with; name two")
+        old = list(record.versions)[-1]
+    new = new or "draft"
+    if old == new:
+        raise InvalidArgumentError(f"'{old}' compared with itself; name two different ones")
+    a, b = resolve_target(concepts, concept_id, old), resolve_target(concepts, concept_id, new)
+    return plan_diff(snapshot_of(storage, a), snapshot_of(storage, b))
