@@ -18,7 +18,30 @@ from pydantic import BaseModel, ConfigDict, Field
 Level = Literal["dangerous", "unusual", "harmless"]
 ScanStatus = Literal["passed", "warning", "failed"]
 
+_BUILTINS_DANGEROUS = frozenset({"__import__", "eval", "exec", "compile", "open", "getattr", "setattr", "delattr", "globals",
+                                 "locals", "vars", "input", "breakpoint", "help", "apply", "execfile", "reload"})
+DANGEROUS_GLOBALS: dict[str, frozenset[str] | Literal["*"]] = {
+    "builtins": _BUILTINS_DANGEROUS,
+    "__builtin__": _BUILTINS_DANGEROUS,
+    "os": "*", "posix": "*", "nt": "*", "subprocess": "*", "sys": "*", "shutil": "*", "socket": "*", "pty": "*",
+    "runpy": "*", "ctypes": "*", "importlib": "*", "code": "*", "codeop": "*", "webbrowser": "*", "marshal": "*",
+    "pickle": "*", "_pickle": "*", "dill": "*", "cloudpickle": "*", "joblib": "*", "pydoc": "*", "timeit": "*",
+    "multiprocessing": "*", "asyncio": "*", "urllib": "*", "http": "*", "requests": "*", "tempfile": "*",
+    "types": frozenset({"CodeType", "FunctionType", "ModuleType"}),
+    "operator": frozenset({"attrgetter", "methodcaller", "itemgetter"}),
+    "_operator": frozenset({"attrgetter", "methodcaller", "itemgetter"}),
+    "functools": frozenset({"partial", "reduce"}),
+    "torch.serialization": "*",
+    "torch.hub": "*",
+    "numpy.testing": "*", "numpy.f2py": "*", "numpy.distutils": "*",
+}
+"""Globals that fail the scan whatever the scanner says: what can import, run, read or
+write anything (`__import__`, `exec`, `eval`, `os`, `subprocess`, ...). The scanner's own
+list is longer in places; a global on either list is dangerous."""
+
 HARMLESS_GLOBALS: dict[str, frozenset[str] | Literal["*"]] = {
+    "builtins": frozenset({"set", "frozenset", "dict", "list", "tuple", "slice", "bytearray", "bytes", "complex",
+                           "range", "int", "float", "str", "bool"}),
     "collections": frozenset({"OrderedDict", "defaultdict"}),
     "torch": frozenset({"Size", "device", "dtype", "float32", "float16", "bfloat16", "float64", "int64", "int32",
                         "uint8", "int8", "bool", "UntypedStorage", "TypedStorage"}),
@@ -64,7 +87,7 @@ def _in(table: dict[str, frozenset[str] | Literal["*"]], module: str, name: str)
 
 def judge(module: str, name: str, scanner_level: str) -> Level:
     """Our level of a global the scanner rated `dangerous`, `innocuous` or `suspicious`."""
-    if scanner_level == "dangerous":
+    if scanner_level == "dangerous" or _in(DANGEROUS_GLOBALS, module, name):
         return "dangerous"
     if scanner_level == "innocuous" or _in(HARMLESS_GLOBALS, module, name):
         return "harmless"
