@@ -1,5 +1,5 @@
-"""Pickles and packages the weight scan tests craft. Nothing here is ever unpickled:
-the malicious bytes are written opcode by opcode and only ever scanned."""
+"""Pickles and packages the weight scan and diff tests craft. Nothing here is ever
+unpickled: the malicious bytes are written opcode by opcode and only ever scanned."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import io
 import struct
 import zipfile
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -66,3 +67,29 @@ def with_weights(package: Path, out: Path, files: dict[str, bytes]) -> Path:
                 data = text.getvalue().encode() if info.filename == "rdf.yaml" else files.get(info.filename, zin.read(info))
                 zout.writestr(info.filename, data)
     return out
+
+
+def edit_package(src: Path, out: Path, edit: Callable[[dict[str, Any]], None], extra: dict[str, bytes] | None = None) -> Path:
+    """A copy of the package with its rdf.yaml changed by `edit` and the `extra` files added."""
+    yaml = YAML(typ="safe")
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename == "rdf.yaml":
+                rdf: Any = yaml.load(data.decode())
+                edit(rdf)
+                text = io.StringIO()
+                yaml.dump(rdf, text)
+                data = text.getvalue().encode()
+            zout.writestr(info.filename, data)
+        for name, data in (extra or {}).items():
+            zout.writestr(name, data)
+    return out
+
+
+def second_version_package(src: Path, out: Path) -> Path:
+    """Version 2.0 of a package: renamed, tags changed, a file more."""
+    def edit(rdf: dict[str, Any]) -> None:
+        rdf.update(version="2.0", name="Tiny Dataset Renamed", tags=["demo", "nuclei"])
+
+    return edit_package(src, out, edit, {"extra.txt": b"new notes"})
