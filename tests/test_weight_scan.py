@@ -61,6 +61,18 @@ def test_stack_global_dangerous_names(tmp_path: Path, module: str, name: str) ->
     assert _flagged(scan_file(path, "model.pkl")) == [("", f"{module}.{name}", "dangerous")]
 
 
+def test_legacy_torch_file_with_payload_in_a_later_pickle(tmp_path: Path) -> None:
+    """The legacy (non-zip) torch.save format is several pickles in a row: all are scanned,
+    not only the first (the bypass reported against other scanners)."""
+    import pickle
+
+    magic, protocol = 0x1950A86A20F9469CFC6C, 1001
+    header = b"".join(pickle.dumps(v, protocol=2) for v in (magic, protocol, {"protocol_version": protocol}))
+    path = tmp_path / "model.ckpt"
+    path.write_bytes(header + reduce_pickle("posix", "system"))
+    assert ("", "posix.system", "dangerous") in _flagged(scan_file(path, "model.ckpt"))
+
+
 def test_benign_state_dict_and_torchscript_pass(torch_files: dict[str, Path]) -> None:
     scans = [scan_file(p, p.name) for p in torch_files.values()]
     assert all(s is not None and s.kind == "zip of pickles" and s.globals for s in scans)
