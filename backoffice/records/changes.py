@@ -17,9 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from .manifest import FileEntry
 
 Change = Literal["added", "removed", "changed"]
-MAX_VALUE = 300
+MAX_VALUE = 200
 """Longest value kept in the copy on the draft record (the command line shows them whole)."""
-MAX_ENTRIES = 200
+MAX_ENTRIES = 100
 """Most field or file changes kept in the copy on the draft record."""
 
 
