@@ -112,6 +112,9 @@ def test_cli_diff(local_ctx: Context, packages: dict[str, Path], tmp_path: Path,
     assert "+ extra.txt: 9 B, sha256 " in out and "~ rdf.yaml: " in out
     assert "verdicts (old -> new):" in out
 
+    r = run_cli(["status", cid], settings=ctx.settings)
+    assert "changes since 1.0: " in r.stdout and f"(`backoffice diff {cid}`)" in r.stdout
+
     r = run_cli(["diff", cid, "1.0", "draft", "--json"], settings=ctx.settings)
     assert r.returncode == 0, r.stderr
     data: Any = json.loads(r.stdout)

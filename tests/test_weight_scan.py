@@ -199,3 +199,19 @@ def test_benign_package_passes_and_the_version_keeps_the_scan(local_ctx: Context
     publish(local_ctx, cid, "github|10000001")
     version = local_ctx.concepts.get(cid).versions["1.0"]
     assert version.weight_scan is not None and version.weight_scan.status == "passed"
+
+
+def test_version_without_files_json_is_scanned_through_public_urls(local_ctx: Context, tiny_model: Path, served: str,  # noqa: F811
+                                                                   tmp_path: Path) -> None:
+    """A version taken over without `files.json`: the secretless job cannot list the store,
+    so it scans the files the rdf names."""
+    from backoffice.records import keys
+
+    marker = tmp_path / "pwned"
+    pkg = _malicious(tiny_model, tmp_path / "bad.zip", marker)
+    staged = stage(local_ctx, str(pkg), uploader="mallory@example.org", progress=False)
+    local_ctx.storage.delete(keys.files_manifest(keys.draft_files(staged.concept_id, staged.token)))
+    public = _env(local_ctx, BACKOFFICE_STORAGE="public", BACKOFFICE_PUBLIC_BASE_URL=served)
+    r = _bo(["validate-format", staged.concept_id, "draft", "--handover-out", "v.json"], public, tmp_path)
+    assert r.returncode != 0 and "dangerous global os.mkdir in weights.pt" in r.stdout, r.stdout + r.stderr
+    assert not marker.exists()

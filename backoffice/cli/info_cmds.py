@@ -72,6 +72,11 @@ def status(
             f"draft: [bold]{d.status.value}[/bold] (version {d.summary.version or '?'}, uploader {d.uploader or '-'}, "
             f"updated {d.updated:%Y-%m-%d %H:%M}); tests: {tests}"
         )
+        if d.weight_scan is not None:
+            console.print(f"weight scan: {d.weight_scan.status} ({d.weight_scan.scanner})", markup=False)
+        if d.changes is not None:
+            console.print(f"changes since {d.changes.old}: {len(d.changes.fields)} fields, {len(d.changes.files)} files"
+                          f" (`backoffice diff {record.id}`)", markup=False)
     else:
         console.print("draft: none")
     if record.versions:

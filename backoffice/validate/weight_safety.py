@@ -10,6 +10,7 @@ a warning for the reviewer.
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -20,10 +21,15 @@ from ..records.manifest import read_manifest
 from ..records.snapshot import rdf_data
 from ..records.target import Target
 from ..records.weight_scan import FileScan, WeightScan, assess, scan_detail
-from ..storage.base import ObjectNotFound, Storage
+from ..errors import StorageError
+from ..storage.base import ObjectNotFound, Storage, check_key
 from ..storage.local import LocalStorage
 from ..storage.public import PublicStorage
 from .pickle_scan import HEAD_BYTES, scan_file, scanner_name, sniff
+
+
+FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*(/[A-Za-z0-9_][A-Za-z0-9_.+-]*)*$")
+"""What a file name in a description looks like (no spaces, no `..`, relative)."""
 
 
 def _referenced(value: Any) -> Iterator[str]:
@@ -34,9 +40,11 @@ def _referenced(value: Any) -> Iterator[str]:
     elif isinstance(value, list):
         for v in cast(list[Any], value):
             yield from _referenced(v)
-    elif isinstance(value, str) and "://" not in value and not value.startswith("/") and "." in value and len(value) < 500 \
-            and "\n" not in value and ".." not in value.split("/"):
-        yield value
+    elif isinstance(value, str) and FILE_NAME.match(value) and "." in value:
+        try:
+            yield check_key(value)
+        except StorageError:
+            pass
 
 
 def file_names(storage: Storage, target: Target, rdf: Mapping[str, Any]) -> list[str]:
