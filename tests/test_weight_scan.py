@@ -79,6 +79,7 @@ def test_benign_state_dict_and_torchscript_pass(torch_files: dict[str, Path]) ->
     assert [_flagged(s) for s in scans] == [[], []]  # torch's own globals and TorchScript's are harmless
     result = assess("picklescan", [s for s in scans if s], ["pytorch_state_dict", "torchscript"], 2)
     assert result.status == "passed"
+    assert all(f.globals == [] and f.harmless > 0 for f in result.files)  # the stored scan keeps only a count of those
     assert "cannot carry" not in result.formats["torchscript"] and "scanned" in result.formats["pytorch_state_dict"]
 
 
@@ -177,7 +178,8 @@ def test_malicious_package_fails_validation_before_any_test(local_ctx: Context, 
     assert draft.weight_scan is not None and draft.weight_scan.status == "failed"
     assert {(w, g.dotted) for w, g in draft.weight_scan.found("dangerous")} >= {("weights.pt", "os.mkdir")}
     messages = [e.details for e in local_ctx.log(cid).read() if e.step == "validate-format" and isinstance(e.details, dict)]
-    assert any("os.mkdir" in str(d.get("errors", "")) for d in messages)  # what the uploader's e-mail says
+    # what the uploader's e-mail says
+    assert any("- weight safety scan: weights.pt imports the dangerous global os.mkdir" in str(d.get("errors")) for d in messages)
     assert not marker.exists()
 
 
@@ -191,6 +193,7 @@ def test_benign_package_passes_and_the_version_keeps_the_scan(local_ctx: Context
     assert {f.file for f in result.weight_scan.files} == {"weights.pt", "weights_torchscript.pt"}
     assert "weight safety scan (picklescan" in result.markdown
     assert any(d["name"].startswith("weight safety scan") for d in result.summary["details"])
+    assert any(e.message == "static validation valid-format; weight safety scan passed" for e in local_ctx.log(cid).read())
 
     def to_review(record: Any) -> None:
         record.set_draft_status(DraftStatus.AWAITING_REVIEW)

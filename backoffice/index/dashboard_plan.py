@@ -130,7 +130,7 @@ def _scan(scan: WeightScan | None) -> dict[str, Any] | None:
     return {
         "scanner": scan.scanner, "status": scan.status, "checked": scan.checked, "formats": scan.formats,
         "files": [{"file": f.file, "kind": f.kind, "weight_format": f.weight_format, "problem": f.problem, "error": f.error,
-                   "harmless": sum(g.level == "harmless" for g in f.globals),
+                   "harmless": f.harmless + sum(g.level == "harmless" for g in f.globals),
                    "flagged": [{"global": g.dotted, "level": g.level, "where": g.where} for g in f.globals if g.level != "harmless"]}
                   for f in scan.files],
     }

@@ -122,6 +122,9 @@ class FileScan(_Model):
     weight_format: str | None = None
     """The weight format whose weights it is."""
     globals: list[FoundGlobal] = Field(default_factory=list[FoundGlobal])
+    """The globals it imports (in a stored scan: the dangerous and unusual ones; see `harmless`)."""
+    harmless: int = 0
+    """How many harmless globals a stored scan left out of `globals` (kept small in the concept document)."""
     problem: str | None = None
     """The scanner stopped early in a pickle (it judged the globals before that point): a warning."""
     error: str | None = None
@@ -152,7 +155,8 @@ def _where(f: FileScan, g: FoundGlobal) -> str:
 def assess(scanner: str, files: Iterable[FileScan], formats: Iterable[str], checked: int) -> WeightScan:
     """The scan's verdict: failed on any dangerous global, warning on unusual ones or
     unreadable pickles, else passed."""
-    files = list(files)
+    files = [f.model_copy(update={"globals": [g for g in f.globals if g.level != "harmless"],
+                                  "harmless": f.harmless + sum(g.level == "harmless" for g in f.globals)}) for f in files]
     levels = {g.level for f in files for g in f.globals}
     status: ScanStatus = ("failed" if "dangerous" in levels or any(f.error for f in files)
                           else "warning" if "unusual" in levels or any(f.problem for f in files) else "passed")
@@ -172,17 +176,21 @@ def scan_lines(scan: WeightScan) -> list[str]:
     return lines
 
 
+SCAN_LOC = "weight safety scan"
+"""Where the scan's errors and warnings point in the validation summary (they name the file themselves)."""
+
+
 def scan_detail(scan: WeightScan) -> dict[str, Any]:
     """The scan as one detail of a bioimageio.spec validation summary (errors fail it)."""
-    errors = [{"loc": ["weights", where], "type": "unsafe_pickle",
+    errors = [{"loc": [SCAN_LOC], "type": "unsafe_pickle",
                "msg": f"{where} imports the dangerous global {g.dotted}: loading it can run arbitrary code"}
               for where, g in scan.found("dangerous")]
-    errors += [{"loc": ["weights", f.file], "type": "unscannable_pickle",
+    errors += [{"loc": [SCAN_LOC], "type": "unscannable_pickle",
                 "msg": f"{f.file} could not be scanned for unsafe pickle globals: {f.error}"} for f in scan.files if f.error]
-    warnings = [{"loc": ["weights", where], "type": "unusual_pickle_global",
+    warnings = [{"loc": [SCAN_LOC], "type": "unusual_pickle_global",
                  "msg": f"{where} imports the unusual global {g.dotted} (not known to be harmless; check it)"}
                 for where, g in scan.found("unusual")]
-    warnings += [{"loc": ["weights", f.file], "type": "unreadable_pickle", "msg": f"{f.file}: {f.problem}"}
+    warnings += [{"loc": [SCAN_LOC], "type": "unreadable_pickle", "msg": f"{f.file}: {f.problem}"}
                  for f in scan.files if f.problem]
     return {"name": f"weight safety scan ({scan.scanner})", "status": "failed" if errors else "passed",
-            "errors": errors, "warnings": warnings, "loc": ["weights"]}
+            "errors": errors, "warnings": warnings, "loc": [SCAN_LOC]}

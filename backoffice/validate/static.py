@@ -153,7 +153,9 @@ def record_validation(ctx: Context, result: StaticResult, actor: str | None) -> 
     failed = result.status == "failed"
     store_report(
         ctx.storage, ctx.concepts, ctx.record_step, target, result.report_name, "failed" if failed else "valid-format",
-        result.summary, step="validate-format", message=f"static validation {result.status}", actor=actor,
+        result.summary, step="validate-format", actor=actor,
+        message=f"static validation {result.status}"
+        + (f"; weight safety scan {result.weight_scan.status}" if result.weight_scan is not None else ""),
         tool="bioimageio.spec",
     )
     if target.subject != "draft":
