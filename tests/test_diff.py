@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from backoffice.context import Context
+from backoffice.records import keys
 from backoffice.records.changes import MAX_VALUE, Snapshot, compact, diff_lines, flatten, plan_diff
 from backoffice.records.concept import ConceptRecord
 from backoffice.records.manifest import FileEntry
@@ -119,6 +120,11 @@ def test_cli_diff(local_ctx: Context, packages: dict[str, Path], tmp_path: Path,
     assert r.returncode == 0, r.stderr
     data: Any = json.loads(r.stdout)
     assert data["old"] == "1.0" and {f["name"] for f in data["files"] if f["change"] == "added"} == {"extra.txt"}
+
+    # a version taken over without files.json: its files are listed and hashed, the diff is the same
+    ctx.storage.delete(keys.files_manifest(keys.version_files(cid, "1.0")))
+    r = run_cli(["diff", cid, "1.0", "draft", "--json"], settings=ctx.settings)
+    assert r.returncode == 0 and json.loads(r.stdout) == data
 
     r = run_cli(["diff", cid, "draft", "draft"], settings=ctx.settings)
     assert r.returncode != 0 and r.stderr.startswith("error: 'draft' compared with itself")

@@ -202,6 +202,10 @@ def test_benign_package_passes_and_the_version_keeps_the_scan(local_ctx: Context
     publish(local_ctx, cid, "github|10000001")
     version = local_ctx.concepts.get(cid).versions["1.0"]
     assert version.weight_scan is not None and version.weight_scan.status == "passed"
+    assert version.weight_scan.files == result.weight_scan.files
+    local_ctx.concepts.update(cid, lambda r: setattr(r.versions["1.0"], "weight_scan", None))
+    assert validate_format(local_ctx, cid, "1.0").weight_scan is not None  # a retest of the version scans again
+    assert local_ctx.concepts.get(cid).versions["1.0"].weight_scan is not None
 
 
 def test_version_without_files_json_is_scanned_through_public_urls(local_ctx: Context, tiny_model: Path, served: str,  # noqa: F811
