@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import ConflictError, NotFoundError
 from ..log import logger
+from ..resource_types import ResourceType
 from ..storage.base import ObjectNotFound, PreconditionFailed, Storage
 from . import keys
 from .changes import VersionDiff
@@ -29,7 +30,6 @@ from .scoring import Compatibility
 from .weight_scan import WeightScan
 from .status import DraftStatus, VersionStatus, check_step
 
-ResourceType = Literal["model", "dataset", "notebook"]
 T = TypeVar("T")
 
 
