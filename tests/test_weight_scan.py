@@ -164,6 +164,7 @@ def test_malicious_package_fails_validation_before_any_test(local_ctx: Context, 
     r = _bo(["validate-format", cid, "draft", "--handover-out", "v.json"], public, tmp_path)
     assert r.returncode != 0 and "static validation failed" in r.stderr
     assert "dangerous global os.mkdir in weights.pt" in r.stdout
+    assert "::error::weight safety scan: weights.pt imports the dangerous global os.mkdir" in r.stderr  # an annotation
     assert "dangerous global builtins.exec in weights_torchscript.pt:" in r.stdout and "constants.pkl" in r.stdout
     out = outputs.read_text().splitlines()
     assert "has_dynamic_test_cases=no" in out and 'dynamic_test_cases={"include": []}' in out  # no test job starts

@@ -11,7 +11,7 @@ import typer
 from ..errors import ValidationFailedError
 from ..gh_actions import append_summary, set_outputs
 from ..index.modes import Mode
-from ..log import in_github_actions
+from ..log import in_github_actions, logger
 from .choices import WHICH_HELP, choice_of, draft_or_version
 from .common import console, make_context
 
@@ -66,6 +66,11 @@ def validate_format(
 
         for line in scan_lines(result.weight_scan):
             console.print(line, markup=False)
+        if in_github_actions():  # annotations on the run: the reviewer and the uploader see them first
+            for where, g in result.weight_scan.found("dangerous"):
+                logger.error("weight safety scan: %s imports the dangerous global %s", where, g.dotted)
+            for where, g in result.weight_scan.found("unusual"):
+                logger.warning("weight safety scan: %s imports the unusual global %s", where, g.dotted)
     console.print(
         f"{concept_id} {which}: static validation {result.status}; dynamic tests: "
         f"{', '.join(result.dynamic_formats) or 'none'}"
