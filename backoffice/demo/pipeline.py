@@ -18,6 +18,7 @@ from ..dynamic.run import run_weight_format_test
 from ..errors import BackupIncompleteError, ConfigError
 from ..index.generate import generate_index
 from ..partners.ingest import ingest
+from ..partners.ledger import Ledger, VersionRef
 from ..records import keys
 from ..records.weight_scan import WeightScan, scan_lines
 from ..review.steps import publish_step
@@ -96,6 +97,8 @@ def _partner_report(ctx: Context, cid: str, version: str, say: Callable[[str], N
     if partner is None:
         say("no partner checks models: no partner report")
         return
+    if partner.dispatch is not None:  # the partner accepts reports only on versions sent to it: the demo plays the dispatch
+        Ledger(ctx.storage, partner.id).append("dispatched", [VersionRef(cid, version)], note="backoffice demo")
     with tempfile.TemporaryDirectory(prefix="backoffice-demo-report-") as tmp:
         report = Path(tmp) / cid / version / f"{partner.tool_name}_1.4.1.json"
         report.parent.mkdir(parents=True)
