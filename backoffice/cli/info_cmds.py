@@ -8,6 +8,7 @@ import typer
 from rich.markup import escape
 
 from ..errors import ConfigError
+from .choices import draft_or_version
 from .common import console, make_context
 
 
@@ -15,6 +16,7 @@ def register(app: typer.Typer) -> None:
     app.command("settings")(show_settings)
     app.command("check-config")(check_config)
     app.command("status")(status)
+    app.command("diff")(diff)
 
 
 def show_settings() -> None:
@@ -72,6 +74,11 @@ def status(
             f"draft: [bold]{d.status.value}[/bold] (version {d.summary.version or '?'}, uploader {d.uploader or '-'}, "
             f"updated {d.updated:%Y-%m-%d %H:%M}); tests: {tests}"
         )
+        if d.weight_scan is not None:
+            console.print(f"weight scan: {d.weight_scan.status} ({d.weight_scan.scanner})", markup=False)
+        if d.changes is not None:
+            console.print(f"changes since {d.changes.old}: {len(d.changes.fields)} fields, {len(d.changes.files)} files"
+                          f" (`backoffice diff {record.id}`)", markup=False)
     else:
         console.print("draft: none")
     if record.downloads:
@@ -92,3 +99,25 @@ def status(
         console.print(f"last {len(entries)} log entries:")
         for e in entries:
             console.print(f"  {e.timestamp:%Y-%m-%d %H:%M:%S} {e.subject} {e.step} by {e.actor}: {e.message}")
+
+
+def diff(
+    concept_id: str = typer.Argument(..., help="Concept id."),
+    old: str | None = typer.Argument(None, help="`draft` or a version (default: the latest published version).",
+                                     parser=draft_or_version),
+    new: str | None = typer.Argument(None, help="`draft` or a version (default: the draft).", parser=draft_or_version),
+    as_json: bool = typer.Option(False, "--json", help="Print the diff as JSON."),
+) -> None:
+    """What changed from one version to another: the description field by field, the files
+    (added, removed, changed: size and sha256) and the verdicts."""
+    from ..records.changes import diff_lines
+    from ..records.snapshot import diff_of
+
+    ctx = make_context()
+    result = diff_of(ctx.storage, ctx.concepts, concept_id, old, new)
+    if as_json:
+        console.print_json(result.model_dump_json())
+        return
+    console.print(f"{concept_id}: ", end="", markup=False)
+    for line in diff_lines(result):
+        console.print(line, markup=False, highlight=False)

@@ -24,8 +24,10 @@ from ..log import logger
 from ..resource_types import ResourceType
 from ..storage.base import ObjectNotFound, PreconditionFailed, Storage
 from . import keys
+from .changes import VersionDiff
 from .journal import utcnow
 from .scoring import Compatibility
+from .weight_scan import WeightScan
 from .status import DraftStatus, VersionStatus, check_step
 
 T = TypeVar("T")
@@ -150,6 +152,11 @@ class DraftRecord(_Record):
     """Every compatibility report of the draft conflated (scores, tags, reports)."""
     version_assigned: bool = False
     """The description had no `version`: the backoffice gave it `summary.version` (written into its rdf)."""
+    weight_scan: WeightScan | None = None
+    """The weight safety scan of its pickles (made by `validate-format`)."""
+    changes: VersionDiff | None = None
+    """What it changes against the latest published version when it was staged (description and
+    files; clipped). None for a first version."""
 
 
 class VersionRecord(_Record):
@@ -176,6 +183,8 @@ class VersionRecord(_Record):
     """Every compatibility report of the version conflated (scores, tags, reports)."""
     version_assigned: bool = False
     """The description had no `version`: the backoffice gave it this one (written into its rdf)."""
+    weight_scan: WeightScan | None = None
+    """The weight safety scan of its pickles (from its draft, or a later `validate-format`)."""
 
 
 class DownloadCounts(_Record):

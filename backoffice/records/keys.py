@@ -2,8 +2,10 @@
 
     concepts/<id>.json                      concept document (type, owners, draft, versions)
     <id>/drafts/<token>/files/...           files of a staged draft (one token per upload)
+    <id>/drafts/<token>/files.json          the draft's files with size and sha256 (written at staging)
     <id>/drafts/<token>/reports/<name>.json validation / compatibility reports of the draft
     <id>/<version>/files/...                published files (never change)
+    <id>/<version>/files.json               the published files with size and sha256 (copied with the draft)
     <id>/<version>/package.zip              the version as one zip, where the collection serves one (a download)
     <id>/<version>/reports/<name>.json      reports of a published version: `<tool>_<tool_version>.json`
     <reports>/parts/<tool>_<version>/<part>.json  one part of our own report (static checks, one weight format)
@@ -65,6 +67,11 @@ def draft_files(concept_id: str, token: str) -> str:
 
 def draft_reports(concept_id: str, token: str) -> str:
     return f"{draft_root(concept_id, token)}reports/"
+
+
+def files_manifest(files_prefix: str) -> str:
+    """`files.json` next to a draft's or version's `files/` folder: every file with its size and sha256."""
+    return files_prefix[: -len("files/")] + "files.json"
 
 
 def version_root(concept_id: str, version: str) -> str:
