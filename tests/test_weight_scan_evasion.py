@@ -83,3 +83,13 @@ def test_weights_outside_the_package_cannot_be_scanned_and_fail(local_ctx: Conte
     assert result.weight_scan is not None and result.weight_scan.status == "failed"
     assert result.status == "failed"
     assert any(source in (f.error or "") for f in result.weight_scan.files)
+
+
+@pytest.mark.parametrize(("module", "name"), [("torch.storage", "_load_from_bytes"), ("torch", "load"), ("numpy", "load")])
+def test_globals_that_load_another_pickle_are_dangerous(tmp_path: Path, module: str, name: str) -> None:
+    """`torch.storage._load_from_bytes(b)` is `torch.load(BytesIO(b), weights_only=False)`:
+    a nested pickle the scan never reads runs whatever it names."""
+    inner = reduce_pickle("os", "system")
+    path = tmp_path / "weights.pt"
+    path.write_bytes(b"\x80\x02" + f"c{module}\n{name}\n".encode() + b"C" + bytes([len(inner)]) + inner + b"\x85R.")
+    assert _dangerous(scan_file(path, "weights.pt")) == [f"{module}.{name}"]
