@@ -9,6 +9,7 @@ import io
 import logging
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,3 +50,20 @@ def test_the_error_line_has_no_old_form(tmp_path: Path) -> None:
     r = run_backoffice(["status", "##[add-mask]abc"], cwd=tmp_path, env=cli_environ(BACKOFFICE_LOCAL_ROOT=str(tmp_path)))
     assert r.returncode != 0 and r.stderr.startswith("error:") and len(r.stderr.splitlines()) == 1, r.stderr
     assert not V1.search(r.stderr), r.stderr
+
+
+def test_status_prints_logged_text_as_text(local_ctx: Any, run_cli: Any, tmp_path: Path) -> None:
+    """A log message holds text from outside (the URL or path staged from): rich markup in it
+    (`[/x]`) made `status` end in a MarkupError traceback, and `[link=...]` could restyle it."""
+    import zipfile
+
+    from backoffice.stage.stage import stage
+
+    folder = tmp_path / "up[" / "x][bold]"  # the path reads `up[/x][bold]`
+    folder.mkdir(parents=True)
+    with zipfile.ZipFile(folder / "p.zip", "w") as zf:
+        zf.writestr("rdf.yaml", 'type: model\nname: m\nversion: "1.0"\n')
+    cid = stage(local_ctx, str(folder / "p.zip"), uploader="jane@example.org", progress=False).concept_id
+    r = run_cli(["status", cid], settings=local_ctx.settings)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert "up[/x][bold]" in r.stdout
