@@ -44,3 +44,15 @@ def test_an_allowed_host_still_connects(local_ctx: Context, file_server: tuple[P
     with zipfile.ZipFile(folder / "p.zip", "w") as zf:
         zf.writestr("rdf.yaml", 'type: model\nname: m\nversion: "1.0"\n')
     assert stage(local_ctx, f"{base}/p.zip", uploader="jane@example.org", progress=False).version == "1.0"
+
+
+@pytest.mark.parametrize("url", ["http://0.0.0.0/p.zip", "http://2130706433/p.zip", "http://0x7f.1/p.zip", "http://[::1]/p.zip",
+                                 "http://[::ffff:127.0.0.1]/p.zip", "http://[::ffff:169.254.169.254]/p.zip",
+                                 "http://[64:ff9b::a9fe:a9fe]/p.zip", "http://[2002:7f00:1::]/p.zip", "http://localhost/p.zip"])
+def test_every_spelling_of_a_non_public_address_is_refused(url: str) -> None:
+    """Decimal and hex IPv4, IPv4-mapped IPv6, NAT64 (64:ff9b::/96) and 6to4 (2002::/16)
+    addresses that embed a loopback or link-local IPv4 address, names resolving to 127.0.0.1."""
+    from backoffice.stage.fetch import check_public_address
+
+    with pytest.raises(DownloadError, match="loopback, link-local or private"):
+        check_public_address(url)

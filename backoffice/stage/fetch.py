@@ -22,6 +22,7 @@ from ..log import logger
 
 _CHUNK = 1024 * 1024
 MAX_REDIRECTS = 10
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
 
 def is_url(source: str) -> bool:
@@ -59,8 +60,9 @@ def check_public_address(url: str, allowed_hosts: Collection[str] = ()) -> None:
 
 def _check_ip(address: str, url: str) -> None:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):  # an IPv4 address inside: mapped, 6to4, NAT64
+        nat64 = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF) if ip in _NAT64 else None
+        ip = ip.ipv4_mapped or ip.sixtofour or nat64 or ip
     if not ip.is_global:
         raise DownloadError(f"{url} leads to {ip}, a loopback, link-local or private address; only public hosts are fetched")
 
