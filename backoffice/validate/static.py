@@ -19,6 +19,7 @@ from ..records.reports import store_report
 from ..records.status import DraftStatus, check_step
 from ..records.target import Target, rdf_source, resolve_target
 from ..weight_formats import WEIGHT_FORMATS
+from ..util.yaml_guard import yaml_problem
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,16 @@ def run_spec_validation(rdf: Path | str) -> tuple[str, dict[str, Any], str]:
         return "failed", data, f"# ❌ static validation failed\n\n{error}\n"
 
 
+def _validate(ctx: Context, target: Target) -> tuple[str, dict[str, Any], str]:
+    """bioimageio.spec's validation, unless the rdf is a YAML bomb: its loader would expand it."""
+    problem = yaml_problem(ctx.storage.get_bytes(target.rdf_key).decode("utf-8", errors="replace"), target.rdf_name)
+    if problem:
+        data = failed_summary("bioimageio.spec static validation", target.rdf_name, problem)
+        return "failed", data, f"# ❌ static validation failed\n\n{problem}\n"
+    with rdf_source(ctx.storage, target) as rdf:
+        return run_spec_validation(rdf)
+
+
 def check_can_validate(target: Target) -> None:
     """Refuse a draft that cannot (re)enter `testing`, before anything is stored."""
     if target.subject == "draft":  # refuse before anything is stored (e.g. a draft being published)
@@ -91,8 +102,7 @@ def validate_format(ctx: Context, concept_id: str, which: str = "draft", actor: 
     """Validate and record the result (see `record_validation`)."""
     target = resolve_target(ctx.concepts, concept_id, which)
     check_can_validate(target)
-    with rdf_source(ctx.storage, target) as rdf:
-        status, summary, markdown = run_spec_validation(rdf)
+    status, summary, markdown = _validate(ctx, target)
     result = _result(target, status, summary, markdown)
     record_validation(ctx, result, actor)
     return result
@@ -102,8 +112,7 @@ def validate_for_handover(ctx: Context, concept_id: str, which: str = "draft") -
     """Validate without writing anything (the job without secrets): the caller hands the result over."""
     target = resolve_target(ctx.concepts, concept_id, which)
     check_can_validate(target)
-    with rdf_source(ctx.storage, target) as rdf:
-        status, summary, markdown = run_spec_validation(rdf)
+    status, summary, markdown = _validate(ctx, target)
     return _result(target, status, summary, markdown)
 
 
