@@ -14,6 +14,7 @@ from ..config.curation import CurationDecl
 from ..log import logger
 from ..records import keys
 from ..records.concept import ConceptRecord, VersionRecord
+from ..records.tool_report import is_https_url
 from .models import (
     Author,
     LinkBadge,
@@ -34,6 +35,13 @@ def maybe_file_url(url_of: UrlOf, files_prefix: str, value: str | None) -> str |
     return url_of(files_prefix + value)
 
 
+def _https_or_none(value: str | None) -> str | None:
+    """A badge icon the description gives: a URL only when it is https; a file name or text (an emoji) stays."""
+    if value is None or not re.match(r"^\s*[A-Za-z][A-Za-z0-9+.-]*:", value):
+        return value
+    return value if is_https_url(value) else None
+
+
 def authors(given: list[Any], details: list[Any]) -> list[Author]:
     """Author objects: the description's details, or names (from an override or an old record)."""
     if details and [d.name for d in details] == list(given):
@@ -52,7 +60,8 @@ def website_fields(record: ConceptRecord, latest: VersionRecord, decl: CurationD
     return {
         "uploader": Uploader(id=latest.uploader, email=email, name=s.uploader_name)
         if latest.uploader or email or s.uploader_name else None,
-        "badges": [LinkBadge(label=b.label, icon=maybe_file_url(url_of, files, b.icon), url=b.url) for b in s.badges],
+        "badges": [LinkBadge(label=b.label, icon=maybe_file_url(url_of, files, _https_or_none(b.icon)),
+                             url=b.url if is_https_url(b.url) else None) for b in s.badges],
         "icon": maybe_file_url(url_of, files, s.icon),
         "links": s.links,
         "training_data": TrainingData(id=s.training_data) if s.training_data else None,

@@ -13,7 +13,7 @@ from typing import Any, Literal, cast
 from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, Field
 
-from .tool_report import OWN_TOOL, ReportBadge, ToolReport
+from .tool_report import OWN_TOOL, ReportBadge, ToolReport, safe_badge
 
 OLDER_ONLY_FACTOR = 0.5
 """A tool whose newest release fails scores at most this share of its best older release's score."""
@@ -128,7 +128,9 @@ def _brief(file: str, r: ToolReport) -> ReportBrief:
     if r.error:
         first = r.error.strip().splitlines()[0] if r.error.strip() else ""
         error = first[:ERROR_CHARS] or None
-    return ReportBrief(status=r.status, score=r.score, error=error, file=file, badge=r.badge, links=list(r.links))
+    if file.startswith(f"{OWN_TOOL}_"):  # our own verdicts carry no badge or links (whoever wrote the file)
+        return ReportBrief(status=r.status, score=r.score, error=error, file=file)
+    return ReportBrief(status=r.status, score=r.score, error=error, file=file, badge=safe_badge(r.badge), links=list(r.links))
 
 
 def conflate(reports: Mapping[tuple[str, str], ToolReport], *, revision: int = 0) -> Compatibility:
@@ -177,9 +179,11 @@ def conflate(reports: Mapping[tuple[str, str], ToolReport], *, revision: int = 0
         if passed:
             tags.append(f"{tool}-compatible")
             tags.extend(f"{tool}_{v}-compatible" for v in passed)
+        if tool == OWN_TOOL:
+            continue  # `badge` and `links` in reports of our own tool are ignored
         for v in passed:
             links.extend(link for link in by_tool[tool][v].links if link not in links)
-        badge = next((by_tool[tool][v].badge for v in reversed(ordered) if by_tool[tool][v].badge is not None), None)
+        badge = next((b for v in reversed(ordered) if (b := safe_badge(by_tool[tool][v].badge)) is not None), None)
         if badge is not None:
             badges.append(badge)
     return Compatibility(

@@ -2,7 +2,8 @@
 
 One file per tool release and resource version, `<tool>_<tool_version>.json`, holding
 `status` (`passed` | `failed` | `not-applicable`), `score` (0..1, default 1 for passed,
-0 otherwise), `error`, `details` (free JSON), `badge` and `links`; extra fields are kept.
+0 otherwise), `error`, `details` (free JSON), `badge` (https URLs only) and `links`; extra
+fields are kept. `badge` and `links` of the backoffice's own tool are ignored.
 Neither name part contains `_`; the version matches `^[a-z0-9.-]+$`; `tool`/`tool_version`
 inside the file, when present, must agree with the file name. The backoffice's own checks
 are the tool `bioimageio.core`. Everything here is pure.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any, Literal, cast
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -82,6 +84,23 @@ class ToolReport(BaseModel):
         return cast(Any, data)
 
 
+def is_https_url(value: str | None) -> bool:
+    """An absolute https URL (badge links and icons: never `javascript:`, `data:` or plain http)."""
+    if not value:
+        return False
+    parts = urlsplit(value.strip())
+    return parts.scheme.lower() == "https" and bool(parts.netloc) and not any(c in value for c in "\r\n\t\"<> ")
+
+
+def safe_badge(badge: ReportBadge | None) -> ReportBadge | None:
+    """The badge when its link and icon (if any) are https URLs, else None."""
+    if badge is None:
+        return None
+    if not all(v is None or is_https_url(v) for v in (badge.url, badge.icon)):
+        return None
+    return badge
+
+
 def report_file_name(tool: str, tool_version: str) -> str:
     """`<tool>_<tool_version>.json`, after checking both parts."""
     check_name_parts(tool, tool_version)
@@ -133,6 +152,8 @@ def parse_report(file_name: str, data: bytes) -> tuple[str, str, ToolReport]:
         raise ReportProblem("tool", f"'{report.tool}' inside the file does not agree with the file name's '{tool}'")
     if report.tool_version is not None and report.tool_version != version:
         raise ReportProblem("tool_version", f"'{report.tool_version}' inside the file does not agree with the file name's '{version}'")
+    if report.badge is not None and safe_badge(report.badge) is None:
+        raise ReportProblem("badge", "the badge's url and icon must be https URLs")
     return tool, version, report
 
 
