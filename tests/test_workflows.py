@@ -235,6 +235,7 @@ GOOD = {
     "FULL": "false", "ONLY_MISSING": "true", "CHUNK_SIZE": "256", "BACKOFFICE_STORAGE": "s3", "BACKOFFICE_S3_BUCKET": "bucket",
     "BACKOFFICE_S3_ENDPOINT_URL": "https://s3.example.org",
     "PARTNER": "ilastik", "REPORTS_URL": "https://example.org/reports.zip", "ARTIFACT_RUN_ID": "", "ARTIFACT_NAME": "compatibility-reports",
+    "DRAFT_SHA256": "0123456789abcdef" * 4,
 }
 BAD = {
     "ENVIRONMENT": ["staging", "production\n::stop-commands::x"], "CONCEPT_ID": ["Affable Shark", "x", "a-b-"],
@@ -244,6 +245,7 @@ BAD = {
     "BACKOFFICE_S3_BUCKET": [""], "BACKOFFICE_S3_ENDPOINT_URL": [""],
     "PARTNER": ["", "Ilastik", "a_b", "x; rm -rf /"], "REPORTS_URL": ["ftp://example.org/r.zip", "https://"],
     "ARTIFACT_RUN_ID": ["12a"], "ARTIFACT_NAME": ["../x", "a b"],
+    "DRAFT_SHA256": ["", "abc", "0123456789ABCDEF" * 4, "0123456789abcdef" * 4 + "\n"],
 }
 OPTIONAL_EMPTY = {"CONCEPT_ID": "stage.yaml"}
 """Variables that may be empty in a workflow (stage: no concept id means a new one)."""
