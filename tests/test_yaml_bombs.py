@@ -101,6 +101,10 @@ def test_ordinary_yaml_still_reads() -> None:
 
     content = parse_description(b'type: dataset\nname: "R&D *not an alias*"\ntags: [a, b]\nx: {y: [[1]]}\n')
     assert content["name"] == "R&D *not an alias*" and list(content["tags"]) == ["a", "b"]
+    # many brackets in text are no nesting (the quick bracket count is confirmed by the parser)
+    art = "[" * 100
+    content = parse_description(f"type: dataset\ndescription: |\n  {art}\nname: a {art} b\n".encode())
+    assert content["description"] == art + "\n" and content["name"] == f"a {art} b"
 
 
 def test_validation_of_a_stored_bomb_fails_in_one_line(local_ctx: Context, packages: dict[str, Path], tmp_path: Path) -> None:
