@@ -2,11 +2,13 @@
 
 One file per tool release and resource version, `<tool>_<tool_version>.json`, holding
 `status` (`passed` | `failed` | `not-applicable`), `score` (0..1, default 1 for passed,
-0 otherwise), `error`, `details` (free JSON), `badge` (https URLs only) and `links`; extra
-fields are kept. `badge` and `links` of the backoffice's own tool are ignored.
-Neither name part contains `_`; the version matches `^[a-z0-9.-]+$`; `tool`/`tool_version`
-inside the file, when present, must agree with the file name. The backoffice's own checks
-are the tool `bioimageio.core`. Everything here is pure.
+0 otherwise), `error` (null or "" for none), `details` (free JSON), `badge` (https URLs
+only) and `links`; extra fields are kept; `badge` and `links` of the backoffice's own tool
+are ignored. Neither name part contains `_`; the version matches `^[a-z0-9.-]+$`.
+`tool` inside the file, when present, is `<tool>` or `<tool>_<tool_version>` (deepImageJ
+writes `deepimagej_3.1.0-snapshot`); it and `tool_version` must agree with the file name,
+tool names compared case-insensitively (`CAREamics` is `careamics`). The backoffice's own
+checks are the tool `bioimageio.core`. Everything here is pure.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import re
 from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 TOOL_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
 """Tool names (the running collection has `CAREamics` next to `careamics`); never `_`."""
@@ -61,7 +63,7 @@ class ToolReport(BaseModel):
     score: float = Field(ge=0.0, le=1.0)
     """Compatibility score 0..1; defaults to 1 for `passed`, 0 otherwise."""
     error: str | None = None
-    """Error message when `status` is `failed`."""
+    """Error message when `status` is `failed` (`""` reads as none)."""
     details: Any = None
     """Details explaining the status (free JSON; for bioimageio.core: per weight format results,
     static validation, `metadata_completeness` and the core status)."""
@@ -70,7 +72,7 @@ class ToolReport(BaseModel):
     links: list[str] = Field(default_factory=list)
     """Other bioimage.io ids the checked resource should link (e.g. `ilastik/ilastik`)."""
     tool: str | None = None
-    """Tool name; when present it must agree with the file name."""
+    """`<tool>` or `<tool>_<tool_version>`; when present it must agree with the file name."""
     tool_version: str | None = None
     """Tool version; when present it must agree with the file name."""
 
@@ -82,6 +84,11 @@ class ToolReport(BaseModel):
             if "score" not in fields:
                 return {**fields, "score": 1.0 if fields.get("status") == "passed" else 0.0}
         return cast(Any, data)
+
+    @field_validator("error")
+    @classmethod
+    def _no_error(cls, value: str | None) -> str | None:
+        return value or None
 
 
 def is_https_url(value: str | None) -> bool:
@@ -148,8 +155,10 @@ def parse_report(file_name: str, data: bytes) -> tuple[str, str, ToolReport]:
         report = ToolReport.model_validate(raw)
     except ValidationError as e:
         raise _first_error(e) from None
-    if report.tool is not None and report.tool != tool:
-        raise ReportProblem("tool", f"'{report.tool}' inside the file does not agree with the file name's '{tool}'")
+    if report.tool is not None:
+        inner_tool, sep, inner_version = report.tool.partition("_")
+        if inner_tool.lower() != tool.lower() or (sep and inner_version != version):
+            raise ReportProblem("tool", f"'{report.tool}' inside the file does not agree with the file name's '{tool}_{version}'")
     if report.tool_version is not None and report.tool_version != version:
         raise ReportProblem("tool_version", f"'{report.tool_version}' inside the file does not agree with the file name's '{version}'")
     if report.badge is not None and safe_badge(report.badge) is None:
