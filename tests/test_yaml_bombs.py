@@ -5,6 +5,7 @@ refusal is one line; the store is left as it was."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import zipfile
@@ -79,12 +80,19 @@ def test_staging_refuses_an_alias_bomb_in_one_line(local_ctx: Context, packages:
     ("type: dataset\nx: " + "[" * 65 + "]" * 65 + "\n", "nests mappings or lists more than 64 levels deep"),
     ("type: dataset\nx: " + "[" * 100_000 + "]" * 100_000 + "\n", "more than 64 levels deep"),
 ])
-def test_the_description_reader_refuses_before_loading(text: str, fragment: str) -> None:
-    from backoffice.description import parse_description
-
-    with pytest.raises(PackageError) as err:
-        parse_description(text.encode(), "rdf.yaml")
-    assert fragment in err.value.message and "\n" not in err.value.message
+def test_the_description_reader_refuses_before_loading(text: str, fragment: str, tmp_path: Path) -> None:
+    # in a child process: without the guard the loader runs for minutes (the timeout fails the test)
+    path = tmp_path / "rdf.yaml"
+    path.write_text(text)
+    code = ("import sys\nfrom pathlib import Path\nfrom backoffice.description import parse_description\n"
+            "from backoffice.errors import PackageError\ntry:\n"
+            "    parse_description(Path(sys.argv[1]).read_bytes(), 'rdf.yaml')\nexcept PackageError as e:\n"
+            "    print(e.message)\nelse:\n    print('read')\n")
+    r = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=30,
+                       env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert r.returncode == 0, r.stderr[-2000:]
+    message = r.stdout.strip()
+    assert fragment in message and "\n" not in message, message
 
 
 def test_node_count_is_capped() -> None:
