@@ -14,6 +14,7 @@ from . import (
     env_cmds,
     gh_cmds,
     handover_cmds,
+    import_cmds,
     info_cmds,
     mail_cmds,
     partner_cmds,
@@ -50,6 +51,7 @@ backup_cmds.register(app)
 partner_cmds.register(app)
 mail_cmds.register(app)
 handover_cmds.register(app)
+import_cmds.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

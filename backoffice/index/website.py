@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
 from typing import Any
 
 from ..config.collection_config import RESOURCE_TYPES, CollectionConfig, Partner
@@ -14,6 +15,7 @@ from ..config.curation import CurationDecl
 from ..log import logger
 from ..records import keys
 from ..records.concept import ConceptRecord, VersionRecord
+from ..records.imported import LegacyConcept
 from .models import (
     Author,
     LinkBadge,
@@ -41,13 +43,17 @@ def authors(given: list[Any], details: list[Any]) -> list[Author]:
     return [Author(name=str(n)) for n in given]
 
 
+_NOT_IMPORTED = LegacyConcept(source="", imported=datetime(1970, 1, 1, tzinfo=timezone.utc))
+
+
 def website_fields(record: ConceptRecord, latest: VersionRecord, decl: CurationDecl, url_of: UrlOf) -> dict[str, Any]:
     """The fields the bioimage.io website reads besides the basic display fields."""
     s = latest.summary
     files = keys.version_files(record.id, latest.version)
     email = latest.uploader if latest.uploader and "@" in latest.uploader else s.uploader_email
-    nickname = decl.legacy.nickname or s.nickname
-    if nickname == record.id:
+    imported = record.legacy or _NOT_IMPORTED
+    nickname = decl.legacy.nickname or s.nickname or (record.id if record.legacy else None)
+    if nickname == record.id and not record.legacy:
         nickname = None
     return {
         "uploader": Uploader(id=latest.uploader, email=email, name=s.uploader_name)
@@ -58,9 +64,9 @@ def website_fields(record: ConceptRecord, latest: VersionRecord, decl: CurationD
         "training_data": TrainingData(id=s.training_data) if s.training_data else None,
         "root_url": url_of(files + "rdf.yaml").rsplit("/", 1)[0],
         "source": maybe_file_url(url_of, files, s.source),
-        "download_count": decl.legacy.download_count,
+        "download_count": decl.legacy.download_count if decl.legacy.download_count is not None else imported.download_count,
         "nickname": nickname,
-        "nickname_icon": (decl.legacy.nickname_icon or s.nickname_icon) if nickname else None,
+        "nickname_icon": (decl.legacy.nickname_icon or s.nickname_icon or imported.nickname_icon) if nickname else None,
     }
 
 
@@ -85,11 +91,15 @@ def plan_aliases(record: ConceptRecord, listed: list[VersionRecord], decl: Curat
         # records (the Zenodo backup) and from reviewers' `legacy.ids` only
         if d and d != record.id and not d.startswith(record.id + "/") and not DOI.match(d):
             out[d] = v.version
-    for alias in (*decl.legacy.ids, decl.legacy.nickname):  # declared by reviewers, not by the upload
+    imported = record.legacy.ids if record.legacy else []
+    for alias in (*imported, *decl.legacy.ids, decl.legacy.nickname):  # declared by reviewers or imported, not by the upload
         if alias and alias != record.id:
             out[alias] = latest
     if record.concept_doi:
         out[record.concept_doi] = latest
+    for v in listed:
+        for old in v.legacy.ids if v.legacy else ():  # older GitOps-era record DOIs -> this version
+            out[old] = v.version
     for v in listed:
         if v.doi:
             out[v.doi] = v.version

@@ -16,6 +16,7 @@
     index/dirty/<id>/<time>-<uid>           "concept changed" markers for the next index run
     dashboard/index.html, app.js, style.css the reviewer dashboard (static, written with the index)
     dashboard/details/<id>.json             compact per-concept details the dashboard loads on demand
+    imports/<digest>.json                   an import-collection run under way (removed when it completes)
 """
 
 from __future__ import annotations
@@ -130,3 +131,11 @@ COMPATIBILITY_JSON = "compatibility.json"
 def partner_ledger(partner_id: str) -> str:
     """Append-only entries: dispatched resource versions, received reports."""
     return f"{PARTNERS_PREFIX}{partner_id}/ledger/"
+
+
+IMPORTS_PREFIX = "imports/"
+
+
+def import_run(digest: str) -> str:
+    """`imports/<digest>.json`: an import under way (its start time; a re-run resumes with it)."""
+    return f"{IMPORTS_PREFIX}{digest}.json"
