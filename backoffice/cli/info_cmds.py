@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import typer
 
 from ..errors import ConfigError
 from .common import console, make_context
+
+if TYPE_CHECKING:
+    from ..records.imported import LegacyVersion
 
 
 def register(app: typer.Typer) -> None:
@@ -61,6 +65,10 @@ def status(
     console.print(f"[bold]{record.id}[/bold] ({record.type}); owners: {', '.join(record.owners) or '-'}")
     if record.concept_doi:
         console.print(f"concept DOI: {record.concept_doi}")
+    if record.legacy is not None:
+        count = f"; {record.legacy.download_count} downloads" if record.legacy.download_count is not None else ""
+        console.print(f"imported from {record.legacy.source} at {record.legacy.imported:%Y-%m-%d %H:%M}; "
+                      f"old ids: {', '.join(record.legacy.ids) or '-'}{count}")
     if record.staging:
         console.print(f"upload in progress: {record.staging.status.value} since {record.staging.started:%Y-%m-%d %H:%M}")
     if record.draft:
@@ -78,9 +86,20 @@ def status(
             blocked = " [red]BLOCKED[/red]" if decl.is_blocked(v) else ""
             doi = f", DOI {rec.doi}" if rec.doi else ""
             console.print(f"  {v}: {rec.status.value}{doi}, published {rec.published:%Y-%m-%d}{blocked}")
+            if rec.legacy is not None:
+                _print_imported(rec.legacy)
     else:
         console.print("published versions: none")
     if entries:
         console.print(f"last {len(entries)} log entries:")
         for e in entries:
             console.print(f"  {e.timestamp:%Y-%m-%d %H:%M:%S} {e.subject} {e.step} by {e.actor}: {e.message}")
+
+
+def _print_imported(legacy: LegacyVersion) -> None:
+    rdf = "the upstream rdf" if legacy.rdf_exact else "rdf written from the upstream rdf_content (upstream file not fetched)"
+    console.print(f"    imported: {rdf}, upstream sha256 {legacy.source_sha256[:12]}…")
+    if legacy.remote_files:
+        console.print(f"    [yellow]{len(legacy.remote_files)} files remote[/yellow] (a run of import-collection with files mirrors them):")
+        for name, f in legacy.remote_files.items():
+            console.print(f"      {name}: {f.reason} ({f.url})")

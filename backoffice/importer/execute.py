@@ -163,9 +163,11 @@ def _mirror(ctx: Context, cp: ConceptPlan, record: ConceptRecord, opts: ImportOp
                 v.summary.covers = [name if c == v.legacy.remote_files[name].url else c for c in v.summary.covers]
                 if v.summary.documentation == v.legacy.remote_files[name].url:
                     v.summary.documentation = name
+        out.remote_files += len(still)
+        if still == v.legacy.remote_files and v == record.versions[label]:
+            continue  # nothing more could be fetched
         v.legacy.remote_files = still
         done[label] = v
-        out.remote_files += len(still)
     out.versions = list(done)
     return done
 
@@ -194,6 +196,7 @@ def import_concept(ctx: Context, reader: Reader, plan: ImportPlan, cp: ConceptPl
     made = (_new_versions(ctx, reader, cp, current, opts, version_dir, out) if cp.action == "extend"
             else _mirror(ctx, cp, current, opts, out))
     if not made:
+        out.action = "unchanged" if cp.action == "mirror" else out.action
         return out
     _log(ctx, plan, cp, out)
 
