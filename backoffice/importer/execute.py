@@ -36,6 +36,8 @@ class ImportOptions:
     timeout: float = 60.0
     workers: int = 8
     max_file_bytes: int = 4 * 1024**3
+    mark: bool = True
+    """Write a change marker per concept for the next index run (a bulk import drops the index cache instead)."""
 
 
 @dataclass
@@ -187,7 +189,7 @@ def import_concept(ctx: Context, reader: Reader, plan: ImportPlan, cp: ConceptPl
         record.versions = dict(sorted(made.items(), key=lambda kv: (kv[1].published, kv[0])))
         _log(ctx, plan, cp, out)
         try:
-            ctx.concepts.create(record, marker=_marker(plan, cp, out.versions))
+            ctx.concepts.create(record, marker=_marker(plan, cp, out.versions), mark=opts.mark)
         except ConflictError:
             out.action = "refused"
             out.notes.append(f"refused: '{cp.id}' was created by another run meanwhile; run the import again")

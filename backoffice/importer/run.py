@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from ..config.collection_config import RESOURCE_TYPES
@@ -20,6 +20,11 @@ from .execute import ConceptOutcome, ImportOptions, execute
 from .models import GitopsEntry
 from .plan import ImportPlan, LoadedItem, LoadedVersion, nickname_of, plan_import
 from .sources import Reader, is_gitops_collection, load_gitops, load_index, load_summary, open_reader, report_names, version_dir
+
+
+BULK_CONCEPTS = 200
+"""More new concepts than this: the index cache is dropped (the next index run reads every concept)
+instead of writing a change marker per concept."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,9 @@ def import_collection(ctx: Context, sources: Sequence[str], *, files: bool = Tru
     for source, reader, items in zip(running, readers, loaded, strict=True):
         existing = existing_records(ctx, [nickname_of(i.item) for i in items], workers)
         plan = plan_import(items, gitops, existing, types=types, source=source, at=started, files=files, update=update)
+        if plan.count("create") > BULK_CONCEPTS:  # one cache removal instead of a change marker per concept
+            ctx.storage.delete(keys.INDEX_CACHE)
+            opts = replace(opts, mark=False)
         by_id = {nickname_of(i.item): i.item for i in items}
         outcomes = execute(ctx, reader, plan, opts, lambda cid, label: version_dir(by_id[cid], label))
         reports.append(ImportReport(plan, outcomes))

@@ -241,14 +241,16 @@ class ConceptStore:
         except NotFoundError:
             return None
 
-    def create(self, record: ConceptRecord, *, marker: str | None = None) -> None:
+    def create(self, record: ConceptRecord, *, marker: str | None = None, mark: bool = True) -> None:
         """Reserve the id: fails with ConflictError if the concept exists already.
-        `marker`: a fixed name for the index's change marker (a re-run writes the same key)."""
+        `marker`: a fixed name for the index's change marker (a re-run writes the same key);
+        `mark=False`: none (a bulk import drops the index cache instead: the next index run reads everything)."""
         try:
             self.storage.put_bytes(keys.concept_doc(record.id), _dump(record), if_none_match=True)
         except PreconditionFailed:
             raise ConflictError(f"id '{record.id}' is taken already") from None
-        self.mark_changed(record.id, marker)
+        if mark:
+            self.mark_changed(record.id, marker)
 
     def save(self, record: ConceptRecord) -> None:
         """Write a record unconditionally (migrations, benchmarks, repairs)."""
