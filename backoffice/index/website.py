@@ -10,7 +10,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from ..config.collection_config import RESOURCE_TYPES, CollectionConfig, Partner
+from ..config.collection_config import CollectionConfig, Partner
+from ..resource_types import RESOURCE_TYPES
 from ..config.curation import CurationDecl
 from ..log import logger
 from ..records import keys
