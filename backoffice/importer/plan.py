@@ -189,6 +189,10 @@ def plan_concept(loaded: LoadedItem, existing: ConceptRecord | None, gitops: Git
             good.append(v)
     dois = _version_dois([v.entry.version for v in loaded.versions], gitops)
     for v in good:
+        broken = v.summary.rdf_content.get("error") if v.summary and len(v.summary.rdf_content) == 1 else None
+        if isinstance(broken, str):
+            plan.notes.append(f"{v.entry.version}: the running collection could not read its rdf "
+                              f"({broken.splitlines()[0][:120]}); held as it is published there")
         doi, older = dois[v.entry.version]
         held = existing.versions.get(v.entry.version) if existing else None
         if held is None:

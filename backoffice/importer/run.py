@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from ..config.collection_config import RESOURCE_TYPES
+from ..resource_types import RESOURCE_TYPES
 from ..context import Context
 from ..errors import ImportSourceError, InvalidArgumentError
 from ..records import keys
