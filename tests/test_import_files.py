@@ -152,3 +152,20 @@ def test_bioimageio_spec_loads_by_legacy_doi(local_ctx: Context, package: Path, 
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_an_imported_concept_gets_new_versions_through_stage(local_ctx: Context, package: Path, file_server: tuple[Path, str],
+                                                            tmp_path: Path) -> None:
+    from backoffice.demo.packages import build_model_package
+    from backoffice.stage.stage import stage
+
+    ctx = local_ctx
+    served, base = file_server
+    running, _ = _publish_running(package, served, base)
+    _import(ctx, str(running), str(served / "gitops" / "collection.json"))
+    owner = ctx.concepts.get(CID).owners[0]
+    assert owner == "zenodo|5"  # the tiny package's rdf names no uploader e-mail: the GitOps owner
+    update = build_model_package(tmp_path / "update.zip", formats=("onnx",), concept_id=CID, version=None)
+    staged = stage(ctx, str(update), concept_id=CID, uploader="github|10000001", progress=False)  # a reviewer
+    assert staged.concept_id == CID and staged.version == "v1"  # the version after the imported `v0`
+    assert ctx.concepts.get(CID).require_draft().summary.version == "v1"
