@@ -123,7 +123,8 @@ class Partner(_Strict):
     dispatch: PartnerDispatch | None = None
     """How to start its check in its repository (exclusive with `script`)."""
     script: PartnerScript | None = None
-    """How our workflow runs its check (exclusive with `dispatch`)."""
+    """How our workflow runs its check (exclusive with `dispatch`). With neither, the partner is
+    never dispatched: its reports come from its `reporters` or an import of the running collection."""
     reporters: PartnerReporters = Field(default_factory=PartnerReporters)
     """Who may submit reports for it; the dispatch repository may always."""
     logo: str | None = None
@@ -137,8 +138,8 @@ class Partner(_Strict):
 
     @model_validator(mode="after")
     def _one_way(self) -> Partner:
-        if (self.dispatch is None) == (self.script is None):
-            raise ValueError(f"partner '{self.id}' needs exactly one of `dispatch` and `script`")
+        if self.dispatch is not None and self.script is not None:
+            raise ValueError(f"partner '{self.id}' has both `dispatch` and `script`; give at most one")
         return self
 
     @property
