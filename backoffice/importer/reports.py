@@ -13,7 +13,8 @@ from ..partners.ingest import Accepted, Candidate, check
 from ..records import keys
 from ..records.concept import ConceptRecord
 from ..records.conflation import conflate_new
-from ..records.tool_report import ReportProblem, ToolReport, split_report_name
+from ..records.tool_report import OWN_TOOL, ReportProblem, ToolReport, split_report_name
+from ..resource_types import RESOURCE_TYPES
 from .sources import Reader
 
 
@@ -24,10 +25,14 @@ class ReportOutcome:
     """One line each: `<version>/<file>: <field>: <why>`."""
 
 
-def partner_for(partners: Sequence[Partner], tool: str) -> Partner | None:
-    """The partner whose reports carry `tool` (case-insensitively)."""
+def partner_for(partners: Sequence[Partner], tool: str, rtype: str) -> Partner | None:
+    """The partner whose reports carry `tool` (case-insensitively). The running collection ran
+    its own bioimageio.core checks on every type; its reports of them are taken for every type
+    (our partner running that tool now checks only the types it is configured for)."""
     for p in partners:
         if p.tool_name.lower() == tool.lower():
+            if p.tool_name == OWN_TOOL and rtype not in p.resource_types:
+                return p.model_copy(update={"resource_types": list(RESOURCE_TYPES)})
             return p
     return None
 
@@ -48,7 +53,7 @@ def check_reports(ctx: Context, reader: Reader, record: ConceptRecord, version: 
         except ReportProblem as e:
             out.refused.append(f"{version}/{name}: {e.field}: {e.message}")
             continue
-        partner = partner_for(ctx.config.partners, tool)
+        partner = partner_for(ctx.config.partners, tool, record.type)
         if partner is None:
             out.refused.append(f"{version}/{name}: tool: no partner of this collection reports as '{tool}'")
             continue
