@@ -70,6 +70,12 @@ def start_moto() -> tuple[subprocess.Popen[bytes], str]:
     return server, f"http://127.0.0.1:{port}"
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--resources", type=int, default=10_000)
@@ -104,16 +110,21 @@ def main() -> None:
             at = datetime(2026, 6, 1, tzinfo=timezone.utc)
             for label in ("import", "re-run"):
                 requests["n"] = 0
-                start = time.perf_counter()
+                start, cpu, moto_cpu = time.perf_counter(), time.process_time(), cpu_seconds(server.pid)
                 [report] = import_collection(ctx, [tmp], files=False, at=at, workers=args.workers)
                 took = time.perf_counter() - start
                 n_reports = sum(o.reports for o in report.outcomes)
                 refused = sum(1 for o in report.outcomes for _ in o.notes)
                 print(f"{label}: {took:.1f} s, {report.count('create')} created, {report.count('unchanged')} unchanged, "
                       f"{n_reports} reports, {refused} refusals; {requests['n']} S3 requests "
-                      f"({requests['n'] / args.resources:.1f} per resource, {requests['n'] / took:.0f} per s)")
+                      f"({requests['n'] / args.resources:.1f} per resource, {requests['n'] / took:.0f} per s); "
+                      f"CPU: import {time.process_time() - cpu:.1f} s, moto {cpu_seconds(server.pid) - moto_cpu:.1f} s")
         finally:
             server.terminate()
+            try:
+                server.wait(10)
+            except subprocess.TimeoutExpired:
+                server.kill()
 
 
 if __name__ == "__main__":

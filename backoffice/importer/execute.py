@@ -7,13 +7,12 @@ so an import killed anywhere and run again ends with the store of one clean run.
 from __future__ import annotations
 
 import hashlib
-import io
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from ruamel.yaml import YAML
+import yaml
 
 from ..context import Context
 from ..errors import ConflictError
@@ -51,13 +50,10 @@ class ConceptOutcome:
 
 
 def rdf_from_content(content: dict[str, Any]) -> bytes:
-    """An rdf.yaml written from summary.json's `rdf_content` (when the upstream file cannot be fetched)."""
-    y = YAML(typ="safe", pure=True)
-    y.default_flow_style = False
-    y.width = 4096
-    buf = io.StringIO()
-    y.dump(content, buf)  # pyright: ignore[reportUnknownMemberType]
-    return buf.getvalue().encode("utf-8")
+    """An rdf.yaml written from summary.json's `rdf_content` (when the upstream file cannot be fetched);
+    libyaml's emitter: ten times faster than ruamel's, which counts for an import of thousands."""
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return yaml.dump(content, Dumper=dumper, sort_keys=False, allow_unicode=True, width=4096).encode("utf-8")
 
 
 def _rdf(vp: VersionPlan, opts: ImportOptions) -> tuple[bytes, bool, str | None]:
