@@ -86,6 +86,7 @@ def test_ids_resolve_and_rerun_adds_nothing(local_ctx: Context) -> None:
     assert collection["affable-shark"]["concept_doi"] == "10.5281/zenodo.5764892"
     compat = json.loads(ctx.storage.get_bytes("compatibility.json"))
     assert "affable-shark" in json.dumps(compat)
+    assert ctx.storage.exists("dashboard/details/sharp-running-shirt.json")  # an application, on the dashboard
 
 
 def test_changed_upstream_is_reported_and_left_unless_update(local_ctx: Context, tmp_path: Path) -> None:
