@@ -112,3 +112,8 @@ def test_a_partner_report_keeps_its_casing_in_storage(local_ctx: Context, tmp_pa
     assert sorted(a.key for a in result.accepted) == sorted(prefix + p.name for p in cases)
     for p in cases:
         assert local_ctx.storage.get_bytes(prefix + p.name) == p.read_bytes()
+    conflated = json.loads(local_ctx.storage.get_bytes(keys.conflated_summary(prefix)))
+    assert set(conflated["tests"]) == {"careamics"}  # one tool, as in the running collection's summary.json
+    compat = local_ctx.concepts.get("affectionate-cow").versions["v0"].compatibility
+    assert compat is not None and set(compat.reports) == {"careamics"} and compat.scores.tools == {"careamics": 0.0}
+    assert {b.file for b in compat.reports["careamics"].values()} == {p.name for p in cases}

@@ -143,3 +143,19 @@ def test_an_application_is_staged_under_a_clothing_id(ctx: Context, tmp_path: Pa
     assert ctx.concepts.get(result.concept_id).type == "application"
     stored = load_yaml(ctx.storage.get_bytes(keys.draft_files(result.concept_id, result.token) + "rdf.yaml"))
     assert stored["id"] == result.concept_id and stored["type"] == "application"
+
+
+def test_an_application_gets_static_checks_only(local_ctx: Context, tmp_path: Path) -> None:
+    from backoffice.dynamic.run import run_static_only_test
+    from backoffice.validate.static import validate_format
+
+    rdf = (b'type: application\nformat_version: 0.3.0\nname: tiny app\nversion: "1.0"\ndescription: an application\n'
+           b'authors: [{name: Ada}]\ncite: [{text: a paper, doi: "10.1234/abc"}]\nlicense: MIT\ndocumentation: README.md\n'
+           b'tags: [demo]\n')
+    src = write_zip(tmp_path / "app.zip", {"rdf.yaml": rdf, "README.md": b"# tiny app\n"})
+    cid = do_stage(local_ctx, src, uploader=UPLOADER).concept_id
+    static = validate_format(local_ctx, cid)
+    assert (static.status, static.dynamic_formats, static.static_only_formats) == ("valid-format", [], [])
+    outcome = run_static_only_test(local_ctx, cid, "draft")
+    assert (outcome.weight_format, outcome.status) == ("", "valid-format"), outcome.first_error
+    assert outcome.report_name.startswith("bioimageio.spec_")
