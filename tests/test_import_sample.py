@@ -58,6 +58,13 @@ def test_whole_sample_is_held_with_every_report(local_ctx: Context) -> None:
         for p in reports:
             assert ctx.storage.get_bytes(f"{cid}/{version}/reports/{p.name}") == p.read_bytes()  # byte for byte
     assert sum(o.reports for o in report.outcomes) == sum(len(r) for r in files.values())
+    for item in index:  # the scores equal the running collection's (tests/test_running_scores.py names the differences)
+        for v in item["versions"]:
+            published = json.loads((RUNNING / "reports" / item["id"] / v["version"] / "summary.json").read_text())["scores"]
+            compat = held[item["id"].split("/")[-1]].versions[v["version"]].compatibility
+            assert compat is not None
+            assert compat.scores.tools == pytest.approx(published["tool_compatibility"], abs=1e-12), (item["id"], v["version"])
+            assert compat.scores.overall == pytest.approx(published["overall_compatibility"], abs=1e-12), (item["id"], v["version"])
 
     shark = held["affable-shark"]  # matched in the GitOps collection by nickname
     assert shark.concept_doi == "10.5281/zenodo.5764892" and shark.legacy and shark.legacy.download_count == 71879
