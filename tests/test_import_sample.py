@@ -169,3 +169,17 @@ def test_kill_9_at_several_points_then_rerun_equals_clean_run(settings_factory, 
     r = subprocess.run(_import_cmd(store, env), env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     assert store_state(LocalStorage(store, "http://127.0.0.1:1")) == clean
+
+
+def test_a_zip_of_the_published_folder_and_bad_sources(run_cli, settings_factory, tmp_path: Path) -> None:  # noqa: ANN001
+    import shutil
+
+    settings = settings_factory()
+    archive = shutil.make_archive(str(tmp_path / "gh-pages"), "zip", root_dir=RUNNING.parent, base_dir="running")
+    r = run_cli(["import-collection", archive, "--no-files", "--at", AT], settings=settings)
+    assert r.returncode == 0, r.stderr
+    assert f"{archive}: 29 created, 0 extended, 0 mirrored, 0 unchanged, 0 refused" in r.stdout
+    for bad, message in ((str(tmp_path / "nowhere"), "no such folder, zip file or URL"), ("ftp://x/y", "only http(s) URLs"),
+                         (str(GITOPS), "no running collection among the sources")):
+        r = run_cli(["import-collection", bad, "--no-files"], settings=settings)
+        assert r.returncode != 0 and r.stderr.startswith("error: ") and message in r.stderr and r.stderr.count("\n") == 1, r.stderr
