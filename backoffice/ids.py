@@ -21,6 +21,10 @@ def _split(parts: IdParts, concept_id: str) -> tuple[str, str] | None:
     return None
 
 
+def _a(noun: str) -> str:
+    return ("an " if noun[0] in "aeiou" else "a ") + noun
+
+
 def split_id(config: CollectionConfig, concept_id: str) -> tuple[ResourceType, str, str] | None:
     """(word list, adjective, noun) if `concept_id` is a memorable id of some word list, else None.
     The word list is named by the type owning it (an application id is found under `notebook`)."""
@@ -41,7 +45,7 @@ def check_id(config: CollectionConfig, concept_id: str, rtype: ResourceType) -> 
         raise InvalidIdError(f"'{concept_id}' is not a memorable bioimage.io id (adjective-noun from the config's word lists)")
     users = " or ".join(k.name for k in RESOURCE_KINDS.values() if k.id_words == found[0])
     raise InvalidIdError(
-        f"'{concept_id}' is a {users} id, but the resource is a {rtype} (its ids end in one of the {kind.nouns})"
+        f"'{concept_id}' is {_a(users)} id, but the resource is {_a(rtype)} (its ids end in one of the {kind.nouns})"
     )
 
 

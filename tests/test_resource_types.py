@@ -89,7 +89,7 @@ def test_application_ids_draw_from_clothing_and_gear() -> None:
     for nickname in ("assertive-hiking-boot", "breezy-handbag", "invigorating-lab-coat", "flattering-bikini"):
         check_id(CONFIG, nickname, "application")
         check_id(CONFIG, nickname, "notebook")
-    with pytest.raises(InvalidIdError, match="'affable-shark' is a model id, but the resource is a application"):
+    with pytest.raises(InvalidIdError, match="'affable-shark' is a model id, but the resource is an application"):
         check_id(CONFIG, "affable-shark", "application")
     with pytest.raises(InvalidIdError, match="is a notebook or application id, but the resource is a model"):
         check_id(CONFIG, "brisk-scarf", "model")
