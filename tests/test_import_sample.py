@@ -183,3 +183,15 @@ def test_a_zip_of_the_published_folder_and_bad_sources(run_cli, settings_factory
                          (str(GITOPS), "no running collection among the sources")):
         r = run_cli(["import-collection", bad, "--no-files"], settings=settings)
         assert r.returncode != 0 and r.stderr.startswith("error: ") and message in r.stderr and r.stderr.count("\n") == 1, r.stderr
+
+
+def test_an_unfinished_run_is_resumed_with_its_start_time(local_ctx: Context) -> None:
+    from backoffice.importer.run import run_key
+
+    ctx = local_ctx
+    key = run_key([str(RUNNING)])
+    ctx.storage.put_bytes(key, json.dumps({"sources": [str(RUNNING)], "at": "2026-05-30T08:00:00+00:00"}).encode())  # as a killed run leaves it
+    import_collection(ctx, [str(RUNNING)], files=False, workers=4)  # no --at: the unfinished run's time
+    [entry] = [e for e in ctx.log("affable-shark").read() if e.step == "import"]
+    assert entry.timestamp == datetime.fromisoformat("2026-05-30T08:00:00+00:00") and "at 2026-05-30T08:00:00" in entry.message
+    assert not ctx.storage.exists(key)  # done: the next run starts afresh

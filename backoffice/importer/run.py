@@ -64,10 +64,14 @@ def existing_records(ctx: Context, ids: Sequence[str], workers: int) -> dict[str
     return {i: r for i, r in zip(wanted, found, strict=True)}
 
 
+def run_key(sources: Sequence[str]) -> str:
+    """Where a run of these sources notes that it is under way."""
+    return keys.import_run(hashlib.sha256("\n".join(sources).encode()).hexdigest()[:24])
+
+
 def _start(ctx: Context, sources: Sequence[str], at: datetime | None) -> tuple[str, datetime]:
     """The run's key and start time: an unfinished earlier run of the same sources is resumed with its time."""
-    digest = hashlib.sha256("\n".join(sources).encode()).hexdigest()[:24]
-    key = keys.import_run(digest)
+    key = run_key(sources)
     if at is None:
         try:
             return key, datetime.fromisoformat(json.loads(ctx.storage.get_bytes(key))["at"])
