@@ -101,3 +101,18 @@ def test_files_an_rdf_names() -> None:
     assert sorted(files) == sorted(["cover.png", "README.md", "macro.ijm", "w.pt", "unet.py", "environment.yaml", "in.npy"])
     assert files["w.pt"].sha256 == "e" * 64 and files["cover.png"].sha256 is None
     assert files["in.npy"].url == "https://files.example.org/ws/artifacts/good-dog/files/in.npy?version=v0"
+
+
+def test_gitops_records_go_to_the_running_version_that_shares_their_files() -> None:
+    def with_weights(sha: str) -> dict[str, Any]:
+        return {"type": "model", "name": "Good dog", "weights": {"onnx": {"source": "w.onnx", "sha256": sha}}}
+
+    item = _item(versions=("v0", "v1"))
+    item = LoadedItem(item.item, [LoadedVersion(v.entry, RunningSummary(rdf_content=with_weights(sha), rdf_yaml_sha256="a" * 64), [])
+                                  for v, sha in zip(item.versions, ("1" * 64, "2" * 64), strict=True)])
+    gitops = GitopsEntry(id="10.5281/zenodo.100", nickname="good-dog", versions=["105", "103", "101"],
+                         record_files={"105": ["2" * 64], "103": ["1" * 64, "9" * 64]})  # 101: no rdf in rdfs/
+    [cp] = _plan([item], gitops=[gitops]).concepts
+    v0, v1 = cp.versions
+    assert (v1.record.doi, v1.legacy_ids) == ("10.5281/zenodo.105", [])
+    assert (v0.record.doi, v0.legacy_ids) == ("10.5281/zenodo.103", ["10.5281/zenodo.101"])

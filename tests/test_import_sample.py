@@ -70,6 +70,11 @@ def test_whole_sample_is_held_with_every_report(local_ctx: Context) -> None:
     assert shark.concept_doi == "10.5281/zenodo.5764892" and shark.legacy and shark.legacy.download_count == 71879
     assert shark.legacy.nickname_icon == "🦈" and "zenodo|77626" in shark.owners
     assert shark.versions["v0"].doi == "10.5281/zenodo.6647674"
+    from backoffice.importer.sources import load_gitops
+
+    [g] = [e for e in load_gitops(str(GITOPS)) if e.nickname == "affable-shark"]  # rdfs/ beside collection.json read:
+    weights = "608f52cd7f5119f7a7b8272395b0c169714e8be34536eaf159820f72a1d6a5b7"  # both records share v0's weights
+    assert sorted(g.record_files) == ["6322939", "6647674"] and all(weights in f for f in g.record_files.values())
     entries = ctx.log("affable-shark").read()
     assert any(e.step == "import" and f"imported from {RUNNING} at 2026-06-01T12:00:00" in e.message for e in entries)
 

@@ -66,3 +66,6 @@ class GitopsEntry(_Lenient):
     """Zenodo record ids, newest first."""
     created: str | None = None
     type: str | None = None
+    record_files: dict[str, list[str]] = Field(default_factory=dict)
+    """Record id -> the sha256s of the files its rdf declares (read from `rdfs/` beside
+    collection.json, where present): which running version a record became."""

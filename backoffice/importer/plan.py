@@ -130,13 +130,24 @@ def _concept_record(loaded: LoadedItem, rtype: ResourceType, gitops: GitopsEntry
     )
 
 
-def _version_dois(labels: Sequence[str], gitops: GitopsEntry | None) -> dict[str, tuple[str | None, list[str]]]:
-    """label -> (version DOI, older record DOIs): the newest GitOps record is the oldest running
-    version (the running collection started from it); older records resolve to it too."""
-    out: dict[str, tuple[str | None, list[str]]] = {label: (None, []) for label in labels}
-    if gitops and gitops.versions and labels:
-        dois = [zenodo_doi(r) for r in gitops.versions]
-        out[labels[0]] = (dois[0], dois[1:])
+def _version_dois(versions: Sequence[tuple[str, set[str]]], gitops: GitopsEntry | None) -> dict[str, tuple[str | None, list[str]]]:
+    """label -> (version DOI, older record DOIs). `versions`: (label, sha256s of its files), oldest first.
+
+    A GitOps record becomes the oldest running version that shares a file with it (by the
+    sha256s its rdf in `rdfs/` declares); without that evidence, the oldest running version
+    (the running collection started from the GitOps era's newest records). The newest record
+    of a version is its DOI, older ones resolve to it too."""
+    out: dict[str, tuple[str | None, list[str]]] = {label: (None, []) for label, _ in versions}
+    if gitops is None or not versions:
+        return out
+    for record in gitops.versions:  # newest first
+        files = set(gitops.record_files.get(record, []))
+        label = next((label for label, shas in versions if files & shas), versions[0][0])
+        doi, older = out[label]
+        if doi is None:
+            out[label] = (zenodo_doi(record), older)
+        else:
+            older.append(zenodo_doi(record))
     return out
 
 
@@ -187,7 +198,8 @@ def plan_concept(loaded: LoadedItem, existing: ConceptRecord | None, gitops: Git
             plan.notes.append(problem)
         else:
             good.append(v)
-    dois = _version_dois([v.entry.version for v in loaded.versions], gitops)
+    dois = _version_dois([(v.entry.version, {f.sha256 for f in named_files(v.summary.rdf_content, v.entry.source) if f.sha256}
+                           if v.summary else set[str]()) for v in loaded.versions], gitops)
     for v in good:
         broken = v.summary.rdf_content.get("error") if v.summary and len(v.summary.rdf_content) == 1 else None
         if isinstance(broken, str):

@@ -8,13 +8,15 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Protocol
+from typing import Any, Protocol, cast
 
 import requests
+import yaml
 from pydantic import ValidationError
 
 from ..errors import BackofficeError, ImportSourceError
 from .models import GitopsEntry, RunningIndex, RunningItem, RunningSummary
+from .rdf_files import named_files
 
 MAX_JSON_BYTES = 50 * 1024 * 1024
 """Largest index, summary or collection.json read."""
@@ -180,9 +182,28 @@ def load_gitops(source: str, timeout: float = 60.0) -> list[GitopsEntry]:
     out: list[GitopsEntry] = []
     for i, e in enumerate(items):  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
         try:
-            out.append(GitopsEntry.model_validate(e))
+            entry = GitopsEntry.model_validate(e)
         except ValidationError as err:
             raise ImportSourceError(f"{source}: collection[{i}]: {err.errors()[0]['msg']}") from None
+        if entry.nickname:
+            entry.record_files = _record_files(reader, entry)
+        out.append(entry)
+    return out
+
+
+def _record_files(reader: Reader, entry: GitopsEntry) -> dict[str, list[str]]:
+    """sha256s of the files each record's rdf in `rdfs/<concept doi>/<record id>/rdf.yaml` declares."""
+    out: dict[str, list[str]] = {}
+    for record in entry.versions:
+        data = reader.read(f"rdfs/{entry.id}/{record}/rdf.yaml")
+        if data is None:
+            continue
+        try:
+            rdf: object = yaml.safe_load(data)
+        except yaml.YAMLError:
+            continue  # an unreadable old rdf only loses the evidence, not the import
+        if isinstance(rdf, dict):
+            out[record] = sorted({f.sha256 for f in named_files(cast(dict[str, Any], rdf), "https://x/rdf.yaml") if f.sha256})
     return out
 
 
