@@ -14,7 +14,7 @@ from ..description import summarize
 from ..records.concept import ConceptRecord, ResourceType, VersionRecord
 from ..records.imported import LegacyConcept
 from .models import GitopsEntry, RunningItem, RunningSummary, RunningVersion
-from .rdf_files import NamedFile, named_files
+from .rdf_files import NamedFile, declared_sha256s, named_files
 
 IMPORT_ACTOR = "import-collection"
 """The actor of everything an import writes (log entries, `published_by`)."""
@@ -198,8 +198,8 @@ def plan_concept(loaded: LoadedItem, existing: ConceptRecord | None, gitops: Git
             plan.notes.append(problem)
         else:
             good.append(v)
-    dois = _version_dois([(v.entry.version, {f.sha256 for f in named_files(v.summary.rdf_content, v.entry.source) if f.sha256}
-                           if v.summary else set[str]()) for v in loaded.versions], gitops)
+    dois = _version_dois([(v.entry.version, declared_sha256s(v.summary.rdf_content) if v.summary else set[str]())
+                          for v in loaded.versions], gitops)
     for v in good:
         broken = v.summary.rdf_content.get("error") if v.summary and len(v.summary.rdf_content) == 1 else None
         if isinstance(broken, str):

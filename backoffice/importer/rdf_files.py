@@ -103,3 +103,18 @@ def named_files(rdf: dict[str, Any], rdf_url: str) -> list[NamedFile]:
         if name not in out or (out[name].sha256 is None and sha):
             out[name] = NamedFile(name, file_url(rdf_url, name), sha or (out[name].sha256 if name in out else None))
     return list(out.values())
+
+
+def declared_sha256s(value: Any) -> set[str]:
+    """Every sha256 an rdf declares, wherever its file is (what two rdfs of one resource share)."""
+    out: set[str] = set()
+    if isinstance(value, dict):
+        for k, v in cast(dict[str, Any], value).items():
+            if k == "sha256" and isinstance(v, str):
+                out.add(v.lower())
+            else:
+                out |= declared_sha256s(v)
+    elif isinstance(value, list):
+        for v in cast(list[Any], value):
+            out |= declared_sha256s(v)
+    return out

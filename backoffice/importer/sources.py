@@ -8,7 +8,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Protocol, cast
+from typing import Protocol
 
 import requests
 import yaml
@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from ..errors import BackofficeError, ImportSourceError
 from .models import GitopsEntry, RunningIndex, RunningItem, RunningSummary
-from .rdf_files import named_files
+from .rdf_files import declared_sha256s
 
 MAX_JSON_BYTES = 50 * 1024 * 1024
 """Largest index, summary or collection.json read."""
@@ -202,8 +202,7 @@ def _record_files(reader: Reader, entry: GitopsEntry) -> dict[str, list[str]]:
             rdf: object = yaml.safe_load(data)
         except yaml.YAMLError:
             continue  # an unreadable old rdf only loses the evidence, not the import
-        if isinstance(rdf, dict):
-            out[record] = sorted({f.sha256 for f in named_files(cast(dict[str, Any], rdf), "https://x/rdf.yaml") if f.sha256})
+        out[record] = sorted(declared_sha256s(rdf))
     return out
 
 
