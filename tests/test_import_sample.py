@@ -67,7 +67,7 @@ def test_whole_sample_is_held_with_every_report(local_ctx: Context) -> None:
             assert compat.scores.overall == pytest.approx(published["overall_compatibility"], abs=1e-12), (item["id"], v["version"])
 
     shark = held["affable-shark"]  # matched in the GitOps collection by nickname
-    assert shark.concept_doi == "10.5281/zenodo.5764892" and shark.legacy and shark.legacy.download_count == 71879
+    assert shark.concept_doi == "10.5281/zenodo.5764892" and shark.legacy and shark.downloads and shark.downloads.legacy == 71879
     assert shark.legacy.nickname_icon == "🦈" and "zenodo|77626" in shark.owners
     assert shark.versions["v0"].doi == "10.5281/zenodo.6647674"
     from backoffice.importer.sources import load_gitops

@@ -6,6 +6,7 @@ import json
 from typing import TYPE_CHECKING
 
 import typer
+from rich.markup import escape
 
 from ..errors import ConfigError
 from .common import console, make_context
@@ -60,13 +61,14 @@ def status(
         out = record.model_dump(mode="json")
         out["log"] = [e.model_dump(mode="json") for e in entries]
         out["blocked_versions"] = [b.model_dump() for b in decl.blocked_versions]
+        out["yanked_versions"] = [y.model_dump() for y in decl.yanked_versions]
         console.print_json(json.dumps(out, default=str))
         return
     console.print(f"[bold]{record.id}[/bold] ({record.type}); owners: {', '.join(record.owners) or '-'}")
     if record.concept_doi:
         console.print(f"concept DOI: {record.concept_doi}")
     if record.legacy is not None:
-        count = f"; {record.legacy.download_count} downloads" if record.legacy.download_count is not None else ""
+        count = f"; {record.downloads.legacy} downloads there" if record.downloads and record.downloads.legacy else ""
         console.print(f"imported from {record.legacy.source} at {record.legacy.imported:%Y-%m-%d %H:%M}; "
                       f"old ids: {', '.join(record.legacy.ids) or '-'}{count}")
     if record.staging:
@@ -80,12 +82,18 @@ def status(
         )
     else:
         console.print("draft: none")
+    if record.downloads:
+        console.print(f"downloads: {record.downloads.total} ({record.downloads.legacy} legacy, {record.downloads.counted} counted"
+                      + (f" to {record.downloads.until})" if record.downloads.until else ")"))
     if record.versions:
         console.print("published versions:")
         for v, rec in record.versions.items():
             blocked = " [red]BLOCKED[/red]" if decl.is_blocked(v) else ""
+            yanked = decl.yank_reason(v)
+            blocked += f" [yellow]YANKED[/yellow] ({escape(yanked)})" if yanked else ""
             doi = f", DOI {rec.doi}" if rec.doi else ""
-            console.print(f"  {v}: {rec.status.value}{doi}, published {rec.published:%Y-%m-%d}{blocked}")
+            downloads = f", {record.downloads.versions.get(v, 0)} downloads" if record.downloads and record.downloads.until else ""
+            console.print(f"  {v}: {rec.status.value}{doi}, published {rec.published:%Y-%m-%d}{downloads}{blocked}")
             if rec.legacy is not None:
                 _print_imported(rec.legacy)
     else:

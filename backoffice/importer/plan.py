@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from typing import Any, Literal, cast
 
 from ..description import summarize
-from ..records.concept import ConceptRecord, ResourceType, VersionRecord
+from ..records.concept import ConceptRecord, DownloadCounts, ResourceType, VersionRecord
 from ..records.imported import LegacyConcept
 from .models import GitopsEntry, RunningItem, RunningSummary, RunningVersion
 from .rdf_files import NamedFile, declared_sha256s, named_files
@@ -124,9 +124,8 @@ def _concept_record(loaded: LoadedItem, rtype: ResourceType, gitops: GitopsEntry
     return ConceptRecord(
         id=nickname, type=rtype, created=min(created) if created else at, owners=_owners(loaded, gitops),
         concept_doi=concept_doi,
-        legacy=LegacyConcept(source=source, imported=at, ids=ids,
-                             nickname_icon=gitops.nickname_icon if gitops else None,
-                             download_count=gitops.download_count if gitops else None),
+        legacy=LegacyConcept(source=source, imported=at, ids=ids, nickname_icon=gitops.nickname_icon if gitops else None),
+        downloads=DownloadCounts(legacy=gitops.download_count) if gitops and gitops.download_count is not None else None,
     )
 
 

@@ -26,8 +26,6 @@ class LegacyConcept(_Record):
     """Earlier ids that resolve to the latest version (`bioimage-io/<nickname>`, the Zenodo concept DOI)."""
     nickname_icon: str | None = None
     """Emoji of the legacy nickname (GitOps era)."""
-    download_count: int | None = Field(default=None, ge=0)
-    """Downloads counted by the earlier collection."""
 
 
 class RemoteFile(_Record):
