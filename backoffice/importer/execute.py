@@ -111,6 +111,14 @@ def _marker(plan: ImportPlan, cp: ConceptPlan, labels: list[str]) -> str:
     return plan.at.strftime("%Y%m%dT%H%M%S.%fZ") + "-" + entry_name(plan.source, cp.id, [cp.action, *labels])
 
 
+def _mark_before(ctx: Context, plan: ImportPlan, cp: ConceptPlan, out: ConceptOutcome, opts: ImportOptions) -> None:
+    """The index's change marker, written before the commit too (the commit writes the same key again):
+    a run killed between its commit and its marker still leaves the marker, and a re-run finds the
+    concept committed and writes nothing more."""
+    if opts.mark:
+        ctx.concepts.mark_changed(cp.id, _marker(plan, cp, out.versions))
+
+
 def _new_versions(ctx: Context, reader: Reader, cp: ConceptPlan, base: ConceptRecord, opts: ImportOptions,
                   version_dir: Callable[[str], str], out: ConceptOutcome) -> dict[str, VersionRecord]:
     made: dict[str, VersionRecord] = {}
@@ -184,6 +192,7 @@ def import_concept(ctx: Context, reader: Reader, plan: ImportPlan, cp: ConceptPl
         record = cp.record.model_copy(deep=True)
         record.versions = dict(sorted(made.items(), key=lambda kv: (kv[1].published, kv[0])))
         _log(ctx, plan, cp, out)
+        _mark_before(ctx, plan, cp, out, opts)
         try:
             ctx.concepts.create(record, marker=_marker(plan, cp, out.versions), mark=opts.mark)
         except ConflictError:
@@ -197,6 +206,7 @@ def import_concept(ctx: Context, reader: Reader, plan: ImportPlan, cp: ConceptPl
         out.action = "unchanged" if cp.action == "mirror" else out.action
         return out
     _log(ctx, plan, cp, out)
+    _mark_before(ctx, plan, cp, out, opts)
 
     def mutate(record: ConceptRecord) -> None:
         record.versions.update(made)
