@@ -19,6 +19,7 @@
     index/dirty/<id>/<time>-<uid>           "concept changed" markers for the next index run
     dashboard/index.html, app.js, style.css the reviewer dashboard (static, written with the index)
     dashboard/details/<id>.json             compact per-concept details the dashboard loads on demand
+    imports/<digest>.json                   an import-collection run under way (removed when it completes)
     downloads/state.json                    download counting: ledger of processed log objects, counts, recent requesters (keyed hashes)
     <id>/downloads.json                     a concept's downloads per day (last 90 days), per version and per tool
 """
@@ -169,6 +170,12 @@ def partner_ledger(partner_id: str) -> str:
     return f"{PARTNERS_PREFIX}{partner_id}/ledger/"
 
 
+IMPORTS_PREFIX = "imports/"
+
+
+def import_run(digest: str) -> str:
+    """`imports/<digest>.json`: an import under way (its start time; a re-run resumes with it)."""
+    return f"{IMPORTS_PREFIX}{digest}.json"
 DOWNLOADS_STATE = "downloads/state.json"
 """Download counting's state: processed log objects, counts, recent (pseudonymised) requesters."""
 
