@@ -2,8 +2,11 @@
 
     concepts/<id>.json                      concept document (type, owners, draft, versions)
     <id>/drafts/<token>/files/...           files of a staged draft (one token per upload)
+    <id>/drafts/<token>/files.json          the draft's files with size and sha256 (written at staging)
     <id>/drafts/<token>/reports/<name>.json validation / compatibility reports of the draft
     <id>/<version>/files/...                published files (never change)
+    <id>/<version>/files.json               the published files with size and sha256 (copied with the draft)
+    <id>/<version>/package.zip              the version as one zip, where the collection serves one (a download)
     <id>/<version>/reports/<name>.json      reports of a published version: `<tool>_<tool_version>.json`
     <reports>/parts/<tool>_<version>/<part>.json  one part of our own report (static checks, one weight format)
     <id>/<version>/compatibility.json       all reports of a version conflated (scores, tags, every report)
@@ -16,15 +19,36 @@
     index/dirty/<id>/<time>-<uid>           "concept changed" markers for the next index run
     dashboard/index.html, app.js, style.css the reviewer dashboard (static, written with the index)
     dashboard/details/<id>.json             compact per-concept details the dashboard loads on demand
+    imports/<digest>.json                   an import-collection run under way (removed when it completes)
+    downloads/state.json                    download counting: ledger of processed log objects, counts, recent requesters (keyed hashes)
+    <id>/downloads.json                     a concept's downloads per day (last 90 days), per version and per tool
 """
 
 from __future__ import annotations
 
+import re
+
+from ..errors import InvalidIdError
+
 CONCEPTS_PREFIX = "concepts/"
+
+MAX_CONCEPT_ID_LENGTH = 100
+_CONCEPT_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_CONCEPT_ID_LENGTH - 1}}}")
+
+
+def checked(concept_id: str) -> str:
+    """`concept_id` if it can name a concept (one key segment: letters, digits, `.`, `_`, `-`,
+    at most 100 characters), else an InvalidIdError, before any storage call."""
+    if not _CONCEPT_ID.fullmatch(concept_id):
+        shown = concept_id if len(concept_id) <= 40 else concept_id[:40] + "..."
+        raise InvalidIdError(
+            f"invalid concept id {shown!r}: letters, digits, '.', '_' and '-', at most {MAX_CONCEPT_ID_LENGTH} characters"
+            f" (e.g. affable-shark)")
+    return concept_id
 
 
 def concept_doc(concept_id: str) -> str:
-    return f"{CONCEPTS_PREFIX}{concept_id}.json"
+    return f"{CONCEPTS_PREFIX}{checked(concept_id)}.json"
 
 
 def concept_id_from_doc(key: str) -> str | None:
@@ -35,7 +59,7 @@ def concept_id_from_doc(key: str) -> str | None:
 
 
 def draft_root(concept_id: str, token: str) -> str:
-    return f"{concept_id}/drafts/{token}/"
+    return f"{checked(concept_id)}/drafts/{token}/"
 
 
 def draft_files(concept_id: str, token: str) -> str:
@@ -46,12 +70,22 @@ def draft_reports(concept_id: str, token: str) -> str:
     return f"{draft_root(concept_id, token)}reports/"
 
 
+def files_manifest(files_prefix: str) -> str:
+    """`files.json` next to a draft's or version's `files/` folder: every file with its size and sha256."""
+    return files_prefix[: -len("files/")] + "files.json"
+
+
 def version_root(concept_id: str, version: str) -> str:
-    return f"{concept_id}/{version}/"
+    return f"{checked(concept_id)}/{version}/"
 
 
 def version_files(concept_id: str, version: str) -> str:
     return f"{version_root(concept_id, version)}files/"
+
+
+def version_package(concept_id: str, version: str) -> str:
+    """The package zip of a published version (reading it counts as a download)."""
+    return f"{version_root(concept_id, version)}package.zip"
 
 
 def version_reports(concept_id: str, version: str) -> str:
@@ -59,11 +93,11 @@ def version_reports(concept_id: str, version: str) -> str:
 
 
 def log_prefix(concept_id: str) -> str:
-    return f"{concept_id}/log/"
+    return f"{checked(concept_id)}/log/"
 
 
 def chat_prefix(concept_id: str) -> str:
-    return f"{concept_id}/chat/"
+    return f"{checked(concept_id)}/chat/"
 
 
 INDEX_PREFIX = "index/"
@@ -81,6 +115,10 @@ def versions_json(concept_id: str) -> str:
 INDEX_CACHE = f"{INDEX_PREFIX}cache.json"
 DIRTY_PREFIX = f"{INDEX_PREFIX}dirty/"
 """Markers `index/dirty/<id>/<time>-<uid>` written after every change of a concept document."""
+
+
+def dirty_prefix(concept_id: str) -> str:
+    return f"{DIRTY_PREFIX}{checked(concept_id)}/"
 
 
 def dirty_marker(concept_id: str, stamp: str) -> str:
@@ -130,3 +168,18 @@ COMPATIBILITY_JSON = "compatibility.json"
 def partner_ledger(partner_id: str) -> str:
     """Append-only entries: dispatched resource versions, received reports."""
     return f"{PARTNERS_PREFIX}{partner_id}/ledger/"
+
+
+IMPORTS_PREFIX = "imports/"
+
+
+def import_run(digest: str) -> str:
+    """`imports/<digest>.json`: an import under way (its start time; a re-run resumes with it)."""
+    return f"{IMPORTS_PREFIX}{digest}.json"
+DOWNLOADS_STATE = "downloads/state.json"
+"""Download counting's state: processed log objects, counts, recent (pseudonymised) requesters."""
+
+
+def downloads_json(concept_id: str) -> str:
+    """`<id>/downloads.json`: a concept's daily downloads (last 90 days) and totals."""
+    return f"{concept_id}/downloads.json"

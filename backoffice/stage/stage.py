@@ -15,6 +15,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
@@ -32,6 +33,8 @@ from ..log import logger
 from ..records import keys
 from ..records.concept import ConceptRecord, DraftRecord, StagingRecord
 from ..records.journal import utcnow
+from ..records.manifest import FileEntry, write_manifest
+from ..records.snapshot import changes_since_latest
 from ..records.status import DraftStatus, check_step
 from .fetch import resolve_source
 from .ownership import check_uploader, claim_id
@@ -40,7 +43,6 @@ from .thumbnail_plan import ThumbnailLimits
 from .thumbnails import ThumbnailResult, make_thumbnails
 from .versions import default_version
 
-MAX_DESCRIPTION_BYTES = 16 * 1024 * 1024
 VERSION = re.compile(r"^[0-9][0-9A-Za-z.+_-]*$")
 
 
@@ -61,7 +63,7 @@ def new_token() -> str:
 
 
 def check_version(version: str) -> str:
-    if not VERSION.match(version):
+    if not VERSION.fullmatch(version):
         raise PackageError(f"version '{version}' must start with a digit and hold only letters, digits and . + _ -")
     return version
 
@@ -77,15 +79,14 @@ def stage(
     """Stage the package at `source` (an http(s) URL or a local zip) as a draft."""
     s = ctx.settings
     check_uploader(uploader)
-    limits = Limits(s.max_package_entries, s.max_unpacked_bytes, s.max_compression_ratio)
+    if concept_id is not None:
+        keys.checked(concept_id)  # '' too: no id is given by leaving the option out
     with tempfile.TemporaryDirectory(prefix="backoffice-stage-") as tmp:
-        zip_path = resolve_source(source, Path(tmp), max_bytes=s.max_package_bytes, timeout=s.download_timeout, progress=progress)
+        zip_path = resolve_source(source, Path(tmp), max_bytes=s.max_package_bytes, timeout=s.download_timeout, progress=progress,
+                                  allowed_hosts=s.download_allowed_hosts)
         with open_zip(zip_path) as zf:
-            plan = plan_package(zf, limits)
-            if plan.description.size > MAX_DESCRIPTION_BYTES:
-                raise PackageError(f"{plan.description.dest} is larger than {MAX_DESCRIPTION_BYTES} bytes")
+            plan, content = read_package(ctx, zf)
             rdf_name = plan.description.dest
-            content = parse_description(b"".join(iter_entry_chunks(zf, plan.description)), rdf_name)
             rtype = resource_type(content, rdf_name)
             summary = summarize(content)
             if summary.version is not None:
@@ -111,14 +112,22 @@ def stage(
                 files_prefix = keys.draft_files(cid, token)
                 with Progress(TextColumn("unpacking"), BarColumn(), DownloadColumn(), disable=not progress, transient=True) as bar:
                     task = bar.add_task("unpack", total=plan.total_size)
+                    manifest: list[FileEntry] = []
                     for entry in plan.entries:
                         if entry is plan.description:
                             ctx.storage.put_bytes(files_prefix + entry.dest, rdf_bytes, content_type="application/x-yaml")
+                            manifest.append(_entry(entry.dest, rdf_bytes))
                         else:
-                            ctx.storage.put_stream(files_prefix + entry.dest, _ChunkStream(iter_entry_chunks(zf, entry)))
+                            digest = hashlib.sha256()
+                            stream = _ChunkStream(iter_entry_chunks(zf, entry), digest)
+                            ctx.storage.put_stream(files_prefix + entry.dest, stream)
+                            manifest.append(FileEntry(name=entry.dest, size=stream.size, sha256=digest.hexdigest()))
                         bar.update(task, advance=entry.size)
                     for name, png in thumbs.files.items():
                         ctx.storage.put_bytes(files_prefix + name, png, content_type="image/png")
+                        manifest.append(_entry(name, png))
+                    write_manifest(ctx.storage, files_prefix, manifest)
+                changes = changes_since_latest(ctx.storage, ctx.concepts.get(cid), rdf_bytes, manifest)
                 draft = DraftRecord(
                     token=token,
                     status=DraftStatus.UNPACKED,
@@ -129,6 +138,7 @@ def stage(
                     summary=summary,
                     warnings=thumbs.warnings,
                     version_assigned=assigned,
+                    changes=changes,
                 )
                 for warning in thumbs.warnings:
                     ctx.record_step(cid, "stage", f"warning: {warning}", actor=uploader)
@@ -146,6 +156,32 @@ def stage(
                        version_assigned=assigned)
 
 
+def read_package(ctx: Context, zf: zipfile.ZipFile) -> tuple[PackagePlan, dict[str, Any]]:
+    """The package's plan (every entry checked) and its parsed description (size-limited)."""
+    s = ctx.settings
+    plan = plan_package(zf, Limits(s.max_package_entries, s.max_unpacked_bytes, s.max_compression_ratio))
+    if plan.description.size > s.max_description_bytes:
+        raise PackageError(f"{plan.description.dest} is larger than {s.max_description_bytes} bytes"
+                           " (BACKOFFICE_MAX_DESCRIPTION_BYTES)")
+    return plan, parse_description(b"".join(iter_entry_chunks(zf, plan.description)), plan.description.dest)
+
+
+def draft_concept(ctx: Context, source: str, concept_id: str | None = None) -> str | None:
+    """The concept a staging of `source` will write to, when known before staging: `concept_id`,
+    else the id its description names (None: a new concept). The workflows queue the staging job
+    in that draft's concurrency group; nothing is written."""
+    if concept_id:
+        return keys.checked(concept_id)
+    s = ctx.settings
+    with tempfile.TemporaryDirectory(prefix="backoffice-stage-") as tmp:
+        zip_path = resolve_source(source, Path(tmp), max_bytes=s.max_package_bytes, timeout=s.download_timeout, progress=False,
+                                  allowed_hosts=s.download_allowed_hosts)
+        with open_zip(zip_path) as zf:
+            _, content = read_package(ctx, zf)
+    declared = declared_id(content)
+    return keys.checked(declared) if declared else None
+
+
 def _version_for(ctx: Context, cid: str, given: str | None) -> tuple[str, bool]:
     """(version, whether it was assigned): the given one, else the next after the newest published."""
     if given is not None:
@@ -161,7 +197,8 @@ def _thumbnails(ctx: Context, zf: zipfile.ZipFile, plan: PackagePlan, covers: li
     )
     by_path = {e.dest: e for e in plan.entries}
     return make_thumbnails(
-        covers, {p: e.size for p, e in by_path.items()}, lambda p: b"".join(iter_entry_chunks(zf, by_path[p])), limits
+        covers, {p: e.size for p, e in by_path.items()}, lambda p: b"".join(iter_entry_chunks(zf, by_path[p])), limits,
+        s.secret_values(),
     )
 
 
@@ -178,7 +215,7 @@ def _begin(ctx: Context, cid: str, token: str, version: str, uploader: str | Non
         _check_can_stage(record, version)
         record.staging = StagingRecord(token=token, uploader=uploader, source=source)
 
-    ctx.concepts.update(cid, mutate)
+    ctx.concepts.update(cid, mutate, mark=False)  # an upload in progress is in no index
 
 
 def _step(ctx: Context, cid: str, token: str, new: DraftStatus) -> None:
@@ -188,7 +225,7 @@ def _step(ctx: Context, cid: str, token: str, new: DraftStatus) -> None:
         check_step(record.staging.status, new, what=f"upload to '{cid}'")
         record.staging.status = new
 
-    ctx.concepts.update(cid, mutate)
+    ctx.concepts.update(cid, mutate, mark=False)
 
 
 def _commit(ctx: Context, cid: str, draft: DraftRecord, uploader: str | None) -> str | None:
@@ -218,30 +255,40 @@ def _abandon(ctx: Context, cid: str, token: str, reserved: bool) -> None:
             if record.staging is not None and record.staging.token == token:
                 record.staging = None
 
-        ctx.concepts.update(cid, mutate)
+        ctx.concepts.update(cid, mutate, mark=False)
         if reserved:
             record = ctx.concepts.get(cid)
             if record.draft is None and record.staging is None and not record.versions:
                 ctx.storage.delete_prefix(keys.log_prefix(cid))
                 ctx.storage.delete(keys.concept_doc(cid))
-                ctx.concepts.mark_changed(cid)
+                ctx.concepts.forget_changes(cid)  # nothing of the id remains, not even an index marker
     except Exception as e:
         logger.warning("cleanup after the failed upload to %s was incomplete: %s", cid, e)
 
 
-class _ChunkStream:
-    """File-like adapter over an iterator of byte chunks."""
+def _entry(name: str, data: bytes) -> FileEntry:
+    return FileEntry(name=name, size=len(data), sha256=hashlib.sha256(data).hexdigest())
 
-    def __init__(self, chunks: Iterator[bytes]) -> None:
+
+class _ChunkStream:
+    """File-like adapter over an iterator of byte chunks (hashing them on the way)."""
+
+    def __init__(self, chunks: Iterator[bytes], digest: Any = None) -> None:
         self._chunks = chunks
         self._buf = b""
+        self._digest = digest
+        self.size = 0
 
     def read(self, n: int = -1) -> bytes:
         while n < 0 or len(self._buf) < n:
             try:
-                self._buf += next(self._chunks)
+                chunk = next(self._chunks)
             except StopIteration:
                 break
+            self._buf += chunk
+            self.size += len(chunk)
+            if self._digest is not None:
+                self._digest.update(chunk)
         if n < 0:
             out, self._buf = self._buf, b""
         else:

@@ -124,6 +124,55 @@
       rows.length ? table(["", "field", "message"], rows) : el("p", { className: "muted" }, "no errors or warnings"));
   }
 
+  function scanSection(scan) {
+    if (!scan) return section("Weight safety scan", el("p", { className: "muted" }, "not run yet"));
+    const rows = [];
+    for (const f of scan.files || []) {
+      const flagged = f.flagged || [];
+      const what = flagged.map((g) => el("div", { className: g.level === "dangerous" ? "error" : "warn" },
+        g.level, " global ", el("code", {}, g.global), g.where ? [" in ", el("code", {}, g.where)] : null));
+      if (f.error) what.push(el("div", { className: "error" }, "could not be scanned: " + f.error));
+      if (f.problem) what.push(el("div", { className: "warn" }, f.problem));
+      rows.push(el("tr", { className: "scan-row", dataset: { file: f.file } },
+        el("td", {}, el("code", {}, f.file), f.weight_format ? el("div", { className: "muted small" }, f.weight_format) : null),
+        el("td", {}, f.kind), el("td", {}, what.length ? what : el("span", { className: "muted" },
+          "no dangerous or unusual global (" + f.harmless + " harmless)"))));
+    }
+    const formats = Object.entries(scan.formats || {}).map(([wf, note]) => el("li", {}, el("strong", {}, wf), ": ", note));
+    return section("Weight safety scan",
+      el("p", { className: "scan-status" }, statusBadge(scan.status), " ", scan.scanner, " · ", scan.checked + " files checked, ",
+        (scan.files || []).length + " with pickles (never loaded)"),
+      rows.length ? table(["file", "scanned as", "globals"], rows, "scan") : null,
+      formats.length ? el("ul", { className: "formats" }, formats) : null);
+  }
+
+  function short(sha) { return sha ? String(sha).slice(0, 12) + "…" : "–"; }
+  function size(n) { return n === null || n === undefined ? "–" : Number(n).toLocaleString("en") + " B"; }
+
+  function changesSection(c) {
+    if (!c) return null;
+    const title = "Changes since version " + c.old;
+    if (!c.fields) return section(title, el("p", { className: "muted" }, "not computed for this draft (staged before diffs were kept); run `backoffice diff`"));
+    const mark = { added: "+", removed: "−", changed: "~" };
+    const fieldRows = c.fields.map((f) => el("tr", { className: "field-change", dataset: { change: f.change, field: f.field } },
+      el("td", {}, mark[f.change]), el("td", {}, el("code", {}, f.field)),
+      el("td", { className: "old" }, f.old === null ? "" : f.old), el("td", { className: "new" }, f.new === null ? "" : f.new)));
+    const fileRows = c.files.map((f) => el("tr", { className: "file-change", dataset: { change: f.change, file: f.name } },
+      el("td", {}, mark[f.change]), el("td", {}, el("code", {}, f.name)),
+      el("td", {}, size(f.old_size), " → ", size(f.new_size)),
+      el("td", { title: (f.old_sha256 || "") + " → " + (f.new_sha256 || "") }, short(f.old_sha256), " → ", short(f.new_sha256))));
+    const verdictRows = (c.verdicts || []).map((v) => el("tr", { className: "verdict-change" },
+      el("td", {}, el("code", {}, v.report)), el("td", {}, statusBadge(v.old || "none")), el("td", {}, statusBadge(v.new || "none"))));
+    return section(title,
+      el("h4", {}, "Description (" + c.fields.length + " fields changed)"),
+      fieldRows.length ? table(["", "field", "version " + c.old, "draft"], fieldRows, "changes") : el("p", { className: "muted" }, "no field changed"),
+      el("h4", {}, "Files (" + c.files.length + " changed)"),
+      fileRows.length ? table(["", "file", "size", "sha256"], fileRows, "changes") : el("p", { className: "muted" }, "no file changed"),
+      el("h4", {}, "Verdicts"),
+      verdictRows.length ? table(["report", "version " + c.old, "draft"], verdictRows) : el("p", { className: "muted" }, "no reports yet"),
+      c.truncated ? el("p", { className: "muted" }, "long values are clipped; `backoffice diff` shows them whole") : null);
+  }
+
   function logSection(log) {
     if (!log || !log.length) return section("Log", el("p", { className: "muted" }, "no entries"));
     return section("Log", table(["time", "subject", "step", "actor", "message", "CI run"], log.map((e) =>
@@ -156,6 +205,8 @@
       draft.warnings && draft.warnings.length
         ? section("Warnings", el("ul", { className: "warnings" }, draft.warnings.map((w) => el("li", {}, w)))) : null,
       validationSection(draft.validation),
+      scanSection(draft.weight_scan),
+      changesSection(draft.changes),
       testsSection("Tests per weight format", draft.tests),
       testsSection("Partner results", draft.partners),
       logSection(d.log),
@@ -168,7 +219,8 @@
       v.doi ? [" · DOI ", link("https://doi.org/" + v.doi, v.doi)] : null));
     const latest = (d.versions || [])[0] || {};
     return el("div", { className: "detail" }, section("Versions", el("ul", {}, versions)),
-      testsSection("Tests of the latest version", latest.tests), latest.partners ? testsSection("Partner results", latest.partners) : null,
+      testsSection("Tests of the latest version", latest.tests), latest.weight_scan ? scanSection(latest.weight_scan) : null,
+      latest.partners ? testsSection("Partner results", latest.partners) : null,
       logSection(d.log), chatSection(d.chat));
   }
 
@@ -241,6 +293,50 @@
     return true;
   }
 
+  // A concept's daily downloads (`<id>/downloads.json`, last 90 days) as a small inline SVG bar plot.
+  const SVG = "http://www.w3.org/2000/svg";
+  function svg(tag, attrs, ...children) {
+    const node = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, String(v));
+    for (const c of children) node.append(c);
+    return node;
+  }
+
+  function downloadsPlot(series) {
+    const days = (series && series.daily) || [];
+    const w = 180, h = 36, bw = days.length ? w / days.length : w;
+    const max = Math.max(1, ...days.map((d) => Number(d.downloads) || 0));
+    const bars = days.map((d, i) => {
+      const n = Number(d.downloads) || 0;
+      const bh = n ? Math.max(1, (n / max) * (h - 2)) : 0;
+      return svg("rect", { x: (i * bw).toFixed(2), y: (h - bh).toFixed(2), width: Math.max(bw - 0.4, 0.6).toFixed(2), height: bh.toFixed(2) },
+        svg("title", {}, document.createTextNode(d.day + ": " + n)));
+    });
+    const first = days.length ? days[0].day : "", last = days.length ? days[days.length - 1].day : "";
+    const plot = svg("svg", { class: "downloads-plot", viewBox: "0 0 " + w + " " + h, width: w, height: h, role: "img",
+      "aria-label": "downloads per day, " + first + " to " + last }, svg("line", { x1: 0, y1: h - 0.5, x2: w, y2: h - 0.5 }), ...bars);
+    const tools = Object.entries((series && series.tools) || {}).filter(([, n]) => n > 0).map(([t, n]) => t + " " + n).join(" · ");
+    return el("div", { className: "downloads", title: "downloads per day, last 90 days (to " + last + ")" }, plot,
+      el("div", { className: "muted small" }, "90 days to " + last + (tools ? " · " + tools : "")));
+  }
+
+  function downloadsLine(e) {
+    if (typeof e.download_count !== "number") return null;
+    const box = el("div", { className: "downloads-box" }, el("span", { className: "badge downloads-count" }, e.download_count + " downloads"));
+    if (e.downloads_by_tool && Object.keys(e.downloads_by_tool).length && /^[a-z0-9-]+$/.test(e.id)) {
+      getJSON("../" + encodeURIComponent(e.id) + "/downloads.json").then((series) => { if (series) box.append(downloadsPlot(series)); });
+    }
+    return box;
+  }
+
+  function versionLine(v) {
+    return el("li", { className: v.yanked ? "yanked" : null }, "v", v.version, " · ", when(v.created).slice(0, 10),
+      v.doi ? [" · ", link("https://doi.org/" + v.doi, "DOI " + v.doi)] : null, " · ", link(v.rdf_source, "rdf"),
+      typeof v.download_count === "number" ? " · " + v.download_count + " downloads" : null,
+      v.yanked ? [" ", el("span", { className: "badge status-yanked", title: "yanked: never the latest; loadable by its exact id" }, "yanked"),
+        " ", el("span", { className: "yank-reason" }, v.yanked)] : null);
+  }
+
   function card(e, setQuery) {
     const covers = e.covers || [];
     const thumbs = e.thumbnails || {};
@@ -264,8 +360,8 @@
           (ts.badges || []).map((b) => el("span", { className: "badge small status-" + String(b.status).replace(/[^a-z]+/gi, "-") }, b.label + ": " + b.status)),
           score !== null ? el("span", { className: "badge score" }, "score " + score.toFixed(2)) : null),
         el("div", { className: "tags" }, (e.tags || []).map((t) => el("button", { type: "button", className: "tag", onclick: () => setQuery("tag:" + t) }, t))),
-        el("ul", { className: "versions" }, (e.versions || []).map((v) => el("li", {}, "v", v.version, " · ", when(v.created).slice(0, 10),
-          v.doi ? [" · ", link("https://doi.org/" + v.doi, "DOI " + v.doi)] : null, " · ", link(v.rdf_source, "rdf")))),
+        downloadsLine(e),
+        el("ul", { className: "versions" }, (e.versions || []).map(versionLine)),
         el("div", {}, e.concept_doi ? ["concept DOI ", link("https://doi.org/" + e.concept_doi, e.concept_doi), " · "] : null, historyBtn),
         detail));
   }
