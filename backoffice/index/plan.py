@@ -13,6 +13,7 @@ from ..log import logger
 from ..records import keys
 from ..records.concept import ConceptRecord, ReportBrief, VersionRecord
 from ..records.scoring import Compatibility as CompatBrief
+from ..records.tool_report import safe_badge
 from .models import (
     AllVersionsJson,
     Badge,
@@ -93,7 +94,8 @@ def compatibility_entry(brief: CompatBrief | None, reports_prefix: str, url_of: 
         tool: {v: ReportLink(status=r.status, score=r.score, error=r.error, url=url_of(reports_prefix + r.file)) for v, r in by_v.items()}
         for tool, by_v in brief.reports.items()
     }
-    return Compatibility(status=brief.status, scores=brief.scores, reports=reports, badges=brief.badges,
+    badges = [b for b in brief.badges if safe_badge(b) is not None]  # also in briefs conflated before the rule
+    return Compatibility(status=brief.status, scores=brief.scores, reports=reports, badges=badges,
                          links=brief.links, summary_url=url_of(keys.conflated_summary(reports_prefix)))
 
 

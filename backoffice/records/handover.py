@@ -13,6 +13,7 @@ side's business.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any, Literal
@@ -112,8 +113,11 @@ def write_handover(handover: Handover, path: Path) -> None:
         raise InvalidArgumentError(f"cannot write {path}: {e.strerror or type(e).__name__}") from None
 
 
-def parse_handover(path: Path, max_bytes: int = MAX_HANDOVER_BYTES) -> Handover:
-    """The hand-over in `path`, or InvalidArgumentError in one line (size, JSON, shape)."""
+def parse_handover(path: Path, max_bytes: int = MAX_HANDOVER_BYTES, expect_sha256: str | None = None) -> Handover:
+    """The hand-over in `path`, or InvalidArgumentError in one line (size, digest, JSON, shape).
+
+    `expect_sha256`: the digest the job that made it reported through its job outputs; a file
+    with another (an artifact replaced or forged by another job of the run) is refused."""
     try:
         size = path.stat().st_size
         if size > max_bytes:
@@ -124,6 +128,9 @@ def parse_handover(path: Path, max_bytes: int = MAX_HANDOVER_BYTES) -> Handover:
         raise InvalidArgumentError(f"cannot read {path}: {e.strerror or type(e).__name__}") from None
     if len(raw) > max_bytes:
         raise InvalidArgumentError(f"{path} is more than the hand-over limit of {max_bytes} bytes")
+    if expect_sha256 is not None and hashlib.sha256(raw).hexdigest() != expect_sha256.strip().lower():
+        raise InvalidArgumentError(f"{path} is not the hand-over its job made (sha256 {hashlib.sha256(raw).hexdigest()[:12]}…,"
+                                   f" the job reported {expect_sha256.strip()[:12] or 'none'}…); it is not stored")
     try:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:

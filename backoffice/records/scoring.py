@@ -13,7 +13,7 @@ from typing import Any, Literal, cast
 from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, Field
 
-from .tool_report import OWN_TOOL, ReportBadge, ToolReport
+from .tool_report import OWN_TOOL, ReportBadge, ToolReport, safe_badge
 
 # The running collection's scoring rules, as data (docs/compatibility.md, "Scores").
 LATEST_TRUSTED = 0.8
@@ -159,7 +159,9 @@ def _brief(file: str, r: ToolReport) -> ReportBrief:
     if r.error:
         first = r.error.strip().splitlines()[0] if r.error.strip() else ""
         error = first[:ERROR_CHARS] or None
-    return ReportBrief(status=r.status, score=r.score, error=error, file=file, badge=r.badge, links=list(r.links))
+    if file.lower().startswith(f"{OWN_TOOL}_"):  # our own verdicts carry no badge or links (whoever wrote the file)
+        return ReportBrief(status=r.status, score=r.score, error=error, file=file)
+    return ReportBrief(status=r.status, score=r.score, error=error, file=file, badge=safe_badge(r.badge), links=list(r.links))
 
 
 def by_tool(reports: Mapping[tuple[str, str], ToolReport]) -> dict[str, dict[str, tuple[str, ToolReport]]]:
@@ -221,9 +223,11 @@ def conflate(reports: Mapping[tuple[str, str], ToolReport], *, revision: int = 0
         if passed:
             tags.append(f"{tool}-compatible")
             tags.extend(f"{tool}_{v}-compatible" for v in passed)
+        if tool == OWN_TOOL:
+            continue  # `badge` and `links` in reports of our own tool are ignored
         for v in passed:
             links.extend(link for link in releases[v][1].links if link not in links)
-        badge = next((releases[v][1].badge for v in reversed(ordered) if releases[v][1].badge is not None), None)
+        badge = next((b for v in reversed(ordered) if (b := safe_badge(releases[v][1].badge)) is not None), None)
         if badge is not None:
             badges.append(badge)
     return Compatibility(
