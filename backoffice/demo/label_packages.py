@@ -54,7 +54,7 @@ def build_label_model_package(out: Path, *, off_labels: int = 0, name: str = "Ti
         d = Path(tmp)
         net = TinyLabeler()
         with torch.no_grad():
-            conv = cast(torch.nn.Conv2d, net.conv)
+            conv = net.conv
             _ = conv.weight.copy_(torch.tensor(KERNEL).reshape(1, 1, 3, 3))
             assert conv.bias is not None
             _ = conv.bias.fill_(BIAS)
@@ -65,14 +65,14 @@ def build_label_model_package(out: Path, *, off_labels: int = 0, name: str = "Ti
             labels = cast(NDArray[np.int32], net(example).numpy())
             traced: Any = torch_any.jit.trace(net, example)
         traced.save(str(d / "weights_torchscript.pt"))
-        expected = labels.copy()
+        expected: NDArray[np.int32] = np.array(labels, dtype=np.int32)
         foreground = [p for p in off_positions(labels.shape, labels.size) if labels[p] == LABELS[2]][:off_labels]
         if len(foreground) < off_labels:
             raise ValueError(f"the test image has only {len(foreground)} pixels labelled {LABELS[2]}")
         for pos in foreground:
             expected[pos] += 1
         np.save(d / "test_input.npy", input_array)
-        np.save(d / "test_output.npy", expected.astype(np.int32))
+        np.save(d / "test_output.npy", expected)
         write_images(d, input_array[0, 0], labels[0, 0])
         notes = [f"{off_labels} labels of the stored test output are off by one."] if off_labels else []
         what = (f"A tiny demo label model: a 3x3 convolution and two thresholds give each pixel the label"
