@@ -208,3 +208,12 @@ def test_mail_lists_both_verdicts_per_weight_format() -> None:
                           version_assigned=False, tests=lines, drafts_url="http://x/collection_draft.json")
     assert "  - torchscript: warning (runs: yes, reproduces: no) on CPU: x; passed on GPU: y\n" in body
     assert "runs but does not reproduce\nis a warning, not a failure" in body
+
+
+def test_job_summary_leads_with_the_verdicts() -> None:
+    from backoffice.records.verdicts import verdict_markdown
+
+    failed = {"status": "failed", "errors": [{"msg": "Output 'out': 2 of 100 elements disagree", "with_traceback": False}]}
+    v = derive_verdict(_summary(failed, reproduction={"out": _figures()}), WF)
+    text = verdict_markdown(WF, v)
+    assert text.startswith("### \u26a0\ufe0f onnx: warning (runs: yes, reproduces: no) on CPU: Test CPU\n\noutput 'out': 2 of 100")

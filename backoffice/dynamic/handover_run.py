@@ -7,14 +7,15 @@ that stores it (`backoffice store-test-result`). Nothing is written to the store
 
 from __future__ import annotations
 
-from ..context import Context
-from ..errors import ConfigError, NotFoundError
 import base64
 
+from ..context import Context
+from ..errors import ConfigError, NotFoundError
 from ..records.handover import MAX_KEPT_TOTAL_BYTES, Handover, KeptFile, ToolSummary
 from ..description import parse_description
 from ..validate.static import run_spec_validation
 from ..records.target import rdf_source, resolve_target
+from ..records.verdicts import derive_verdict, verdict_markdown
 from ..weight_formats import WEIGHT_FORMATS
 from .environments import PreparedEnv
 from .run import DEFAULT_TIMEOUT, merged_test_kwargs, run_in_env
@@ -64,6 +65,8 @@ def run_test_for_handover(
                 kwargs = merged_test_kwargs(ctx, target, weight_format, content)
                 ran = run_in_env(ctx, env, rdf, weight_format, kwargs, timeout)
                 summary, markdown, device, kept = ran.summary, ran.markdown, ran.device, ran.kept
+                # for the job summary only: the storing job derives the verdicts again from the checks
+                markdown = verdict_markdown(weight_format, derive_verdict(summary, weight_format)) + markdown
                 verdict = "passed" if summary.get("status") == "passed" else "failed"
         summary["environment"] = env.description
     if verdict == "failed":

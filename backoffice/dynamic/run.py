@@ -20,7 +20,7 @@ from ..records.report_names import core_report, spec_report
 from ..records.reports import store_report
 from ..records.status import DraftStatus
 from ..records.target import Target, local_files, resolve_target
-from ..records.verdicts import MAX_KEPT_FILE_BYTES, MAX_KEPT_OUTPUTS, Verdict, derive_verdict, verdict_line
+from ..records.verdicts import MAX_KEPT_FILE_BYTES, MAX_KEPT_OUTPUTS, Verdict, derive_verdict, verdict_line, verdict_markdown
 from ..util.child_environ import child_environ
 from ..util.cmd import CmdResult, run
 from ..validate.static import failed_summary, run_spec_validation, spec_version
@@ -265,6 +265,7 @@ def run_weight_format_test(
             summary, markdown, device, kept = ran.summary, ran.markdown, ran.device, ran.kept
             both = derive_verdict(summary, weight_format)
             verdict = both.outcome
+            markdown = verdict_markdown(weight_format, both) + markdown
     summary["environment"] = env.description
     name = core_report(core_version(), weight_format)
     error = first_error(summary) if verdict == "failed" else None

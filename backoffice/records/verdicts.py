@@ -225,3 +225,13 @@ def verdict_line(verdict: Verdict | None, status: str) -> str:
         return "yes" if v else "not reached" if v is None else "no"
 
     return f"runs: {word(verdict.runs)}, reproduces: {word(verdict.reproduces) if verdict.runs else 'not known'}"
+
+
+def verdict_markdown(weight_format: str, verdict: Verdict) -> str:
+    """The verdicts as a few markdown lines, put above bioimageio.core's own summary (job summaries)."""
+    icon = {"passed": "\u2705", "warning": "\u26a0\ufe0f", "failed": "\u274c"}[verdict.outcome]
+    text = f"### {icon} {weight_format}: {verdict.outcome} ({verdict_line(verdict, verdict.outcome)})"
+    text += f" on {verdict.hardware}\n" if verdict.hardware else "\n"
+    if verdict.reason:
+        text += f"\n{verdict.reason}\n"
+    return text + "\n"
