@@ -289,7 +289,9 @@
         el("div", { className: "muted small" }, e.id, " · ", e.type, " · ", e.license || "no license"),
         el("p", { className: "description" }, e.description),
         el("div", { className: "badges" }, statusBadge(ts.status || "untested"),
-          (ts.badges || []).map((b) => el("span", { className: "badge small status-" + String(b.status).replace(/[^a-z]+/gi, "-") }, b.label + ": " + b.status)),
+          (ts.badges || []).map((b) => el("span", { className: "badge small status-" + String(b.status).replace(/[^a-z]+/gi, "-"),
+            title: b.runs === undefined || b.runs === null ? null : "runs: " + yesNo(b.runs) + ", reproduces: " + yesNo(b.reproduces)
+              + Object.entries(b.by_hardware || {}).map(([hw, o]) => "; " + hw + ": " + o).join("") }, b.label + ": " + b.status)),
           score !== null ? el("span", { className: "badge score" }, "score " + score.toFixed(2)) : null),
         el("div", { className: "tags" }, (e.tags || []).map((t) => el("button", { type: "button", className: "tag", onclick: () => setQuery("tag:" + t) }, t))),
         el("ul", { className: "versions" }, (e.versions || []).map((v) => el("li", {}, "v", v.version, " · ", when(v.created).slice(0, 10),
