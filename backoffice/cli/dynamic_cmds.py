@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
 def test(
     concept_id: str = typer.Argument(..., help="Concept id."),
     which: str = typer.Argument("draft", help=WHICH_HELP, parser=draft_or_version),
-    weight_format: str | None = typer.Argument(None, help="Weight format to test (models); omit for datasets and notebooks."),
+    weight_format: str | None = typer.Argument(None, help="Weight format to test (models); omit for datasets, notebooks and applications."),
     env_manager: EnvManagerName = typer.Option(
         "current", "--env-manager", parser=choice_of(EnvManagerName, "--env-manager"),
         help="Where the test runs: current (this interpreter), venv (a virtualenv built with pip from the"

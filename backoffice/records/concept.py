@@ -21,13 +21,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import ConflictError, NotFoundError
 from ..log import logger
+from ..resource_types import ResourceType
 from ..storage.base import ObjectNotFound, PreconditionFailed, Storage
 from . import keys
 from .journal import utcnow
 from .scoring import Compatibility
 from .status import DraftStatus, VersionStatus, check_step
 
-ResourceType = Literal["model", "dataset", "notebook"]
 T = TypeVar("T")
 
 
