@@ -10,7 +10,7 @@ from ..dynamic.environments import DEFAULT_TIMEOUT, EnvManagerName
 from ..errors import InvalidArgumentError
 from ..gh_actions import append_summary, set_outputs
 from ..log import in_github_actions
-from .choices import WHICH_HELP, choice_of, draft_or_version
+from .choices import WHICH_HELP, choice_of, draft_or_version, port_number, positive_seconds
 from .common import console, make_context
 
 
@@ -34,7 +34,7 @@ def test(
         help="Use the environment already created at this prefix (e.g. by the workflow's micromamba step)"
         " instead of building one; a missing one yields a failed summary saying so.",
     ),
-    timeout: float = typer.Option(DEFAULT_TIMEOUT, "--timeout", help="Seconds before the test is stopped."),
+    timeout: float = typer.Option(DEFAULT_TIMEOUT, "--timeout", parser=positive_seconds, help="Seconds before the test is stopped (above 0)."),
     actor: str | None = typer.Option(None, "--actor", help="Who asked for it (for the log)."),
 ) -> None:
     """Run bioimageio.core's test of one weight format and store the report."""
@@ -79,13 +79,16 @@ def finish_testing(
 
 
 def serve(
-    port: int | None = typer.Option(None, "--port", help="Port on 127.0.0.1 (default: the serve_port setting)."),
+    port: int | None = typer.Option(None, "--port", parser=port_number, help="Port on 127.0.0.1, 1 to 65535 (default: the serve_port setting)."),
 ) -> None:
     """Serve the store over HTTP on 127.0.0.1 (index URLs resolve; bioimageio.spec loads by id)."""
     from ..serve.server import make_server
 
     ctx = make_context()
-    server = make_server(ctx.storage, port=port or ctx.settings.serve_port)
+    try:
+        server = make_server(ctx.storage, port=port or ctx.settings.serve_port)
+    except OSError as e:  # the port is taken, or not ours to use
+        raise InvalidArgumentError(f"cannot serve on 127.0.0.1:{port or ctx.settings.serve_port}: {e.strerror or e}") from None
     console.print(f"serving {ctx.storage.describe()} at http://127.0.0.1:{server.server_address[1]} (Ctrl+C stops)")
     try:
         server.serve_forever()

@@ -11,7 +11,7 @@ from ..dynamic.environments import DEFAULT_TIMEOUT, EnvManagerName, current_env
 from ..errors import InvalidArgumentError
 from ..gh_actions import append_summary, set_outputs
 from ..log import in_github_actions
-from .choices import WHICH_HELP, choice_of, draft_or_version
+from .choices import WHICH_HELP, choice_of, draft_or_version, positive_seconds
 from .common import console, make_context
 
 
@@ -30,7 +30,7 @@ def run_test(
         help="current, venv or micromamba (see `backoffice test`).",
     ),
     env_prefix: Path | None = typer.Option(None, "--env-prefix", help="Use the environment already created at this prefix."),
-    timeout: float = typer.Option(DEFAULT_TIMEOUT, "--timeout", help="Seconds before the test is stopped."),
+    timeout: float = typer.Option(DEFAULT_TIMEOUT, "--timeout", parser=positive_seconds, help="Seconds before the test is stopped (above 0)."),
 ) -> None:
     """Test without storing (no secrets allowed): read the package from its public URL, write a hand-over."""
     from ..dynamic.env_builders import environment_for_test

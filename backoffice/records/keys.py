@@ -4,6 +4,7 @@
     <id>/drafts/<token>/files/...           files of a staged draft (one token per upload)
     <id>/drafts/<token>/reports/<name>.json validation / compatibility reports of the draft
     <id>/<version>/files/...                published files (never change)
+    <id>/<version>/package.zip              the version as one zip, where the collection serves one (a download)
     <id>/<version>/reports/<name>.json      reports of a published version: `<tool>_<tool_version>.json`
     <reports>/parts/<tool>_<version>/<part>.json  one part of our own report (static checks, one weight format)
     <reports>/parts/<tool>_<version>/<part>/<hardware>/<output>.npy  a produced output that did not reproduce
@@ -17,15 +18,35 @@
     index/dirty/<id>/<time>-<uid>           "concept changed" markers for the next index run
     dashboard/index.html, app.js, style.css the reviewer dashboard (static, written with the index)
     dashboard/details/<id>.json             compact per-concept details the dashboard loads on demand
+    downloads/state.json                    download counting: ledger of processed log objects, counts, recent requesters (keyed hashes)
+    <id>/downloads.json                     a concept's downloads per day (last 90 days), per version and per tool
 """
 
 from __future__ import annotations
 
+import re
+
+from ..errors import InvalidIdError
+
 CONCEPTS_PREFIX = "concepts/"
+
+MAX_CONCEPT_ID_LENGTH = 100
+_CONCEPT_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_CONCEPT_ID_LENGTH - 1}}}")
+
+
+def checked(concept_id: str) -> str:
+    """`concept_id` if it can name a concept (one key segment: letters, digits, `.`, `_`, `-`,
+    at most 100 characters), else an InvalidIdError, before any storage call."""
+    if not _CONCEPT_ID.fullmatch(concept_id):
+        shown = concept_id if len(concept_id) <= 40 else concept_id[:40] + "..."
+        raise InvalidIdError(
+            f"invalid concept id {shown!r}: letters, digits, '.', '_' and '-', at most {MAX_CONCEPT_ID_LENGTH} characters"
+            f" (e.g. affable-shark)")
+    return concept_id
 
 
 def concept_doc(concept_id: str) -> str:
-    return f"{CONCEPTS_PREFIX}{concept_id}.json"
+    return f"{CONCEPTS_PREFIX}{checked(concept_id)}.json"
 
 
 def concept_id_from_doc(key: str) -> str | None:
@@ -36,7 +57,7 @@ def concept_id_from_doc(key: str) -> str | None:
 
 
 def draft_root(concept_id: str, token: str) -> str:
-    return f"{concept_id}/drafts/{token}/"
+    return f"{checked(concept_id)}/drafts/{token}/"
 
 
 def draft_files(concept_id: str, token: str) -> str:
@@ -48,11 +69,16 @@ def draft_reports(concept_id: str, token: str) -> str:
 
 
 def version_root(concept_id: str, version: str) -> str:
-    return f"{concept_id}/{version}/"
+    return f"{checked(concept_id)}/{version}/"
 
 
 def version_files(concept_id: str, version: str) -> str:
     return f"{version_root(concept_id, version)}files/"
+
+
+def version_package(concept_id: str, version: str) -> str:
+    """The package zip of a published version (reading it counts as a download)."""
+    return f"{version_root(concept_id, version)}package.zip"
 
 
 def version_reports(concept_id: str, version: str) -> str:
@@ -60,11 +86,11 @@ def version_reports(concept_id: str, version: str) -> str:
 
 
 def log_prefix(concept_id: str) -> str:
-    return f"{concept_id}/log/"
+    return f"{checked(concept_id)}/log/"
 
 
 def chat_prefix(concept_id: str) -> str:
-    return f"{concept_id}/chat/"
+    return f"{checked(concept_id)}/chat/"
 
 
 INDEX_PREFIX = "index/"
@@ -82,6 +108,10 @@ def versions_json(concept_id: str) -> str:
 INDEX_CACHE = f"{INDEX_PREFIX}cache.json"
 DIRTY_PREFIX = f"{INDEX_PREFIX}dirty/"
 """Markers `index/dirty/<id>/<time>-<uid>` written after every change of a concept document."""
+
+
+def dirty_prefix(concept_id: str) -> str:
+    return f"{DIRTY_PREFIX}{checked(concept_id)}/"
 
 
 def dirty_marker(concept_id: str, stamp: str) -> str:
@@ -136,3 +166,12 @@ COMPATIBILITY_JSON = "compatibility.json"
 def partner_ledger(partner_id: str) -> str:
     """Append-only entries: dispatched resource versions, received reports."""
     return f"{PARTNERS_PREFIX}{partner_id}/ledger/"
+
+
+DOWNLOADS_STATE = "downloads/state.json"
+"""Download counting's state: processed log objects, counts, recent (pseudonymised) requesters."""
+
+
+def downloads_json(concept_id: str) -> str:
+    """`<id>/downloads.json`: a concept's daily downloads (last 90 days) and totals."""
+    return f"{concept_id}/downloads.json"
