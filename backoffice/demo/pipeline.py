@@ -102,6 +102,13 @@ def _partner_report(ctx: Context, cid: str, version: str, say: Callable[[str], N
     if partner is None:
         say("no partner checks models: no partner report")
         return
+    if partner.dispatch is not None and not partner.dispatch.reports_unsent:
+        # as `dispatch-partners` records a sent check (the demo has no GitHub to dispatch through):
+        # such a partner's reports are taken only on versions it was sent
+        from ..partners.ledger import Ledger, VersionRef
+
+        Ledger(ctx.storage, partner.id).append("dispatched", [VersionRef(cid, version)],
+                                               note="demo: the partner's check stands in for a dispatched workflow")
     with tempfile.TemporaryDirectory(prefix="backoffice-demo-report-") as tmp:
         report = Path(tmp) / cid / version / f"{partner.tool_name}_1.4.1.json"
         report.parent.mkdir(parents=True)
