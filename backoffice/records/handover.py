@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import InvalidArgumentError
 from .verdicts import MAX_KEPT_FILE_BYTES, MAX_KEPT_OUTPUTS, Hardware, OutputFigures
+from .weight_scan import WeightScan
 
 MAX_KEPT_TOTAL_BYTES = 2 * 1024 * 1024
 """Most bytes of kept outputs one hand-over carries (the runner caps each at 1 MiB)."""
@@ -134,6 +135,8 @@ class Handover(BaseModel):
     def kept_files(self) -> dict[str, bytes]:
         """The kept outputs by file name (checked by `parse_handover`)."""
         return {k.name: k.content() for k in self.kept_outputs}
+    weight_scan: WeightScan | None = None
+    """validate-format: the weight safety scan (also a detail of `summary`)."""
 
     def summary_data(self) -> dict[str, Any]:
         return self.summary.model_dump(mode="json")
@@ -176,6 +179,10 @@ def parse_handover(path: Path, max_bytes: int = MAX_HANDOVER_BYTES) -> Handover:
         raise InvalidArgumentError(f"{path} is not a valid hand-over ({e.error_count()} problems): {where}: {first['msg']}") from None
     if (handover.status == "failed") != (handover.summary.status == "failed"):
         raise InvalidArgumentError(f"{path}: status '{handover.status}' contradicts the summary's '{handover.summary.status}'")
+    if handover.weight_scan is not None and handover.weight_scan.status == "failed" and handover.status != "failed":
+        raise InvalidArgumentError(f"{path}: the weight scan failed but the validation says '{handover.status}'")
+    if handover.step == "validate-format" and handover.weight_scan is None:
+        raise InvalidArgumentError(f"{path}: a validate-format hand-over without the weight safety scan")
     if handover.subject != "draft" and handover.draft_token is not None:
         raise InvalidArgumentError(f"{path}: a draft token for published version {handover.subject}")
     check_kept_outputs(handover, path)

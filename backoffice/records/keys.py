@@ -2,8 +2,10 @@
 
     concepts/<id>.json                      concept document (type, owners, draft, versions)
     <id>/drafts/<token>/files/...           files of a staged draft (one token per upload)
+    <id>/drafts/<token>/files.json          the draft's files with size and sha256 (written at staging)
     <id>/drafts/<token>/reports/<name>.json validation / compatibility reports of the draft
     <id>/<version>/files/...                published files (never change)
+    <id>/<version>/files.json               the published files with size and sha256 (copied with the draft)
     <id>/<version>/package.zip              the version as one zip, where the collection serves one (a download)
     <id>/<version>/reports/<name>.json      reports of a published version: `<tool>_<tool_version>.json`
     <reports>/parts/<tool>_<version>/<part>.json  one part of our own report (static checks, one weight format)
@@ -18,6 +20,7 @@
     index/dirty/<id>/<time>-<uid>           "concept changed" markers for the next index run
     dashboard/index.html, app.js, style.css the reviewer dashboard (static, written with the index)
     dashboard/details/<id>.json             compact per-concept details the dashboard loads on demand
+    imports/<digest>.json                   an import-collection run under way (removed when it completes)
     downloads/state.json                    download counting: ledger of processed log objects, counts, recent requesters (keyed hashes)
     <id>/downloads.json                     a concept's downloads per day (last 90 days), per version and per tool
 """
@@ -66,6 +69,11 @@ def draft_files(concept_id: str, token: str) -> str:
 
 def draft_reports(concept_id: str, token: str) -> str:
     return f"{draft_root(concept_id, token)}reports/"
+
+
+def files_manifest(files_prefix: str) -> str:
+    """`files.json` next to a draft's or version's `files/` folder: every file with its size and sha256."""
+    return files_prefix[: -len("files/")] + "files.json"
 
 
 def version_root(concept_id: str, version: str) -> str:
@@ -168,6 +176,12 @@ def partner_ledger(partner_id: str) -> str:
     return f"{PARTNERS_PREFIX}{partner_id}/ledger/"
 
 
+IMPORTS_PREFIX = "imports/"
+
+
+def import_run(digest: str) -> str:
+    """`imports/<digest>.json`: an import under way (its start time; a re-run resumes with it)."""
+    return f"{IMPORTS_PREFIX}{digest}.json"
 DOWNLOADS_STATE = "downloads/state.json"
 """Download counting's state: processed log objects, counts, recent (pseudonymised) requesters."""
 
