@@ -9,6 +9,7 @@
     <id>/<version>/package.zip              the version as one zip, where the collection serves one (a download)
     <id>/<version>/reports/<name>.json      reports of a published version: `<tool>_<tool_version>.json`
     <reports>/parts/<tool>_<version>/<part>.json  one part of our own report (static checks, one weight format)
+    <reports>/parts/<tool>_<version>/<part>/<hardware>/<output>.npy  a produced output that did not reproduce
     <id>/<version>/compatibility.json       all reports of a version conflated (scores, tags, every report)
     partners/<partner>/ledger/<time>-<uid>.json   what was dispatched to a partner and what it answered
     compatibility.json                      per partner: which resource versions work in it, which do not and why
@@ -150,6 +151,11 @@ def concept_id_from_dashboard_detail(key: str) -> str | None:
 def report_part(reports_prefix: str, report_stem: str, part: str) -> str:
     """One part of an assembled report (a weight format's test, the static checks)."""
     return f"{reports_prefix}parts/{report_stem}/{part}.json"
+
+
+def report_part_file(reports_prefix: str, report_stem: str, part: str, hardware: str, name: str) -> str:
+    """A file kept with a part, per hardware that produced it (a produced output, `.npy`)."""
+    return f"{reports_prefix}parts/{report_stem}/{part}/{hardware}/{name}"
 
 
 def report_parts(reports_prefix: str, report_stem: str) -> str:

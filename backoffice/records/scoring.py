@@ -32,7 +32,7 @@ WEIGHTS = {"metadata_format": 0.25, "metadata_completeness": 0.25, "core": 0.25,
 """Weights of the overall score (a missing part counts 0)."""
 ERROR_CHARS = 500
 
-SummaryStatus = Literal["passed", "failed", "valid-format", "untested"]
+SummaryStatus = Literal["passed", "warning", "failed", "valid-format", "untested"]
 
 
 class _Model(BaseModel):
@@ -78,7 +78,8 @@ class Compatibility(_Model):
     revision: int = 0
     """Increases with every conflation of this version (a later one never loses to an earlier one)."""
     status: SummaryStatus = "untested"
-    """The newest bioimageio.core verdict: `failed`, `passed` (tests passed), `valid-format` (static checks only) or `untested`."""
+    """The newest bioimageio.core verdict: `failed`, `warning` (every weight format runs, some do not reproduce),
+    `passed` (tests passed), `valid-format` (static checks only) or `untested`."""
     scores: Scores = Field(default_factory=Scores)
     reports: dict[str, dict[str, ReportBrief]] = Field(default_factory=dict)
     """Tool -> tool version -> report."""
@@ -188,10 +189,12 @@ def _metadata(core: Mapping[str, ToolReport]) -> tuple[SummaryStatus, float, flo
         status = "failed"
     elif detail == "valid-format":
         status = "valid-format"
+    elif detail == "warning":
+        status = "warning"
     else:
         status = "passed" if newest.status == "passed" else "valid-format"
     completeness = max((c for r in core.values() if (c := _completeness(r)) is not None), default=0.0)
-    valid = [v for v in ordered if _core_status(core[v]) in ("passed", "valid-format")
+    valid = [v for v in ordered if _core_status(core[v]) in ("passed", "warning", "valid-format")
              or (core[v].status == "passed" and _core_status(core[v]) is None)]
     fmt = 1.0 if valid and valid[-1] == ordered[-1] else 0.5 if valid else 0.0
     return status, completeness, fmt

@@ -33,6 +33,6 @@ def publish_step(ctx: Context, concept_id: str, reviewer: str, draft_sha256: str
     if draft is not None and not result.resumed:
         notify_uploader(ctx, concept_id, "published", version=result.version, url=result.rdf_url,
                         uploader=draft.uploader, uploader_email=draft.summary.uploader_email,
-                        version_assigned=draft.version_assigned)
+                        version_assigned=draft.version_assigned, tests=draft.tests)
     generate_index(ctx, "all")
     return result
