@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
@@ -10,6 +11,9 @@ from rich.markup import escape
 from ..errors import ConfigError
 from .choices import draft_or_version
 from .common import console, make_context
+
+if TYPE_CHECKING:
+    from ..records.imported import LegacyVersion
 
 
 def register(app: typer.Typer) -> None:
@@ -65,11 +69,17 @@ def status(
     console.print(f"[bold]{record.id}[/bold] ({record.type}); owners: {', '.join(record.owners) or '-'}")
     if record.concept_doi:
         console.print(f"concept DOI: {record.concept_doi}")
+    if record.legacy is not None:
+        count = f"; {record.downloads.legacy} downloads there" if record.downloads and record.downloads.legacy else ""
+        console.print(f"imported from {record.legacy.source} at {record.legacy.imported:%Y-%m-%d %H:%M}; "
+                      f"old ids: {', '.join(record.legacy.ids) or '-'}{count}")
     if record.staging:
         console.print(f"upload in progress: {record.staging.status.value} since {record.staging.started:%Y-%m-%d %H:%M}")
     if record.draft:
         d = record.draft
-        tests = ", ".join(f"{k}: {v.status}" for k, v in d.tests.items()) or "none yet"
+        tests = ", ".join(f"{k}: {v.status}" + ("" if v.runs is None else f" (runs: {'yes' if v.runs else 'no'},"
+                          f" reproduces: {'yes' if v.reproduces else 'no' if v.reproduces is False else '?'})")
+                          for k, v in d.tests.items()) or "none yet"
         console.print(
             f"draft: [bold]{d.status.value}[/bold] (version {d.summary.version or '?'}, uploader {d.uploader or '-'}, "
             f"updated {d.updated:%Y-%m-%d %H:%M}); tests: {tests}"
@@ -93,6 +103,8 @@ def status(
             doi = f", DOI {rec.doi}" if rec.doi else ""
             downloads = f", {record.downloads.versions.get(v, 0)} downloads" if record.downloads and record.downloads.until else ""
             console.print(f"  {v}: {rec.status.value}{doi}, published {rec.published:%Y-%m-%d}{downloads}{blocked}")
+            if rec.legacy is not None:
+                _print_imported(rec.legacy)
     else:
         console.print("published versions: none")
     if entries:
@@ -122,3 +134,12 @@ def diff(
     console.print(f"{concept_id}: ", end="", markup=False)
     for line in diff_lines(result):
         console.print(line, markup=False, highlight=False)
+
+
+def _print_imported(legacy: LegacyVersion) -> None:
+    rdf = "the upstream rdf" if legacy.rdf_exact else "rdf written from the upstream rdf_content (upstream file not fetched)"
+    console.print(f"    imported: {rdf}, upstream sha256 {legacy.source_sha256[:12]}…")
+    if legacy.remote_files:
+        console.print(f"    [yellow]{len(legacy.remote_files)} files remote[/yellow] (a run of import-collection with files mirrors them):")
+        for name, f in legacy.remote_files.items():
+            console.print(f"      {name}: {f.reason} ({f.url})")

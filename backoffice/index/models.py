@@ -12,7 +12,7 @@ from ..records.scoring import Scores
 from ..resource_types import ResourceType
 from ..records.tool_report import ReportBadge
 
-TestStatus = Literal["passed", "failed", "valid-format", "untested"]
+TestStatus = Literal["passed", "warning", "failed", "valid-format", "untested"]
 
 
 class _Out(BaseModel):
@@ -25,14 +25,21 @@ class Badge(_Out):
     label: str
     """Report name: `bioimageio.spec`, `bioimageio.core_<version>_<weight format>` or a partner id."""
     status: str
-    """`passed`, `failed`, `valid-format` or `skipped`."""
+    """`passed`, `warning` (runs, does not reproduce), `failed`, `valid-format` or `skipped`."""
+    runs: bool | None = None
+    """A weight format's test: the weights load and infer on the test inputs."""
+    reproduces: bool | None = None
+    """A weight format's test: the outputs match the expected ones within the tolerance (integer outputs: exactly)."""
+    by_hardware: dict[str, str] = Field(default_factory=dict)
+    """A weight format's test: the outcome each hardware gave (`CPU: <model>` / `GPU: <name>` -> `passed`/`warning`/`failed`)."""
 
 
 class ReportsSummary(_Out):
     """All reports of a version conflated into one status."""
 
     status: TestStatus
-    """`failed` if any report failed, `passed` if all passed, `valid-format` if only static checks passed, `untested` if none."""
+    """`failed` if any report failed, `warning` if none failed but a weight format does not reproduce its test outputs,
+    `passed` if all passed, `valid-format` if only static checks passed, `untested` if none."""
     badges: list[Badge] = Field(default_factory=list)
     """Every report of the version."""
 
@@ -52,7 +59,7 @@ class ReportLink(_Out):
 class Compatibility(_Out):
     """Every compatibility report of a version conflated (rules in docs/compatibility.md)."""
 
-    status: Literal["passed", "failed", "valid-format", "untested"]
+    status: Literal["passed", "warning", "failed", "valid-format", "untested"]
     """The newest bioimageio.core verdict."""
     scores: Scores
     """Per-tool, metadata and overall scores."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
 from typing import Any
 
 from ..config.collection_config import CollectionConfig, Partner
@@ -15,6 +16,8 @@ from ..config.curation import CurationDecl
 from ..log import logger
 from ..records import keys
 from ..records.concept import ConceptRecord, VersionRecord
+from ..records.imported import LegacyConcept
+from ..records.tool_report import is_https_url
 from .models import (
     Author,
     LinkBadge,
@@ -35,11 +38,21 @@ def maybe_file_url(url_of: UrlOf, files_prefix: str, value: str | None) -> str |
     return url_of(files_prefix + value)
 
 
+def _https_or_none(value: str | None) -> str | None:
+    """A badge icon the description gives: a URL only when it is https; a file name or text (an emoji) stays."""
+    if value is None or not re.match(r"^\s*[A-Za-z][A-Za-z0-9+.-]*:", value):
+        return value
+    return value if is_https_url(value) else None
+
+
 def authors(given: list[Any], details: list[Any]) -> list[Author]:
     """Author objects: the description's details, or names (from an override or an old record)."""
     if details and [d.name for d in details] == list(given):
         return [Author(**d.model_dump()) for d in details]
     return [Author(name=str(n)) for n in given]
+
+
+_NOT_IMPORTED = LegacyConcept(source="", imported=datetime(1970, 1, 1, tzinfo=timezone.utc))
 
 
 def download_count(record: ConceptRecord, decl: CurationDecl) -> int | None:
@@ -57,13 +70,15 @@ def website_fields(record: ConceptRecord, latest: VersionRecord, decl: CurationD
     s = latest.summary
     files = keys.version_files(record.id, latest.version)
     email = latest.uploader if latest.uploader and "@" in latest.uploader else s.uploader_email
-    nickname = decl.legacy.nickname or s.nickname
-    if nickname == record.id:
+    imported = record.legacy or _NOT_IMPORTED
+    nickname = decl.legacy.nickname or s.nickname or (record.id if record.legacy else None)
+    if nickname == record.id and not record.legacy:
         nickname = None
     return {
         "uploader": Uploader(id=latest.uploader, email=email, name=s.uploader_name)
         if latest.uploader or email or s.uploader_name else None,
-        "badges": [LinkBadge(label=b.label, icon=maybe_file_url(url_of, files, b.icon), url=b.url) for b in s.badges],
+        "badges": [LinkBadge(label=b.label, icon=maybe_file_url(url_of, files, _https_or_none(b.icon)),
+                             url=b.url if is_https_url(b.url) else None) for b in s.badges],
         "icon": maybe_file_url(url_of, files, s.icon),
         "links": s.links,
         "training_data": TrainingData(id=s.training_data) if s.training_data else None,
@@ -72,7 +87,7 @@ def website_fields(record: ConceptRecord, latest: VersionRecord, decl: CurationD
         "download_count": download_count(record, decl),
         "downloads_by_tool": dict(record.downloads.tools) if record.downloads else {},
         "nickname": nickname,
-        "nickname_icon": (decl.legacy.nickname_icon or s.nickname_icon) if nickname else None,
+        "nickname_icon": (decl.legacy.nickname_icon or s.nickname_icon or imported.nickname_icon) if nickname else None,
     }
 
 
@@ -101,11 +116,15 @@ def plan_aliases(record: ConceptRecord, listed: list[VersionRecord], decl: Curat
         # records (the Zenodo backup) and from reviewers' `legacy.ids` only
         if d and d != record.id and not d.startswith(record.id + "/") and not DOI.match(d):
             out[d] = v.version
-    for alias in (*decl.legacy.ids, decl.legacy.nickname):  # declared by reviewers, not by the upload
+    imported = record.legacy.ids if record.legacy else []
+    for alias in (*imported, *decl.legacy.ids, decl.legacy.nickname):  # declared by reviewers or imported, not by the upload
         if alias and alias != record.id and latest:
             out[alias] = latest
     if record.concept_doi and latest:
         out[record.concept_doi] = latest
+    for v in listed:
+        for old in v.legacy.ids if v.legacy else ():  # older GitOps-era record DOIs -> this version
+            out[old] = v.version
     for v in listed:
         if v.doi:
             out[v.doi] = v.version

@@ -25,6 +25,7 @@ from ..resource_types import ResourceType
 from ..storage.base import ObjectNotFound, PreconditionFailed, Storage
 from . import keys
 from .changes import VersionDiff
+from .imported import LegacyConcept, LegacyVersion
 from .journal import utcnow
 from .scoring import Compatibility
 from .weight_scan import WeightScan
@@ -105,13 +106,22 @@ class ResourceSummary(_Record):
 class ReportBrief(_Record):
     """Outcome of one report (static validation, one dynamic test, a partner check)."""
 
-    status: Literal["passed", "failed", "valid-format", "skipped"]
+    status: Literal["passed", "warning", "failed", "valid-format", "skipped"]
+    """`warning`: a weight format that runs but does not reproduce its test outputs."""
     report: str
     """Report name, e.g. `bioimageio.core_0.11.0_onnx` or a partner id."""
     tool: str = ""
     """What produced it: `bioimageio.spec`, `bioimageio.core` or a partner id."""
     weight_format: str | None = None
     """Weight format a dynamic test ran."""
+    runs: bool | None = None
+    """Dynamic test: the weights load and infer on the test inputs (None: not known / not reached)."""
+    reproduces: bool | None = None
+    """Dynamic test: the outputs match the expected ones within the tolerance (integer outputs: exactly)."""
+    hardware: str | None = None
+    """Dynamic test: what the latest run ran on (`CPU: <model>`, `GPU: <name>`)."""
+    by_hardware: dict[str, str] = Field(default_factory=dict)
+    """Dynamic test: the outcome (`passed`, `warning`, `failed`) each hardware gave, latest run per hardware."""
     timestamp: datetime = Field(default_factory=utcnow)
 
 
@@ -185,6 +195,8 @@ class VersionRecord(_Record):
     """The description had no `version`: the backoffice gave it this one (written into its rdf)."""
     weight_scan: WeightScan | None = None
     """The weight safety scan of its pickles (from its draft, or a later `validate-format`)."""
+    legacy: LegacyVersion | None = None
+    """Set when the version was imported from an earlier collection (upstream sha256, files left remote)."""
 
 
 class DownloadCounts(_Record):
@@ -227,6 +239,8 @@ class ConceptRecord(_Record):
     draft: DraftRecord | None = None
     versions: dict[str, VersionRecord] = Field(default_factory=dict)
     """Published versions in publication order."""
+    legacy: LegacyConcept | None = None
+    """Set when the concept was imported from an earlier collection (old ids, download count, provenance)."""
     downloads: DownloadCounts | None = None
     """Download counts (None: nothing known yet)."""
 
@@ -271,28 +285,32 @@ class ConceptStore:
         except NotFoundError:
             return None
 
-    def create(self, record: ConceptRecord) -> None:
-        """Reserve the id: fails with ConflictError if the concept exists already."""
+    def create(self, record: ConceptRecord, *, marker: str | None = None, mark: bool = True) -> None:
+        """Reserve the id: fails with ConflictError if the concept exists already.
+        `marker`: a fixed name for the index's change marker (a re-run writes the same key);
+        `mark=False`: none (a bulk import drops the index cache instead: the next index run reads everything)."""
         try:
             self.storage.put_bytes(keys.concept_doc(record.id), _dump(record), if_none_match=True)
         except PreconditionFailed:
             raise ConflictError(f"id '{record.id}' is taken already") from None
-        self.mark_changed(record.id)
+        if mark:
+            self.mark_changed(record.id, marker)
 
     def save(self, record: ConceptRecord) -> None:
         """Write a record unconditionally (migrations, benchmarks, repairs)."""
         self.storage.put_bytes(keys.concept_doc(record.id), _dump(record))
         self.mark_changed(record.id)
 
-    def mark_changed(self, concept_id: str) -> None:
+    def mark_changed(self, concept_id: str, marker: str | None = None) -> None:
         """Tell the next index run that this concept changed (written after the change)."""
-        stamp = utcnow().strftime("%Y%m%dT%H%M%S.%fZ") + "-" + uuid.uuid4().hex[:8]
+        stamp = marker or utcnow().strftime("%Y%m%dT%H%M%S.%fZ") + "-" + uuid.uuid4().hex[:8]
         try:
             self.storage.put_bytes(keys.dirty_marker(concept_id, stamp), b"")
         except Exception as e:  # the change stands; a full index run (`--full`) will see it
             logger.warning("could not mark %s as changed for the index: %s", concept_id, e)
 
-    def update(self, concept_id: str, mutate: Callable[[ConceptRecord], T], *, mark: bool = True) -> T:
+    def update(self, concept_id: str, mutate: Callable[[ConceptRecord], T], *, mark: bool = True,
+               marker: str | None = None) -> T:
         """Apply `mutate` to the current record and store it if nobody changed it meanwhile.
 
         `mutate` may raise to abort (nothing is written); it is re-run on a fresh copy
@@ -311,7 +329,7 @@ class ConceptStore:
                 time.sleep(random.uniform(0, 0.02 * (attempt + 1)))
                 continue
             if mark:
-                self.mark_changed(concept_id)
+                self.mark_changed(concept_id, marker)
             return result
         raise ConflictError(f"concept '{concept_id}' kept changing; gave up after {self.max_attempts} attempts")
 

@@ -9,6 +9,7 @@
     <id>/<version>/package.zip              the version as one zip, where the collection serves one (a download)
     <id>/<version>/reports/<name>.json      reports of a published version: `<tool>_<tool_version>.json`
     <reports>/parts/<tool>_<version>/<part>.json  one part of our own report (static checks, one weight format)
+    <reports>/parts/<tool>_<version>/<part>/<hardware>/<output>.npy  a produced output that did not reproduce
     <id>/<version>/compatibility.json       all reports of a version conflated (scores, tags, every report)
     partners/<partner>/ledger/<time>-<uid>.json   what was dispatched to a partner and what it answered
     compatibility.json                      per partner: which resource versions work in it, which do not and why
@@ -19,6 +20,7 @@
     index/dirty/<id>/<time>-<uid>           "concept changed" markers for the next index run
     dashboard/index.html, app.js, style.css the reviewer dashboard (static, written with the index)
     dashboard/details/<id>.json             compact per-concept details the dashboard loads on demand
+    imports/<digest>.json                   an import-collection run under way (removed when it completes)
     downloads/state.json                    download counting: ledger of processed log objects, counts, recent requesters (keyed hashes)
     <id>/downloads.json                     a concept's downloads per day (last 90 days), per version and per tool
 """
@@ -151,6 +153,11 @@ def report_part(reports_prefix: str, report_stem: str, part: str) -> str:
     return f"{reports_prefix}parts/{report_stem}/{part}.json"
 
 
+def report_part_file(reports_prefix: str, report_stem: str, part: str, hardware: str, name: str) -> str:
+    """A file kept with a part, per hardware that produced it (a produced output, `.npy`)."""
+    return f"{reports_prefix}parts/{report_stem}/{part}/{hardware}/{name}"
+
+
 def report_parts(reports_prefix: str, report_stem: str) -> str:
     return f"{reports_prefix}parts/{report_stem}/"
 
@@ -169,6 +176,12 @@ def partner_ledger(partner_id: str) -> str:
     return f"{PARTNERS_PREFIX}{partner_id}/ledger/"
 
 
+IMPORTS_PREFIX = "imports/"
+
+
+def import_run(digest: str) -> str:
+    """`imports/<digest>.json`: an import under way (its start time; a re-run resumes with it)."""
+    return f"{IMPORTS_PREFIX}{digest}.json"
 DOWNLOADS_STATE = "downloads/state.json"
 """Download counting's state: processed log objects, counts, recent (pseudonymised) requesters."""
 
