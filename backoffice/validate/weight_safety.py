@@ -125,7 +125,8 @@ def scan_target(storage: Storage, target: Target) -> WeightScan:
             checked += 1
             if isinstance(scanned, FileScan):
                 files.append(scanned.model_copy(update={"weight_format": by_path.get(name)}))
-    files += _outside(by_file, names)
+    if target.subject == "draft":  # a version taken over from the earlier collection may name its mirrored weights by URL
+        files += _outside(by_file, names)
     return assess(scanner_name(), files, target.summary.weight_formats, checked)
 
 
