@@ -37,7 +37,9 @@ class SecretFilter(logging.Filter):
 def neutralise_commands(text: str) -> str:
     """`text` with no line starting a GitHub workflow command: a line whose first non-blank
     characters are `::` (text from e-mails or uploads, a folded Subject) gets `: :` instead.
-    Every line break Python knows counts (`\r` alone, U+2028, ...)."""
+    Every line break Python knows counts (`\r` alone, U+2028, ...). The runner's older form,
+    `##[command]`, is honoured anywhere in a line: every `##[` becomes `# #[`."""
+    text = break_old_commands(text)
     if "::" not in text:
         return text
     out: list[str] = []
@@ -47,6 +49,14 @@ def neutralise_commands(text: str) -> str:
             line = line[: len(line) - len(body)] + ": :" + body[2:]
         out.append(line)
     return "".join(out)
+
+
+def break_old_commands(text: str) -> str:
+    """`text` without `##[`, which starts a workflow command anywhere in a line (the runner's
+    first command syntax, still parsed after `::`)."""
+    while "##[" in text:
+        text = text.replace("##[", "# #[")
+    return text
 
 
 class CommandFreeStream(io.TextIOBase):
@@ -69,9 +79,12 @@ class CommandFreeStream(io.TextIOBase):
         if self._at_line_start and text.strip(" \t") == ":":  # one ':' so far: wait for the next character
             self._pending = text
             return len(s)
+        kept = len(text) - len(text.rstrip("#"))  # one or two '#' may begin `##[` with the next write
+        if kept:
+            text, self._pending = text[: -min(kept, 2)], text[-min(kept, 2):]
         if not self._at_line_start:  # the line began in an earlier write: only later lines can start a command
             head, sep, rest = text.partition("\n")
-            text = head + sep + neutralise_commands(rest) if sep else text
+            text = break_old_commands(head) + sep + neutralise_commands(rest) if sep else break_old_commands(text)
         else:
             text = neutralise_commands(text)
         if text:

@@ -85,7 +85,9 @@ class Settings(BaseSettings):
     download_allowed_hosts: tuple[str, ...] = ()
     """Hosts (`host` or `host:port`) on a loopback, link-local or private address that a package or
     report URL may name (e.g. a test server on 127.0.0.1), as a JSON list. Every other URL, and
-    every redirect (also one from an allowed host), must lead to a public address."""
+    every redirect (also one from an allowed host), must lead to a public address (IPv4 inside IPv6 included: mapped, 6to4, NAT64),
+    checked again on each connection's socket (a name rebound after the check is refused); no
+    proxy from the environment is used."""
 
     download_timeout: float = Field(default=60.0, gt=0, allow_inf_nan=False)
     """Seconds to wait for a package server to answer."""

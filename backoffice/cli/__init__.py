@@ -7,6 +7,7 @@ import sys
 import typer
 
 from ..errors import BackofficeError
+from ..log import break_old_commands
 from . import (
     backup_cmds,
     common,
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         result = app(args=argv, standalone_mode=False)
     except BackofficeError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {break_old_commands(str(e))}", file=sys.stderr)
         sys.exit(e.exit_code)
     except NoArgsIsHelpError as e:
         e.show()  # `backoffice` alone, or a command group without its arguments: the help
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     except typer.TyperException as e:  # click's usage errors, as typer vendors them
         command = e.ctx.command_path if isinstance(e, UsageError) and e.ctx is not None else "backoffice"
         message = " ".join(e.format_message().split())
-        print(f"error: {message} (see `{command} --help`)", file=sys.stderr)
+        print(f"error: {break_old_commands(message)} (see `{command} --help`)", file=sys.stderr)
         sys.exit(e.exit_code)
     except typer.Abort:
         print("error: aborted", file=sys.stderr)

@@ -110,7 +110,8 @@ def status(
     if entries:
         console.print(f"last {len(entries)} log entries:")
         for e in entries:
-            console.print(f"  {e.timestamp:%Y-%m-%d %H:%M:%S} {e.subject} {e.step} by {e.actor}: {e.message}")
+            console.print(f"  {e.timestamp:%Y-%m-%d %H:%M:%S} {e.subject} {e.step} by {e.actor}: {e.message}",
+                          markup=False)  # the message holds text from outside (a URL, a path, a chat line)
 
 
 def diff(

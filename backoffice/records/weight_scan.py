@@ -33,6 +33,9 @@ DANGEROUS_GLOBALS: dict[str, frozenset[str] | Literal["*"]] = {
     "functools": frozenset({"partial", "reduce"}),
     "torch.serialization": "*",
     "torch.hub": "*",
+    "torch": frozenset({"load", "hub"}),
+    "torch.storage": frozenset({"_load_from_bytes"}),  # torch.load(BytesIO(b), weights_only=False): a nested, unscanned pickle
+    "numpy": frozenset({"load", "fromfile", "loadtxt", "genfromtxt"}),
     "numpy.testing": "*", "numpy.f2py": "*", "numpy.distutils": "*",
 }
 """Globals that fail the scan whatever the scanner says: what can import, run, read or
@@ -48,7 +51,7 @@ HARMLESS_GLOBALS: dict[str, frozenset[str] | Literal["*"]] = {
     "torch._utils": frozenset({"_rebuild_tensor", "_rebuild_tensor_v2", "_rebuild_tensor_v3", "_rebuild_parameter",
                                "_rebuild_parameter_with_state", "_rebuild_qtensor", "_rebuild_device_tensor_from_numpy"}),
     "torch._tensor": frozenset({"_rebuild_from_type", "_rebuild_from_type_v2"}),
-    "torch.storage": frozenset({"UntypedStorage", "TypedStorage", "_load_from_bytes"}),
+    "torch.storage": frozenset({"UntypedStorage", "TypedStorage"}),
     "torch.jit._pickle": "*",
     "__torch__": "*",
     "numpy": frozenset({"dtype", "ndarray"}),

@@ -40,14 +40,16 @@ def is_pickle_head(head: bytes) -> bool:
     return len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5
 
 
-def sniff(name: str, head: bytes) -> str | None:
-    """What to scan the file as (`zip`, `numpy`, `pickle`), or None: it holds no pickle."""
+def sniff(name: str, head: bytes, weights: bool = False) -> str | None:
+    """What to scan the file as (`zip`, `numpy`, `pickle`), or None: it holds no pickle.
+    `weights`: the file is the weights of a pickle-based format, a pickle whatever its name
+    (a protocol 0 or 1 pickle has no header to know it by)."""
     ext = Path(name).suffix.lower()
     if head.startswith(ZIP_MAGIC):
         return "zip"
     if head.startswith(NUMPY_MAGIC):
         return "numpy"
-    if is_pickle_head(head) or ext in PICKLE_EXTENSIONS:
+    if weights or is_pickle_head(head) or ext in PICKLE_EXTENSIONS:
         return "pickle"
     return None
 
@@ -111,13 +113,27 @@ def _scan_zip(path: Path, name: str) -> tuple[Found, bool, bool]:
     return found, any_pickle or bool(whole), partial
 
 
-def scan_file(path: Path, name: str) -> FileScan | None:
-    """The pickles in the file at `path` (`name`: its path in the package), or None: it holds none."""
+def _scan_pickle(path: Path, name: str) -> tuple[Found, bool]:
+    """(globals, whether picklescan read it only in part) of a file that starts as a pickle.
+    picklescan's own choice (by extension, or a zip's end record anywhere in the file) is
+    joined by a read of the pickles from the first byte, as a legacy loader reads them: a
+    pickle with a zip appended is no zip to `torch.load`."""
+    scanner = _picklescan()
+    with path.open("rb") as f:
+        result = scanner.scan_bytes(f, name, path.suffix.lower())
+    with path.open("rb") as f:
+        stream = scanner.scan_pickle_bytes(f, name)  # stops at the first bytes that are no pickle
+    return {**_globals(stream, ""), **_globals(result, "")}, bool(result.scan_err)
+
+
+def scan_file(path: Path, name: str, weights: bool = False) -> FileScan | None:
+    """The pickles in the file at `path` (`name`: its path in the package), or None: it holds none.
+    `weights`: the weights of a pickle-based format (scanned whatever they look like)."""
     scanner = _picklescan()
     logging.getLogger("picklescan").setLevel(logging.CRITICAL)  # findings are reported by us, once
     with path.open("rb") as f:
         head = f.read(HEAD_BYTES)
-    kind = sniff(name, head)
+    kind = sniff(name, head, weights)
     if kind is None:
         return None
     try:
@@ -127,15 +143,15 @@ def scan_file(path: Path, name: str) -> FileScan | None:
                 return None
             return FileScan(file=name, kind="zip of pickles", globals=_sorted(found),
                             problem="a pickle inside could be read only in part" if partial else None)
+        if kind == "pickle":
+            found, partial = _scan_pickle(path, name)
+            return FileScan(file=name, kind="pickle", globals=_sorted(found),
+                            problem="the pickle could be read only in part" if partial else None)
         with path.open("rb") as f:
-            if kind == "numpy":
-                if not _npy_has_objects(f):
-                    return None
-                result = scanner.scan_numpy(f, name)
-            else:
-                result = scanner.scan_bytes(f, name, path.suffix.lower())
-        return FileScan(file=name, kind="numpy array with objects" if kind == "numpy" else "pickle",
-                        globals=_sorted(_globals(result, "")),
+            if not _npy_has_objects(f):
+                return None
+            result = scanner.scan_numpy(f, name)
+        return FileScan(file=name, kind="numpy array with objects", globals=_sorted(_globals(result, "")),
                         problem="the pickle could be read only in part" if result.scan_err else None)
     except Exception as e:  # a file the scanner cannot read is not passed
         return FileScan(file=name, kind=kind, error=f"{type(e).__name__}: {e}"[:500])

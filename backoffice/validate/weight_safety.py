@@ -10,6 +10,7 @@ a warning for the reviewer.
 
 from __future__ import annotations
 
+import posixpath
 import re
 import shutil
 import tempfile
@@ -69,38 +70,63 @@ def weight_files(rdf: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
-def _scan_one(storage: Storage, key: str, name: str, tmp: Path) -> FileScan | None | bool:
+PICKLE_FORMATS = frozenset({"pytorch_state_dict", "torchscript"})
+"""Weight formats whose loaders unpickle: their weights are scanned whatever their name or first bytes."""
+
+
+def _package_path(source: str) -> str | None:
+    """The weights' path in the package, or None: a URL, or a path leaving the package."""
+    if "://" in source or source.startswith("/"):
+        return None
+    path = posixpath.normpath(source)
+    return None if path == ".." or path.startswith("../") else path
+
+
+def _outside(by_file: Mapping[str, str], names: list[str]) -> list[FileScan]:
+    """Pickle-based weights that are no file of the package: never scanned, and free to change after review."""
+    held = set(names)
+    return [FileScan(file=source, kind="pickle", weight_format=wf,
+                     error=f"the {wf} weights {source} are not a file of the package; they cannot be scanned")
+            for source, wf in by_file.items() if wf in PICKLE_FORMATS and _package_path(source) not in held]
+
+
+def _scan_one(storage: Storage, key: str, name: str, tmp: Path, weights: bool) -> FileScan | None | bool:
     """The file's scan; None: no pickle in it; False: it is not there."""
     if isinstance(storage, LocalStorage):
         path = storage.root / key
-        return scan_file(path, name) if path.is_file() else False
+        return scan_file(path, name, weights) if path.is_file() else False
     try:
         with storage.open(key) as f:
             head = f.read(HEAD_BYTES)
-        if sniff(name, head) is None:
+        if sniff(name, head, weights) is None:
             return None
         path = tmp / "file"
         with storage.open(key) as src, path.open("wb") as out:
             shutil.copyfileobj(src, out, 1024 * 1024)
     except ObjectNotFound:
         return False
-    return scan_file(path, name)
+    return scan_file(path, name, weights)
 
 
 def scan_target(storage: Storage, target: Target) -> WeightScan:
     """Scan every file of the draft or version for pickles (downloaded one at a time)."""
     rdf = rdf_data(storage.get_bytes(target.rdf_key))
     by_file = weight_files(rdf)
+    by_path = {p: wf for source, wf in by_file.items() if (p := _package_path(source)) is not None}
+    names = file_names(storage, target, rdf)
     files: list[FileScan] = []
     checked = 0
     with tempfile.TemporaryDirectory(prefix="backoffice-scan-") as tmp:
-        for name in file_names(storage, target, rdf):
-            scanned = _scan_one(storage, target.files_prefix + name, name, Path(tmp))
+        for name in names:
+            scanned = _scan_one(storage, target.files_prefix + name, name, Path(tmp), by_path.get(name) in PICKLE_FORMATS)
             if scanned is False:
+                names = [n for n in names if n != name]
                 continue
             checked += 1
             if isinstance(scanned, FileScan):
-                files.append(scanned.model_copy(update={"weight_format": by_file.get(name)}))
+                files.append(scanned.model_copy(update={"weight_format": by_path.get(name)}))
+    if target.subject == "draft":  # a version taken over from the earlier collection may name its mirrored weights by URL
+        files += _outside(by_file, names)
     return assess(scanner_name(), files, target.summary.weight_formats, checked)
 
 
