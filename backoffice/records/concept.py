@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import random
 import time
-import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Literal, TypeVar
@@ -20,9 +19,9 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import ConflictError, NotFoundError
-from ..log import logger
 from ..storage.base import ObjectNotFound, PreconditionFailed, Storage
 from . import keys
+from .index_inputs import mark_changed
 from .journal import utcnow
 from .scoring import Compatibility
 from .status import DraftStatus, VersionStatus, check_step
@@ -251,11 +250,7 @@ class ConceptStore:
 
     def mark_changed(self, concept_id: str) -> None:
         """Tell the next index run that this concept changed (written after the change)."""
-        stamp = utcnow().strftime("%Y%m%dT%H%M%S.%fZ") + "-" + uuid.uuid4().hex[:8]
-        try:
-            self.storage.put_bytes(keys.dirty_marker(concept_id, stamp), b"")
-        except Exception as e:  # the change stands; a full index run (`--full`) will see it
-            logger.warning("could not mark %s as changed for the index: %s", concept_id, e)
+        mark_changed(self.storage, concept_id)
 
     def update(self, concept_id: str, mutate: Callable[[ConceptRecord], T]) -> T:
         """Apply `mutate` to the current record and store it if nobody changed it meanwhile.

@@ -13,6 +13,7 @@
     <id>/chat/<time>-<uid>.json             append-only chat messages
     all_versions.json, <id>/versions.json   every concept's versions and DOIs
     index/cache.json                        what the last index was made from
+    index/derived.json                      md5s of the per-concept files the index wrote
     index/dirty/<id>/<time>-<uid>           "concept changed" markers for the next index run
     dashboard/index.html, app.js, style.css the reviewer dashboard (static, written with the index)
     dashboard/details/<id>.json             compact per-concept details the dashboard loads on demand
@@ -79,6 +80,8 @@ def versions_json(concept_id: str) -> str:
     return f"{concept_id}/versions.json"
 
 INDEX_CACHE = f"{INDEX_PREFIX}cache.json"
+INDEX_DERIVED = f"{INDEX_PREFIX}derived.json"
+"""md5 of each concept's `versions.json` and dashboard detail as written (see `index/derived.py`)."""
 DIRTY_PREFIX = f"{INDEX_PREFIX}dirty/"
 """Markers `index/dirty/<id>/<time>-<uid>` written after every change of a concept document."""
 
