@@ -6,8 +6,8 @@ etag of the concept document its detail was made from. So a run writes only the 
 whose content differs, and reads nothing per concept but its concept document, except
 for a concept whose detail is due: one marked changed (its log, chat or reports may have
 grown, see `records/index_inputs.py`), one whose document is not the one its detail was
-made from, and, with `--full` or without an index cache, one whose detail file is missing
-or not the one remembered (the dashboard folder is listed then). The manifest is written
+made from, and, with `--full`, one whose detail file is missing or not the one
+remembered (the dashboard folder is listed then). The manifest is written
 after the files: a crash in between only makes the next run compare again.
 """
 

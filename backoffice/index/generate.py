@@ -170,7 +170,7 @@ def generate_index(ctx: Context, mode: Mode = "all", *, full: bool = False) -> G
         if cid in dirty or cid not in previous or cached.get(cid) != {"etag": etags.get(cid), "fp": fps[cid]}
     )
     outputs: dict[str, ConceptOutputs] = {cid: previous[cid] for cid in known if cid not in stale}
-    derived = DerivedFiles(ctx, dirty, None if incremental else storage.list(keys.DASHBOARD_PREFIX))
+    derived = DerivedFiles(ctx, dirty, storage.list(keys.DASHBOARD_PREFIX) if full else None)  # `--full` checks them
 
     def plan(record: ConceptRecord, etag: str) -> ConceptOutputs:
         derived.refresh_detail(record, etag)
