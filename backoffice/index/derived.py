@@ -14,6 +14,7 @@ after the files: a crash in between only makes the next run compare again.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypedDict, cast
@@ -77,6 +78,7 @@ class DerivedFiles:
                 else:
                     self.pages[info.key[len(keys.DASHBOARD_PREFIX):]] = info.etag
         self.pool = ThreadPoolExecutor(max_workers=workers)
+        self.slots = threading.BoundedSemaphore(8 * workers)  # records waiting for their detail: bounded memory
         self.pending: list[tuple[str, str | None, Future[str | None]]] = []
         self.details_written = 0
 
@@ -98,7 +100,15 @@ class DerivedFiles:
         if self.detail_due(record.id, etag):
             listed = self.listed_details
             stored = listed.get(record.id) if listed is not None else self._stored(record.id, "detail")
-            self.pending.append((record.id, etag, self.pool.submit(write_detail, self.ctx, record, stored)))
+            self.slots.acquire()
+
+            def make(record: ConceptRecord = record, stored: str | None = stored) -> str | None:
+                try:
+                    return write_detail(self.ctx, record, stored)
+                finally:
+                    self.slots.release()
+
+            self.pending.append((record.id, etag, self.pool.submit(make)))
 
     def behind(self, etags: Mapping[str, str], ids: Iterable[str]) -> list[str]:
         """Of `ids` (concepts not read this run), those whose detail is due."""
