@@ -92,7 +92,9 @@ class Author(_Out):
     """An author as the website shows it."""
 
     name: str
+    """Name."""
     affiliation: str | None = None
+    """Affiliation."""
     orcid: str | None = None
     """ORCID iD."""
     github_user: str | None = None
@@ -114,6 +116,7 @@ class LinkBadge(_Out):
     """A badge the description declares (not a test outcome)."""
 
     label: str
+    """Badge text."""
     icon: str | None = None
     """Icon URL."""
     url: str | None = None
@@ -137,7 +140,9 @@ class CollectionEntry(_Out):
     type: Literal["model", "dataset", "notebook"]
     """Resource type."""
     name: str
+    """Display name (latest version, or the `collection/` override)."""
     description: str
+    """One-paragraph description."""
     version: str
     """Latest published (unblocked) version."""
     tags: list[str]
@@ -149,11 +154,13 @@ class CollectionEntry(_Out):
     thumbnails: dict[str, str] = Field(default_factory=dict)
     """Cover URL -> URL of its thumbnail (PNG within the configured box), for covers larger than the configured size."""
     license: str | None
+    """SPDX license id."""
     documentation: str | None
     """URL of the documentation file."""
     rdf_source: str
     """URL of the latest version's description."""
     rdf_sha256: str
+    """SHA-256 of the latest version's description."""
     download_url: str
     """URL to load the resource from (its description; bioimageio.spec loads the rest)."""
     concept_doi: str | None = None
@@ -241,7 +248,9 @@ class WebsitePartner(_Out):
     """A partner as the website's partner pages read it (`config.partners`)."""
 
     id: str
+    """Partner id."""
     name: str
+    """Display name."""
     logo: str | None = None
     """Logo URL."""
     icon: str | None = None
@@ -249,10 +258,15 @@ class WebsitePartner(_Out):
     docs: str | None = None
     """Documentation URL."""
     splash_title: str
+    """Title of the partner's splash screen (default: its name)."""
     splash_subtitle: str | None = None
+    """Subtitle of the splash screen."""
     splash_feature_list: list[str] = Field(default_factory=list)
+    """Bullet points of the splash screen."""
     background_image: str | None = None
+    """Background image of the splash screen."""
     explore_button_text: str | None = None
+    """Text of the explore button."""
     resource_types: list[str]
     """Resource types the partner checks/shows."""
     default_type: str
@@ -298,6 +312,7 @@ class ConceptVersions(_Out):
     concept: str
     """Concept id."""
     type: Literal["model", "dataset", "notebook"]
+    """Resource type."""
     concept_doi: str | None = None
     """Concept DOI, once backed up."""
     versions: list[ConceptVersionInfo]
@@ -308,21 +323,27 @@ class AllVersionsJson(_Out):
     """all_versions.json: every listed concept with its versions and DOIs."""
 
     entries: list[ConceptVersions]
+    """One per listed concept, sorted by id."""
 
 
 class VersionInfo(_Out):
     """One version in `<concept>/versions.json`."""
 
     v: str
+    """Version."""
     created: datetime
+    """When it was published."""
     doi: str | None = None
+    """Version DOI, once backed up."""
 
 
 class VersionsJson(_Out):
     """`<concept>/versions.json`: the listed versions of one concept, newest first."""
 
     concept_doi: str | None = None
+    """Concept DOI, once backed up."""
     versions: list[VersionInfo]
+    """Listed versions, newest first."""
 
 
 class CollectionJson(BaseModel):
@@ -330,11 +351,17 @@ class CollectionJson(BaseModel):
 
     model_config = ConfigDict(extra="allow", use_attribute_docstrings=True)
     name: str
+    """Collection name (from the template)."""
     description: str
+    """Collection description (from the template)."""
     format_version: str
+    """Format version of the collection file (from the template)."""
     config: WebsiteConfig
+    """Website settings: the template's `config` plus the figures below (see `config`)."""
     partners: list[PartnerEntry]
+    """Partners (id, name, docs, logo) — kept for older readers; the website reads `config.partners`."""
     collection: list[CollectionEntry]
+    """One entry per published concept with an unblocked version, sorted by id."""
 
 
 class CollectionDraftJson(BaseModel):

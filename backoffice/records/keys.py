@@ -1,25 +1,45 @@
 """Where each record and file lives in storage. The only module that spells keys.
 
-    concepts/<id>.json                      concept document (type, owners, draft, versions)
-    <id>/drafts/<token>/files/...           files of a staged draft (one token per upload)
-    <id>/drafts/<token>/reports/<name>.json validation / compatibility reports of the draft
-    <id>/<version>/files/...                published files (never change)
-    <id>/<version>/reports/<name>.json      reports of a published version: `<tool>_<tool_version>.json`
-    <reports>/parts/<tool>_<version>/<part>.json  one part of our own report (static checks, one weight format)
-    <id>/<version>/compatibility.json       all reports of a version conflated (scores, tags, every report)
-    partners/<partner>/ledger/<time>-<uid>.json   what was dispatched to a partner and what it answered
-    compatibility.json                      per partner: which resource versions work in it, which do not and why
-    <id>/log/<time>-<uid>.json              append-only log entries
-    <id>/chat/<time>-<uid>.json             append-only chat messages
-    all_versions.json, <id>/versions.json   every concept's versions and DOIs
-    index/cache.json                        what the last index was made from
-    index/derived.json                      md5s of the per-concept files the index wrote
-    index/dirty/<id>/<time>-<uid>           "concept changed" markers for the next index run
-    dashboard/index.html, app.js, style.css the reviewer dashboard (static, written with the index)
-    dashboard/details/<id>.json             compact per-concept details the dashboard loads on demand
+`LAYOUT` lists every key with what it holds and who writes it; the key table of
+`docs/storage.md` is generated from it (`scripts/generate_docs.py`).
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class KeyDoc(NamedTuple):
+    key: str
+    what: str
+    written_by: str
+
+
+LAYOUT: tuple[KeyDoc, ...] = (
+    KeyDoc("concepts/<id>.json", "the concept document: type, owners, upload in progress, current draft, published versions, DOIs, report briefs",
+           "every step, by conditional write"),
+    KeyDoc("<id>/drafts/<token>/files/...", "files of one upload (the draft points at its token)", "`stage`"),
+    KeyDoc("<id>/drafts/<token>/reports/<name>.json", "full validation / test / partner reports of the draft", "`validate-format`, `test`"),
+    KeyDoc("<id>/<version>/files/...", "published files; never change", "`publish`"),
+    KeyDoc("<id>/<version>/reports/<tool>_<tool_version>.json", "reports of a published version", "`publish`, retests, `ingest-reports`"),
+    KeyDoc("<reports>/parts/<tool>_<version>/<part>.json", "one part of our own report (static checks, one weight format)", "`test`, `store-test-result`"),
+    KeyDoc("<id>/<version>/compatibility.json", "all reports of a version conflated (scores, tags, every report)", "conflation (`test`, `ingest-reports`)"),
+    KeyDoc("partners/<partner>/ledger/<time>-<uid>.json", "what was dispatched to a partner and what it answered", "`dispatch-partners`, `ingest-reports`"),
+    KeyDoc("<id>/log/<time>-<uid>.json", "append-only log entries", "every step"),
+    KeyDoc("<id>/chat/<time>-<uid>.json", "append-only review chat", "`request-changes`, `chat`, mail replies"),
+    KeyDoc("collection.json, collection_draft.json, id_map.json, id_map_draft.json, all_versions.json",
+           "the index", "`generate-collection-json`, each step"),
+    KeyDoc("compatibility.json", "per partner: which resource versions work in it, which do not and why", "index generation"),
+    KeyDoc("<id>/versions.json", "the listed versions of one concept and their DOIs", "index generation (where it differs)"),
+    KeyDoc("index/cache.json", "per concept: etag of the document and fingerprint of its declaration the index was made from", "index generation"),
+    KeyDoc("index/derived.json", "per concept: md5 of its versions.json and dashboard detail, and the document etag the detail was made from",
+           "index generation"),
+    KeyDoc("index/dirty/<id>/<time>-<uid>", "\"this concept changed\" markers, written after every change of an index input "
+           "(`records/index_inputs.py`)", "concept store, log, chat"),
+    KeyDoc("dashboard/index.html, app.js, style.css", "the reviewer dashboard (static)", "index generation"),
+    KeyDoc("dashboard/details/<id>.json", "compact per-concept details the dashboard loads on demand", "index generation (where due)"),
+)
+"""Every key of the store: the one list of the layout."""
 
 CONCEPTS_PREFIX = "concepts/"
 
