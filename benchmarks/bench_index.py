@@ -100,9 +100,12 @@ def main() -> None:
     config = load_collection_config(REPO / "bioimageio_collection_config.json")
     ids = [f"{a}-{n}" for kind in ("model", "dataset", "application", "notebook") if kind in config.id_parts
            for a in config.id_parts[kind].adjectives for n in config.id_parts[kind].nouns]
-    ids = sorted(set(ids))[: args.concepts]
-    if len(ids) < args.concepts:
-        raise SystemExit(f"only {len(ids)} ids exist")
+    memorable = sorted(set(ids))
+    ids = memorable[: args.concepts]
+    round_ = 2
+    while len(ids) < args.concepts:  # more concepts than memorable ids (legacy-style ids of the same shape)
+        ids += [f"{x}-{round_}" for x in memorable[: args.concepts - len(ids)]]
+        round_ += 1
     with ExitStack() as stack:
         storage: Storage
         counter: RequestCounter | None = None
