@@ -10,7 +10,7 @@ from typing import Any, cast
 
 from ruamel.yaml import YAML, YAMLError
 
-from .config.collection_config import RESOURCE_TYPES, ResourceType
+from .resource_types import RESOURCE_TYPES, ResourceType
 from .errors import PackageError
 from .records.concept import BadgeSummary, PersonSummary, ResourceSummary
 

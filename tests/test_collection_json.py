@@ -118,7 +118,7 @@ def test_entry_carries_what_the_website_reads() -> None:
     # `<tool>-compatible` tags come from the conflated compatibility reports only (test_compat_scoring.py)
     assert e["tags"] == ["nuclei"]
     cfg = data["config"]
-    assert cfg["n_resources"] == {"model": 1, "dataset": 0, "notebook": 0}
+    assert cfg["n_resources"] == {"model": 1, "dataset": 0, "notebook": 0, "application": 0}
     assert cfg["n_resource_versions"]["model"] == 2 and cfg["resource_types"] == ["model"]
     assert cfg["url_root"] == "https://store.example" and cfg["splash_title"] == "BioImage Model Zoo"
     ilastik = next(p for p in cfg["partners"] if p["id"] == "ilastik")

@@ -65,11 +65,10 @@ def test_assembled_report_statuses() -> None:
 
 
 def test_newest_release_counts_and_older_only_success_scores_lower() -> None:
-    assert tool_score({"1.0": r("failed"), "2.0": r("passed")}) == 1.0
-    assert tool_score({"1.0": r("passed"), "2.0": r("failed")}) == 0.5
-    assert tool_score({"1.0": r("passed", 0.6), "2.0": r("failed", 0.4)}) == 0.4  # never below the newest
-    assert tool_score({"1.10": r("passed"), "1.9": r("failed")}) == 1.0  # version order, not text order
-    assert tool_score({"1.0": r("not-applicable")}) is None
+    """(The running collection's rules in full: tests/test_running_scores.py.)"""
+    assert tool_score({"1.0": 0.0, "2.0": 1.0}) == 1.0
+    assert tool_score({"1.0": 1.0, "2.0": 0.0}) == 0.5  # the mean of the best releases, at most 0.8
+    assert tool_score({"1.0": 0.6, "2.0": 0.4}) == 0.5
 
 
 def test_conflation_scores_tags_links_and_status() -> None:
@@ -80,16 +79,18 @@ def test_conflation_scores_tags_links_and_status() -> None:
                ("careamics", "0.1.0"): r("not-applicable"), ("deepimagej", "3.1.0-snapshot"): r("failed", error="boom\nmore")}
     c = conflate(reports, revision=3)
     assert c.status == "passed" and c.revision == 3
-    assert c.scores.tools == {"bioimageio.core": 1.0, "ilastik": 1.0, "deepimagej": 0.0}
-    assert c.scores.metadata_format == 1.0 and c.scores.metadata_completeness == 0.8 and c.scores.partners == 0.5
-    assert c.scores.overall == pytest.approx(0.25 * (1 + 0.8 + 1 + 0.5))
+    # not-applicable counts with its score (0), as in the running collection; the snapshot release 0.1 less
+    assert c.scores.tools == {"bioimageio.core": 1.0, "ilastik": 1.0, "careamics": 0.0, "deepimagej": 0.0}
+    assert c.scores.metadata_format == 1.0 and c.scores.metadata_completeness == 0.8
+    assert c.scores.partners == pytest.approx(1 / 3)  # the best three partner scores, divided by three
+    assert c.scores.overall == pytest.approx(0.25 * (1 + 0.8 + 1 + 1 / 3))
     assert c.tags == ["bioimageio.core-compatible", "bioimageio.core_0.11.0-compatible", "ilastik-compatible", "ilastik_1.4.1-compatible"]
     assert c.links == ["ilastik/ilastik"] and [b.label for b in c.badges] == ["ilastik"]
     assert c.reports["deepimagej"]["3.1.0-snapshot"].error == "boom"
     only_old_format = conflate({("bioimageio.core", "0.11.0"): core_old, ("bioimageio.core", "0.10.4"): core_new})
     assert only_old_format.status == "failed" and only_old_format.scores.metadata_format == 0.5
     assert only_old_format.scores.core == 0.5 and only_old_format.scores.partners is None
-    assert only_old_format.scores.overall == pytest.approx((0.5 + 0.8 + 0.5) / 3)
+    assert only_old_format.scores.overall == pytest.approx(0.25 * (0.5 + 0.8 + 0.5))  # no partner counts 0
     assert conflate({}).status == "untested" and conflate({}).scores.overall == 0.0
 
 

@@ -109,9 +109,9 @@ BAD: dict[str, Bad] = {
     ),
     "bad-yaml": Bad(_zip({"rdf.yaml": b"type: model\nname: [unclosed\nversion: 1\n"}), PackageError, "rdf.yaml is not valid YAML"),
     "unknown-type": Bad(
-        _zip({"rdf.yaml": b'type: application\nname: app\nversion: "1.0"\n'}),
+        _zip({"rdf.yaml": b'type: workflow\nname: wf\nversion: "1.0"\n'}),
         PackageError,
-        "type 'application' is not one the collection accepts",
+        "type 'workflow' is not one the collection accepts",
     ),
     "model-with-dataset-id": Bad(
         _zip({"rdf.yaml": b'type: model\nname: m\nversion: "1.0"\nid: ' + DATASET_ID.encode() + b"\n"}),

@@ -8,12 +8,11 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any, cast
 
+from ..resource_types import RESOURCE_KINDS
+
 PAGE_URL = "https://bioimage.io/#/?id={id}"
 """The bioimage.io page of a concept; also the mark by which a backup finds its own drafts."""
 
-UPLOAD_TYPES: dict[str, str] = {"model": "software", "dataset": "dataset", "notebook": "software"}
-"""Zenodo `upload_type` per resource type (the deposit API has no `model` type; a trained
-network with its code is closest to software)."""
 
 COLLECTION_KEYWORD = "bioimage.io"
 PAGE_RELATION = "isPartOf"
@@ -112,7 +111,7 @@ def zenodo_metadata(
 ) -> dict[str, Any]:
     """The `metadata` of a Zenodo deposition for one published version."""
     meta: dict[str, Any] = {
-        "upload_type": UPLOAD_TYPES.get(resource_type, "other"),
+        "upload_type": kind.zenodo_upload_type if (kind := RESOURCE_KINDS.get(resource_type)) else "other",
         "title": _text(rdf.get("name")) or concept_id,
         "description": description_html(concept_id, resource_type, version, rdf),
         "creators": creators(rdf.get("authors")),

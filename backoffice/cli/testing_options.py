@@ -13,7 +13,7 @@ from .choices import WHICH_HELP, choice_of, draft_or_version
 
 CONCEPT_ID = typer.Argument(..., help="Concept id.")
 WHICH = typer.Argument("draft", help=WHICH_HELP, parser=draft_or_version)
-WEIGHT_FORMAT = typer.Argument(None, help="Weight format to test (models); omit for static checks only (datasets, notebooks).")
+WEIGHT_FORMAT = typer.Argument(None, help="Weight format to test (models); omit for static checks only (datasets, notebooks, applications).")
 ENV_MANAGER = typer.Option(
     "current", "--env-manager", parser=choice_of(EnvManagerName, "--env-manager"),
     help="Where the test runs: current (this interpreter), venv (a virtualenv built with pip from the"

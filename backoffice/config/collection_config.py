@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..errors import ConfigError, NotFoundError, PermissionDeniedError
+from ..resource_types import ID_WORD_LISTS, RESOURCE_KINDS, ResourceType
 from .errors import config_error
 
-ResourceType = Literal["model", "dataset", "notebook"]
-RESOURCE_TYPES: tuple[ResourceType, ...] = ("model", "dataset", "notebook")
 
 WORD = r"^[a-z][a-z-]*[a-z]$"
 
@@ -124,7 +123,8 @@ class Partner(_Strict):
     dispatch: PartnerDispatch | None = None
     """How to start its check in its repository (exclusive with `script`)."""
     script: PartnerScript | None = None
-    """How our workflow runs its check (exclusive with `dispatch`)."""
+    """How our workflow runs its check (exclusive with `dispatch`). With neither, the partner is
+    never dispatched: its reports come from its `reporters` or an import of the running collection."""
     reporters: PartnerReporters = Field(default_factory=PartnerReporters)
     """Who may submit reports for it; the dispatch repository may always."""
     logo: str | None = None
@@ -138,8 +138,8 @@ class Partner(_Strict):
 
     @model_validator(mode="after")
     def _one_way(self) -> Partner:
-        if (self.dispatch is None) == (self.script is None):
-            raise ValueError(f"partner '{self.id}' needs exactly one of `dispatch` and `script`")
+        if self.dispatch is not None and self.script is not None:
+            raise ValueError(f"partner '{self.id}' has both `dispatch` and `script`; give at most one")
         return self
 
     @property
@@ -211,7 +211,8 @@ class CollectionConfig(_Strict):
     partners: list[Partner] = Field(default_factory=list)
     """Community partners and how their checks run."""
     id_parts: dict[ResourceType, IdParts]
-    """Memorable id word lists per resource type."""
+    """Memorable id word lists, by the resource type that owns them; a type may draw from another's
+    list (applications use the notebooks' clothing and gear, as in the running collection)."""
     collection_template: CollectionTemplate = Field(default_factory=CollectionTemplate)
     """Template of collection.json."""
     demo_reviewer: str | None = None
@@ -222,9 +223,13 @@ class CollectionConfig(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> CollectionConfig:
-        missing = [t for t in RESOURCE_TYPES if t not in self.id_parts]
+        missing = [t for t in ID_WORD_LISTS if t not in self.id_parts]
         if missing:
             raise ValueError(f"id_parts lacks {', '.join(missing)}")
+        unused = [t for t in self.id_parts if t not in ID_WORD_LISTS]
+        if unused:
+            users = ", ".join(f"{k.name}s use {k.id_words}'s" for k in RESOURCE_KINDS.values() if k.name in unused)
+            raise ValueError(f"id_parts.{unused[0]} is not used ({users} word list)")
         ids = [r.id for r in self.reviewers]
         if len(set(ids)) != len(ids):
             raise ValueError("duplicate reviewer ids")

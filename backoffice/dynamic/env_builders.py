@@ -31,6 +31,7 @@ from ..log import logger
 from ..records.target import resolve_target
 from ..util.child_environ import child_environ
 from ..util.cmd import CmdResult, run
+from ..resource_types import has_weights
 from ..weight_formats import FRAMEWORKS, WEIGHT_FORMATS
 from .conda_pip import LOCAL_WHEEL_ONLY, NOT_FROM_INDEX, pip_requirements
 from .env_cache import BuildFailed, BuildFn, build_cached, python_in
@@ -210,7 +211,7 @@ def environment_for_test(
         return current_env()
     target = resolve_target(ctx.concepts, concept_id, which)
     info = WEIGHT_FORMATS.get(weight_format)
-    if target.record.type != "model" or weight_format not in target.summary.weight_formats or info is None or not info.dynamic:
+    if not has_weights(target.record.type) or weight_format not in target.summary.weight_formats or info is None or not info.dynamic:
         return current_env()  # nothing to build: the test step refuses or checks statically
     try:
         rendered = render_for_target(ctx, target, weight_format)

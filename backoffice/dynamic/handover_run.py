@@ -13,6 +13,7 @@ from ..records.handover import Handover, ToolSummary
 from ..description import parse_description
 from ..validate.static import run_spec_validation
 from ..records.target import rdf_source, resolve_target
+from ..resource_types import has_weights
 from ..weight_formats import WEIGHT_FORMATS
 from .environments import PreparedEnv
 from .run import DEFAULT_TIMEOUT, merged_test_kwargs, run_in_env
@@ -44,7 +45,7 @@ def run_test_for_handover(
         summary["note"] = f"a {target.record.type} has no dynamic test: static checks only"
         verdict = _verdict(status)
     else:
-        if target.record.type != "model":
+        if not has_weights(target.record.type):
             raise NotFoundError(f"'{concept_id}' is a {target.record.type}: it has no weight formats")
         if weight_format not in target.summary.weight_formats:
             have = ", ".join(target.summary.weight_formats) or "none"

@@ -23,6 +23,7 @@ from ..records.target import Target, local_files, resolve_target
 from ..util.child_environ import child_environ
 from ..util.cmd import CmdResult, run
 from ..validate.static import failed_summary, run_spec_validation, spec_version
+from ..resource_types import has_weights
 from ..weight_formats import WEIGHT_FORMATS
 from .environments import DEFAULT_TIMEOUT, PreparedEnv
 
@@ -209,7 +210,7 @@ def run_weight_format_test(
 ) -> DynamicTestOutcome:
     """Test one weight format of a draft or version and store the report."""
     target = resolve_target(ctx.concepts, concept_id, which)
-    if target.record.type != "model":
+    if not has_weights(target.record.type):
         raise NotFoundError(f"'{concept_id}' is a {target.record.type}: it has no weight formats; use `backoffice test {concept_id} {which}` without one")
     if weight_format not in target.summary.weight_formats:
         have = ", ".join(target.summary.weight_formats) or "none"
@@ -242,7 +243,7 @@ def run_weight_format_test(
 
 
 def run_static_only_test(ctx: Context, concept_id: str, which: str, actor: str | None = None) -> DynamicTestOutcome:
-    """`backoffice test` on a dataset or notebook: the static checks only."""
+    """`backoffice test` on a resource without weights (dataset, notebook, application): the static checks only."""
     target = resolve_target(ctx.concepts, concept_id, which)
     enter_testing(ctx, target)
     with local_files(ctx.storage, target) as folder:

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SerializationInfo, SerializerFunctionWrapHandler, model_serializer
 
 from ..records.scoring import Scores
+from ..resource_types import ResourceType
 from ..records.tool_report import ReportBadge
 
 TestStatus = Literal["passed", "failed", "valid-format", "untested"]
@@ -137,7 +138,7 @@ class CollectionEntry(_Out):
     """Memorable concept id, e.g. `affable-shark`."""
     id_emoji: str | None
     """Emoji of the id's noun."""
-    type: Literal["model", "dataset", "notebook"]
+    type: ResourceType
     """Resource type."""
     name: str
     """Display name (latest version, or the `collection/` override)."""
@@ -214,7 +215,7 @@ class DraftEntry(_Out):
     """One draft in collection_draft.json (for reviewers)."""
 
     id: str
-    type: Literal["model", "dataset", "notebook"]
+    type: ResourceType
     name: str
     version: str | None
     status: str
@@ -311,7 +312,7 @@ class ConceptVersions(_Out):
 
     concept: str
     """Concept id."""
-    type: Literal["model", "dataset", "notebook"]
+    type: ResourceType
     """Resource type."""
     concept_doi: str | None = None
     """Concept DOI, once backed up."""

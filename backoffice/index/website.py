@@ -9,7 +9,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..config.collection_config import RESOURCE_TYPES, CollectionConfig, Partner
+from ..config.collection_config import CollectionConfig, Partner
+from ..resource_types import RESOURCE_TYPES
 from ..config.curation import CurationDecl
 from ..log import logger
 from ..records import keys

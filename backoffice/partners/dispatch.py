@@ -147,7 +147,8 @@ def plan_dispatches(config: CollectionConfig, versions: Sequence[Candidate], led
             if todo:
                 scripts[p.id] = tuple(todo)
             continue
-        assert p.dispatch is not None
+        if p.dispatch is None:
+            continue  # reports on its own (reporters, imports): nothing to send
         for part in chunk(todo, max_chars, max_items):
             dispatches.append(Dispatch(p.id, p.dispatch.repository, p.dispatch.workflow, p.dispatch.ref, part, reply_to))
     return DispatchPlan(tuple(dispatches), scripts, answered, waiting)

@@ -192,7 +192,7 @@ def check(ctx: Context, partner: Partner, candidate: Candidate,
     claimed = extra.get("rdf_sha256", extra.get("sha256"))
     if claimed is not None and claimed != v.rdf_sha256:
         raise _reject(o, "rdf_sha256", f"the report checked an rdf with sha256 {str(claimed)[:16]}…, ours is {v.rdf_sha256[:16]}…")
-    return Accepted(concept_id, version, partner.tool_name, tool_version, report, data, o)
+    return Accepted(concept_id, version, tool, tool_version, report, data, o)  # the tool name as received
 
 
 def load_expected(path: Path) -> dict[tuple[str, str], str]:

@@ -19,6 +19,7 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import ConflictError, NotFoundError
+from ..resource_types import ResourceType
 from ..storage.base import ObjectNotFound, PreconditionFailed, Storage
 from . import keys
 from .index_inputs import mark_changed
@@ -26,7 +27,6 @@ from .journal import utcnow
 from .scoring import Compatibility
 from .status import DraftStatus, VersionStatus, check_step
 
-ResourceType = Literal["model", "dataset", "notebook"]
 T = TypeVar("T")
 
 

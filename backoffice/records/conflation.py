@@ -20,7 +20,7 @@ from ..log import logger
 from ..storage.base import ObjectNotFound, PreconditionFailed, Storage
 from . import keys
 from .concept import ConceptRecord, ConceptStore
-from .scoring import Compatibility, conflate
+from .scoring import Compatibility, by_tool, conflate
 from .tool_report import ReportProblem, ToolReport, parse_report, split_report_name, unparsable_report
 
 MAX_ATTEMPTS = 30
@@ -67,9 +67,7 @@ def read_reports(storage: Storage, report_keys: Iterable[str]) -> dict[tuple[str
 
 
 def _summary_json(compat: Compatibility, reports: dict[tuple[str, str], ToolReport]) -> bytes:
-    tests: dict[str, dict[str, Any]] = {}
-    for (tool, version), r in sorted(reports.items()):
-        tests.setdefault(tool, {})[version] = r.model_dump(mode="json")
+    tests = {tool: {v: r.model_dump(mode="json") for v, (_, r) in releases.items()} for tool, releases in by_tool(reports).items()}
     data = {**compat.model_dump(mode="json"), "tests": tests}
     return json.dumps(data, ensure_ascii=False, sort_keys=True).encode()
 

@@ -15,10 +15,21 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .tool_report import OWN_TOOL, ReportBadge, ToolReport
 
-OLDER_ONLY_FACTOR = 0.5
-"""A tool whose newest release fails scores at most this share of its best older release's score."""
+# The running collection's scoring rules, as data (docs/compatibility.md, "Scores").
+LATEST_TRUSTED = 0.8
+"""A tool's newest release scoring at least this gives the tool's score as is."""
+TOP_RELEASES = 4
+"""Otherwise the tool scores the mean of its best releases, this many ..."""
+TOP_CAP = 0.8
+"""... at most this, and never below its newest release."""
+NON_PEP440_DEDUCTION = 0.1
+"""A release whose version is no PEP 440 version (`3.1.0-snapshot`) scores this much less ..."""
+NON_PEP440_AS = Version("0.0.0")
+"""... and counts as this version (older than every other release)."""
+PARTNER_TOP = 3
+"""The partner score is the sum of the best this many partner tool scores, divided by this many."""
 WEIGHTS = {"metadata_format": 0.25, "metadata_completeness": 0.25, "core": 0.25, "partners": 0.25}
-"""Weights of the overall score; `partners` counts only when some partner tool applies."""
+"""Weights of the overall score (a missing part counts 0)."""
 ERROR_CHARS = 500
 
 SummaryStatus = Literal["passed", "failed", "valid-format", "untested"]
@@ -45,17 +56,20 @@ class Scores(_Model):
     """Scores of one resource version, each 0..1."""
 
     tools: dict[str, float] = Field(default_factory=dict)
-    """Per tool: the newest release's score; if that is below the best older one, at most half the older score."""
+    """Per tool (lower case): its newest release's score if at least 0.8, else the mean of its best
+    four release scores, at most 0.8 and at least the newest's (`tool_compatibility` of the running collection)."""
+    tool_versions: dict[str, float] = Field(default_factory=dict)
+    """Per `<tool>_<tool version>`: that report's score (`tool_compatibility_version_specific`)."""
     metadata_completeness: float = 0.0
-    """Share of optional description fields filled in (from the newest bioimageio.core report)."""
+    """Share of optional description fields filled in (the best of the bioimageio.core reports)."""
     metadata_format: float = 0.0
     """1: the description is valid for the newest bioimageio.core; 0.5: only for an older one; 0: for none."""
     core: float = 0.0
     """The `bioimageio.core` tool score."""
     partners: float | None = None
-    """Mean of the partner tool scores (None: no partner tool applies)."""
+    """The best three partner tool scores, summed and divided by three (None: no partner reported)."""
     overall: float = 0.0
-    """Weighted mean of format, completeness, core and partners (see docs/compatibility.md)."""
+    """0.25 × (format + completeness + core + partners), a missing part counting 0 (see docs/compatibility.md)."""
 
 
 class Compatibility(_Model):
@@ -94,16 +108,33 @@ def newest_version(versions: Iterable[str]) -> str:
     return max(versions, key=_cmp_key)
 
 
-def tool_score(by_version: Mapping[str, ToolReport]) -> float | None:
-    """Score of one tool over its releases (None: it applies to none of them)."""
-    applicable = {v: r for v, r in by_version.items() if r.status != "not-applicable"}
-    if not applicable:
+def release_value(version: str, score: float) -> tuple[Version, float]:
+    """(the version a release counts as, its score after the non-PEP 440 deduction)."""
+    try:
+        return Version(version), score
+    except InvalidVersion:
+        return NON_PEP440_AS, max(0.0, score - NON_PEP440_DEDUCTION)
+
+
+def tool_score(scores: Mapping[str, float]) -> float | None:
+    """Score of one tool from its release scores by version (None: no release)."""
+    by_version: dict[Version, float] = {}
+    for version, score in scores.items():
+        key, value = release_value(version, score)
+        by_version[key] = max(value, by_version.get(key, 0.0))  # releases counting as one version: the best
+    if not by_version:
         return None
-    ordered = sorted(applicable, key=_cmp_key)
-    newest = applicable[ordered[-1]].score
-    older = [applicable[v].score for v in ordered[:-1]]
-    best_older = max(older, default=0.0)
-    return max(newest, OLDER_ONLY_FACTOR * best_older) if best_older > newest else newest
+    newest = by_version[max(by_version)]
+    if newest >= LATEST_TRUSTED:
+        return newest
+    top = sorted(by_version.values(), reverse=True)[:TOP_RELEASES]
+    return max(min(TOP_CAP, sum(top) / len(top)), newest)
+
+
+def partner_score(tools: Mapping[str, float]) -> float | None:
+    """The best `PARTNER_TOP` partner tool scores, summed, divided by `PARTNER_TOP` (None: no partner)."""
+    scores = sorted((s for t, s in tools.items() if t != OWN_TOOL), reverse=True)[:PARTNER_TOP]
+    return sum(scores) / PARTNER_TOP if scores else None
 
 
 def _core_status(report: ToolReport) -> str | None:
@@ -131,61 +162,73 @@ def _brief(file: str, r: ToolReport) -> ReportBrief:
     return ReportBrief(status=r.status, score=r.score, error=error, file=file, badge=r.badge, links=list(r.links))
 
 
+def by_tool(reports: Mapping[tuple[str, str], ToolReport]) -> dict[str, dict[str, tuple[str, ToolReport]]]:
+    """Tool (lower case) -> version -> (file name, report). Tool names are matched case-insensitively;
+    of two files of one release (`CAREamics_0.1.0.json`, `careamics_0.1.0.json`) the better scored counts."""
+    out: dict[str, dict[str, tuple[str, ToolReport]]] = {}
+    for (tool, version), r in sorted(reports.items()):
+        releases = out.setdefault(tool.lower(), {})
+        held = releases.get(version)
+        if held is None or r.score > held[1].score:
+            releases[version] = (f"{tool}_{version}.json", r)
+    return out
+
+
+def _metadata(core: Mapping[str, ToolReport]) -> tuple[SummaryStatus, float, float]:
+    """(status, metadata completeness, metadata format) from the bioimageio.core reports by version."""
+    if not core:
+        return "untested", 0.0, 0.0
+    ordered = sorted(core, key=_cmp_key)
+    newest = core[ordered[-1]]
+    detail = _core_status(newest)
+    status: SummaryStatus
+    if newest.status == "failed":
+        status = "failed"
+    elif detail == "valid-format":
+        status = "valid-format"
+    else:
+        status = "passed" if newest.status == "passed" else "valid-format"
+    completeness = max((c for r in core.values() if (c := _completeness(r)) is not None), default=0.0)
+    valid = [v for v in ordered if _core_status(core[v]) in ("passed", "valid-format")
+             or (core[v].status == "passed" and _core_status(core[v]) is None)]
+    fmt = 1.0 if valid and valid[-1] == ordered[-1] else 0.5 if valid else 0.0
+    return status, completeness, fmt
+
+
 def conflate(reports: Mapping[tuple[str, str], ToolReport], *, revision: int = 0) -> Compatibility:
-    """One summary from the reports of one version, keyed by (tool, tool version)."""
-    by_tool: dict[str, dict[str, ToolReport]] = {}
-    for (tool, version), r in reports.items():
-        by_tool.setdefault(tool, {})[version] = r
+    """One summary from the reports of one version, keyed by (tool as in the file name, tool version)."""
+    grouped = by_tool(reports)
+    tool_versions = {f"{tool}_{v}": r.score for tool, releases in grouped.items() for v, (_, r) in releases.items()}
     tools: dict[str, float] = {}
-    for tool, by_version in by_tool.items():
-        score = tool_score(by_version)
+    for tool, releases in grouped.items():
+        score = tool_score({v: r.score for v, (_, r) in releases.items()})
         if score is not None:
-            tools[tool] = round(score, 4)
-
-    status: SummaryStatus = "untested"
-    completeness = fmt = 0.0
-    core = by_tool.get(OWN_TOOL, {})
-    if core:
-        ordered = sorted(core, key=_cmp_key)
-        newest = core[ordered[-1]]
-        detail = _core_status(newest)
-        if newest.status == "failed":
-            status = "failed"
-        elif detail == "valid-format":
-            status = "valid-format"
-        else:
-            status = "passed" if newest.status == "passed" else "valid-format"
-        completeness = next((c for v in reversed(ordered) if (c := _completeness(core[v])) is not None), 0.0)
-        valid = [v for v in ordered if _core_status(core[v]) in ("passed", "valid-format")
-                 or (core[v].status == "passed" and _core_status(core[v]) is None)]
-        fmt = 1.0 if valid and valid[-1] == ordered[-1] else 0.5 if valid else 0.0
-
-    partner_scores = [s for t, s in tools.items() if t != OWN_TOOL]
-    partners = sum(partner_scores) / len(partner_scores) if partner_scores else None
+            tools[tool] = score
+    status, completeness, fmt = _metadata({v: r for v, (_, r) in grouped.get(OWN_TOOL, {}).items()})
+    partners = partner_score(tools)
     parts = {"metadata_format": fmt, "metadata_completeness": completeness, "core": tools.get(OWN_TOOL, 0.0), "partners": partners}
-    weights = {k: w for k, w in WEIGHTS.items() if parts[k] is not None}
-    overall = sum(w * (parts[k] or 0.0) for k, w in weights.items()) / sum(weights.values())
+    overall = sum(w * (parts[k] or 0.0) for k, w in WEIGHTS.items())
 
     tags: list[str] = []
     links: list[str] = []
     badges: list[ReportBadge] = []
     briefs: dict[str, dict[str, ReportBrief]] = {}
-    for tool in sorted(by_tool):
-        ordered = sorted(by_tool[tool], key=_cmp_key)
-        briefs[tool] = {v: _brief(f"{tool}_{v}.json", by_tool[tool][v]) for v in ordered}
-        passed = [v for v in ordered if by_tool[tool][v].status == "passed"]
+    for tool in sorted(grouped):
+        releases = grouped[tool]
+        ordered = sorted(releases, key=_cmp_key)
+        briefs[tool] = {v: _brief(*releases[v]) for v in ordered}
+        passed = [v for v in ordered if releases[v][1].status == "passed"]
         if passed:
             tags.append(f"{tool}-compatible")
             tags.extend(f"{tool}_{v}-compatible" for v in passed)
         for v in passed:
-            links.extend(link for link in by_tool[tool][v].links if link not in links)
-        badge = next((by_tool[tool][v].badge for v in reversed(ordered) if by_tool[tool][v].badge is not None), None)
+            links.extend(link for link in releases[v][1].links if link not in links)
+        badge = next((releases[v][1].badge for v in reversed(ordered) if releases[v][1].badge is not None), None)
         if badge is not None:
             badges.append(badge)
     return Compatibility(
         revision=revision, status=status,
-        scores=Scores(tools=tools, metadata_completeness=round(completeness, 4), metadata_format=fmt,
-                      core=tools.get(OWN_TOOL, 0.0), partners=None if partners is None else round(partners, 4),
-                      overall=round(overall, 4)),
+        scores=Scores(tools=tools, tool_versions=tool_versions, metadata_completeness=completeness, metadata_format=fmt,
+                      core=tools.get(OWN_TOOL, 0.0), partners=partners, overall=overall),
         reports=briefs, tags=tags, links=links, badges=badges,
     )

@@ -2,10 +2,12 @@
 
 One file per tool release and resource version, `<tool>_<tool_version>.json`, holding
 `status` (`passed` | `failed` | `not-applicable`), `score` (0..1, default 1 for passed,
-0 otherwise), `error`, `details` (free JSON), `badge` and `links`; extra fields are kept.
-Neither name part contains `_`; the version matches `^[a-z0-9.-]+$`; `tool`/`tool_version`
-inside the file, when present, must agree with the file name. The backoffice's own checks
-are the tool `bioimageio.core`. Everything here is pure.
+0 otherwise), `error` (null or "" for none), `details` (free JSON), `badge` and `links`;
+extra fields are kept. Neither name part contains `_`; the version matches `^[a-z0-9.-]+$`.
+`tool` inside the file, when present, is `<tool>` or `<tool>_<tool_version>` (deepImageJ
+writes `deepimagej_3.1.0-snapshot`); it and `tool_version` must agree with the file name,
+tool names compared case-insensitively (`CAREamics` is `careamics`). The backoffice's own
+checks are the tool `bioimageio.core`. Everything here is pure.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import json
 import re
 from typing import Any, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 TOOL_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
 """Tool names (the running collection has `CAREamics` next to `careamics`); never `_`."""
@@ -59,7 +61,7 @@ class ToolReport(BaseModel):
     score: float = Field(ge=0.0, le=1.0)
     """Compatibility score 0..1; defaults to 1 for `passed`, 0 otherwise."""
     error: str | None = None
-    """Error message when `status` is `failed`."""
+    """Error message when `status` is `failed` (`""` reads as none)."""
     details: Any = None
     """Details explaining the status (free JSON; for bioimageio.core: per weight format results,
     static validation, `metadata_completeness` and the core status)."""
@@ -68,7 +70,7 @@ class ToolReport(BaseModel):
     links: list[str] = Field(default_factory=list)
     """Other bioimage.io ids the checked resource should link (e.g. `ilastik/ilastik`)."""
     tool: str | None = None
-    """Tool name; when present it must agree with the file name."""
+    """`<tool>` or `<tool>_<tool_version>`; when present it must agree with the file name."""
     tool_version: str | None = None
     """Tool version; when present it must agree with the file name."""
 
@@ -80,6 +82,11 @@ class ToolReport(BaseModel):
             if "score" not in fields:
                 return {**fields, "score": 1.0 if fields.get("status") == "passed" else 0.0}
         return cast(Any, data)
+
+    @field_validator("error")
+    @classmethod
+    def _no_error(cls, value: str | None) -> str | None:
+        return value or None
 
 
 def report_file_name(tool: str, tool_version: str) -> str:
@@ -129,8 +136,10 @@ def parse_report(file_name: str, data: bytes) -> tuple[str, str, ToolReport]:
         report = ToolReport.model_validate(raw)
     except ValidationError as e:
         raise _first_error(e) from None
-    if report.tool is not None and report.tool != tool:
-        raise ReportProblem("tool", f"'{report.tool}' inside the file does not agree with the file name's '{tool}'")
+    if report.tool is not None:
+        inner_tool, sep, inner_version = report.tool.partition("_")
+        if inner_tool.lower() != tool.lower() or (sep and inner_version != version):
+            raise ReportProblem("tool", f"'{report.tool}' inside the file does not agree with the file name's '{tool}_{version}'")
     if report.tool_version is not None and report.tool_version != version:
         raise ReportProblem("tool_version", f"'{report.tool_version}' inside the file does not agree with the file name's '{version}'")
     return tool, version, report

@@ -16,17 +16,15 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ..config.curation import CurationDecl
 from ..records.concept import ConceptRecord
 from ..records.report_names import core_report, spec_report
-from ..weight_formats import WEIGHT_FORMATS
+from ..resource_types import dynamic_formats
 from .limits import MAX_MATRIX_JOBS, MAX_OUTPUT_BYTES
 
-
-DYNAMIC_FORMATS: frozenset[str] = frozenset(n for n, wf in WEIGHT_FORMATS.items() if wf.dynamic)
 
 
 @dataclass(frozen=True)
@@ -99,12 +97,11 @@ def fit_output(chunks: Sequence[tuple[RetestJob, ...]], max_bytes: int) -> int:
     return len(chunks)
 
 
-def jobs_of(v: PublishedVersion, dynamic_formats: Collection[str] = DYNAMIC_FORMATS) -> list[RetestJob]:
+def jobs_of(v: PublishedVersion) -> list[RetestJob]:
     """The jobs testing `v`: one per dynamically testable weight format, else static checks."""
-    if v.type == "model":
-        formats = [wf for wf in v.weight_formats if wf in dynamic_formats]
-        if formats:
-            return [RetestJob(v.concept_id, v.version, wf) for wf in formats]
+    formats = dynamic_formats(v.type, v.weight_formats)
+    if formats:
+        return [RetestJob(v.concept_id, v.version, wf) for wf in formats]
     return [RetestJob(v.concept_id, v.version)]
 
 
@@ -131,7 +128,6 @@ def plan_retest(
     only_missing: bool = False,
     chunk_size: int = MAX_MATRIX_JOBS,
     max_chunks: int = MAX_MATRIX_JOBS,
-    dynamic_formats: Collection[str] = DYNAMIC_FORMATS,
     max_output_bytes: int = MAX_OUTPUT_BYTES,
 ) -> RetestPlan:
     """The test jobs for every unblocked published version, chunked into matrices.
@@ -149,7 +145,7 @@ def plan_retest(
         if v.blocked:
             blocked += 1
             continue
-        for job in jobs_of(v, dynamic_formats):
+        for job in jobs_of(v):
             wf = job.weight_format
             report = core_report(core_version, wf) if wf else spec_report(spec_version)
             if only_missing and report in v.reports:

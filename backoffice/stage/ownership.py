@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from ..config.collection_config import ResourceType
+from ..resource_types import ResourceType
 from ..context import Context
 from ..errors import ConflictError, InvalidIdError, PermissionDeniedError
 from ..ids import check_id, random_id

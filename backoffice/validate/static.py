@@ -18,7 +18,7 @@ from ..records.report_names import spec_report
 from ..records.reports import store_report
 from ..records.status import DraftStatus, check_step
 from ..records.target import Target, rdf_source, resolve_target
-from ..weight_formats import WEIGHT_FORMATS
+from ..resource_types import dynamic_formats, static_only_formats
 
 
 @dataclass(frozen=True)
@@ -79,9 +79,8 @@ def check_can_validate(target: Target) -> None:
 
 
 def _result(target: Target, status: str, summary: dict[str, Any], markdown: str) -> StaticResult:
-    declared = target.summary.weight_formats if target.record.type == "model" else []
-    dynamic = [wf for wf in declared if wf in WEIGHT_FORMATS and WEIGHT_FORMATS[wf].dynamic]
-    static_only = [wf for wf in declared if wf not in dynamic]
+    rtype, declared = target.record.type, target.summary.weight_formats
+    dynamic, static_only = dynamic_formats(rtype, declared), static_only_formats(rtype, declared)
     if status == "failed":
         dynamic = []  # nothing to run; the failed static check is the verdict
     return StaticResult(target, status, spec_report(spec_version()), markdown, summary, dynamic, static_only)
