@@ -249,7 +249,8 @@ def _conflate_concept(ctx: Context, partner: Partner, cid: str, mine: list[Accep
     """Conflate the touched versions of one concept, note the briefs with one concept-document
     update, and log what came in."""
     versions = sorted({a.version for a in mine})
-    briefs = {v: conflate_reports(ctx.storage, keys.version_reports(cid, v)) for v in versions}
+    stored = {a.key: a.data for a in mine}  # just written: listed, not read again
+    briefs = {v: conflate_reports(ctx.storage, keys.version_reports(cid, v), stored) for v in versions}
 
     def mutate(record: ConceptRecord) -> None:
         for v, compat in briefs.items():
