@@ -27,6 +27,11 @@ from .tool_report import ReportProblem, ToolReport, parse_report, split_report_n
 MAX_ATTEMPTS = 30
 
 
+def report_files(storage: Storage, reports_prefix: str) -> list[str]:
+    """Keys of the `<tool>_<tool_version>.json` reports directly in `reports_prefix`."""
+    return [key for key in storage.list_keys(reports_prefix) if _is_report(reports_prefix, key)]
+
+
 def _is_report(reports_prefix: str, key: str) -> bool:
     name = key[len(reports_prefix):]
     if "/" in name or not name.endswith(".json"):
