@@ -47,12 +47,15 @@ def plot(results: list[dict[str, Any]]) -> None:
         for phase, style in (("full", "-"), ("rescan", "--")):
             label = {"full": "full generation (no cache)", "rescan": "--full (cache present)"}[phase]
             ax.plot(xs, [r[phase]["seconds"] for r in rows], style, marker=marker, label=f"{backend}: {label}")
+        for r in rows:  # the machine is shared: the load average when each size ran
+            ax.annotate(f"load {r['load'][0]:.0f}", (r["concepts"], r["full"]["seconds"]), textcoords="offset points",
+                        xytext=(4, 6), fontsize=7)
     ax.set_xlabel("concepts (2 versions each)")
     ax.set_ylabel("seconds")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.grid(True, which="both", alpha=0.3)
-    ax.set_title("Index generation time against collection size")
+    ax.set_title("Index generation time against collection size (shared 2-CPU machine)")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(OUT / "index_growth.png")
