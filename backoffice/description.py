@@ -94,6 +94,17 @@ def _source(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def _weight_files(weights: Any) -> list[str]:
+    """File names of the weight entries (`weights: <format>: source:`), relative ones only."""
+    out: list[str] = []
+    entries: list[Any] = list(cast(dict[str, Any], weights).values()) if isinstance(weights, dict) else []
+    for entry in entries:
+        name = _source(entry)
+        if name and "://" not in name and name not in out:
+            out.append(name)
+    return out
+
+
 def _email(content: dict[str, Any]) -> str | None:
     uploader = content.get("uploader")
     if isinstance(uploader, dict) and cast(dict[str, Any], uploader).get("email"):
@@ -170,6 +181,7 @@ def summarize(content: dict[str, Any]) -> ResourceSummary:
         license=None if content.get("license") is None else str(content.get("license")),
         documentation=_source(content.get("documentation")),
         weight_formats=list(cast(dict[str, Any], weights)) if isinstance(weights, dict) else [],
+        weight_files=_weight_files(weights),
         format_version=None if content.get("format_version") is None else str(content.get("format_version")),
         uploader_email=_email(content),
         **_extras(content),

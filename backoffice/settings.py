@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     """Base URL under which stored keys are public. Defaults to the S3 bucket URL, or
     to `http://127.0.0.1:<serve_port>` for local storage (see `backoffice serve`)."""
 
-    serve_port: int = 8765
+    serve_port: int = Field(default=8765, ge=1, le=65535)
     """Port of `backoffice serve`."""
 
     config_path: Path = Path("bioimageio_collection_config.json")
@@ -67,19 +67,27 @@ class Settings(BaseSettings):
     env_templates_dir: Path = Path("env_templates")
     """Folder of the jinja2 conda environment templates: `default.yaml.j2` for every weight format, `<weight_format>.yaml.j2` where one differs."""
 
-    max_package_bytes: int = 4 * 1024**3
+    max_package_bytes: int = Field(default=4 * 1024**3, gt=0)
     """Largest package (zip file) accepted for staging."""
 
-    max_unpacked_bytes: int = 8 * 1024**3
+    max_unpacked_bytes: int = Field(default=8 * 1024**3, gt=0)
     """Largest total uncompressed size of a package's entries."""
 
-    max_package_entries: int = 10_000
+    max_package_entries: int = Field(default=10_000, gt=0)
     """Most entries a package may have."""
 
-    max_compression_ratio: float = 200.0
+    max_compression_ratio: float = Field(default=200.0, gt=1, allow_inf_nan=False)
     """Largest uncompressed/compressed ratio of an entry (zip bomb guard)."""
 
-    download_timeout: float = 60.0
+    max_description_bytes: int = Field(default=1024 * 1024, gt=0)
+    """Largest resource description (`rdf.yaml`) accepted for staging; real ones are a few KB."""
+
+    download_allowed_hosts: tuple[str, ...] = ()
+    """Hosts (`host` or `host:port`) on a loopback, link-local or private address that a package or
+    report URL may name (e.g. a test server on 127.0.0.1), as a JSON list. Every other URL, and
+    every redirect (also one from an allowed host), must lead to a public address."""
+
+    download_timeout: float = Field(default=60.0, gt=0, allow_inf_nan=False)
     """Seconds to wait for a package server to answer."""
 
     zenodo_url: str | None = None
@@ -92,7 +100,7 @@ class Settings(BaseSettings):
     mail_host: str | None = None
     """SMTP server host; no host, no mail."""
 
-    mail_port: int = 587
+    mail_port: int = Field(default=587, ge=1, le=65535)
     """SMTP server port."""
 
     mail_user: str | None = None
@@ -139,14 +147,14 @@ class Settings(BaseSettings):
 
     dashboard_log_entries: int = 200
     """Most recent log entries per concept in the dashboard's detail files."""
-    zenodo_give_up_seconds: float = 600.0
+    zenodo_give_up_seconds: float = Field(default=600.0, ge=0, allow_inf_nan=False)
     """How long to keep retrying Zenodo (429, 5xx, no answer) before giving up on a version."""
     partner_dispatch_token: SecretStr | None = None
     """GitHub token allowed to dispatch the partners' check workflows in their repositories (else `github_token`)."""
     imap_host: str | None = None
     """IMAP server of the bot's mailbox (replies to notification mails); no host, no reading."""
 
-    imap_port: int = 993
+    imap_port: int = Field(default=993, ge=1, le=65535)
     """IMAP server port (993 for IMAP over TLS)."""
 
     imap_user: str | None = None
@@ -166,6 +174,16 @@ class Settings(BaseSettings):
     mail (e.g. `mx.google.com`). A reply counts only when that server's header says `dmarc=pass`
     (or `dkim=pass` for the From domain): anyone can write a reviewer's address into From.
     Unset: no reply is trusted; each is left in the mailbox and reported."""
+
+    downloads_hash_key: SecretStr | None = None
+    """Secret key of the keyed hash (HMAC-SHA256) that pseudonymises requesters when counting
+    downloads (at least 16 characters; keep it stable: a new key counts a requester again that day)."""
+
+    downloads_log_source: str | None = None
+    """Where `count-downloads` reads access logs when given none: `s3://<log bucket>/<prefix>` or a folder."""
+
+    downloads_commit_seconds: float = 30.0
+    """`count-downloads` commits its counts and ledger at least this often (and at the end)."""
 
     def ci_run_url(self) -> str | None:
         """The run URL, given or derived from the GitHub Actions environment."""

@@ -46,6 +46,7 @@ def settings_factory(tmp_path: Path):
             "config_path": REPO / "bioimageio_collection_config.json",
             "collection_dir": collection_dir,
             "env_templates_dir": REPO / "env_templates",
+            "download_allowed_hosts": ("127.0.0.1",),  # the suite's file servers; redirects stay refused
         }
         values.update(overrides)
         return Settings(**values)  # type: ignore[arg-type]

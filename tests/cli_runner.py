@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 from backoffice.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 
 PASSED_SETTINGS = ("storage", "local_root", "config_path", "collection_dir", "env_templates_dir", "env_cache_dir",
-                   "github_api_url", "github_repository")
+                   "github_api_url", "github_repository", "download_allowed_hosts")
 """Settings handed to the subprocess as `BACKOFFICE_*` variables (secrets stay in the suite's environment)."""
 
 
@@ -26,8 +27,10 @@ def cli_environ(settings: Settings | None = None, **extra: str) -> dict[str, str
     env["PYTHONPATH"] = str(REPO)
     if settings is not None:
         for name in PASSED_SETTINGS:
-            value = getattr(settings, name)
-            if value is not None:
+            value = getattr(settings, name, None)  # a setting this version does not have: not passed
+            if isinstance(value, tuple):
+                env[f"BACKOFFICE_{name.upper()}"] = json.dumps(list(cast(tuple[str, ...], value)))
+            elif value is not None:
                 env[f"BACKOFFICE_{name.upper()}"] = str(value)
     env.update(extra)
     return env

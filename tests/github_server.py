@@ -37,6 +37,8 @@ class FakeGitHub:
     """Path suffix -> (status, message) to answer instead (`{authorization}` echoes the header)."""
     down: set[str] = field(default_factory=lambda: set[str]())
     """Repositories (`owner/name`) answering 503."""
+    runs: dict[tuple[str, int], dict[str, Any]] = field(default_factory=lambda: dict[tuple[str, int], dict[str, Any]]())
+    """(`owner/name`, run id) -> the workflow run GitHub would describe."""
 
     def comments(self, number: int, repository: str = FULL_NAME) -> list[str]:
         return [r.body["body"] for r in self.requests
@@ -125,6 +127,9 @@ def _handler(server: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                 return self._answer(503, {"message": "Service Unavailable"})
             if server.token is not None and self.headers.get("Authorization") != f"token {server.token}":
                 return self._answer(401, {"message": "Bad credentials"})
+            if method == "GET" and len(parts) == 9 and parts[6:8] == ["actions", "runs"] and parts[8].isdigit():
+                run = server.runs.get((full, int(parts[8])))
+                return self._answer(200, run) if run is not None else self._answer(404, {"message": "Not Found"})
             if method == "GET" and len(parts) == 6:
                 return self._answer(200, repository_json(server.base, full))
             if method == "POST" and len(parts) == 10 and parts[6:8] == ["actions", "workflows"] and parts[9] == "dispatches":

@@ -194,16 +194,20 @@ def test_three_messages_arrive(
     _assert_no_secret(json.dumps([e.model_dump(mode="json") for e in entries]), backoffice_logs.text)
 
 
-def test_recipient_from_description_email(
+def test_recipient_from_description_email_only_without_an_uploader(
     local_ctx: Context, settings_factory: Any, smtp_server: tuple[Inbox, int]
 ) -> None:
+    """The description's e-mail is the uploader's word: an uploader known as `github|123` is not
+    mailed there (it could be anyone's address); a draft staged without an uploader is."""
     inbox, port = smtp_server
     ctx = _mail_ctx(local_ctx, settings_factory, mail_host="127.0.0.1", mail_port=port)
-    assert notify_uploader(ctx, CID, "awaiting_review", version="1.0", uploader="github|123", uploader_email="maintainer@example.org")
+    assert not notify_uploader(ctx, CID, "awaiting_review", version="1.0", uploader="github|123", uploader_email="victim@example.org")
+    assert inbox.messages == []
+    assert notify_uploader(ctx, CID, "awaiting_review", version="1.0", uploader=None, uploader_email="maintainer@example.org")
     assert [m.rcpt_tos for m in inbox.messages] == [["maintainer@example.org"]]
     assert inbox.messages[0].message["To"] == "maintainer@example.org"
-    (entry,) = _notify_entries(ctx)
-    assert entry.details["recipient"] == "maintainer@example.org"
+    first, second = _notify_entries(ctx)
+    assert first.details["recipient"] is None and second.details["recipient"] == "maintainer@example.org"
 
 
 @pytest.mark.parametrize("uploader", ["github|123", None, "not an address"])

@@ -104,7 +104,7 @@ def test_chunks_stay_under_githubs_limits_and_lose_nothing(n: int, pad: int) -> 
 
 
 def test_dispatch_after_publish_sends_what_each_partner_has_not_seen(gh_ctx: Context, github: FakeGitHub) -> None:
-    publish_record(gh_ctx, versions=("1.0",))
+    publish_record(gh_ctx, versions=("1.0",), sent=False)
     github.down.add("deepimagej/bioimage-io-resources")
     run = dispatch_partners(gh_ctx)
     assert [s.dispatch.partner for s in run.sent if s.error] == ["deepimagej"]
@@ -115,7 +115,7 @@ def test_dispatch_after_publish_sends_what_each_partner_has_not_seen(gh_ctx: Con
     assert all(r.headers["Authorization"] == f"token {TOKEN}" for r in github.requests)
 
     # a new version is published (an update); deepimagej is back and gets what it missed
-    publish_record(gh_ctx, versions=("1.0", "2.0"))
+    publish_record(gh_ctx, versions=("1.0", "2.0"), sent=False)
     github.down.clear()
     before = len(github.requests)
     dispatch_partners(gh_ctx)
@@ -135,7 +135,7 @@ def test_dispatch_after_publish_sends_what_each_partner_has_not_seen(gh_ctx: Con
 
 
 def test_cli_dispatch_partners_dry_run_and_outputs(gh_ctx: Context, tmp_path: Path) -> None:
-    publish_record(gh_ctx)
+    publish_record(gh_ctx, sent=False)
     Ledger(gh_ctx.storage, "qupath").append("reported", [VersionRef("brave-otter", "1.0")])
     s = gh_ctx.settings
     out = tmp_path / "out"
@@ -151,7 +151,7 @@ def test_cli_dispatch_partners_dry_run_and_outputs(gh_ctx: Context, tmp_path: Pa
 
 
 def test_plan_now_reads_the_ledgers(gh_ctx: Context) -> None:
-    publish_record(gh_ctx)
+    publish_record(gh_ctx, sent=False)
     Ledger(gh_ctx.storage, "ilastik").append("dispatched", [VersionRef("brave-otter", "1.0", SHA)])
     plan = plan_now(gh_ctx)
     assert "ilastik" not in {d.partner for d in plan.dispatches} and plan.waiting == 1

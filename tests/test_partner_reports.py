@@ -55,10 +55,22 @@ ILASTIK_REPORT = """{
 DEEPIMAGEJ_REPORT = '{"status": "failed", "error": "java.lang.IllegalArgumentException: Invalid axis configuration", "details": "OpenJDK warning\\n..."}'
 
 
-def publish_record(ctx: Context, cid: str = CID, versions: tuple[str, ...] = ("1.0",), kind: str = "model") -> None:
+def publish_record(ctx: Context, cid: str = CID, versions: tuple[str, ...] = ("1.0",), kind: str = "model", *, sent: bool = True) -> None:
+    """Published versions of `cid`, and (`sent`) the dispatch partners were sent them."""
     ctx.concepts.save(ConceptRecord(id=cid, type=kind, versions={  # type: ignore[arg-type]
         v: VersionRecord(version=v, rdf_sha256=SHA, summary=ResourceSummary(name=cid, weight_formats=["onnx"], tags=["unet"]))
         for v in versions}))
+    if sent:
+        sent_to_partners(ctx, cid, versions)
+
+
+def sent_to_partners(ctx: Context, cid: str, versions: tuple[str, ...]) -> None:
+    """Ledger entries as `dispatch-partners` writes them: a dispatch partner reports only on what it was sent."""
+    from backoffice.partners.ledger import Ledger, VersionRef
+
+    for partner in ctx.config.partners:
+        if partner.dispatch is not None:
+            Ledger(ctx.storage, partner.id).append("dispatched", [VersionRef(cid, v, SHA) for v in versions])
 
 
 def write(folder: Path, rel: str, text: str | bytes) -> Path:

@@ -16,7 +16,7 @@ from backoffice.context import Context
 from backoffice.errors import InvalidArgumentError, PermissionDeniedError
 from backoffice.records.status import DraftStatus
 from backoffice.review.identity import verify_actor
-from backoffice.review.message_text import MAX_MESSAGE_CHARS, check_message
+from backoffice.records.message_text import MAX_MESSAGE_CHARS, check_message
 from backoffice_fixtures import REPO
 from test_review import CID, REVIEWER, _setup
 

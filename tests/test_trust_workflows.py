@@ -108,6 +108,8 @@ def test_issue_write_only_in_the_comment_jobs() -> None:
 
 
 DRAFT_GROUP = "draft-${{ inputs.environment }}-${{ inputs.concept_id }}"
+STAGING_GROUP = "draft-${{ inputs.environment }}-${{ needs.concept.outputs.concept_id || github.run_id }}"
+"""Staging: the concept given or named in the description (resolved by the job `concept`), else a new one's run."""
 
 
 def test_every_writer_of_a_draft_queues_in_one_group() -> None:
@@ -115,6 +117,8 @@ def test_every_writer_of_a_draft_queues_in_one_group() -> None:
     for name in ("publish.yaml", "request_changes.yaml"):
         groups[name] = workflow(name)["concurrency"]
     groups["stage.yaml stage"] = workflow("stage.yaml")["jobs"]["stage"]["concurrency"]
+    issue_stage = workflow("upload_via_issue.yaml")["jobs"]["stage"]["concurrency"]
+    assert issue_stage["group"] == STAGING_GROUP.replace("inputs.environment", "vars.ISSUE_UPLOAD_ENVIRONMENT || 'production'")
     test = workflow("test.yaml")
     for job_id in ("record", "finish"):
         groups[f"test.yaml {job_id}"] = test["jobs"][job_id]["concurrency"]
@@ -122,7 +126,7 @@ def test_every_writer_of_a_draft_queues_in_one_group() -> None:
     assert workflow("test_matrix.yaml")["jobs"]["store"]["concurrency"]["group"] == "${{ inputs.run_key }}"
     for where, group in groups.items():
         assert group["cancel-in-progress"] is False, where
-        assert group["group"] in (DRAFT_GROUP, "draft-${{ inputs.environment }}-${{ inputs.concept_id || github.run_id }}"), where
+        assert group["group"] in (DRAFT_GROUP, STAGING_GROUP), where
     # a called workflow taking its caller's group deadlocks: stage and test set theirs per job
     for name in ("stage.yaml", "test.yaml", "test_matrix.yaml"):
         assert "concurrency" not in workflow(name), name

@@ -231,7 +231,7 @@ GOOD = {
     "ENVIRONMENT": "sandbox", "CONCEPT_ID": "affable-shark", "VERSION": "draft", "PACKAGE_URL": "https://example.org/m.zip",
     "UPLOADER": "github|4242", "REVIEWER": "github|10000001", "REASON": "please add a cover", "MODE": "all",
     "FULL": "false", "ONLY_MISSING": "true", "CHUNK_SIZE": "256", "BACKOFFICE_STORAGE": "s3", "BACKOFFICE_S3_BUCKET": "bucket",
-    "BACKOFFICE_S3_ENDPOINT_URL": "https://s3.example.org",
+    "BACKOFFICE_S3_ENDPOINT_URL": "https://s3.example.org", "BACKOFFICE_DOWNLOADS_LOG_SOURCE": "s3://bioimageio-logs/collection/",
     "PARTNER": "ilastik", "REPORTS_URL": "https://example.org/reports.zip", "ARTIFACT_RUN_ID": "", "ARTIFACT_NAME": "compatibility-reports",
 }
 BAD = {
@@ -239,7 +239,7 @@ BAD = {
     "VERSION": ["v1", "1.0; rm -rf /"], "PACKAGE_URL": ["ftp://example.org/m.zip", "https://"],
     "UPLOADER": ["alice", "github|abc"], "REVIEWER": ["github|", "alice@example.org"], "REASON": ["", "  \n "],
     "MODE": ["everything"], "FULL": ["yes"], "ONLY_MISSING": ["maybe"], "CHUNK_SIZE": ["0", "257", "12a"],
-    "BACKOFFICE_S3_BUCKET": [""], "BACKOFFICE_S3_ENDPOINT_URL": [""],
+    "BACKOFFICE_S3_BUCKET": [""], "BACKOFFICE_S3_ENDPOINT_URL": [""], "BACKOFFICE_DOWNLOADS_LOG_SOURCE": ["", "/tmp/logs", "s3://"],
     "PARTNER": ["", "Ilastik", "a_b", "x; rm -rf /"], "REPORTS_URL": ["ftp://example.org/r.zip", "https://"],
     "ARTIFACT_RUN_ID": ["12a"], "ARTIFACT_NAME": ["../x", "a b"],
 }
@@ -423,8 +423,9 @@ def test_workflows_call_each_other_and_serialise_per_concept() -> None:
                     assert "BACKOFFICE_S3_SECRET_ACCESS_KEY" in env, f"{path.name} job {job_id}"
 
 
-NO_SECRETS_JOBS = {("partner_checks.yaml", "check")}
-"""Jobs that run resources' code through `backoffice` without storage access: no secrets at all."""
+NO_SECRETS_JOBS = {("partner_checks.yaml", "check"), ("stage.yaml", "concept"), ("upload_via_issue.yaml", "concept")}
+"""Jobs that run resources' code, or read uploaded packages, through `backoffice` without storage
+access: no secrets at all."""
 
 
 def test_installing_a_descriptions_dependencies_sees_no_credentials() -> None:

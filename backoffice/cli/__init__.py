@@ -10,6 +10,7 @@ from ..errors import BackofficeError
 from . import (
     backup_cmds,
     common,
+    downloads_cmds,
     dynamic_cmds,
     env_cmds,
     gh_cmds,
@@ -50,16 +51,32 @@ backup_cmds.register(app)
 partner_cmds.register(app)
 mail_cmds.register(app)
 handover_cmds.register(app)
+downloads_cmds.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; a BackofficeError becomes one line on stderr and its exit code.
 
-    Usage errors are click's (usage line, exit code 2); anything else is a bug and
+    A usage error (unknown option, a value of the wrong type, a missing argument) is one
+    `error:` line too, with click's exit code 2 (no usage box); anything else is a bug and
     shows its traceback.
     """
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError  # pyright: ignore[reportPrivateUsage]
+
     try:
-        app(args=argv, standalone_mode=True)
+        result = app(args=argv, standalone_mode=False)
     except BackofficeError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(e.exit_code)
+    except NoArgsIsHelpError as e:
+        e.show()  # `backoffice` alone, or a command group without its arguments: the help
+        sys.exit(e.exit_code)
+    except typer.TyperException as e:  # click's usage errors, as typer vendors them
+        command = e.ctx.command_path if isinstance(e, UsageError) and e.ctx is not None else "backoffice"
+        message = " ".join(e.format_message().split())
+        print(f"error: {message} (see `{command} --help`)", file=sys.stderr)
+        sys.exit(e.exit_code)
+    except typer.Abort:
+        print("error: aborted", file=sys.stderr)
+        sys.exit(1)
+    sys.exit(result if isinstance(result, int) else 0)

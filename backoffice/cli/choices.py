@@ -7,6 +7,7 @@ The choices themselves are `Literal` types of the layers that use them (`index.g
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar, get_args
@@ -32,9 +33,27 @@ def choice_of(literal: Any, what: str) -> Callable[[str], Any]:
 
 def draft_or_version(value: str) -> str:
     """`draft`, or text that can be a published version (what is published is checked later)."""
-    if value == "draft" or _VERSION.match(value):
+    if value == "draft" or _VERSION.fullmatch(value):
         return value
     raise InvalidArgumentError(f"'{value}' is neither `draft` nor a version")
+
+
+def positive_seconds(value: str) -> float:
+    """A number of seconds above 0 (not nan, not infinite): `--timeout`."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise InvalidArgumentError(f"--timeout must be a number of seconds, not '{value}'") from None
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise InvalidArgumentError(f"--timeout must be a number of seconds above 0, not '{value}'")
+    return seconds
+
+
+def port_number(value: str) -> int:
+    """A TCP port, 1 to 65535: `--port`."""
+    if not value.strip().isdigit() or not 1 <= int(value) <= 65535:
+        raise InvalidArgumentError(f"--port must be a port number from 1 to 65535, not '{value}'")
+    return int(value)
 
 
 WHICH_HELP = "`draft` or a published version."

@@ -8,16 +8,17 @@ bioimageio or boto3 (see `tests/test_layers.py` and `docs/benchmarks.md`).
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, cast
 
 from rich.console import Console
 
-from ..log import in_github_actions, log_group, logger, setup_logging
+from ..log import CommandFreeStream, in_github_actions, log_group, logger, setup_logging
 
 if TYPE_CHECKING:
     from ..context import Context
 
-console = Console(highlight=False, soft_wrap=True)
+console = Console(file=cast(IO[str], CommandFreeStream()), highlight=False, soft_wrap=True)
+"""What commands print: text from e-mails or uploads never starts a workflow command line."""
 VERBOSE = False
 """Set by the global `--verbose` option."""
 

@@ -7,9 +7,11 @@ from pathlib import Path
 import typer
 
 from ..dynamic.environments import EnvManagerName
+from ..errors import InvalidArgumentError
 from ..gh_actions import append_summary, set_outputs
 from ..log import in_github_actions
 from . import testing_options
+from .choices import port_number
 from .common import console, make_context
 
 
@@ -61,13 +63,16 @@ def finish_testing(
 
 
 def serve(
-    port: int | None = typer.Option(None, "--port", help="Port on 127.0.0.1 (default: the serve_port setting)."),
+    port: int | None = typer.Option(None, "--port", parser=port_number, help="Port on 127.0.0.1, 1 to 65535 (default: the serve_port setting)."),
 ) -> None:
     """Serve the store over HTTP on 127.0.0.1 (index URLs resolve; bioimageio.spec loads by id)."""
     from ..serve.server import make_server
 
     ctx = make_context()
-    server = make_server(ctx.storage, port=port or ctx.settings.serve_port)
+    try:
+        server = make_server(ctx.storage, port=port or ctx.settings.serve_port)
+    except OSError as e:  # the port is taken, or not ours to use
+        raise InvalidArgumentError(f"cannot serve on 127.0.0.1:{port or ctx.settings.serve_port}: {e.strerror or e}") from None
     console.print(f"serving {ctx.storage.describe()} at http://127.0.0.1:{server.server_address[1]} (Ctrl+C stops)")
     try:
         server.serve_forever()

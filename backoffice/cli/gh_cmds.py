@@ -66,6 +66,8 @@ def stage_from_issue(
         help="Do not post the comment: put it into the step output `comment` for a job that may write to issues"
         " (the job holding the storage secret gets no `issues: write`).",
     ),
+    concept_id: str | None = typer.Option(
+        None, "--concept-id", help="Stage to this concept (`draft-concept`'s answer, whose concurrency group the job is in)."),
 ) -> None:
     """Stage the package named in an upload issue form and comment the outcome on the issue."""
     from ..github.api import GitHubClient
@@ -76,12 +78,12 @@ def stage_from_issue(
     if comment_output:
         texts: list[str] = []
         try:
-            done = run(ctx, body, uploader=uploader, comment=texts.append)
+            done = run(ctx, body, uploader=uploader, comment=texts.append, concept_id=concept_id or None)
         finally:
             set_outputs({"comment": "\n\n".join(texts)})
     else:
         client = GitHubClient(ctx.settings) if comment else None
-        done = run(ctx, body, uploader=uploader,
+        done = run(ctx, body, uploader=uploader, concept_id=concept_id or None,
                    comment=(lambda text: client.comment_on_issue(issue, text)) if client is not None else None)
     r = done.result
     set_outputs({"concept_id": r.concept_id, "version": r.version})

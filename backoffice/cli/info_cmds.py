@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import typer
+from rich.markup import escape
 
 from ..errors import ConfigError
 from .common import console, make_context
@@ -56,6 +57,7 @@ def status(
         out = record.model_dump(mode="json")
         out["log"] = [e.model_dump(mode="json") for e in entries]
         out["blocked_versions"] = [b.model_dump() for b in decl.blocked_versions]
+        out["yanked_versions"] = [y.model_dump() for y in decl.yanked_versions]
         console.print_json(json.dumps(out, default=str))
         return
     console.print(f"[bold]{record.id}[/bold] ({record.type}); owners: {', '.join(record.owners) or '-'}")
@@ -72,12 +74,18 @@ def status(
         )
     else:
         console.print("draft: none")
+    if record.downloads:
+        console.print(f"downloads: {record.downloads.total} ({record.downloads.legacy} legacy, {record.downloads.counted} counted"
+                      + (f" to {record.downloads.until})" if record.downloads.until else ")"))
     if record.versions:
         console.print("published versions:")
         for v, rec in record.versions.items():
             blocked = " [red]BLOCKED[/red]" if decl.is_blocked(v) else ""
+            yanked = decl.yank_reason(v)
+            blocked += f" [yellow]YANKED[/yellow] ({escape(yanked)})" if yanked else ""
             doi = f", DOI {rec.doi}" if rec.doi else ""
-            console.print(f"  {v}: {rec.status.value}{doi}, published {rec.published:%Y-%m-%d}{blocked}")
+            downloads = f", {record.downloads.versions.get(v, 0)} downloads" if record.downloads and record.downloads.until else ""
+            console.print(f"  {v}: {rec.status.value}{doi}, published {rec.published:%Y-%m-%d}{downloads}{blocked}")
     else:
         console.print("published versions: none")
     if entries:

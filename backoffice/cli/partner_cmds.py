@@ -25,14 +25,26 @@ def verify_reporter(
     partner: str = typer.Argument(..., help="Partner id."),
     actor_id: int = typer.Option(..., "--actor-id", help="Numeric GitHub id of the user who dispatched (github.actor_id)."),
     mode: str = typer.Option(..., "--mode", help="url or artifact: how the reports come."),
+    run_id: int | None = typer.Option(
+        None, "--run-id", min=1,
+        help="Artifact mode: the run whose artifact holds the reports; it must be of the partner's repository,"
+        " workflow file and branch, and not a pull request's."),
 ) -> None:
     """Check that a GitHub user may hand in a partner's reports; outputs the artifact repository."""
+    from ..partners.identity import check_report_run
     from ..partners.identity import verify_reporter as verify
 
     if mode not in ("url", "artifact"):
         raise InvalidArgumentError(f"--mode must be url or artifact, not '{mode}'")
+    if (mode == "artifact") != (run_id is not None):
+        raise InvalidArgumentError("--run-id is needed with --mode artifact, and only there")
     ctx = make_context()
-    repo = verify(ctx.config.partner(partner), actor_id, "url" if mode == "url" else "artifact")
+    config = ctx.config.partner(partner)
+    repo = verify(config, actor_id, "url" if mode == "url" else "artifact")
+    if repo is not None and run_id is not None:
+        from ..github.api import GitHubClient
+
+        check_report_run(config, repo, GitHubClient(ctx.settings, repo, partner=True).workflow_run(run_id))
     set_outputs({"repository": repo or ""})
     console.print(f"GitHub user {actor_id} may hand in reports of {partner}" + (f" from {repo}" if repo else ""))
 
@@ -95,7 +107,10 @@ def plan_partner_check(
     if p.script is None:
         raise InvalidArgumentError(f"partner '{partner}' is checked by dispatch, not by a script")
     todo = plan_now(ctx).script_pending.get(partner, ())
-    out.write_text(json.dumps([c.entry() for c in todo], indent=1), encoding="utf-8")
+    try:
+        out.write_text(json.dumps([c.entry() for c in todo], indent=1), encoding="utf-8")
+    except OSError as e:
+        raise InvalidArgumentError(f"cannot write --out {out}: {e.strerror or type(e).__name__}") from None
     set_outputs({"has_resources": "yes" if todo else "no", "resources": str(len(todo))})
     console.print(f"{partner}: {len(todo)} resource versions to check -> {out}")
 

@@ -23,7 +23,7 @@ def request_changes(
     acting_github_id: str | None = acting_option(),
 ) -> None:
     """Send a draft awaiting review back to its uploader with a reason."""
-    from ..review.message_text import check_message
+    from ..records.message_text import check_message
     from ..review.steps import request_changes_step
 
     reason = check_message(reason, "the reason")
@@ -56,7 +56,7 @@ def chat(
 ) -> None:
     """Read a concept's review chat, or add a message to it (its uploader, owners and reviewers)."""
     from ..review.chat import add_message, check_chat_author
-    from ..review.message_text import check_message
+    from ..records.message_text import check_message
 
     ctx = make_context()
     record = ctx.concepts.get(concept_id)  # the concept must exist

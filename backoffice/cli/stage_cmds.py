@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
+from ..errors import InvalidArgumentError
 from ..gh_actions import append_summary, set_outputs
 from .acting import acting_option, verified
 from .common import console, make_context
@@ -16,6 +18,7 @@ if TYPE_CHECKING:  # the command line imports the pipeline only when a command r
 
 def register(app: typer.Typer) -> None:
     app.command("stage")(stage)
+    app.command("draft-concept")(draft_concept)
 
 
 def stage(
@@ -41,6 +44,32 @@ def stage(
         f"staged {result.files} files ({result.bytes} bytes) as draft of [bold]{result.concept_id}[/bold] "
         f"version {result.version}: {result.rdf_url}"
     )
+
+
+def draft_concept(
+    source: str | None = typer.Argument(None, help="http(s) URL or local path of the package zip (or give --issue-body-file)."),
+    concept_id: str | None = typer.Option(None, "--concept-id", help="The concept id given with the upload, if any."),
+    issue_body_file: Path | None = typer.Option(
+        None, "--issue-body-file", help="An upload issue's body: its form names the package URL and maybe a concept id."),
+) -> None:
+    """The concept a staging will write to, known before it runs (the given id, else the one the
+    description names; empty for a new concept): the step output `concept_id`, for the workflow's
+    draft concurrency group. Reads the package; writes nothing."""
+    from ..github.issue_form import parse_upload_request
+    from ..stage.stage import draft_concept as resolve
+
+    if (source is None) == (issue_body_file is None):
+        raise InvalidArgumentError("give the package (URL or path) or --issue-body-file, not both")
+    if issue_body_file is not None:
+        try:
+            request = parse_upload_request(issue_body_file.read_text(encoding="utf-8"))
+        except OSError as e:
+            raise InvalidArgumentError(f"cannot read {issue_body_file}: {e.strerror or e}") from None
+        source, concept_id = request.package_url, concept_id or request.concept_id
+    assert source is not None
+    cid = resolve(make_context(), source, concept_id or None) or ""
+    set_outputs({"concept_id": cid})
+    console.print(cid or "(a new concept)")
 
 
 def stage_markdown(result: StageResult) -> str:

@@ -9,7 +9,7 @@ import typer
 
 from ..dynamic.environments import DEFAULT_TIMEOUT, EnvManagerName
 from ..errors import InvalidArgumentError
-from .choices import WHICH_HELP, choice_of, draft_or_version
+from .choices import WHICH_HELP, choice_of, draft_or_version, positive_seconds
 
 CONCEPT_ID = typer.Argument(..., help="Concept id.")
 WHICH = typer.Argument("draft", help=WHICH_HELP, parser=draft_or_version)
@@ -24,7 +24,7 @@ ENV_PREFIX = typer.Option(
     help="Use the environment already created at this prefix (e.g. by the workflow's micromamba step)"
     " instead of building one; a missing one yields a failed summary saying so.",
 )
-TIMEOUT = typer.Option(DEFAULT_TIMEOUT, "--timeout", help="Seconds before the test is stopped.")
+TIMEOUT = typer.Option(DEFAULT_TIMEOUT, "--timeout", parser=positive_seconds, help="Seconds before the test is stopped (above 0).")
 
 
 def check_env_prefix(env_manager: EnvManagerName, env_prefix: Path | None) -> None:

@@ -83,7 +83,10 @@ class PartnerDispatch(_Strict):
     workflow: str = Field(pattern=r"^[A-Za-z0-9_.-]+\.ya?ml$")
     """Workflow file dispatched with the list of new/updated resource versions."""
     ref: str = "main"
-    """Git ref the workflow is dispatched on."""
+    """Git ref the workflow is dispatched on; report artifacts are taken only from runs on this branch."""
+    reports_unsent: bool = False
+    """Whether the partner may report on versions it was not sent (by default its reports must be
+    about versions `dispatch-partners` sent it)."""
 
 
 class PartnerScript(_Strict):
@@ -106,6 +109,10 @@ class PartnerReporters(_Strict):
     """`owner/name` of repositories whose workflows may dispatch reports (`github.repository` of the caller)."""
     github_ids: list[int] = Field(default_factory=list)
     """Numeric GitHub user ids allowed to dispatch reports (`github.actor_id`)."""
+    workflow: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+\.ya?ml$")
+    """Workflow file whose runs' artifacts are taken as reports (default: `dispatch.workflow`)."""
+    branch: str | None = None
+    """Branch those runs must be on (default: `dispatch.ref`, else `main`)."""
 
 
 class Partner(_Strict):
@@ -169,7 +176,7 @@ class IdParts(_Strict):
         import re
 
         for w in value:
-            if not re.match(WORD, w):
+            if not re.fullmatch(WORD, w):
                 raise ValueError(f"'{w}' is not a lowercase word")
         if len(set(value)) != len(value):
             raise ValueError("duplicate adjectives")
@@ -181,7 +188,7 @@ class IdParts(_Strict):
         import re
 
         for w, emoji in value.items():
-            if not re.match(WORD, w):
+            if not re.fullmatch(WORD, w):
                 raise ValueError(f"'{w}' is not a lowercase word")
             if not emoji or emoji.isascii():
                 raise ValueError(f"noun '{w}' needs an emoji")

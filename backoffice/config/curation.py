@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from ruamel.yaml import YAML, YAMLError
 
 from ..errors import ConfigError
@@ -52,6 +52,17 @@ class BlockedVersion(BaseModel):
     """Why it is blocked (shown to reviewers)."""
 
 
+class YankedVersion(BaseModel):
+    """A published version withdrawn from "latest" (as PyPI yanks): still listed and
+    resolvable by its exact id and version DOI, never what the concept id or DOI gives."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    version: str = Field(min_length=1, pattern=r"^[^*]+$")
+    """The yanked version (one exact version)."""
+    reason: str = Field(min_length=1)
+    """Why it is yanked (shown in collection.json and on the dashboard)."""
+
+
 class LegacyDecl(BaseModel):
     """What a concept carried in the earlier bioimage.io collection (kept so old links and clients work)."""
 
@@ -81,12 +92,21 @@ class CurationDecl(BaseModel):
     """Display fields overridden in collection.json (name, description, tags, authors, license, covers, documentation)."""
     legacy: LegacyDecl = Field(default_factory=LegacyDecl)
     """Legacy ids, nickname and download count from the earlier collection."""
+    yanked_versions: list[YankedVersion] = Field(default_factory=list)
+    """Published versions that stay listed and resolvable by exact id but are never "latest"."""
+
+    @model_validator(mode="after")
+    def _yanked_not_blocked(self) -> CurationDecl:
+        for y in self.yanked_versions:
+            if self.is_blocked(y.version):
+                raise ValueError(f"version '{y.version}' is both blocked and yanked (blocked versions disappear; yanked ones stay listed)")
+        return self
 
     @field_validator("extra_owners")
     @classmethod
     def _owners(cls, value: list[str]) -> list[str]:
         for owner in value:
-            if not (re.match(r"^github\|[0-9]+$", owner) or re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", owner)):
+            if not (re.fullmatch(r"github\|[0-9]+", owner) or re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", owner)):
                 raise ValueError(f"'{owner}' is neither 'github|<number>' nor an e-mail address")
         return value
 
@@ -101,6 +121,10 @@ class CurationDecl(BaseModel):
     def is_blocked(self, version: str) -> bool:
         return any(b.version in ("*", version) for b in self.blocked_versions)
 
+    def yank_reason(self, version: str) -> str | None:
+        """Why `version` is yanked, or None if it is not."""
+        return next((y.reason for y in self.yanked_versions if y.version == version), None)
+
     def display_overrides(self) -> dict[str, Any]:
         """The overridden fields only."""
         return self.overrides.model_dump(exclude_unset=True)
@@ -111,7 +135,7 @@ class CurationDecl(BaseModel):
 
 def load_curation_file(path: Path) -> CurationDecl:
     """Load one declaration; errors name the file and the field."""
-    if not re.match(CONCEPT_ID, path.stem):
+    if not re.fullmatch(CONCEPT_ID, path.stem):
         raise ConfigError(f"{path}: file name must be '<concept-id>.yaml'")
     try:
         raw: Any = YAML(typ="safe").load(path.read_text(encoding="utf-8"))  # pyright: ignore[reportUnknownMemberType]  # ruamel's stream types are hidden behind `if False:`

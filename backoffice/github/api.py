@@ -50,7 +50,7 @@ class GitHubClient:
         if not token:
             raise ConfigError("no GitHub token: set BACKOFFICE_GITHUB_TOKEN (on GitHub Actions: the job's GITHUB_TOKEN)")
         repository = repository or settings.github_repository
-        if not REPOSITORY.match(repository):
+        if not REPOSITORY.fullmatch(repository):
             raise ConfigError(f"github_repository must be 'owner/name', not '{repository}'")
         self._token = token
         self.api_url = settings.github_api_url.rstrip("/")
@@ -98,11 +98,26 @@ class GitHubClient:
             except ValueError:
                 return None
 
+    def workflow_run(self, run_id: int) -> dict[str, Any]:
+        """A workflow run of the repository (its workflow `path`, `event`, `head_branch`, repositories)."""
+        url = f"{self.api_url}/repos/{self.repository_name}/actions/runs/{int(run_id)}"
+        with self._call(f"getting run {run_id} of {self.repository_name}"):
+            response: requests.Response = self._client.session.get(url)
+            if response.status_code != 200:
+                raise ExternalServiceError(self._clean(f"GitHub: run {run_id} of {self.repository_name}: HTTP {response.status_code}"))
+            try:
+                data = response.json()
+            except ValueError:
+                data = None
+        if not isinstance(data, dict):
+            raise ExternalServiceError(f"GitHub: run {run_id} of {self.repository_name}: not a JSON object")
+        return cast(dict[str, Any], data)
+
     def dispatch_workflow(self, workflow: str, ref: str, inputs: Mapping[str, str]) -> None:
         """Start `workflow` (file name or id) on `ref` with `inputs` (workflow_dispatch)."""
-        if not WORKFLOW.match(workflow):
+        if not WORKFLOW.fullmatch(workflow):
             raise InvalidArgumentError(f"workflow must be a file name like 'test.yaml' or a numeric id, not '{workflow}'")
-        bad = [k for k in inputs if not INPUT_NAME.match(k)]
+        bad = [k for k in inputs if not INPUT_NAME.fullmatch(k)]
         if bad:
             raise InvalidArgumentError(f"invalid workflow input name(s): {', '.join(bad)}")
         self._post(f"dispatching {workflow} on {ref}", f"actions/workflows/{workflow}/dispatches",

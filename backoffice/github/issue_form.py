@@ -95,7 +95,7 @@ def parse_upload_request(body: str) -> UploadRequest:
         raise FormProblem(f"this issue was not made with the upload form: it has no `### {PACKAGE_URL_LABEL}` field")
     url = check_package_url(_clean_url(fields[url_key]))
     concept_id = fields.get(id_key, "").strip().strip("`") or None
-    if concept_id is not None and not CONCEPT_ID.match(concept_id):
+    if concept_id is not None and not CONCEPT_ID.fullmatch(concept_id):
         raise FormProblem(
             f"the **{CONCEPT_ID_LABEL}** `{concept_id}` is not a concept id (like `affable-shark`); "
             "leave it empty for a new resource"

@@ -70,9 +70,10 @@ def _post(comment: Commenter | None, text: str) -> None:
 
 
 def stage_from_issue(
-    ctx: Context, body: str, *, uploader: str | None, comment: Commenter | None
+    ctx: Context, body: str, *, uploader: str | None, comment: Commenter | None, concept_id: str | None = None
 ) -> IssueUpload:
-    """Stage the package the issue form names; comment the outcome; re-raise failures."""
+    """Stage the package the issue form names (to `concept_id` if given: the concept the
+    workflow's concurrency group was chosen for); comment the outcome; re-raise failures."""
     run_url = ctx.settings.ci_run_url()
     try:
         request = parse_upload_request(body)
@@ -80,7 +81,7 @@ def stage_from_issue(
         _post(comment, problem_comment(problem, run_url))
         raise
     try:
-        result = stage(ctx, request.package_url, concept_id=request.concept_id, uploader=uploader, progress=False)
+        result = stage(ctx, request.package_url, concept_id=concept_id or request.concept_id, uploader=uploader, progress=False)
     except Exception as e:
         _post(comment, failure_comment(request, e, run_url))
         raise

@@ -87,6 +87,10 @@ class VersionEntry(_Out):
     """Compatibility reports, scores and badges of this version (None: no report yet)."""
     tags: list[str] = Field(default_factory=list)
     """`<tool>-compatible` and `<tool>_<version>-compatible` tags of this version's passed reports."""
+    yanked: str | None = None
+    """Why this version is yanked (`collection/<id>.yaml` `yanked_versions`): still loadable by its exact id and DOI, never the latest."""
+    download_count: int | None = None
+    """Downloads of this version counted from the access logs (None: nothing counted)."""
 
 
 class Author(_Out):
@@ -197,7 +201,9 @@ class CollectionEntry(_Out):
     source: str | None = None
     """The description's `source` (a notebook's file, resolved to a URL, or an external URL)."""
     download_count: int | None = None
-    """Downloads, where known (from `collection/<id>.yaml` `legacy.download_count`); the key is absent when unknown."""
+    """Downloads, where known: the earlier collection's count plus those counted from the access logs (docs/downloads.md); the key is absent when unknown."""
+    downloads_by_tool: dict[str, int] = Field(default_factory=dict)
+    """Downloads counted from the access logs per consuming tool (`bioimageio`, `deepimagej`, `ilastik`, `browser`, `other`)."""
     nickname: str | None = None
     """Legacy nickname from the earlier collection, if the concept had one."""
     nickname_icon: str | None = None
@@ -305,6 +311,8 @@ class ConceptVersionInfo(_Out):
     """URL of its description."""
     sha256: str
     """SHA-256 of its description."""
+    yanked: str | None = None
+    """Why it is yanked (the key is present only for a yanked version)."""
 
 
 class ConceptVersions(_Out):
@@ -336,6 +344,8 @@ class VersionInfo(_Out):
     """When it was published."""
     doi: str | None = None
     """Version DOI, once backed up."""
+    yanked: str | None = None
+    """Why it is yanked (the key is present only for a yanked version)."""
 
 
 class VersionsJson(_Out):
@@ -363,6 +373,8 @@ class CollectionJson(BaseModel):
     """Partners (id, name, docs, logo) — kept for older readers; the website reads `config.partners`."""
     collection: list[CollectionEntry]
     """One entry per published concept with an unblocked version, sorted by id."""
+    downloads_by_tool: dict[str, int] = Field(default_factory=dict)
+    """The collection's downloads counted from the access logs, per consuming tool."""
 
 
 class CollectionDraftJson(BaseModel):

@@ -96,8 +96,10 @@ def compatibility_entry(brief: CompatBrief | None, reports_prefix: str, url_of: 
                          links=brief.links, summary_url=url_of(keys.conflated_summary(reports_prefix)))
 
 
-def _version_entry(record: ConceptRecord, v: VersionRecord, url_of: UrlOf) -> VersionEntry:
+def _version_entry(record: ConceptRecord, v: VersionRecord, url_of: UrlOf, decl: CurationDecl) -> VersionEntry:
     return VersionEntry(
+        yanked=decl.yank_reason(v.version),
+        download_count=record.downloads.versions.get(v.version, 0) if record.downloads and record.downloads.until else None,
         compatibility=compatibility_entry(v.compatibility, keys.version_reports(record.id, v.version), url_of),
         tags=list(v.compatibility.tags) if v.compatibility else [],
         version=v.version,
@@ -117,7 +119,8 @@ def plan_entry(
     listed = [v for v in record.versions.values() if not decl.is_blocked(v.version)]
     if not listed:
         return None, {}
-    latest = listed[-1]
+    usable = [v for v in listed if decl.yank_reason(v.version) is None]
+    latest = usable[-1] if usable else listed[-1]  # yanked versions are never "latest" (unless all are)
     files = keys.version_files(record.id, latest.version)
     s = latest.summary
     display: dict[str, Any] = {
@@ -133,9 +136,10 @@ def plan_entry(
     thumbs = {u: t for c, th in s.thumbnails.items() if (u := _file_url(url_of, files, c)) and (t := _file_url(url_of, files, th))}
     display["thumbnails"] = {c: thumbs[c] for c in display["covers"] if c in thumbs}
     display["authors"] = authors(display["authors"], s.author_details)
-    versions = [_version_entry(record, v, url_of) for v in reversed(listed)]
-    display["tags"] = list(display["tags"]) + [t for t in versions[0].tags if t not in display["tags"]]
-    compat = versions[0].compatibility
+    versions = [_version_entry(record, v, url_of, decl) for v in reversed(listed)]
+    current = next(v for v in versions if v.version == latest.version)
+    display["tags"] = list(display["tags"]) + [t for t in current.tags if t not in display["tags"]]
+    compat = current.compatibility
     website = website_fields(record, latest, decl, url_of)
     website["links"] = [*website["links"], *(x for x in (compat.links if compat else []) if x not in website["links"])]
     entry = CollectionEntry(
@@ -143,13 +147,13 @@ def plan_entry(
         id_emoji=emoji_of(config, record.id),
         type=record.type,
         version=latest.version,
-        rdf_source=versions[0].rdf_source,
+        rdf_source=current.rdf_source,
         rdf_sha256=latest.rdf_sha256,
-        download_url=versions[0].rdf_source,
+        download_url=current.rdf_source,
         concept_doi=record.concept_doi,
         doi=latest.doi,
         weight_formats=s.weight_formats,
-        test_summary=versions[0].test_summary,
+        test_summary=current.test_summary,
         compatibility=compat,
         score=compat.scores.overall if compat else None,
         created=listed[0].published,
@@ -158,11 +162,13 @@ def plan_entry(
         **display,
         **website,
     )
-    id_map = {record.id: IdMapEntry(source=entry.rdf_source, sha256=entry.rdf_sha256)}
+    id_map: dict[str, IdMapEntry] = {}
+    if usable:  # the concept id resolves to the newest version that is not yanked
+        id_map[record.id] = IdMapEntry(source=entry.rdf_source, sha256=entry.rdf_sha256)
     for v in versions:
         id_map[f"{record.id}/{v.version}"] = IdMapEntry(source=v.rdf_source, sha256=v.rdf_sha256)
     by_version = {v.version: IdMapEntry(source=v.rdf_source, sha256=v.rdf_sha256) for v in versions}
-    for alias, version in plan_aliases(record, listed, decl).items():
+    for alias, version in plan_aliases(record, listed, decl, latest=latest.version if usable else None).items():
         id_map.setdefault(alias, by_version[version])
     return entry, id_map
 
@@ -228,7 +234,11 @@ def assemble(config: CollectionConfig, outputs: Mapping[str, ConceptOutputs], ur
     (`<concept>/versions.json` files come from `versions_file`)."""
     order = sorted(outputs)
     entries = [e for c in order if (e := outputs[c].entry) is not None]
-    collection = {**index_header(config), "collection": entries}
+    by_tool: dict[str, int] = {}
+    for e in entries:
+        for tool, n in e.get("downloads_by_tool", {}).items():
+            by_tool[tool] = by_tool.get(tool, 0) + n
+    collection = {**index_header(config), "collection": entries, "downloads_by_tool": dict(sorted(by_tool.items()))}
     collection["config"] = website_config(config, entries, url_root)
     drafts = {
         "name": f"{config.collection_template.name} (drafts)",

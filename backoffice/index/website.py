@@ -42,6 +42,16 @@ def authors(given: list[Any], details: list[Any]) -> list[Author]:
     return [Author(name=str(n)) for n in given]
 
 
+def download_count(record: ConceptRecord, decl: CurationDecl) -> int | None:
+    """The earlier collection's count (imported into the record, else declared) plus the
+    downloads counted from the access logs; None when neither is known."""
+    d = record.downloads
+    declared = decl.legacy.download_count
+    if d is None:
+        return declared
+    return (d.legacy or declared or 0) + d.counted
+
+
 def website_fields(record: ConceptRecord, latest: VersionRecord, decl: CurationDecl, url_of: UrlOf) -> dict[str, Any]:
     """The fields the bioimage.io website reads besides the basic display fields."""
     s = latest.summary
@@ -59,7 +69,8 @@ def website_fields(record: ConceptRecord, latest: VersionRecord, decl: CurationD
         "training_data": TrainingData(id=s.training_data) if s.training_data else None,
         "root_url": url_of(files + "rdf.yaml").rsplit("/", 1)[0],
         "source": maybe_file_url(url_of, files, s.source),
-        "download_count": decl.legacy.download_count,
+        "download_count": download_count(record, decl),
+        "downloads_by_tool": dict(record.downloads.tools) if record.downloads else {},
         "nickname": nickname,
         "nickname_icon": (decl.legacy.nickname_icon or s.nickname_icon) if nickname else None,
     }
@@ -69,16 +80,18 @@ DOI = re.compile(r"^10\.\d{4,9}/")
 """What a DOI looks like (`10.<registrant>/<suffix>`)."""
 
 
-def plan_aliases(record: ConceptRecord, listed: list[VersionRecord], decl: CurationDecl) -> dict[str, str]:
+def plan_aliases(record: ConceptRecord, listed: list[VersionRecord], decl: CurationDecl, *, latest: str | None = "") -> dict[str, str]:
     """Other ids that resolve to a listed version of `record`: alias -> version.
 
     From weakest to strongest (a stronger one takes an alias a weaker one gave): the
     description's own `id` where it differs from the concept id and is not a DOI (newer
     versions over older), legacy ids and the legacy nickname declared in `collection/` (-> latest), the concept DOI (-> latest),
     each version DOI (-> that version). Whether an alias may shadow another concept is
-    decided in `assemble` (never).
+    decided in `assemble` (never). `latest` is what the concept-level aliases give (default:
+    the newest listed version; None: nothing, every version being yanked).
     """
-    latest = listed[-1].version
+    if latest == "":
+        latest = listed[-1].version
     out: dict[str, str] = {}
     for v in listed:
         d = v.summary.declared_id
@@ -87,9 +100,9 @@ def plan_aliases(record: ConceptRecord, listed: list[VersionRecord], decl: Curat
         if d and d != record.id and not d.startswith(record.id + "/") and not DOI.match(d):
             out[d] = v.version
     for alias in (*decl.legacy.ids, decl.legacy.nickname):  # declared by reviewers, not by the upload
-        if alias and alias != record.id:
+        if alias and alias != record.id and latest:
             out[alias] = latest
-    if record.concept_doi:
+    if record.concept_doi and latest:
         out[record.concept_doi] = latest
     for v in listed:
         if v.doi:
@@ -127,13 +140,18 @@ def website_config(config: CollectionConfig, entries: list[dict[str, Any]], url_
     ).model_dump(mode="json")
 
 
+def _yanked(v: Mapping[str, Any]) -> dict[str, Any]:
+    """`yanked: <reason>` for a yanked version; nothing otherwise (the files stay as they were)."""
+    return {"yanked": v["yanked"]} if v.get("yanked") else {}
+
+
 def all_versions(entries: list[dict[str, Any]]) -> dict[str, Any]:
     """all_versions.json (`AllVersionsJson`) from collection entries (plain dicts: this runs on
     every index generation; `plan_index` validates it against the model)."""
     return {"entries": [
         {"concept": e["id"], "type": e["type"], "concept_doi": e.get("concept_doi"),
          "versions": [{"v": v["version"], "created": v["created"], "doi": v.get("doi"), "source": v["rdf_source"],
-                       "sha256": v["rdf_sha256"]} for v in e["versions"]]}
+                       "sha256": v["rdf_sha256"], **_yanked(v)} for v in e["versions"]]}
         for e in entries
     ]}
 
@@ -143,7 +161,7 @@ def versions_file(e: dict[str, Any] | None) -> dict[str, Any]:
     if e is None:
         return {"concept_doi": None, "versions": []}
     return {"concept_doi": e.get("concept_doi"),
-            "versions": [{"v": v["version"], "created": v["created"], "doi": v.get("doi")} for v in e["versions"]]}
+            "versions": [{"v": v["version"], "created": v["created"], "doi": v.get("doi"), **_yanked(v)} for v in e["versions"]]}
 
 
 def merge_id_maps(ids: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:

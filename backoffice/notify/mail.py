@@ -43,15 +43,17 @@ _EMAIL = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+\.[^@\s<>(),;:\"
 
 def is_email(value: str | None) -> bool:
     """Whether `value` is a plain e-mail address (`name@domain.tld`)."""
-    return value is not None and _EMAIL.match(value.strip()) is not None
+    return value is not None and _EMAIL.fullmatch(value.strip()) is not None
 
 
 def recipient_of(uploader: str | None, uploader_email: str | None) -> str | None:
-    """The uploader if it is an e-mail address, else the e-mail from the description."""
-    for candidate in (uploader, uploader_email):
-        if candidate and is_email(candidate):
-            return candidate.strip()
-    return None
+    """The uploader if it is an e-mail address (verified by whoever vouched for the upload).
+    An uploader known by another identity (`github|<id>`) gets no mail: the e-mail in the
+    uploaded description is the uploader's word, and could be anyone's. Only a draft staged
+    without an uploader (by a maintainer) is mailed to the description's address."""
+    if uploader is not None:
+        return uploader.strip() if is_email(uploader) else None
+    return uploader_email.strip() if uploader_email and is_email(uploader_email) else None
 
 
 class _PackageLoader(BaseLoader):

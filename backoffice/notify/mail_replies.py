@@ -29,7 +29,7 @@ from ..errors import ConfigError, ExternalServiceError
 from ..log import logger
 from ..records.concept import ConceptRecord
 from ..records.journal import ChatMessage
-from .reply_text import entry_name, recipients_of, reply_content, sender_authenticated, sender_of, sent_at
+from .reply_text import entry_name, recipients_of, reply_content, sender_authenticated, sender_of
 from .tokens import concept_of_address, concept_of_subject
 
 HANDLED_KEYWORD = "BioimageioChat"
@@ -161,7 +161,8 @@ def handle_mail(ctx: Context, raw: bytes, received: datetime, result: RepliesRes
         logger.warning("mail %s: the sender may not post to '%s': left alone", _describe(msg), match.concept_id)
         return False
     content = reply_content(msg)
-    message = ChatMessage(timestamp=sent_at(msg, received), author=sender, text=content.text, via="e-mail")
+    # the server's arrival time: the sender's `Date:` header can say anything
+    message = ChatMessage(timestamp=received, author=sender, text=content.text, via="e-mail")
     if ctx.chat(match.concept_id).append_once(message, entry_name(msg, raw)):
         result.added.append((match.concept_id, sender))
         ctx.record_step(match.concept_id, "mail-reply", f"e-mail reply from {sender} added to the chat", actor=sender,

@@ -9,10 +9,11 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from email.message import Message
-from email.utils import getaddresses, parseaddr, parsedate_to_datetime
+from email.utils import getaddresses, parseaddr
 from html.parser import HTMLParser
+
+from ..records.message_text import check_message, clean_message
 
 MAX_REPLY_CHARS = 5000
 """Longest reply text kept in the chat (longer ones are cut with a note)."""
@@ -91,10 +92,12 @@ def strip_quoted(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text)
 
 
-def limit(text: str, max_chars: int = MAX_REPLY_CHARS) -> str:
+def limit(text: str, max_chars: int = MAX_REPLY_CHARS, named: int | None = None) -> str:
+    """`text` in at most `max_chars` characters, the cut note (naming the limit `named`) included."""
     if len(text) <= max_chars:
         return text
-    return text[:max_chars].rstrip() + f"\n[... cut: the reply was longer than {max_chars} characters]"
+    note = f"\n[... cut: the reply was longer than {named or max_chars} characters]"
+    return text[: max(max_chars - len(note), 0)].rstrip() + note
 
 
 @dataclass(frozen=True)
@@ -135,10 +138,25 @@ def reply_content(msg: Message, max_chars: int = MAX_REPLY_CHARS) -> ReplyConten
             size = len(payload) if isinstance(payload, bytes) else 0
             dropped.append(f"{part.get_filename() or '(unnamed)'} ({ctype}, {size} bytes)")
     body = plain if plain is not None else html_to_text(html) if html is not None else ""
-    text = limit(strip_quoted(body), max_chars) or "(no text)"
-    if dropped:
-        text += "\n\n" + "\n".join(f"[attachment dropped: {d}]" for d in dropped)
-    return ReplyContent(text, dropped)
+    note = _attachment_note(dropped, max_chars // 5)
+    text = limit(clean_message(strip_quoted(body)).strip(), max_chars - len(note), max_chars) or "(no text)"
+    # the assembled text is what the CLI's chat would accept: no control characters, inside the limit
+    return ReplyContent(check_message(text + note, "the e-mail reply", max_chars), dropped)
+
+
+def _attachment_note(dropped: list[str], budget: int) -> str:
+    """`[attachment dropped: ...]` lines within `budget` characters (the rest counted)."""
+    if not dropped:
+        return ""
+    lines: list[str] = []
+    for i, d in enumerate(dropped):
+        line = f"[attachment dropped: {clean_message(d)[:200]}]"
+        rest = f"[and {len(dropped) - i} more attachments dropped]"
+        if len("\n\n" + "\n".join([*lines, line, rest])) > budget:
+            lines.append(rest)
+            break
+        lines.append(line)
+    return "\n\n" + "\n".join(lines)
 
 
 def sender_authenticated(msg: Message, authserv_id: str | None, sender: str) -> bool:
@@ -150,14 +168,29 @@ def sender_authenticated(msg: Message, authserv_id: str | None, sender: str) -> 
         return False
     domain = sender.rsplit("@", 1)[-1].lower()
     for value in msg.get_all("Authentication-Results", []):
-        text = " ".join(str(value).split()).lower()
+        text = _without_comments(" ".join(str(value).split()).lower())
         server, _, results = text.partition(";")
         if not server.strip() or server.split()[0] != authserv_id.lower():
             continue
-        if re.search(r"(^|[\s;])dmarc=pass\b", results):
-            return True
-        return any(m.group(2) == domain for m in re.finditer(r"dkim=pass\b([^;]*?)header\.[di]=@?([a-z0-9.-]+)", results))
+        for result in results.split(";"):  # one method's result and its properties
+            words = result.split()
+            if not words:
+                continue
+            props = dict(w.split("=", 1) for w in words[1:] if "=" in w)
+            if words[0] == "dmarc=pass" and props.get("header.from") == domain:
+                return True
+            if words[0] == "dkim=pass" and domain in (props.get("header.d"), props.get("header.i", "").lstrip("@").rsplit("@", 1)[-1]):
+                return True
+        return False
     return False
+
+
+def _without_comments(text: str) -> str:
+    """RFC 5322 comments `( ... )` (nested too) removed: a sender can put `dmarc=pass` in one."""
+    previous = None
+    while previous != text:
+        previous, text = text, re.sub(r"\([^()]*\)", " ", text)
+    return text
 
 
 def sender_of(msg: Message) -> str | None:
@@ -169,17 +202,6 @@ def sender_of(msg: Message) -> str | None:
 def recipients_of(msg: Message) -> list[str]:
     headers = [str(v) for h in ("To", "Cc", "Delivered-To", "X-Original-To") for v in msg.get_all(h, [])]
     return [a for _, a in getaddresses(headers) if a]
-
-
-def sent_at(msg: Message, fallback: datetime) -> datetime:
-    """The Date header in UTC (the fallback if it is missing or unreadable)."""
-    try:
-        when = parsedate_to_datetime(str(msg["Date"]))
-    except (TypeError, ValueError, IndexError):
-        return fallback
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc)
 
 
 def entry_name(msg: Message, raw: bytes) -> str:

@@ -11,7 +11,8 @@ config, never from a workflow input.
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal, cast
 
 from ..config.collection_config import Partner
 from ..errors import PermissionDeniedError
@@ -41,3 +42,38 @@ def verify_reporter(partner: Partner, actor_id: int, mode: Mode) -> str | None:
     if partner.reporters.github_ids and not declared:
         raise PermissionDeniedError(f"GitHub user {actor_id} may not hand in reports of '{partner.id}'")
     return repo
+
+
+REPORT_EVENTS = frozenset({"workflow_dispatch", "schedule", "push", "repository_dispatch"})
+"""Events whose runs may hand in reports: not `pull_request*` (a fork's code runs there)."""
+
+
+def check_report_run(partner: Partner, repository: str, run: Mapping[str, Any]) -> None:
+    """The run whose artifact holds the reports (GitHub's `GET /repos/{repository}/actions/runs/{id}`)
+    must be of the partner's repository, its declared workflow file, on its declared branch, and
+    started by an event that runs the repository's own code; else PermissionDeniedError."""
+    workflow = partner.reporters.workflow or (partner.dispatch.workflow if partner.dispatch else None)
+    branch = partner.reporters.branch or (partner.dispatch.ref if partner.dispatch else "main")
+    run_id = run.get("id", "?")
+    if workflow is None:
+        raise PermissionDeniedError(f"partner '{partner.id}' declares no workflow whose runs may hand in reports")
+    repo_of_run = _full_name(run.get("repository"))
+    head_repo = _full_name(run.get("head_repository")) or repo_of_run
+    if repo_of_run.lower() != repository.lower() or head_repo.lower() != repository.lower():
+        raise PermissionDeniedError(f"run {run_id} is not a run of {repository}'s own code (run of {repo_of_run}, code of {head_repo})")
+    path = str(run.get("path", "")).split("@", 1)[0]
+    if path != f".github/workflows/{workflow}":
+        raise PermissionDeniedError(f"run {run_id} is of {path or 'an unknown workflow'}, not {workflow}, the workflow of '{partner.id}'")
+    event = str(run.get("event", ""))
+    if event not in REPORT_EVENTS:
+        raise PermissionDeniedError(f"run {run_id} was started by a {event or 'unknown'} event; reports come only from "
+                                    + ", ".join(sorted(REPORT_EVENTS)) + " runs")
+    if str(run.get("head_branch", "")) != branch:
+        raise PermissionDeniedError(f"run {run_id} ran on branch '{run.get('head_branch')}', not '{branch}'")
+
+
+def _full_name(repository: Any) -> str:
+    """`owner/name` of a repository object of the GitHub API ('' if there is none)."""
+    if isinstance(repository, Mapping):
+        return str(cast(Mapping[str, Any], repository).get("full_name", ""))
+    return ""

@@ -37,6 +37,11 @@ from .ledger import Ledger, VersionRef
 T = TypeVar("T")
 MAX_ARCHIVE_BYTES = 200 * 1024 * 1024
 """Largest zip/download of reports accepted."""
+MAX_REPORT_FILES = 2000
+"""Most report files one hand-in may hold (all are checked, and held, before any is stored)."""
+MAX_TOTAL_REPORT_BYTES = 64 * 1024 * 1024
+"""Most bytes of report files one hand-in may hold, by their declared sizes before reading
+and by what was read."""
 
 
 @dataclass(frozen=True)
@@ -89,9 +94,9 @@ def _from_zip(path: Path, origin: str) -> Iterator[Candidate]:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as e:
         raise _reject(origin, "archive", f"not a readable zip file ({e})") from None
-    for info in archive.infolist():
-        if info.is_dir() or not info.filename.endswith(".json"):
-            continue
+    members = [i for i in archive.infolist() if not i.is_dir() and i.filename.endswith(".json")]
+    _check_bounds(origin, len(members), sum(i.file_size for i in members))
+    for info in members:
         if info.filename.startswith("/") or ".." in info.filename.split("/"):
             raise _reject(f"{origin}:{info.filename}", "path", "absolute paths and '..' are not allowed")
 
@@ -102,9 +107,19 @@ def _from_zip(path: Path, origin: str) -> Iterator[Candidate]:
         yield Candidate(f"{origin}:{info.filename}", info.filename, read)
 
 
+def _check_bounds(origin: str, count: int, size: int) -> None:
+    """Refuse a hand-in with too many report files, or too many bytes of them, before reading any."""
+    if count > MAX_REPORT_FILES:
+        raise _reject(origin, "archive", f"{count} report files, more than the {MAX_REPORT_FILES} one hand-in may hold")
+    if size > MAX_TOTAL_REPORT_BYTES:
+        raise _reject(origin, "archive", f"{size} bytes of report files, more than the {MAX_TOTAL_REPORT_BYTES} one hand-in may hold")
+
+
 def _from_path(path: Path, origin: str) -> Iterator[Candidate]:
     if path.is_dir():
-        for file in sorted(path.rglob("*.json")):
+        files = sorted(path.rglob("*.json"))
+        _check_bounds(origin, len(files), sum(f.stat().st_size for f in files if f.is_file()))
+        for file in files:
             yield Candidate(str(file), file.relative_to(path).as_posix(), _file_reader(file))
     elif path.suffix == ".zip":
         yield from _from_zip(path, origin)
@@ -114,7 +129,7 @@ def _from_path(path: Path, origin: str) -> Iterator[Candidate]:
         raise _reject(origin, "path", "no such file or folder")
 
 
-def collect(sources: Sequence[str], work_dir: Path, timeout: float = 60) -> list[Candidate]:
+def collect(sources: Sequence[str], work_dir: Path, timeout: float = 60, allowed_hosts: Sequence[str] = ()) -> list[Candidate]:
     """Every report file in `sources` (paths, folders, zips, URLs); URLs are downloaded."""
     from ..stage.fetch import download, is_url
 
@@ -124,7 +139,7 @@ def collect(sources: Sequence[str], work_dir: Path, timeout: float = 60) -> list
             folder = work_dir / f"download-{i}"
             folder.mkdir()
             try:
-                file = download(source, folder, max_bytes=MAX_ARCHIVE_BYTES, timeout=timeout, progress=False)
+                file = download(source, folder, max_bytes=MAX_ARCHIVE_BYTES, timeout=timeout, progress=False, allowed_hosts=allowed_hosts)
             except BackofficeError as e:
                 raise _reject(source, "url", str(e)) from None
             path_part = source.split("?", 1)[0].split("#", 1)[0]
@@ -136,6 +151,7 @@ def collect(sources: Sequence[str], work_dir: Path, timeout: float = 60) -> list
             out.extend(_from_path(Path(source), source))
     if not out:
         raise ReportRejectedError(f"no report files (*.json) in {', '.join(sources) or 'the arguments'}")
+    _check_bounds("the reports handed in", len(out), 0)
     return out
 
 
@@ -200,6 +216,8 @@ def load_expected(path: Path) -> dict[tuple[str, str], str]:
     try:
         items: Any = json.loads(path.read_text(encoding="utf-8"))
         return {(str(i["id"]), str(i["version"])): str(i["sha256"]) for i in items}
+    except RecursionError:
+        raise ReportRejectedError(f"{path}: not a list of planned resources: JSON nested too deeply") from None
     except (OSError, ValueError, TypeError, KeyError) as e:
         raise ReportRejectedError(f"{path}: not a list of planned resources (id, version, sha256): {e}") from None
 
@@ -273,9 +291,21 @@ def ingest(ctx: Context, partner_id: str, sources: Sequence[str], *, actor: str 
     environment pins."""
     partner = ctx.config.partner(partner_id)
     with tempfile.TemporaryDirectory(prefix="backoffice-reports-") as tmp:
-        candidates = collect(sources, Path(tmp))
+        candidates = collect(sources, Path(tmp), ctx.settings.download_timeout, ctx.settings.download_allowed_hosts)
         records = _prefetch_records(ctx, candidates)
-        accepted = [check(ctx, partner, c, records) for c in candidates]
+        accepted: list[Accepted] = []
+        held = 0
+        for c in candidates:
+            accepted.append(check(ctx, partner, c, records))
+            held += len(accepted[-1].data)
+            if held > MAX_TOTAL_REPORT_BYTES:  # the declared sizes can lie
+                raise _reject(c.origin, "archive", f"more than {MAX_TOTAL_REPORT_BYTES} bytes of report files in one hand-in")
+    if partner.dispatch is not None and not partner.dispatch.reports_unsent:
+        sent = Ledger(ctx.storage, partner.id).state().last_sent
+        for a in accepted:
+            if (a.concept_id, a.version) not in sent:
+                raise _reject(a.origin, "resource", f"{a.concept_id} {a.version} was never sent to partner '{partner.id}'"
+                              " (its config allows reports only on versions it was sent: dispatch.reports_unsent)")
     if expected is not None:
         pinned = pinned_release(partner)
         for a in accepted:

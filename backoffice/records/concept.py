@@ -69,6 +69,8 @@ class ResourceSummary(_Record):
     """Documentation file name, relative to the files folder."""
     weight_formats: list[str] = Field(default_factory=list)
     """Weight formats of a model, in the description's order."""
+    weight_files: list[str] = Field(default_factory=list)
+    """File names of the weights (relative to the files folder): reading one counts as a download."""
     format_version: str | None = None
     """bioimageio.spec format version of the description."""
     uploader_email: str | None = None
@@ -175,6 +177,28 @@ class VersionRecord(_Record):
     """The description had no `version`: the backoffice gave it this one (written into its rdf)."""
 
 
+class DownloadCounts(_Record):
+    """Downloads of a concept: the earlier collection's count plus those counted from the
+    storage's access logs by `count-downloads` (which writes everything but `legacy`)."""
+
+    legacy: int = Field(default=0, ge=0)
+    """Downloads counted by the earlier collection (set by an import; kept by counting)."""
+    counted: int = 0
+    """Downloads counted from the access logs, all time."""
+    versions: dict[str, int] = Field(default_factory=dict)
+    """Counted downloads per version."""
+    tools: dict[str, int] = Field(default_factory=dict)
+    """Counted downloads per consuming tool (`bioimageio`, `deepimagej`, `ilastik`, `browser`, `other`)."""
+    daily: dict[str, int] = Field(default_factory=dict)
+    """Counted downloads per UTC day (`YYYY-MM-DD`), the last 90 days of the logs; days without are absent."""
+    until: str | None = None
+    """Newest day of the logs counted so far."""
+
+    @property
+    def total(self) -> int:
+        return self.legacy + self.counted
+
+
 class ConceptRecord(_Record):
     """Everything the pipeline keeps about one concept."""
 
@@ -193,6 +217,8 @@ class ConceptRecord(_Record):
     draft: DraftRecord | None = None
     versions: dict[str, VersionRecord] = Field(default_factory=dict)
     """Published versions in publication order."""
+    downloads: DownloadCounts | None = None
+    """Download counts (None: nothing known yet)."""
 
     def require_draft(self) -> DraftRecord:
         if self.draft is None:
@@ -252,11 +278,12 @@ class ConceptStore:
         """Tell the next index run that this concept changed (written after the change)."""
         mark_changed(self.storage, concept_id)
 
-    def update(self, concept_id: str, mutate: Callable[[ConceptRecord], T]) -> T:
+    def update(self, concept_id: str, mutate: Callable[[ConceptRecord], T], *, mark: bool = True) -> T:
         """Apply `mutate` to the current record and store it if nobody changed it meanwhile.
 
         `mutate` may raise to abort (nothing is written); it is re-run on a fresh copy
-        whenever another writer came first.
+        whenever another writer came first. `mark=False` for changes no index shows (an
+        upload in progress): no "look again" marker.
         """
         for attempt in range(self.max_attempts):
             record, etag = self.get_with_etag(concept_id)
@@ -269,9 +296,15 @@ class ConceptStore:
             except PreconditionFailed:
                 time.sleep(random.uniform(0, 0.02 * (attempt + 1)))
                 continue
-            self.mark_changed(concept_id)
+            if mark:
+                self.mark_changed(concept_id)
             return result
         raise ConflictError(f"concept '{concept_id}' kept changing; gave up after {self.max_attempts} attempts")
+
+    def forget_changes(self, concept_id: str) -> None:
+        """Remove the index's change markers of a concept that is gone again (an id reserved by
+        an upload that was refused): the store is as it was before."""
+        self.storage.delete_prefix(keys.dirty_prefix(concept_id))
 
     def list_ids(self) -> list[str]:
         out: list[str] = []

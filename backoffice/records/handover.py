@@ -125,6 +125,8 @@ def parse_handover(path: Path, max_bytes: int = MAX_HANDOVER_BYTES) -> Handover:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise InvalidArgumentError(f"{path} is not a JSON hand-over: {e}") from None
+    except RecursionError:
+        raise InvalidArgumentError(f"{path} is not a JSON hand-over: nested too deeply") from None
     try:
         handover = Handover.model_validate(data)
     except ValidationError as e:

@@ -73,6 +73,10 @@ NOT_INPUTS: dict[str, str] = {
     "dashboard_detail": "an output of the index",
     "dirty_marker": "the change markers themselves",
     "partner_ledger": "what was dispatched to a partner; not shown by the index",
+    "version_package": "a published version as one zip: read by downloaders (counted from the access logs), not by the index",
+    "dirty_prefix": "the change markers of one concept",
+    "downloads_json": "daily figures for the website; `count-downloads` puts the totals the index shows on the concept document",
+    "checked": "checks a concept id; spells no key",
 }
 """Per-concept (or per-partner) keys of `keys.py` the index does not depend on, and why."""
 

@@ -6,7 +6,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
+
+from ..errors import InvalidIdError
 
 
 class KeyDoc(NamedTuple):
@@ -21,6 +24,7 @@ LAYOUT: tuple[KeyDoc, ...] = (
     KeyDoc("<id>/drafts/<token>/files/...", "files of one upload (the draft points at its token)", "`stage`"),
     KeyDoc("<id>/drafts/<token>/reports/<name>.json", "full validation / test / partner reports of the draft", "`validate-format`, `test`"),
     KeyDoc("<id>/<version>/files/...", "published files; never change", "`publish`"),
+    KeyDoc("<id>/<version>/package.zip", "the version as one zip, where the collection serves one (reading it counts as a download)", "`publish`"),
     KeyDoc("<id>/<version>/reports/<tool>_<tool_version>.json", "reports of a published version", "`publish`, retests, `ingest-reports`"),
     KeyDoc("<reports>/parts/<tool>_<version>/<part>.json", "one part of our own report (static checks, one weight format)", "`test`, `store-test-result`"),
     KeyDoc("<id>/<version>/compatibility.json", "all reports of a version conflated (scores, tags, every report)", "conflation (`test`, `ingest-reports`)"),
@@ -38,14 +42,31 @@ LAYOUT: tuple[KeyDoc, ...] = (
            "(`records/index_inputs.py`)", "concept store, log, chat"),
     KeyDoc("dashboard/index.html, app.js, style.css", "the reviewer dashboard (static)", "index generation"),
     KeyDoc("dashboard/details/<id>.json", "compact per-concept details the dashboard loads on demand", "index generation (where due)"),
+    KeyDoc("downloads/state.json", "download counting: ledger of processed access log objects, counts, hashed requesters of the last 90 days "
+           "(`docs/downloads.md`)", "`count-downloads`, written whole by conditional write"),
+    KeyDoc("<id>/downloads.json", "a concept's downloads per day (last 90 days), per version and per tool", "`count-downloads`"),
 )
 """Every key of the store: the one list of the layout."""
 
 CONCEPTS_PREFIX = "concepts/"
 
+MAX_CONCEPT_ID_LENGTH = 100
+_CONCEPT_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_CONCEPT_ID_LENGTH - 1}}}")
+
+
+def checked(concept_id: str) -> str:
+    """`concept_id` if it can name a concept (one key segment: letters, digits, `.`, `_`, `-`,
+    at most 100 characters), else an InvalidIdError, before any storage call."""
+    if not _CONCEPT_ID.fullmatch(concept_id):
+        shown = concept_id if len(concept_id) <= 40 else concept_id[:40] + "..."
+        raise InvalidIdError(
+            f"invalid concept id {shown!r}: letters, digits, '.', '_' and '-', at most {MAX_CONCEPT_ID_LENGTH} characters"
+            f" (e.g. affable-shark)")
+    return concept_id
+
 
 def concept_doc(concept_id: str) -> str:
-    return f"{CONCEPTS_PREFIX}{concept_id}.json"
+    return f"{CONCEPTS_PREFIX}{checked(concept_id)}.json"
 
 
 def concept_id_from_doc(key: str) -> str | None:
@@ -56,7 +77,7 @@ def concept_id_from_doc(key: str) -> str | None:
 
 
 def draft_root(concept_id: str, token: str) -> str:
-    return f"{concept_id}/drafts/{token}/"
+    return f"{checked(concept_id)}/drafts/{token}/"
 
 
 def draft_files(concept_id: str, token: str) -> str:
@@ -68,11 +89,16 @@ def draft_reports(concept_id: str, token: str) -> str:
 
 
 def version_root(concept_id: str, version: str) -> str:
-    return f"{concept_id}/{version}/"
+    return f"{checked(concept_id)}/{version}/"
 
 
 def version_files(concept_id: str, version: str) -> str:
     return f"{version_root(concept_id, version)}files/"
+
+
+def version_package(concept_id: str, version: str) -> str:
+    """The package zip of a published version (reading it counts as a download)."""
+    return f"{version_root(concept_id, version)}package.zip"
 
 
 def version_reports(concept_id: str, version: str) -> str:
@@ -80,11 +106,11 @@ def version_reports(concept_id: str, version: str) -> str:
 
 
 def log_prefix(concept_id: str) -> str:
-    return f"{concept_id}/log/"
+    return f"{checked(concept_id)}/log/"
 
 
 def chat_prefix(concept_id: str) -> str:
-    return f"{concept_id}/chat/"
+    return f"{checked(concept_id)}/chat/"
 
 
 INDEX_PREFIX = "index/"
@@ -104,6 +130,10 @@ INDEX_DERIVED = f"{INDEX_PREFIX}derived.json"
 """md5 of each concept's `versions.json` and dashboard detail as written (see `index/derived.py`)."""
 DIRTY_PREFIX = f"{INDEX_PREFIX}dirty/"
 """Markers `index/dirty/<id>/<time>-<uid>` written after every change of a concept document."""
+
+
+def dirty_prefix(concept_id: str) -> str:
+    return f"{DIRTY_PREFIX}{checked(concept_id)}/"
 
 
 def dirty_marker(concept_id: str, stamp: str) -> str:
@@ -153,3 +183,12 @@ COMPATIBILITY_JSON = "compatibility.json"
 def partner_ledger(partner_id: str) -> str:
     """Append-only entries: dispatched resource versions, received reports."""
     return f"{PARTNERS_PREFIX}{partner_id}/ledger/"
+
+
+DOWNLOADS_STATE = "downloads/state.json"
+"""Download counting's state: processed log objects, counts, recent (pseudonymised) requesters."""
+
+
+def downloads_json(concept_id: str) -> str:
+    """`<id>/downloads.json`: a concept's daily downloads (last 90 days) and totals."""
+    return f"{concept_id}/downloads.json"

@@ -96,9 +96,9 @@ def report_file_name(tool: str, tool_version: str) -> str:
 
 
 def check_name_parts(tool: str, tool_version: str) -> None:
-    if not TOOL_PATTERN.match(tool):
+    if not TOOL_PATTERN.fullmatch(tool):
         raise ReportProblem("tool", f"'{tool}' is not a tool name (letters, digits, '.', '-'; no '_')")
-    if not VERSION_PATTERN.match(tool_version):
+    if not VERSION_PATTERN.fullmatch(tool_version):
         raise ReportProblem("tool_version", f"'{tool_version}' does not match ^[a-z0-9.-]+$")
 
 
@@ -130,6 +130,8 @@ def parse_report(file_name: str, data: bytes) -> tuple[str, str, ToolReport]:
         raw = json.loads(data)
     except (UnicodeDecodeError, ValueError) as e:
         raise ReportProblem("content", f"not JSON ({e})") from None
+    except RecursionError:
+        raise ReportProblem("content", "JSON nested too deeply") from None
     if not isinstance(raw, dict):
         raise ReportProblem("content", "a report must be a JSON object")
     try:

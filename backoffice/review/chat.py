@@ -7,7 +7,7 @@ from ..errors import PermissionDeniedError
 from ..records.concept import ConceptRecord
 from ..records.journal import ChatMessage
 from ..stage.ownership import check_uploader, may_upload
-from .message_text import check_message
+from ..records.message_text import check_message
 
 
 def check_chat_author(ctx: Context, record: ConceptRecord, author: str) -> None:

@@ -40,7 +40,7 @@ def verify_actor(
             )
         return VerifiedActor(claimed, "local run: identity not verified (no dispatching GitHub account)")
     acting_github_id = acting_github_id.strip()
-    if not _NUMERIC.match(acting_github_id):
+    if not _NUMERIC.fullmatch(acting_github_id):
         raise InvalidArgumentError(f"the acting GitHub id must be a number, not '{acting_github_id}'")
     acting = f"github|{acting_github_id}"
     if acting == claimed:

@@ -20,6 +20,7 @@ from ..records import keys
 from ..records.concept import ConceptRecord, DraftRecord, VersionRecord
 from ..records.journal import utcnow
 from ..records.status import DraftStatus, check_step
+from ..storage.base import ObjectNotFound
 from .request_changes import require_reviewer
 
 
@@ -31,11 +32,18 @@ class PublishResult:
     resumed: bool
 
 
+def _no_draft(record: ConceptRecord) -> IllegalTransitionError:
+    published = ", ".join(record.versions) or "none"
+    return IllegalTransitionError(f"'{record.id}' has no draft to publish (published versions: {published})")
+
+
 def _accept(ctx: Context, cid: str, reviewer: str) -> tuple[DraftRecord, bool]:
     """Move the draft to `accepted`; returns (draft, whether it was accepted before)."""
 
     def mutate(record: ConceptRecord) -> tuple[DraftRecord, bool]:
-        draft = record.require_draft()
+        if record.draft is None:  # a concurrent publish came first
+            raise _no_draft(record)
+        draft = record.draft
         if draft.status == DraftStatus.ACCEPTED:
             return draft.model_copy(), True
         check_step(draft.status, DraftStatus.ACCEPTED, what=f"draft of '{cid}'")
@@ -54,7 +62,13 @@ def _copy_files(ctx: Context, cid: str, draft: DraftRecord, version: str) -> int
     dst_root = keys.version_root(cid, version)
     n = 0
     for key in ctx.storage.list_keys(src_root):
-        ctx.storage.copy(key, dst_root + key[len(src_root):])
+        try:
+            ctx.storage.copy(key, dst_root + key[len(src_root):])
+        except ObjectNotFound:
+            record = ctx.concepts.get(cid)
+            if record.draft is None or record.draft.token != draft.token:  # a concurrent publish took it
+                raise _no_draft(record) from None
+            raise
         n += 1
     return n
 
@@ -68,7 +82,9 @@ def _commit(ctx: Context, cid: str, draft: DraftRecord, version: str, reviewer: 
             if existing.draft_token == draft.token:
                 return False
             raise ConflictError(f"version {version} of '{cid}' is published already")
-        current = record.require_draft()
+        current = record.draft
+        if current is None:
+            raise _no_draft(record)
         if current.token != draft.token:
             raise ConflictError(f"the draft of '{cid}' was replaced by a new upload meanwhile")
         if current.status != DraftStatus.ACCEPTED:
@@ -97,8 +113,7 @@ def publish(ctx: Context, cid: str, reviewer: str) -> PublishResult:
     record = ctx.concepts.get(cid)
     require_reviewer(ctx, cid, reviewer, "publish")
     if record.draft is None:
-        published = ", ".join(record.versions) or "none"
-        raise IllegalTransitionError(f"'{cid}' has no draft to publish (published versions: {published})")
+        raise _no_draft(record)
     draft = record.draft
     version = draft.summary.version
     if not version:

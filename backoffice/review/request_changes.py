@@ -7,7 +7,7 @@ from ..errors import IllegalTransitionError, PermissionDeniedError
 from ..records.concept import ConceptRecord, DraftRecord
 from ..records.journal import ChatMessage
 from ..records.status import DraftStatus
-from .message_text import check_message
+from ..records.message_text import check_message
 
 
 def require_reviewer(ctx: Context, concept_id: str, actor: str, step: str) -> None:

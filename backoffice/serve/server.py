@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlparse
 
 from ..errors import BackofficeError
-from ..storage.base import Storage
+from ..storage.base import Storage, check_key
 
 
 def make_server(storage: Storage, host: str = "127.0.0.1", port: int = 8765) -> ThreadingHTTPServer:
@@ -41,8 +41,20 @@ def make_server(storage: Storage, host: str = "127.0.0.1", port: int = 8765) -> 
             self.end_headers()
             return True
 
+        def _bad_key(self) -> bool:
+            """A path that names no key (`..`, `//`, a backslash, an internal key): 400, one line."""
+            key = self._key()
+            try:
+                if key:
+                    check_key(key)
+                    storage.exists(key)  # the backend's own checks (e.g. its internal folder)
+            except BackofficeError as e:
+                self.send_error(HTTPStatus.BAD_REQUEST, " ".join(str(e).split()))
+                return True
+            return False
+
         def do_HEAD(self) -> None:  # noqa: N802
-            if not self._redirected():
+            if not self._bad_key() and not self._redirected():
                 self._headers(self._key())
 
         def _redirected(self) -> bool:
@@ -57,7 +69,7 @@ def make_server(storage: Storage, host: str = "127.0.0.1", port: int = 8765) -> 
             return False
 
         def do_GET(self) -> None:  # noqa: N802
-            if self._redirected():
+            if self._bad_key() or self._redirected():
                 return
             key = self._key()
             if self._headers(key):

@@ -16,7 +16,7 @@ UPLOADER = re.compile(r"^(github\|[0-9]+|[^@\s|]+@[^@\s]+\.[^@\s]+)$")
 
 
 def check_uploader(uploader: str | None) -> None:
-    if uploader is not None and not UPLOADER.match(uploader):
+    if uploader is not None and not UPLOADER.fullmatch(uploader):
         raise InvalidIdError(f"uploader '{uploader}' is neither 'github|<number>' nor an e-mail address")
 
 

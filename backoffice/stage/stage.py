@@ -15,6 +15,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
@@ -40,7 +41,6 @@ from .thumbnail_plan import ThumbnailLimits
 from .thumbnails import ThumbnailResult, make_thumbnails
 from .versions import default_version
 
-MAX_DESCRIPTION_BYTES = 16 * 1024 * 1024
 VERSION = re.compile(r"^[0-9][0-9A-Za-z.+_-]*$")
 
 
@@ -61,7 +61,7 @@ def new_token() -> str:
 
 
 def check_version(version: str) -> str:
-    if not VERSION.match(version):
+    if not VERSION.fullmatch(version):
         raise PackageError(f"version '{version}' must start with a digit and hold only letters, digits and . + _ -")
     return version
 
@@ -77,15 +77,14 @@ def stage(
     """Stage the package at `source` (an http(s) URL or a local zip) as a draft."""
     s = ctx.settings
     check_uploader(uploader)
-    limits = Limits(s.max_package_entries, s.max_unpacked_bytes, s.max_compression_ratio)
+    if concept_id is not None:
+        keys.checked(concept_id)  # '' too: no id is given by leaving the option out
     with tempfile.TemporaryDirectory(prefix="backoffice-stage-") as tmp:
-        zip_path = resolve_source(source, Path(tmp), max_bytes=s.max_package_bytes, timeout=s.download_timeout, progress=progress)
+        zip_path = resolve_source(source, Path(tmp), max_bytes=s.max_package_bytes, timeout=s.download_timeout, progress=progress,
+                                  allowed_hosts=s.download_allowed_hosts)
         with open_zip(zip_path) as zf:
-            plan = plan_package(zf, limits)
-            if plan.description.size > MAX_DESCRIPTION_BYTES:
-                raise PackageError(f"{plan.description.dest} is larger than {MAX_DESCRIPTION_BYTES} bytes")
+            plan, content = read_package(ctx, zf)
             rdf_name = plan.description.dest
-            content = parse_description(b"".join(iter_entry_chunks(zf, plan.description)), rdf_name)
             rtype = resource_type(content, rdf_name)
             summary = summarize(content)
             if summary.version is not None:
@@ -146,6 +145,32 @@ def stage(
                        version_assigned=assigned)
 
 
+def read_package(ctx: Context, zf: zipfile.ZipFile) -> tuple[PackagePlan, dict[str, Any]]:
+    """The package's plan (every entry checked) and its parsed description (size-limited)."""
+    s = ctx.settings
+    plan = plan_package(zf, Limits(s.max_package_entries, s.max_unpacked_bytes, s.max_compression_ratio))
+    if plan.description.size > s.max_description_bytes:
+        raise PackageError(f"{plan.description.dest} is larger than {s.max_description_bytes} bytes"
+                           " (BACKOFFICE_MAX_DESCRIPTION_BYTES)")
+    return plan, parse_description(b"".join(iter_entry_chunks(zf, plan.description)), plan.description.dest)
+
+
+def draft_concept(ctx: Context, source: str, concept_id: str | None = None) -> str | None:
+    """The concept a staging of `source` will write to, when known before staging: `concept_id`,
+    else the id its description names (None: a new concept). The workflows queue the staging job
+    in that draft's concurrency group; nothing is written."""
+    if concept_id:
+        return keys.checked(concept_id)
+    s = ctx.settings
+    with tempfile.TemporaryDirectory(prefix="backoffice-stage-") as tmp:
+        zip_path = resolve_source(source, Path(tmp), max_bytes=s.max_package_bytes, timeout=s.download_timeout, progress=False,
+                                  allowed_hosts=s.download_allowed_hosts)
+        with open_zip(zip_path) as zf:
+            _, content = read_package(ctx, zf)
+    declared = declared_id(content)
+    return keys.checked(declared) if declared else None
+
+
 def _version_for(ctx: Context, cid: str, given: str | None) -> tuple[str, bool]:
     """(version, whether it was assigned): the given one, else the next after the newest published."""
     if given is not None:
@@ -161,7 +186,8 @@ def _thumbnails(ctx: Context, zf: zipfile.ZipFile, plan: PackagePlan, covers: li
     )
     by_path = {e.dest: e for e in plan.entries}
     return make_thumbnails(
-        covers, {p: e.size for p, e in by_path.items()}, lambda p: b"".join(iter_entry_chunks(zf, by_path[p])), limits
+        covers, {p: e.size for p, e in by_path.items()}, lambda p: b"".join(iter_entry_chunks(zf, by_path[p])), limits,
+        s.secret_values(),
     )
 
 
@@ -178,7 +204,7 @@ def _begin(ctx: Context, cid: str, token: str, version: str, uploader: str | Non
         _check_can_stage(record, version)
         record.staging = StagingRecord(token=token, uploader=uploader, source=source)
 
-    ctx.concepts.update(cid, mutate)
+    ctx.concepts.update(cid, mutate, mark=False)  # an upload in progress is in no index
 
 
 def _step(ctx: Context, cid: str, token: str, new: DraftStatus) -> None:
@@ -188,7 +214,7 @@ def _step(ctx: Context, cid: str, token: str, new: DraftStatus) -> None:
         check_step(record.staging.status, new, what=f"upload to '{cid}'")
         record.staging.status = new
 
-    ctx.concepts.update(cid, mutate)
+    ctx.concepts.update(cid, mutate, mark=False)
 
 
 def _commit(ctx: Context, cid: str, draft: DraftRecord, uploader: str | None) -> str | None:
@@ -218,13 +244,13 @@ def _abandon(ctx: Context, cid: str, token: str, reserved: bool) -> None:
             if record.staging is not None and record.staging.token == token:
                 record.staging = None
 
-        ctx.concepts.update(cid, mutate)
+        ctx.concepts.update(cid, mutate, mark=False)
         if reserved:
             record = ctx.concepts.get(cid)
             if record.draft is None and record.staging is None and not record.versions:
                 ctx.storage.delete_prefix(keys.log_prefix(cid))
                 ctx.storage.delete(keys.concept_doc(cid))
-                ctx.concepts.mark_changed(cid)
+                ctx.concepts.forget_changes(cid)  # nothing of the id remains, not even an index marker
     except Exception as e:
         logger.warning("cleanup after the failed upload to %s was incomplete: %s", cid, e)
 

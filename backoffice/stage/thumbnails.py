@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ..log import logger
@@ -103,20 +103,23 @@ def render_thumbnail(data: bytes, path: str, limits: ThumbnailLimits) -> tuple[b
 
 
 def make_thumbnails(
-    covers: Sequence[str], entries: Mapping[str, int], read: Callable[[str], bytes], limits: ThumbnailLimits
+    covers: Sequence[str], entries: Mapping[str, int], read: Callable[[str], bytes], limits: ThumbnailLimits,
+    secret_values: Iterable[str] = (),
 ) -> ThumbnailResult:
-    """Thumbnails for the package's covers; `read(path)` gives a package file's bytes."""
+    """Thumbnails for the package's covers; `read(path)` gives a package file's bytes. Pillow runs
+    in a child process whose environment holds none of `secret_values` (`thumbnail_child`)."""
+    from .thumbnail_child import render_in_child
+
     plan = plan_thumbnails(covers, entries, limits)
     result = ThumbnailResult(warnings=list(plan.warnings))
-    for job in plan.jobs:
-        try:
-            png, notes = render_thumbnail(read(job.path), job.path, limits)
-        except CoverProblem as e:
-            result.warnings.append(f"cover '{job.cover}': {e}")
+    rendered = render_in_child([(job.path, read(job.path)) for job in plan.jobs], limits, secret_values)
+    for job, outcome in zip(plan.jobs, rendered, strict=True):
+        if outcome.problem is not None:
+            result.warnings.append(f"cover '{job.cover}': {outcome.problem}")
             continue
-        result.warnings.extend(notes)
-        if png is not None:
-            result.files[job.thumbnail] = png
+        result.warnings.extend(outcome.notes)
+        if outcome.png is not None:
+            result.files[job.thumbnail] = outcome.png
             result.mapping[job.cover] = job.thumbnail
     for w in result.warnings:
         logger.warning("%s", w)

@@ -33,8 +33,13 @@ class LocalStorage(Storage):
     def __init__(self, root: Path, public_base_url: str) -> None:
         self.root = root.absolute()
         self.public_base_url = public_base_url.rstrip("/")
-        (self.root / INTERNAL / "locks").mkdir(parents=True, exist_ok=True)
-        (self.root / INTERNAL / "tmp").mkdir(parents=True, exist_ok=True)
+        if self.root.exists() and not self.root.is_dir():
+            raise StorageError(f"the local store root {self.root} (BACKOFFICE_LOCAL_ROOT) is not a folder")
+        try:
+            (self.root / INTERNAL / "locks").mkdir(parents=True, exist_ok=True)
+            (self.root / INTERNAL / "tmp").mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StorageError(f"cannot use {self.root} (BACKOFFICE_LOCAL_ROOT) as the local store: {e.strerror or e}") from None
         self._etags: dict[tuple[int, int, int, int], str] = {}
 
     # --- helpers -----------------------------------------------------------

@@ -239,6 +239,50 @@
     return true;
   }
 
+  // A concept's daily downloads (`<id>/downloads.json`, last 90 days) as a small inline SVG bar plot.
+  const SVG = "http://www.w3.org/2000/svg";
+  function svg(tag, attrs, ...children) {
+    const node = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, String(v));
+    for (const c of children) node.append(c);
+    return node;
+  }
+
+  function downloadsPlot(series) {
+    const days = (series && series.daily) || [];
+    const w = 180, h = 36, bw = days.length ? w / days.length : w;
+    const max = Math.max(1, ...days.map((d) => Number(d.downloads) || 0));
+    const bars = days.map((d, i) => {
+      const n = Number(d.downloads) || 0;
+      const bh = n ? Math.max(1, (n / max) * (h - 2)) : 0;
+      return svg("rect", { x: (i * bw).toFixed(2), y: (h - bh).toFixed(2), width: Math.max(bw - 0.4, 0.6).toFixed(2), height: bh.toFixed(2) },
+        svg("title", {}, document.createTextNode(d.day + ": " + n)));
+    });
+    const first = days.length ? days[0].day : "", last = days.length ? days[days.length - 1].day : "";
+    const plot = svg("svg", { class: "downloads-plot", viewBox: "0 0 " + w + " " + h, width: w, height: h, role: "img",
+      "aria-label": "downloads per day, " + first + " to " + last }, svg("line", { x1: 0, y1: h - 0.5, x2: w, y2: h - 0.5 }), ...bars);
+    const tools = Object.entries((series && series.tools) || {}).filter(([, n]) => n > 0).map(([t, n]) => t + " " + n).join(" · ");
+    return el("div", { className: "downloads", title: "downloads per day, last 90 days (to " + last + ")" }, plot,
+      el("div", { className: "muted small" }, "90 days to " + last + (tools ? " · " + tools : "")));
+  }
+
+  function downloadsLine(e) {
+    if (typeof e.download_count !== "number") return null;
+    const box = el("div", { className: "downloads-box" }, el("span", { className: "badge downloads-count" }, e.download_count + " downloads"));
+    if (e.downloads_by_tool && Object.keys(e.downloads_by_tool).length && /^[a-z0-9-]+$/.test(e.id)) {
+      getJSON("../" + encodeURIComponent(e.id) + "/downloads.json").then((series) => { if (series) box.append(downloadsPlot(series)); });
+    }
+    return box;
+  }
+
+  function versionLine(v) {
+    return el("li", { className: v.yanked ? "yanked" : null }, "v", v.version, " · ", when(v.created).slice(0, 10),
+      v.doi ? [" · ", link("https://doi.org/" + v.doi, "DOI " + v.doi)] : null, " · ", link(v.rdf_source, "rdf"),
+      typeof v.download_count === "number" ? " · " + v.download_count + " downloads" : null,
+      v.yanked ? [" ", el("span", { className: "badge status-yanked", title: "yanked: never the latest; loadable by its exact id" }, "yanked"),
+        " ", el("span", { className: "yank-reason" }, v.yanked)] : null);
+  }
+
   function card(e, setQuery) {
     const covers = e.covers || [];
     const thumbs = e.thumbnails || {};
@@ -262,8 +306,8 @@
           (ts.badges || []).map((b) => el("span", { className: "badge small status-" + String(b.status).replace(/[^a-z]+/gi, "-") }, b.label + ": " + b.status)),
           score !== null ? el("span", { className: "badge score" }, "score " + score.toFixed(2)) : null),
         el("div", { className: "tags" }, (e.tags || []).map((t) => el("button", { type: "button", className: "tag", onclick: () => setQuery("tag:" + t) }, t))),
-        el("ul", { className: "versions" }, (e.versions || []).map((v) => el("li", {}, "v", v.version, " · ", when(v.created).slice(0, 10),
-          v.doi ? [" · ", link("https://doi.org/" + v.doi, "DOI " + v.doi)] : null, " · ", link(v.rdf_source, "rdf")))),
+        downloadsLine(e),
+        el("ul", { className: "versions" }, (e.versions || []).map(versionLine)),
         el("div", {}, e.concept_doi ? ["concept DOI ", link("https://doi.org/" + e.concept_doi, e.concept_doi), " · "] : null, historyBtn),
         detail));
   }

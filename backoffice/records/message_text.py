@@ -27,3 +27,10 @@ def check_message(text: str, what: str = "the message", max_chars: int = MAX_MES
         if unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS:
             raise InvalidArgumentError(f"{what} holds a control character (U+{ord(ch):04X} at position {i}); send plain text")
     return text
+
+
+def clean_message(text: str) -> str:
+    """Text from outside that cannot be refused to its writer (an e-mail reply): control
+    characters and bidirectional overrides removed (a tab and line breaks stay, as `\n`)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return "".join(ch for ch in text if ch in "\n\t" or not (unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS))
