@@ -35,7 +35,8 @@ def main() -> None:
 
     from backoffice.context import Context
     from backoffice.index.generate import generate_index
-    from backoffice.partners.ingest import ingest
+    from backoffice.partners.ingest import MAX_REPORT_FILES, ingest
+    from backoffice.partners.ledger import Ledger, VersionRef
     from backoffice.records.concept import ConceptRecord, ResourceSummary, VersionRecord
     from backoffice.settings import Settings
     from backoffice.storage.base import Storage
@@ -64,25 +65,31 @@ def main() -> None:
         list(pool.map(seed, ids))
     generate_index(ctx, full=True)
     total = 0
-    folders: dict[str, Path] = {}
+    folders: dict[str, list[Path]] = {}
+    per_hand_in = MAX_REPORT_FILES // 2  # concepts per hand-in (2 reports each): within the hand-in limit
     for k, p in enumerate(partners):
-        folder = tmp / "reports" / p.id
+        # the versions were sent to the partner (only those may be reported on)
+        Ledger(ctx.storage, p.id).append("dispatched", [VersionRef(cid, v, SHA) for cid in ids for v in ("1.0", "2.0")])
         for i, cid in enumerate(ids):
             for j, v in enumerate(("1.0", "2.0")):
-                f = folder / cid / v / f"{p.tool_name}_1.0.0.json"
+                f = tmp / "reports" / p.id / str(i // per_hand_in) / cid / v / f"{p.tool_name}_1.0.0.json"
                 f.parent.mkdir(parents=True, exist_ok=True)
                 status = "failed" if (i + j + k) % 4 == 0 else "passed"  # a quarter fail
                 f.write_text(json.dumps({"status": status, "error": None if status == "passed" else "could not open",
                                          "details": {"log": "x" * 200}, "links": [f"{p.id}/{p.id}"], "rdf_sha256": SHA}))
                 total += 1
-        folders[p.id] = folder
+        folders[p.id] = sorted((tmp / "reports" / p.id).iterdir())
     print(f"{len(ids)} concepts x 2 versions, {len(partners)} partners: {total} reports ({'S3 on moto' if args.s3 else 'local folder'})")
 
     started = time.perf_counter()
     for p in partners:
         t0 = time.perf_counter()
-        result = ingest(ctx, p.id, [str(folders[p.id])])
-        print(f"  ingest {p.id}: {len(result.accepted)} reports, {len(result.versions)} versions conflated in {time.perf_counter() - t0:.1f} s")
+        accepted = conflated = 0
+        for folder in folders[p.id]:  # one `ingest-reports` call per hand-in
+            result = ingest(ctx, p.id, [str(folder)])
+            accepted, conflated = accepted + len(result.accepted), conflated + len(result.versions)
+        print(f"  ingest {p.id}: {accepted} reports in {len(folders[p.id])} hand-ins, {conflated} versions conflated"
+              f" in {time.perf_counter() - t0:.1f} s")
     ingest_s = time.perf_counter() - started
     print(f"ingest + conflate {total} reports: {ingest_s:.1f} s ({1000 * ingest_s / total:.2f} ms per report)")
 
