@@ -23,9 +23,9 @@ def register(app: typer.Typer) -> None:
 
 def run_test(
     concept_id: str = testing_options.CONCEPT_ID,
+    out: Path = typer.Option(..., "--out", help="Write the hand-over (JSON) here, for `backoffice store-test-result`."),
     which: str = testing_options.WHICH,
     weight_format: str | None = testing_options.WEIGHT_FORMAT,
-    out: Path = typer.Option(..., "--out", help="Write the hand-over (JSON) here, for `backoffice store-test-result`."),
     env_manager: EnvManagerName = testing_options.ENV_MANAGER,
     env_prefix: Path | None = testing_options.ENV_PREFIX,
     timeout: float = testing_options.TIMEOUT,
