@@ -125,3 +125,9 @@ class ReportRejectedError(BackofficeError):
     """A compatibility report that cannot be accepted (format, size, partner, version, sha256)."""
 
     exit_code = 15
+
+
+class ImportSourceError(BackofficeError):
+    """A collection to import cannot be read (no index.json, not JSON, not the running format)."""
+
+    exit_code = 16

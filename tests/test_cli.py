@@ -43,6 +43,8 @@ def test_help_lists_the_pipeline(run_cli: RunCli) -> None:
         (["stage", "ftp://example.org/x.zip"], 10, "only http(s) URLs"),
         (["publish", "affable-shark", "--reviewer", "github|1"], 4, "does not exist"),
         (["backup", "affable-shark"], 4, "does not exist"),  # also when Zenodo is not set up
+        (["diff", "affable-shark"], 4, "concept 'affable-shark' does not exist"),
+        (["diff", "affable-shark", "../x"], 14, "'../x' is neither `draft` nor a version"),
         (["generate-collection-json", "--mode", "everything"], 14, "--mode must be all, published or draft, not 'everything'"),
         (["validate-format", "affable-shark", "../../etc"], 14, "'../../etc' is neither `draft` nor a version"),
         (["test", "affable-shark", "draft", "onnx", "--env-manager", "docker"], 14, "--env-manager must be current, venv or micromamba"),
@@ -72,6 +74,9 @@ def test_readme_main_job(tmp_path: Path, run_cli: RunCli, settings_factory: Any)
     r = run_cli(["demo"], settings=settings_factory())
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     assert "test onnx: passed" in r.stdout and "publish (as github|10000001): version 1.0" in r.stdout
+    assert "weight safety scan (picklescan " in r.stdout and "): passed; " in r.stdout  # before the tests
+    assert r.stdout.index("weight safety scan") < r.stdout.index("test onnx:")
+    assert "onnx: protobuf graph of ONNX operators: cannot carry Python code." in r.stdout
     assert "backup: skipped (no Zenodo URL or token" in r.stdout  # the README says how to turn it on
     collection = json.loads((tmp_path / "store" / "collection.json").read_text())
     (entry,) = collection["collection"]

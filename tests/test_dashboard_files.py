@@ -78,7 +78,11 @@ def test_plan_detail_is_compact_and_complete() -> None:
     assert detail["log"] == [{"time": detail["log"][0]["time"], "step": "stage", "actor": "github|1", "subject": "draft",
                               "run_url": "https://ci.example/run/1", "message": "staged"}]
     assert detail["chat"][0]["text"] == "hello" and detail["versions"][0]["doi"] == "10.5281/zenodo.1"
-    assert len(json.dumps(detail)) < 5000  # log details and long reasons are not copied
+    # a second version: verdicts against version 1.0's (no diff kept: the draft was staged without one)
+    assert d["changes"]["old"] == "1.0" and d["changes"]["fields"] is None
+    assert {v["report"]: (v["old"], v["new"]) for v in d["changes"]["verdicts"]}["x"] == ("passed", None)
+    assert d["weight_scan"] is None
+    assert len(json.dumps(detail)) < 6000  # log details (10 kB) and long reasons (5 kB) are not copied
 
 
 def test_reasons() -> None:

@@ -43,6 +43,7 @@ from backoffice.errors import (
 )
 from backoffice.ids import split_id
 from backoffice.records import keys
+from backoffice.records.manifest import read_manifest
 from backoffice.records.status import DraftStatus
 from backoffice.stage.stage import StageResult
 from backoffice.storage.local import LocalStorage
@@ -85,9 +86,14 @@ def test_stage_model_from_http_url(ctx: Context, packages: dict[str, Path], file
     assert stored == zip_names(packages["model"])
     assert result.files == len(stored)
     for key in all_keys(ctx.storage):
-        assert key == keys.concept_doc(cid) or key.startswith(prefix) or key.startswith(keys.log_prefix(cid)), key
+        assert key in (keys.concept_doc(cid), keys.files_manifest(prefix)) or key.startswith(prefix) \
+            or key.startswith(keys.log_prefix(cid)), key
 
+    manifest = read_manifest(ctx.storage, prefix)  # every file with size and sha256, hashed while unpacking
+    assert manifest is not None and {f.name for f in manifest.files} == stored
     with zipfile.ZipFile(packages["model"]) as zf:
+        onnx = manifest.by_name()["weights.onnx"]
+        assert (onnx.size, onnx.sha256) == (len(zf.read("weights.onnx")), hashlib.sha256(zf.read("weights.onnx")).hexdigest())
         assert ctx.storage.get_bytes(prefix + "weights.onnx") == zf.read("weights.onnx")
         assert ctx.storage.get_bytes(prefix + "cover.png") == zf.read("cover.png")
         assert result.bytes == sum(i.file_size for i in zf.infolist())

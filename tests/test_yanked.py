@@ -147,3 +147,36 @@ def test_status_shows_yanked_and_downloads(served: tuple[Context, str], run_cli:
     assert r.returncode == 0, r.stderr
     assert f"3: published, DOI 10.5281/zenodo.903" in r.stdout and f"YANKED ({REASON})" in r.stdout
     assert "downloads: 4 (0 legacy, 4 counted to 2026-03-01)" in r.stdout and "0: published" in r.stdout and "BLOCKED" in r.stdout
+
+
+def test_the_descriptions_own_id_never_resolves_to_a_yanked_version() -> None:
+    """An uploaded rdf's `id` (here the running collection's `bioimage-io/<nickname>`) is a name of
+    the concept, like the concept id: it must skip a yanked version as the concept id does."""
+    from backoffice.config.collection_config import load_collection_config
+    from backoffice.index.plan import plan_entry
+    from backoffice_fixtures import REPO
+
+    declared = ResourceSummary(declared_id="bioimage-io/affable-shark")
+    record = ConceptRecord(id=CID, type="model", versions={
+        v: VersionRecord(version=v, rdf_sha256=f"sha-{v}", summary=declared) for v in ("1", "2")})
+    config = load_collection_config(REPO / "bioimageio_collection_config.json")
+    decl = CurationDecl.model_validate({"yanked_versions": [{"version": "2", "reason": "broken"}]})
+    _, ids = plan_entry(record, decl, config, lambda k: "http://x/" + k)
+    assert ids[CID].sha256 == ids["bioimage-io/affable-shark"].sha256 == "sha-1"
+    assert ids[f"{CID}/2"].sha256 == "sha-2"
+    decl_all = CurationDecl.model_validate({"yanked_versions": [{"version": v, "reason": "broken"} for v in ("1", "2")]})
+    assert set(plan_entry(record, decl_all, config, lambda k: "http://x/" + k)[1]) == {f"{CID}/1", f"{CID}/2"}
+
+
+def test_a_yank_of_a_version_never_published_is_warned(caplog: pytest.LogCaptureFixture) -> None:
+    """`version: v2` where the versions are `1`, `2`: nothing is yanked, and the reviewer must hear it."""
+    from backoffice.config.collection_config import load_collection_config
+    from backoffice.index.plan import plan_entry
+    from backoffice_fixtures import REPO
+
+    record = ConceptRecord(id=CID, type="model", versions={v: VersionRecord(version=v, rdf_sha256=f"sha-{v}") for v in ("1", "2")})
+    decl = CurationDecl.model_validate({"yanked_versions": [{"version": "v2", "reason": "broken"}]})
+    with caplog.at_level("WARNING", logger="backoffice"):
+        _, ids = plan_entry(record, decl, load_collection_config(REPO / "bioimageio_collection_config.json"), lambda k: "http://x/" + k)
+    assert ids[CID].sha256 == "sha-2"
+    assert f"collection/{CID}.yaml yanks version 'v2', which {CID} has not published" in caplog.text and "published: 1, 2" in caplog.text

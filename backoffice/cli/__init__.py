@@ -15,6 +15,7 @@ from . import (
     env_cmds,
     gh_cmds,
     handover_cmds,
+    import_cmds,
     info_cmds,
     mail_cmds,
     partner_cmds,
@@ -51,6 +52,7 @@ backup_cmds.register(app)
 partner_cmds.register(app)
 mail_cmds.register(app)
 handover_cmds.register(app)
+import_cmds.register(app)
 downloads_cmds.register(app)
 
 

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
 
 from ..errors import ConfigError
+from .choices import draft_or_version
 from .common import console, make_context
+
+if TYPE_CHECKING:
+    from ..records.imported import LegacyVersion
 
 
 def register(app: typer.Typer) -> None:
     app.command("settings")(show_settings)
     app.command("check-config")(check_config)
     app.command("status")(status)
+    app.command("diff")(diff)
 
 
 def show_settings() -> None:
@@ -63,6 +69,10 @@ def status(
     console.print(f"[bold]{record.id}[/bold] ({record.type}); owners: {', '.join(record.owners) or '-'}")
     if record.concept_doi:
         console.print(f"concept DOI: {record.concept_doi}")
+    if record.legacy is not None:
+        count = f"; {record.downloads.legacy} downloads there" if record.downloads and record.downloads.legacy else ""
+        console.print(f"imported from {record.legacy.source} at {record.legacy.imported:%Y-%m-%d %H:%M}; "
+                      f"old ids: {', '.join(record.legacy.ids) or '-'}{count}")
     if record.staging:
         console.print(f"upload in progress: {record.staging.status.value} since {record.staging.started:%Y-%m-%d %H:%M}")
     if record.draft:
@@ -72,6 +82,11 @@ def status(
             f"draft: [bold]{d.status.value}[/bold] (version {d.summary.version or '?'}, uploader {d.uploader or '-'}, "
             f"updated {d.updated:%Y-%m-%d %H:%M}); tests: {tests}"
         )
+        if d.weight_scan is not None:
+            console.print(f"weight scan: {d.weight_scan.status} ({d.weight_scan.scanner})", markup=False)
+        if d.changes is not None:
+            console.print(f"changes since {d.changes.old}: {len(d.changes.fields)} fields, {len(d.changes.files)} files"
+                          f" (`backoffice diff {record.id}`)", markup=False)
     else:
         console.print("draft: none")
     if record.downloads:
@@ -86,9 +101,42 @@ def status(
             doi = f", DOI {rec.doi}" if rec.doi else ""
             downloads = f", {record.downloads.versions.get(v, 0)} downloads" if record.downloads and record.downloads.until else ""
             console.print(f"  {v}: {rec.status.value}{doi}, published {rec.published:%Y-%m-%d}{downloads}{blocked}")
+            if rec.legacy is not None:
+                _print_imported(rec.legacy)
     else:
         console.print("published versions: none")
     if entries:
         console.print(f"last {len(entries)} log entries:")
         for e in entries:
             console.print(f"  {e.timestamp:%Y-%m-%d %H:%M:%S} {e.subject} {e.step} by {e.actor}: {e.message}")
+
+
+def diff(
+    concept_id: str = typer.Argument(..., help="Concept id."),
+    old: str | None = typer.Argument(None, help="`draft` or a version (default: the latest published version).",
+                                     parser=draft_or_version),
+    new: str | None = typer.Argument(None, help="`draft` or a version (default: the draft).", parser=draft_or_version),
+    as_json: bool = typer.Option(False, "--json", help="Print the diff as JSON."),
+) -> None:
+    """What changed from one version to another: the description field by field, the files
+    (added, removed, changed: size and sha256) and the verdicts."""
+    from ..records.changes import diff_lines
+    from ..records.snapshot import diff_of
+
+    ctx = make_context()
+    result = diff_of(ctx.storage, ctx.concepts, concept_id, old, new)
+    if as_json:
+        console.print_json(result.model_dump_json())
+        return
+    console.print(f"{concept_id}: ", end="", markup=False)
+    for line in diff_lines(result):
+        console.print(line, markup=False, highlight=False)
+
+
+def _print_imported(legacy: LegacyVersion) -> None:
+    rdf = "the upstream rdf" if legacy.rdf_exact else "rdf written from the upstream rdf_content (upstream file not fetched)"
+    console.print(f"    imported: {rdf}, upstream sha256 {legacy.source_sha256[:12]}…")
+    if legacy.remote_files:
+        console.print(f"    [yellow]{len(legacy.remote_files)} files remote[/yellow] (a run of import-collection with files mirrors them):")
+        for name, f in legacy.remote_files.items():
+            console.print(f"      {name}: {f.reason} ({f.url})")

@@ -11,7 +11,7 @@ import typer
 from ..errors import ValidationFailedError
 from ..gh_actions import append_summary, set_outputs
 from ..index.modes import Mode
-from ..log import in_github_actions
+from ..log import in_github_actions, logger
 from .choices import WHICH_HELP, choice_of, draft_or_version
 from .common import console, make_context
 
@@ -50,6 +50,7 @@ def validate_format(
             draft_token=result.target.draft_token, tool="bioimageio.spec", status=_verdict(result.status),
             summary=ToolSummary.model_validate(result.summary), markdown=result.markdown[:1_000_000],
             dynamic_formats=result.dynamic_formats, static_only_formats=result.static_only_formats,
+            weight_scan=result.weight_scan,
         ), handover_out)
     set_outputs({
         "dynamic_test_cases": json.dumps(result.matrix),
@@ -60,6 +61,16 @@ def validate_format(
     append_summary(result.markdown)
     if not in_github_actions():
         console.print(result.markdown, markup=False)
+    if result.weight_scan is not None:
+        from ..records.weight_scan import scan_lines
+
+        for line in scan_lines(result.weight_scan):
+            console.print(line, markup=False)
+        if in_github_actions():  # annotations on the run: the reviewer and the uploader see them first
+            for where, g in result.weight_scan.found("dangerous"):
+                logger.error("weight safety scan: %s imports the dangerous global %s", where, g.dotted)
+            for where, g in result.weight_scan.found("unusual"):
+                logger.warning("weight safety scan: %s imports the unusual global %s", where, g.dotted)
     console.print(
         f"{concept_id} {which}: static validation {result.status}; dynamic tests: "
         f"{', '.join(result.dynamic_formats) or 'none'}"

@@ -18,7 +18,9 @@ from ..dynamic.run import run_weight_format_test
 from ..errors import BackupIncompleteError, ConfigError
 from ..index.generate import generate_index
 from ..partners.ingest import ingest
+from ..partners.ledger import Ledger, VersionRef
 from ..records import keys
+from ..records.weight_scan import WeightScan, scan_lines
 from ..review.steps import publish_step
 from ..stage.stage import stage
 from ..validate.static import validate_format
@@ -48,6 +50,7 @@ def run_demo(ctx: Context, say: Callable[[str], None], *, version: str = "1.0") 
     say(f"stage: draft of {cid} version {staged.version} ({staged.files} files)")
     static = validate_format(ctx, cid, "draft")
     say(f"validate-format: {static.status}; test matrix: {', '.join(static.dynamic_formats) or 'none'}")
+    _say_scan(static.weight_scan, say)
     for wf in static.dynamic_formats:
         outcome = run_weight_format_test(ctx, cid, "draft", wf, current_env())
         say(f"test {wf}: {outcome.status}" + (f" ({outcome.first_error})" if outcome.first_error else ""))
@@ -75,6 +78,12 @@ def run_demo(ctx: Context, say: Callable[[str], None], *, version: str = "1.0") 
 
 
 
+def _say_scan(scan: WeightScan | None, say: Callable[[str], None]) -> None:
+    """The weight safety scan of the draft (made by validate-format, before any test loads a weight)."""
+    for line in scan_lines(scan) if scan is not None else ["weight safety scan: not run"]:
+        say(line)
+
+
 DEMO_PARTNER_REPORT = {"status": "passed", "error": None, "details": "opened and ran in the partner's tool",
                        "links": ["ilastik/ilastik"], "badge": None, "tool": "ilastik"}
 """A report as a partner's check writes it (the format of the running bioimage.io collection)."""
@@ -88,6 +97,8 @@ def _partner_report(ctx: Context, cid: str, version: str, say: Callable[[str], N
     if partner is None:
         say("no partner checks models: no partner report")
         return
+    if partner.dispatch is not None:  # the partner accepts reports only on versions sent to it: the demo plays the dispatch
+        Ledger(ctx.storage, partner.id).append("dispatched", [VersionRef(cid, version)], note="backoffice demo")
     with tempfile.TemporaryDirectory(prefix="backoffice-demo-report-") as tmp:
         report = Path(tmp) / cid / version / f"{partner.tool_name}_1.4.1.json"
         report.parent.mkdir(parents=True)

@@ -6,11 +6,13 @@ index files are not. The catalog is made from the concept documents before count
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..records import keys
-from ..records.concept import ConceptRecord
+from ..records.concept import ConceptRecord, VersionRecord
+from ..resource_types import has_weights
 
 WEIGHT_SUFFIXES: tuple[str, ...] = (".pt", ".pth", ".onnx", ".h5", ".hdf5", ".keras", ".pb", ".ckpt", ".safetensors", ".zip")
 """Weights files by name, for versions published before their weight file names were recorded."""
@@ -46,12 +48,27 @@ class Catalog:
         return (cid, version) if name in weights else None
 
 
+def _clean(name: str) -> str:
+    """A file name as its key under `files/` has it (`./weights.pt` is `weights.pt`)."""
+    return posixpath.normpath(name).lstrip("/")
+
+
+def weights_of(rtype: str, v: VersionRecord) -> frozenset[str] | None:
+    """The weights files of a published version (None: not recorded; told by suffix).
+
+    The names come from the uploaded description, so they are checked: a type without
+    weights has none, and the description, covers, thumbnails, documentation and icon are
+    never weights, whatever the description says (else a crafted `weights: ...: source:
+    cover.png` would make every website card's read a download)."""
+    s = v.summary
+    if not has_weights(rtype):
+        return frozenset()
+    if not s.weight_files:
+        return None
+    shown = {_clean(n) for n in (v.rdf_name, *s.covers, *s.thumbnails, *s.thumbnails.values(), s.documentation, s.icon) if n}
+    return frozenset(n for n in map(_clean, s.weight_files) if n not in shown)
+
+
 def catalog_of(records: Iterable[ConceptRecord], prefix: str) -> Catalog:
     """The catalog of these concepts' published versions."""
-    return Catalog(
-        prefix=prefix,
-        versions={
-            r.id: {v.version: frozenset(v.summary.weight_files) if v.summary.weight_files else None for v in r.versions.values()}
-            for r in records
-        },
-    )
+    return Catalog(prefix=prefix, versions={r.id: {v.version: weights_of(r.type, v) for v in r.versions.values()} for r in records})

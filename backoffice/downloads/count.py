@@ -15,6 +15,7 @@ import hmac
 import json
 import time
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from ..context import Context
 from ..errors import BackofficeError, ConfigError, ConflictError, StorageError
@@ -28,10 +29,11 @@ from .catalog import Catalog, catalog_of
 from .logline import parse_line
 from .publish import publish_counts
 from .sources import LogObject, iter_lines, resolve_sources
-from .tally import OUTCOMES, Tally
+from .tally import FORMAT, OUTCOMES, Tally
 
 DOWNLOAD_STATUSES = frozenset({200, 206})
-GET_OBJECT = "REST.GET.OBJECT"
+GET_OBJECT = frozenset({"REST.GET.OBJECT", "WEBSITE.GET.OBJECT"})
+"""Reads of an object, through the REST API or the bucket's static website endpoint."""
 
 
 @dataclass
@@ -66,7 +68,7 @@ class LineCounter:
             return "malformed"
         if line.bucket != self.bucket:
             return "other_bucket"
-        if line.operation != GET_OBJECT:
+        if line.operation not in GET_OBJECT:
             return "other_request"
         target = self.catalog.download_of(line.key)
         if target is None:
@@ -111,7 +113,14 @@ class StateStore:
             data, self.etag = self.storage.get(keys.DOWNLOADS_STATE)
         except ObjectNotFound:
             return Tally()
-        return Tally.load(json.loads(data))
+        try:
+            raw: Any = json.loads(data)
+            if not isinstance(raw, dict) or cast(dict[str, Any], raw).get("format") != FORMAT:
+                raise ValueError(f"not a format {FORMAT} state")
+            return Tally.load(cast(dict[str, Any], raw))
+        except (ValueError, TypeError, KeyError, AttributeError) as e:
+            raise StorageError(f"{keys.DOWNLOADS_STATE} is unreadable ({e}); nothing was counted — restore it from a backup "
+                               "or a bucket version before counting again") from None
 
     def commit(self, tally: Tally) -> None:
         data = json.dumps(tally.dump(), separators=(",", ":")).encode()

@@ -1,6 +1,6 @@
 """Where access logs are read from: local files or folders, or an S3 prefix
 (`s3://<bucket>/<prefix>`, with the S3 settings' endpoint and keys). Log objects are
-read as streams of lines, in key order."""
+read as streams of lines, oldest first."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from ..errors import NotFoundError
+from ..errors import ConfigError, NotFoundError
 from ..settings import Settings
 from ..storage.base import Storage
+from .tally import stamp_of
 
 MAX_LINE = 1024 * 1024
 """Longer lines are cut (and then fail to parse: counted as malformed)."""
@@ -76,11 +77,29 @@ def _s3(settings: Settings, url: str) -> list[LogObject]:
     return [LogObject(name=f"s3://{bucket}/{k}", open=lambda k=k: storage.open(k)) for k in found]
 
 
+def check_private(settings: Settings, source: str) -> None:
+    """Refuse logs inside the collection's own storage: its keys are public (served under the
+    bucket URL), and access logs hold every requester's address."""
+    if source.startswith("s3://"):
+        inside = source[len("s3://"):].partition("/")[0] == settings.s3_bucket
+    else:
+        root, path = settings.local_root.resolve(), Path(source).resolve()
+        inside = settings.storage == "local" and (path == root or root in path.parents)
+    if inside:
+        raise ConfigError(f"access logs at {source} are inside the collection's public storage, where every requester's "
+                          "address would be readable: deliver them to a private log bucket")
+
+
 def resolve_sources(settings: Settings, sources: list[str]) -> list[LogObject]:
-    """Every log object of the given sources, sorted by name (duplicates once).
+    """Every log object of the given sources, oldest first (duplicates once): by the date in
+    an AWS-style name, then by name. Across several sources or dated folders, name order
+    could read a newer object before an older one, and the ledger's watermark (see
+    `tally.py`) would then pass over the older one unread.
     A source that names nothing is an error before anything is read."""
     out: dict[str, LogObject] = {}
     for source in sources:
+        check_private(settings, source)
+    for source in sources:
         objects = _s3(settings, source) if source.startswith("s3://") else _local(Path(source))
         out.update((o.name, o) for o in objects)
-    return [out[name] for name in sorted(out)]
+    return [out[name] for name in sorted(out, key=lambda n: (stamp_of(n) or "", n))]

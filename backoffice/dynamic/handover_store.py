@@ -43,7 +43,7 @@ def store_handover(ctx: Context, concept_id: str, which: str, handover: Handover
         if not set(handover.dynamic_formats) <= declared:
             raise InvalidArgumentError("the hand-over plans tests of weight formats the description does not have")
         result = StaticResult(target, handover.summary.status, spec_report(spec_version()), handover.markdown, summary,
-                              list(handover.dynamic_formats), list(handover.static_only_formats))
+                              list(handover.dynamic_formats), list(handover.static_only_formats), handover.weight_scan)
         record_validation(ctx, result, actor)
         return Stored(result.report_name, handover.status, first_error(summary) if handover.status == "failed" else None)
     wf = handover.weight_format

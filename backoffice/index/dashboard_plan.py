@@ -13,7 +13,9 @@ from datetime import datetime
 from typing import Any, cast
 
 from ..records import keys
-from ..records.concept import ConceptRecord, ReportBrief
+from ..records.changes import verdict_changes
+from ..records.concept import ConceptRecord, DraftRecord, ReportBrief, VersionRecord
+from ..records.weight_scan import WeightScan
 from ..records.journal import ChatMessage, LogEntry
 
 UrlOf = Callable[[str], str]
@@ -121,6 +123,31 @@ def _time(value: datetime) -> str:
     return value.isoformat()
 
 
+def _scan(scan: WeightScan | None) -> dict[str, Any] | None:
+    """The weight safety scan: verdict, files with their dangerous and unusual globals, the formats' notes."""
+    if scan is None:
+        return None
+    return {
+        "scanner": scan.scanner, "status": scan.status, "checked": scan.checked, "formats": scan.formats,
+        "files": [{"file": f.file, "kind": f.kind, "weight_format": f.weight_format, "problem": f.problem, "error": f.error,
+                   "harmless": f.harmless + sum(g.level == "harmless" for g in f.globals),
+                   "flagged": [{"global": g.dotted, "level": g.level, "where": g.where} for g in f.globals if g.level != "harmless"]}
+                  for f in scan.files],
+    }
+
+
+def _changes(draft: DraftRecord, latest: VersionRecord | None) -> dict[str, Any] | None:
+    """What the draft changes against the latest version: the diff kept at staging, verdicts now."""
+    if latest is None:
+        return None
+    old = {n: b.status for n, b in latest.tests.items()}
+    new = {n: b.status for n, b in draft.tests.items()}
+    diff: dict[str, Any] = (draft.changes.model_dump(mode="json") if draft.changes is not None
+                            else {"old": latest.version, "fields": None, "files": None})
+    diff["verdicts"] = [v.model_dump(mode="json") for v in verdict_changes(old, new)]
+    return diff
+
+
 def plan_detail(
     record: ConceptRecord,
     *,
@@ -152,13 +179,15 @@ def plan_detail(
             "thumbnails": {url_of(files + c): url_of(files + t) for c, t in s.thumbnails.items()},
             "warnings": [clip(w) for w in d.warnings],
             "expected_tests": d.expected_tests,
+            "weight_scan": _scan(d.weight_scan),
+            "changes": _changes(d, list(record.versions.values())[-1] if record.versions else None),
             **_tests(d.tests, draft_reports, keys.draft_reports(record.id, d.token), url_of),
         }
     versions: list[dict[str, Any]] = []
     for i, v in enumerate(reversed(list(record.versions.values()))):
         entry: dict[str, Any] = {
             "version": v.version, "status": v.status.value, "published": _time(v.published),
-            "published_by": v.published_by, "doi": v.doi,
+            "published_by": v.published_by, "doi": v.doi, "weight_scan": _scan(v.weight_scan),
         }
         if i == 0:
             entry.update(_tests(v.tests, version_reports, keys.version_reports(record.id, v.version), url_of))

@@ -9,6 +9,7 @@ from typing import Any
 from ..config.collection_config import CollectionConfig
 from ..config.curation import CurationDecl
 from ..ids import emoji_of
+from ..log import logger
 from ..records import keys
 from ..records.concept import ConceptRecord, ReportBrief, VersionRecord
 from ..records.scoring import Compatibility as CompatBrief
@@ -117,6 +118,10 @@ def plan_entry(
 ) -> tuple[CollectionEntry | None, dict[str, IdMapEntry]]:
     """The collection entry and id-map entries of one concept (None if nothing is listed)."""
     listed = [v for v in record.versions.values() if not decl.is_blocked(v.version)]
+    for y in decl.yanked_versions:
+        if y.version not in record.versions:  # a typo would leave the bad version "latest" without a word
+            logger.warning("collection/%s.yaml yanks version '%s', which %s has not published: nothing is yanked by it "
+                           "(published: %s)", record.id, y.version, record.id, ", ".join(record.versions) or "none")
     if not listed:
         return None, {}
     usable = [v for v in listed if decl.yank_reason(v.version) is None]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
 from typing import Any
 
 from ..config.collection_config import CollectionConfig, Partner
@@ -15,6 +16,7 @@ from ..config.curation import CurationDecl
 from ..log import logger
 from ..records import keys
 from ..records.concept import ConceptRecord, VersionRecord
+from ..records.imported import LegacyConcept
 from .models import (
     Author,
     LinkBadge,
@@ -42,6 +44,9 @@ def authors(given: list[Any], details: list[Any]) -> list[Author]:
     return [Author(name=str(n)) for n in given]
 
 
+_NOT_IMPORTED = LegacyConcept(source="", imported=datetime(1970, 1, 1, tzinfo=timezone.utc))
+
+
 def download_count(record: ConceptRecord, decl: CurationDecl) -> int | None:
     """The earlier collection's count (imported into the record, else declared) plus the
     downloads counted from the access logs; None when neither is known."""
@@ -57,8 +62,9 @@ def website_fields(record: ConceptRecord, latest: VersionRecord, decl: CurationD
     s = latest.summary
     files = keys.version_files(record.id, latest.version)
     email = latest.uploader if latest.uploader and "@" in latest.uploader else s.uploader_email
-    nickname = decl.legacy.nickname or s.nickname
-    if nickname == record.id:
+    imported = record.legacy or _NOT_IMPORTED
+    nickname = decl.legacy.nickname or s.nickname or (record.id if record.legacy else None)
+    if nickname == record.id and not record.legacy:
         nickname = None
     return {
         "uploader": Uploader(id=latest.uploader, email=email, name=s.uploader_name)
@@ -72,7 +78,7 @@ def website_fields(record: ConceptRecord, latest: VersionRecord, decl: CurationD
         "download_count": download_count(record, decl),
         "downloads_by_tool": dict(record.downloads.tools) if record.downloads else {},
         "nickname": nickname,
-        "nickname_icon": (decl.legacy.nickname_icon or s.nickname_icon) if nickname else None,
+        "nickname_icon": (decl.legacy.nickname_icon or s.nickname_icon or imported.nickname_icon) if nickname else None,
     }
 
 
@@ -85,7 +91,7 @@ def plan_aliases(record: ConceptRecord, listed: list[VersionRecord], decl: Curat
 
     From weakest to strongest (a stronger one takes an alias a weaker one gave): the
     description's own `id` where it differs from the concept id and is not a DOI (newer
-    versions over older), legacy ids and the legacy nickname declared in `collection/` (-> latest), the concept DOI (-> latest),
+    versions over older, yanked ones never), legacy ids and the legacy nickname declared in `collection/` (-> latest), the concept DOI (-> latest),
     each version DOI (-> that version). Whether an alias may shadow another concept is
     decided in `assemble` (never). `latest` is what the concept-level aliases give (default:
     the newest listed version; None: nothing, every version being yanked).
@@ -94,16 +100,22 @@ def plan_aliases(record: ConceptRecord, listed: list[VersionRecord], decl: Curat
         latest = listed[-1].version
     out: dict[str, str] = {}
     for v in listed:
+        if decl.yank_reason(v.version) is not None:
+            continue  # a yanked version is never what a name of the concept gives, the description's own `id` included
         d = v.summary.declared_id
         # an upload may not claim a DOI (it could be another concept's): DOIs come from the
         # records (the Zenodo backup) and from reviewers' `legacy.ids` only
         if d and d != record.id and not d.startswith(record.id + "/") and not DOI.match(d):
             out[d] = v.version
-    for alias in (*decl.legacy.ids, decl.legacy.nickname):  # declared by reviewers, not by the upload
+    imported = record.legacy.ids if record.legacy else []
+    for alias in (*imported, *decl.legacy.ids, decl.legacy.nickname):  # declared by reviewers or imported, not by the upload
         if alias and alias != record.id and latest:
             out[alias] = latest
     if record.concept_doi and latest:
         out[record.concept_doi] = latest
+    for v in listed:
+        for old in v.legacy.ids if v.legacy else ():  # older GitOps-era record DOIs -> this version
+            out[old] = v.version
     for v in listed:
         if v.doi:
             out[v.doi] = v.version
@@ -166,7 +178,8 @@ def versions_file(e: dict[str, Any] | None) -> dict[str, Any]:
 
 def merge_id_maps(ids: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """id_map.json from per-concept ids. Real ids (`<concept>`, `<concept>/<version>`) always win:
-    an alias equal to a concept id (listed or not) or of the form `<concept>/...` is dropped;
+    an alias equal to a concept id (listed or not), of the form `<concept>/...`, or naming
+    another concept in any part (`bioimage-io/<other concept>`) is dropped;
     an alias claimed by two concepts goes to the one whose id sorts first."""
     id_map: dict[str, Any] = {}
     aliases: list[tuple[str, str, Any]] = []
@@ -177,7 +190,9 @@ def merge_id_maps(ids: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
             else:
                 aliases.append((c, k, v))
     for c, k, v in aliases:
-        if k in ids or k.split("/", 1)[0] in ids or k in id_map:
+        # an alias naming another concept in any part (`bioimage-io/<other concept>`, the running
+        # collection's form) is that concept's name: an upload's own `id` must not take it
+        if k in ids or any(part in ids and part != c for part in k.split("/")) or k.split("/", 1)[0] in ids or k in id_map:
             logger.warning("id_map: alias '%s' of '%s' is not used: '%s' is taken already", k, c, k)
             continue
         id_map[k] = v

@@ -22,9 +22,12 @@ from ..errors import ConflictError, NotFoundError
 from ..resource_types import ResourceType
 from ..storage.base import ObjectNotFound, PreconditionFailed, Storage
 from . import keys
+from .changes import VersionDiff
+from .imported import LegacyConcept, LegacyVersion
 from .index_inputs import mark_changed
 from .journal import utcnow
 from .scoring import Compatibility
+from .weight_scan import WeightScan
 from .status import DraftStatus, VersionStatus, check_step
 
 T = TypeVar("T")
@@ -149,6 +152,11 @@ class DraftRecord(_Record):
     """Every compatibility report of the draft conflated (scores, tags, reports)."""
     version_assigned: bool = False
     """The description had no `version`: the backoffice gave it `summary.version` (written into its rdf)."""
+    weight_scan: WeightScan | None = None
+    """The weight safety scan of its pickles (made by `validate-format`)."""
+    changes: VersionDiff | None = None
+    """What it changes against the latest published version when it was staged (description and
+    files; clipped). None for a first version."""
 
 
 class VersionRecord(_Record):
@@ -175,6 +183,10 @@ class VersionRecord(_Record):
     """Every compatibility report of the version conflated (scores, tags, reports)."""
     version_assigned: bool = False
     """The description had no `version`: the backoffice gave it this one (written into its rdf)."""
+    weight_scan: WeightScan | None = None
+    """The weight safety scan of its pickles (from its draft, or a later `validate-format`)."""
+    legacy: LegacyVersion | None = None
+    """Set when the version was imported from an earlier collection (upstream sha256, files left remote)."""
 
 
 class DownloadCounts(_Record):
@@ -217,6 +229,8 @@ class ConceptRecord(_Record):
     draft: DraftRecord | None = None
     versions: dict[str, VersionRecord] = Field(default_factory=dict)
     """Published versions in publication order."""
+    legacy: LegacyConcept | None = None
+    """Set when the concept was imported from an earlier collection (old ids, download count, provenance)."""
     downloads: DownloadCounts | None = None
     """Download counts (None: nothing known yet)."""
 
@@ -261,24 +275,28 @@ class ConceptStore:
         except NotFoundError:
             return None
 
-    def create(self, record: ConceptRecord) -> None:
-        """Reserve the id: fails with ConflictError if the concept exists already."""
+    def create(self, record: ConceptRecord, *, marker: str | None = None, mark: bool = True) -> None:
+        """Reserve the id: fails with ConflictError if the concept exists already.
+        `marker`: a fixed name for the index's change marker (a re-run writes the same key);
+        `mark=False`: none (a bulk import drops the index cache instead: the next index run reads everything)."""
         try:
             self.storage.put_bytes(keys.concept_doc(record.id), _dump(record), if_none_match=True)
         except PreconditionFailed:
             raise ConflictError(f"id '{record.id}' is taken already") from None
-        self.mark_changed(record.id)
+        if mark:
+            self.mark_changed(record.id, marker)
 
     def save(self, record: ConceptRecord) -> None:
         """Write a record unconditionally (migrations, benchmarks, repairs)."""
         self.storage.put_bytes(keys.concept_doc(record.id), _dump(record))
         self.mark_changed(record.id)
 
-    def mark_changed(self, concept_id: str) -> None:
+    def mark_changed(self, concept_id: str, marker: str | None = None) -> None:
         """Tell the next index run that this concept changed (written after the change)."""
-        mark_changed(self.storage, concept_id)
+        mark_changed(self.storage, concept_id, marker)
 
-    def update(self, concept_id: str, mutate: Callable[[ConceptRecord], T], *, mark: bool = True) -> T:
+    def update(self, concept_id: str, mutate: Callable[[ConceptRecord], T], *, mark: bool = True,
+               marker: str | None = None) -> T:
         """Apply `mutate` to the current record and store it if nobody changed it meanwhile.
 
         `mutate` may raise to abort (nothing is written); it is re-run on a fresh copy
@@ -297,7 +315,7 @@ class ConceptStore:
                 time.sleep(random.uniform(0, 0.02 * (attempt + 1)))
                 continue
             if mark:
-                self.mark_changed(concept_id)
+                self.mark_changed(concept_id, marker)
             return result
         raise ConflictError(f"concept '{concept_id}' kept changing; gave up after {self.max_attempts} attempts")
 

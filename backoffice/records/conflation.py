@@ -114,6 +114,15 @@ def conflate_reports(storage: Storage, reports_prefix: str, known: Mapping[str, 
     raise PreconditionFailed(f"{summary_key} kept changing; gave up after {MAX_ATTEMPTS} attempts")
 
 
+def conflate_new(storage: Storage, reports_prefix: str, reports: dict[tuple[str, str], ToolReport]) -> Compatibility:
+    """Score the reports of a version not listed anywhere yet (an import writes it before its
+    commit: nobody else writes there) and write its `compatibility.json` as revision 1, so a
+    re-run writes the same bytes."""
+    compat = conflate(reports, revision=1)
+    storage.put_bytes(keys.conflated_summary(reports_prefix), _summary_json(compat, reports), content_type="application/json")
+    return compat
+
+
 def apply_brief(record: ConceptRecord, subject: str, draft_token: str | None, compat: Compatibility) -> None:
     """Put `compat` on the draft/version unless it holds a newer one already."""
     if subject == "draft":

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import InvalidArgumentError
+from .weight_scan import WeightScan
 
 MAX_HANDOVER_BYTES = 4 * 1024 * 1024
 """Largest hand-over file accepted (summaries with tracebacks are far smaller)."""
@@ -93,6 +94,8 @@ class Handover(BaseModel):
     """validate-format: the weight formats that get a dynamic test."""
     static_only_formats: list[str] = Field(default_factory=list[str], max_length=32)
     """validate-format: the weight formats checked statically only."""
+    weight_scan: WeightScan | None = None
+    """validate-format: the weight safety scan (also a detail of `summary`)."""
 
     def summary_data(self) -> dict[str, Any]:
         return self.summary.model_dump(mode="json")
@@ -135,6 +138,10 @@ def parse_handover(path: Path, max_bytes: int = MAX_HANDOVER_BYTES) -> Handover:
         raise InvalidArgumentError(f"{path} is not a valid hand-over ({e.error_count()} problems): {where}: {first['msg']}") from None
     if (handover.status == "failed") != (handover.summary.status == "failed"):
         raise InvalidArgumentError(f"{path}: status '{handover.status}' contradicts the summary's '{handover.summary.status}'")
+    if handover.weight_scan is not None and handover.weight_scan.status == "failed" and handover.status != "failed":
+        raise InvalidArgumentError(f"{path}: the weight scan failed but the validation says '{handover.status}'")
+    if handover.step == "validate-format" and handover.weight_scan is None:
+        raise InvalidArgumentError(f"{path}: a validate-format hand-over without the weight safety scan")
     if handover.subject != "draft" and handover.draft_token is not None:
         raise InvalidArgumentError(f"{path}: a draft token for published version {handover.subject}")
     return handover

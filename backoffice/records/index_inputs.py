@@ -77,14 +77,17 @@ NOT_INPUTS: dict[str, str] = {
     "dirty_prefix": "the change markers of one concept",
     "downloads_json": "daily figures for the website; `count-downloads` puts the totals the index shows on the concept document",
     "checked": "checks a concept id; spells no key",
+    "files_manifest": "the files of a draft or version with their sha256: the concept document carries what the index shows",
+    "import_run": "an import-collection run under way; its concepts are marked when written",
 }
 """Per-concept (or per-partner) keys of `keys.py` the index does not depend on, and why."""
 
 
-def mark_changed(storage: Storage, concept_id: str) -> None:
+def mark_changed(storage: Storage, concept_id: str, marker: str | None = None) -> None:
     """Tell the next index run that an input of this concept changed (call it after the
-    change: a marker before it could be consumed by a run that read the old state)."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ") + "-" + uuid.uuid4().hex[:8]
+    change: a marker before it could be consumed by a run that read the old state).
+    `marker`: the marker's name, where a writer needs a known one (a resumable import)."""
+    stamp = marker or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ") + "-" + uuid.uuid4().hex[:8]
     try:
         storage.put_bytes(keys.dirty_marker(concept_id, stamp), b"")
     except Exception as e:  # the change stands; the next change of the concept or `--full` repairs

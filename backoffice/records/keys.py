@@ -22,8 +22,10 @@ LAYOUT: tuple[KeyDoc, ...] = (
     KeyDoc("concepts/<id>.json", "the concept document: type, owners, upload in progress, current draft, published versions, DOIs, report briefs",
            "every step, by conditional write"),
     KeyDoc("<id>/drafts/<token>/files/...", "files of one upload (the draft points at its token)", "`stage`"),
+    KeyDoc("<id>/drafts/<token>/files.json", "the draft's files with size and sha256", "`stage`"),
     KeyDoc("<id>/drafts/<token>/reports/<name>.json", "full validation / test / partner reports of the draft", "`validate-format`, `test`"),
     KeyDoc("<id>/<version>/files/...", "published files; never change", "`publish`"),
+    KeyDoc("<id>/<version>/files.json", "the published files with size and sha256 (copied with the draft)", "`publish`"),
     KeyDoc("<id>/<version>/package.zip", "the version as one zip, where the collection serves one (reading it counts as a download)", "`publish`"),
     KeyDoc("<id>/<version>/reports/<tool>_<tool_version>.json", "reports of a published version", "`publish`, retests, `ingest-reports`"),
     KeyDoc("<reports>/parts/<tool>_<version>/<part>.json", "one part of our own report (static checks, one weight format)", "`test`, `store-test-result`"),
@@ -42,6 +44,7 @@ LAYOUT: tuple[KeyDoc, ...] = (
            "(`records/index_inputs.py`)", "concept store, log, chat"),
     KeyDoc("dashboard/index.html, app.js, style.css", "the reviewer dashboard (static)", "index generation"),
     KeyDoc("dashboard/details/<id>.json", "compact per-concept details the dashboard loads on demand", "index generation (where due)"),
+    KeyDoc("imports/<digest>.json", "an import-collection run under way (removed when it completes)", "`import-collection`"),
     KeyDoc("downloads/state.json", "download counting: ledger of processed access log objects, counts, hashed requesters of the last 90 days "
            "(`docs/downloads.md`)", "`count-downloads`, written whole by conditional write"),
     KeyDoc("<id>/downloads.json", "a concept's downloads per day (last 90 days), per version and per tool", "`count-downloads`"),
@@ -86,6 +89,11 @@ def draft_files(concept_id: str, token: str) -> str:
 
 def draft_reports(concept_id: str, token: str) -> str:
     return f"{draft_root(concept_id, token)}reports/"
+
+
+def files_manifest(files_prefix: str) -> str:
+    """`files.json` next to a draft's or version's `files/` folder: every file with its size and sha256."""
+    return files_prefix[: -len("files/")] + "files.json"
 
 
 def version_root(concept_id: str, version: str) -> str:
@@ -185,6 +193,12 @@ def partner_ledger(partner_id: str) -> str:
     return f"{PARTNERS_PREFIX}{partner_id}/ledger/"
 
 
+IMPORTS_PREFIX = "imports/"
+
+
+def import_run(digest: str) -> str:
+    """`imports/<digest>.json`: an import under way (its start time; a re-run resumes with it)."""
+    return f"{IMPORTS_PREFIX}{digest}.json"
 DOWNLOADS_STATE = "downloads/state.json"
 """Download counting's state: processed log objects, counts, recent (pseudonymised) requesters."""
 

@@ -101,6 +101,7 @@ def _commit(ctx: Context, cid: str, draft: DraftRecord, version: str, reviewer: 
             compatibility=current.compatibility,
             draft_token=current.token,
             version_assigned=current.version_assigned,
+            weight_scan=current.weight_scan,
         )
         record.draft = None
         return True

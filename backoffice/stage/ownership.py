@@ -34,8 +34,9 @@ def may_upload(ctx: Context, record: ConceptRecord, uploader: str | None) -> boo
 def claim_id(ctx: Context, wanted: str | None, rtype: ResourceType, uploader: str | None) -> tuple[str, bool]:
     """Return (concept id, whether this call reserved it)."""
     if wanted is not None:
-        check_id(ctx.config, wanted, rtype)
         existing = ctx.concepts.find(wanted)
+        if existing is None or existing.legacy is None:  # an imported concept keeps its old id as it is
+            check_id(ctx.config, wanted, rtype)
         if existing is None:
             record = ConceptRecord(id=wanted, type=rtype, owners=[uploader] if uploader else [])
             try:

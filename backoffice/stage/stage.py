@@ -33,6 +33,8 @@ from ..log import logger
 from ..records import keys
 from ..records.concept import ConceptRecord, DraftRecord, StagingRecord
 from ..records.journal import utcnow
+from ..records.manifest import FileEntry, write_manifest
+from ..records.snapshot import changes_since_latest
 from ..records.status import DraftStatus, check_step
 from .fetch import resolve_source
 from .ownership import check_uploader, claim_id
@@ -110,14 +112,22 @@ def stage(
                 files_prefix = keys.draft_files(cid, token)
                 with Progress(TextColumn("unpacking"), BarColumn(), DownloadColumn(), disable=not progress, transient=True) as bar:
                     task = bar.add_task("unpack", total=plan.total_size)
+                    manifest: list[FileEntry] = []
                     for entry in plan.entries:
                         if entry is plan.description:
                             ctx.storage.put_bytes(files_prefix + entry.dest, rdf_bytes, content_type="application/x-yaml")
+                            manifest.append(_entry(entry.dest, rdf_bytes))
                         else:
-                            ctx.storage.put_stream(files_prefix + entry.dest, _ChunkStream(iter_entry_chunks(zf, entry)))
+                            digest = hashlib.sha256()
+                            stream = _ChunkStream(iter_entry_chunks(zf, entry), digest)
+                            ctx.storage.put_stream(files_prefix + entry.dest, stream)
+                            manifest.append(FileEntry(name=entry.dest, size=stream.size, sha256=digest.hexdigest()))
                         bar.update(task, advance=entry.size)
                     for name, png in thumbs.files.items():
                         ctx.storage.put_bytes(files_prefix + name, png, content_type="image/png")
+                        manifest.append(_entry(name, png))
+                    write_manifest(ctx.storage, files_prefix, manifest)
+                changes = changes_since_latest(ctx.storage, ctx.concepts.get(cid), rdf_bytes, manifest)
                 draft = DraftRecord(
                     token=token,
                     status=DraftStatus.UNPACKED,
@@ -128,6 +138,7 @@ def stage(
                     summary=summary,
                     warnings=thumbs.warnings,
                     version_assigned=assigned,
+                    changes=changes,
                 )
                 for warning in thumbs.warnings:
                     ctx.record_step(cid, "stage", f"warning: {warning}", actor=uploader)
@@ -255,19 +266,29 @@ def _abandon(ctx: Context, cid: str, token: str, reserved: bool) -> None:
         logger.warning("cleanup after the failed upload to %s was incomplete: %s", cid, e)
 
 
-class _ChunkStream:
-    """File-like adapter over an iterator of byte chunks."""
+def _entry(name: str, data: bytes) -> FileEntry:
+    return FileEntry(name=name, size=len(data), sha256=hashlib.sha256(data).hexdigest())
 
-    def __init__(self, chunks: Iterator[bytes]) -> None:
+
+class _ChunkStream:
+    """File-like adapter over an iterator of byte chunks (hashing them on the way)."""
+
+    def __init__(self, chunks: Iterator[bytes], digest: Any = None) -> None:
         self._chunks = chunks
         self._buf = b""
+        self._digest = digest
+        self.size = 0
 
     def read(self, n: int = -1) -> bytes:
         while n < 0 or len(self._buf) < n:
             try:
-                self._buf += next(self._chunks)
+                chunk = next(self._chunks)
             except StopIteration:
                 break
+            self._buf += chunk
+            self.size += len(chunk)
+            if self._digest is not None:
+                self._digest.update(chunk)
         if n < 0:
             out, self._buf = self._buf, b""
         else:

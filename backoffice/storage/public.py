@@ -8,10 +8,9 @@ are refused.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from datetime import datetime, timezone
-from typing import BinaryIO, NoReturn
+from typing import BinaryIO, NoReturn, cast
 from urllib.parse import quote
 
 import requests
@@ -88,7 +87,10 @@ class PublicStorage(Storage):
         return data, hashlib.md5(data, usedforsecurity=False).hexdigest()
 
     def open(self, key: str) -> BinaryIO:
-        return io.BytesIO(self.get(key)[0])
+        """The object as a stream (weights can be far larger than `MAX_OBJECT_BYTES`)."""
+        response = self._get(key)
+        response.raw.decode_content = True
+        return cast(BinaryIO, response.raw)
 
     def head(self, key: str) -> ObjectInfo | None:
         try:

@@ -18,7 +18,10 @@ from ..records.report_names import spec_report
 from ..records.reports import store_report
 from ..records.status import DraftStatus, check_step
 from ..records.target import Target, rdf_source, resolve_target
+from ..records.weight_scan import FileScan, WeightScan, assess
 from ..resource_types import dynamic_formats, static_only_formats
+from .pickle_scan import scanner_name
+from .weight_safety import scan_target, with_scan
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,8 @@ class StaticResult:
     """Weight formats that get a dynamic test (the test matrix)."""
     static_only_formats: list[str]
     """Weight formats checked statically only (e.g. tensorflow_js)."""
+    weight_scan: WeightScan | None = None
+    """The weight safety scan (part of `summary` too)."""
 
     @property
     def matrix(self) -> dict[str, list[dict[str, str]]]:
@@ -78,21 +83,31 @@ def check_can_validate(target: Target) -> None:
             check_step(status, DraftStatus.TESTING, what=f"draft of '{target.concept_id}'")
 
 
-def _result(target: Target, status: str, summary: dict[str, Any], markdown: str) -> StaticResult:
+def _checked(ctx: Context, target: Target) -> tuple[str, dict[str, Any], str, WeightScan]:
+    """bioimageio.spec's validation, then the weight safety scan joined in (before any test loads a weight)."""
+    with rdf_source(ctx.storage, target) as rdf:
+        status, summary, markdown = run_spec_validation(rdf)
+    try:
+        scan = scan_target(ctx.storage, target)
+    except Exception as e:  # what cannot be scanned is not passed
+        scan = assess(scanner_name(), [FileScan(file=target.rdf_name, kind="package", error=f"{type(e).__name__}: {e}"[:500])],
+                      target.summary.weight_formats, 0)
+    return (*with_scan(status, summary, markdown, scan), scan)
+
+
+def _result(target: Target, status: str, summary: dict[str, Any], markdown: str, scan: WeightScan | None = None) -> StaticResult:
     rtype, declared = target.record.type, target.summary.weight_formats
     dynamic, static_only = dynamic_formats(rtype, declared), static_only_formats(rtype, declared)
     if status == "failed":
         dynamic = []  # nothing to run; the failed static check is the verdict
-    return StaticResult(target, status, spec_report(spec_version()), markdown, summary, dynamic, static_only)
+    return StaticResult(target, status, spec_report(spec_version()), markdown, summary, dynamic, static_only, scan)
 
 
 def validate_format(ctx: Context, concept_id: str, which: str = "draft", actor: str | None = None) -> StaticResult:
     """Validate and record the result (see `record_validation`)."""
     target = resolve_target(ctx.concepts, concept_id, which)
     check_can_validate(target)
-    with rdf_source(ctx.storage, target) as rdf:
-        status, summary, markdown = run_spec_validation(rdf)
-    result = _result(target, status, summary, markdown)
+    result = _result(target, *_checked(ctx, target))
     record_validation(ctx, result, actor)
     return result
 
@@ -101,9 +116,7 @@ def validate_for_handover(ctx: Context, concept_id: str, which: str = "draft") -
     """Validate without writing anything (the job without secrets): the caller hands the result over."""
     target = resolve_target(ctx.concepts, concept_id, which)
     check_can_validate(target)
-    with rdf_source(ctx.storage, target) as rdf:
-        status, summary, markdown = run_spec_validation(rdf)
-    return _result(target, status, summary, markdown)
+    return _result(target, *_checked(ctx, target))
 
 
 def validation_errors(summary: dict[str, Any], limit: int = 30) -> str:
@@ -120,6 +133,17 @@ def validation_errors(summary: dict[str, Any], limit: int = 30) -> str:
     return "\n".join(lines) or "- (no error message)"
 
 
+def _keep_version_scan(ctx: Context, target: Target, scan: WeightScan | None) -> None:
+    if scan is None:
+        return
+
+    def mutate(record: ConceptRecord) -> None:
+        if target.subject in record.versions:
+            record.versions[target.subject].weight_scan = scan
+
+    ctx.concepts.update(target.concept_id, mutate)
+
+
 def record_validation(ctx: Context, result: StaticResult, actor: str | None) -> None:
     """Store the report; a draft moves to `testing` and learns its expected dynamic tests, or,
     when the validation failed, goes back to its uploader (`changes requested`, e-mail with
@@ -128,10 +152,13 @@ def record_validation(ctx: Context, result: StaticResult, actor: str | None) -> 
     failed = result.status == "failed"
     store_report(
         ctx.storage, ctx.concepts, ctx.record_step, target, result.report_name, "failed" if failed else "valid-format",
-        result.summary, step="validate-format", message=f"static validation {result.status}", actor=actor,
+        result.summary, step="validate-format", actor=actor,
+        message=f"static validation {result.status}"
+        + (f"; weight safety scan {result.weight_scan.status}" if result.weight_scan is not None else ""),
         tool="bioimageio.spec",
     )
     if target.subject != "draft":
+        _keep_version_scan(ctx, target, result.weight_scan)
         return
     expected = list(result.dynamic_formats)
 
@@ -142,6 +169,7 @@ def record_validation(ctx: Context, result: StaticResult, actor: str | None) -> 
         if draft.status != DraftStatus.TESTING:
             record.set_draft_status(DraftStatus.TESTING)
         draft.expected_tests = expected
+        draft.weight_scan = result.weight_scan
         # a new round of tests: earlier dynamic results must not count towards it
         draft.tests = {k: t for k, t in draft.tests.items() if t.tool != "bioimageio.core"}
         if failed:

@@ -124,6 +124,55 @@
       rows.length ? table(["", "field", "message"], rows) : el("p", { className: "muted" }, "no errors or warnings"));
   }
 
+  function scanSection(scan) {
+    if (!scan) return section("Weight safety scan", el("p", { className: "muted" }, "not run yet"));
+    const rows = [];
+    for (const f of scan.files || []) {
+      const flagged = f.flagged || [];
+      const what = flagged.map((g) => el("div", { className: g.level === "dangerous" ? "error" : "warn" },
+        g.level, " global ", el("code", {}, g.global), g.where ? [" in ", el("code", {}, g.where)] : null));
+      if (f.error) what.push(el("div", { className: "error" }, "could not be scanned: " + f.error));
+      if (f.problem) what.push(el("div", { className: "warn" }, f.problem));
+      rows.push(el("tr", { className: "scan-row", dataset: { file: f.file } },
+        el("td", {}, el("code", {}, f.file), f.weight_format ? el("div", { className: "muted small" }, f.weight_format) : null),
+        el("td", {}, f.kind), el("td", {}, what.length ? what : el("span", { className: "muted" },
+          "no dangerous or unusual global (" + f.harmless + " harmless)"))));
+    }
+    const formats = Object.entries(scan.formats || {}).map(([wf, note]) => el("li", {}, el("strong", {}, wf), ": ", note));
+    return section("Weight safety scan",
+      el("p", { className: "scan-status" }, statusBadge(scan.status), " ", scan.scanner, " · ", scan.checked + " files checked, ",
+        (scan.files || []).length + " with pickles (never loaded)"),
+      rows.length ? table(["file", "scanned as", "globals"], rows, "scan") : null,
+      formats.length ? el("ul", { className: "formats" }, formats) : null);
+  }
+
+  function short(sha) { return sha ? String(sha).slice(0, 12) + "…" : "–"; }
+  function size(n) { return n === null || n === undefined ? "–" : Number(n).toLocaleString("en") + " B"; }
+
+  function changesSection(c) {
+    if (!c) return null;
+    const title = "Changes since version " + c.old;
+    if (!c.fields) return section(title, el("p", { className: "muted" }, "not computed for this draft (staged before diffs were kept); run `backoffice diff`"));
+    const mark = { added: "+", removed: "−", changed: "~" };
+    const fieldRows = c.fields.map((f) => el("tr", { className: "field-change", dataset: { change: f.change, field: f.field } },
+      el("td", {}, mark[f.change]), el("td", {}, el("code", {}, f.field)),
+      el("td", { className: "old" }, f.old === null ? "" : f.old), el("td", { className: "new" }, f.new === null ? "" : f.new)));
+    const fileRows = c.files.map((f) => el("tr", { className: "file-change", dataset: { change: f.change, file: f.name } },
+      el("td", {}, mark[f.change]), el("td", {}, el("code", {}, f.name)),
+      el("td", {}, size(f.old_size), " → ", size(f.new_size)),
+      el("td", { title: (f.old_sha256 || "") + " → " + (f.new_sha256 || "") }, short(f.old_sha256), " → ", short(f.new_sha256))));
+    const verdictRows = (c.verdicts || []).map((v) => el("tr", { className: "verdict-change" },
+      el("td", {}, el("code", {}, v.report)), el("td", {}, statusBadge(v.old || "none")), el("td", {}, statusBadge(v.new || "none"))));
+    return section(title,
+      el("h4", {}, "Description (" + c.fields.length + " fields changed)"),
+      fieldRows.length ? table(["", "field", "version " + c.old, "draft"], fieldRows, "changes") : el("p", { className: "muted" }, "no field changed"),
+      el("h4", {}, "Files (" + c.files.length + " changed)"),
+      fileRows.length ? table(["", "file", "size", "sha256"], fileRows, "changes") : el("p", { className: "muted" }, "no file changed"),
+      el("h4", {}, "Verdicts"),
+      verdictRows.length ? table(["report", "version " + c.old, "draft"], verdictRows) : el("p", { className: "muted" }, "no reports yet"),
+      c.truncated ? el("p", { className: "muted" }, "long values are clipped; `backoffice diff` shows them whole") : null);
+  }
+
   function logSection(log) {
     if (!log || !log.length) return section("Log", el("p", { className: "muted" }, "no entries"));
     return section("Log", table(["time", "subject", "step", "actor", "message", "CI run"], log.map((e) =>
@@ -154,6 +203,8 @@
       draft.warnings && draft.warnings.length
         ? section("Warnings", el("ul", { className: "warnings" }, draft.warnings.map((w) => el("li", {}, w)))) : null,
       validationSection(draft.validation),
+      scanSection(draft.weight_scan),
+      changesSection(draft.changes),
       testsSection("Tests per weight format", draft.tests),
       testsSection("Partner results", draft.partners),
       logSection(d.log),
@@ -166,7 +217,8 @@
       v.doi ? [" · DOI ", link("https://doi.org/" + v.doi, v.doi)] : null));
     const latest = (d.versions || [])[0] || {};
     return el("div", { className: "detail" }, section("Versions", el("ul", {}, versions)),
-      testsSection("Tests of the latest version", latest.tests), latest.partners ? testsSection("Partner results", latest.partners) : null,
+      testsSection("Tests of the latest version", latest.tests), latest.weight_scan ? scanSection(latest.weight_scan) : null,
+      latest.partners ? testsSection("Partner results", latest.partners) : null,
       logSection(d.log), chatSection(d.chat));
   }
 

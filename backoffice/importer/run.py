@@ -1,0 +1,118 @@
+"""`backoffice import-collection <source>...`: read the sources, plan, execute, report."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from ..resource_types import RESOURCE_TYPES
+from ..context import Context
+from ..errors import ImportSourceError, InvalidArgumentError
+from ..records import keys
+from ..records.concept import ConceptRecord
+from ..records.journal import utcnow
+from ..storage.base import ObjectNotFound, PreconditionFailed
+from .execute import ConceptOutcome, ImportOptions, execute
+from .models import GitopsEntry
+from .plan import ImportPlan, LoadedItem, LoadedVersion, nickname_of, plan_import
+from .sources import Reader, is_gitops_collection, load_gitops, load_index, load_summary, open_reader, report_names, version_dir
+
+
+BULK_CONCEPTS = 200
+"""More new concepts than this: the index cache is dropped (the next index run reads every concept)
+instead of writing a change marker per concept."""
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    plan: ImportPlan
+    outcomes: list[ConceptOutcome]
+
+    def count(self, action: str) -> int:
+        return sum(1 for o in self.outcomes if o.action == action)
+
+
+def load_items(reader: Reader, workers: int) -> list[LoadedItem]:
+    index = load_index(reader)
+
+    def one(item_version: tuple[int, int]) -> LoadedVersion:
+        item = index.items[item_version[0]]
+        entry = item.versions[item_version[1]]
+        summary = load_summary(reader, item, entry.version)
+        return LoadedVersion(entry, summary, report_names(reader, item, entry.version, summary))
+
+    pairs = [(i, j) for i, item in enumerate(index.items) for j in range(len(item.versions))]
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        loaded = list(pool.map(one, pairs))
+    out: list[LoadedItem] = []
+    k = 0
+    for item in index.items:
+        out.append(LoadedItem(item, loaded[k:k + len(item.versions)]))
+        k += len(item.versions)
+    return out
+
+
+def existing_records(ctx: Context, ids: Sequence[str], workers: int) -> dict[str, ConceptRecord | None]:
+    held = set(ctx.concepts.list_ids())
+    wanted = [i for i in ids if i in held]
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        found = list(pool.map(ctx.concepts.find, wanted))
+    return {i: r for i, r in zip(wanted, found, strict=True)}
+
+
+def run_key(sources: Sequence[str]) -> str:
+    """Where a run of these sources notes that it is under way."""
+    return keys.import_run(hashlib.sha256("\n".join(sources).encode()).hexdigest()[:24])
+
+
+def _start(ctx: Context, sources: Sequence[str], at: datetime | None) -> tuple[str, datetime]:
+    """The run's key and start time: an unfinished earlier run of the same sources is resumed with its time."""
+    key = run_key(sources)
+    if at is None:
+        try:
+            return key, datetime.fromisoformat(json.loads(ctx.storage.get_bytes(key))["at"])
+        except ObjectNotFound:
+            at = utcnow()
+    try:
+        ctx.storage.put_bytes(key, json.dumps({"sources": list(sources), "at": at.isoformat()}).encode(), if_none_match=True)
+    except PreconditionFailed:
+        pass
+    return key, at
+
+
+def import_collection(ctx: Context, sources: Sequence[str], *, files: bool = True, update: bool = False,
+                      at: datetime | None = None, workers: int = 8) -> list[ImportReport]:
+    """Import the running collection `sources` (a GitOps-era collection.json among them adds its DOIs,
+    nicknames' icons, owners and download counts to the resources matched by nickname)."""
+    running = [s for s in sources if not is_gitops_collection(s)]
+    gitops_sources = [s for s in sources if is_gitops_collection(s)]
+    if not running:
+        raise InvalidArgumentError("no running collection among the sources (a folder, zip or URL with index.json)")
+    timeout = ctx.settings.download_timeout
+    gitops: list[GitopsEntry] = [e for s in gitops_sources for e in load_gitops(s, timeout)]
+    readers = [open_reader(s, timeout) for s in running]
+    loaded = [load_items(r, workers) for r in readers]  # everything read (and checked) before anything is written
+    run_key, started = _start(ctx, sources, at)
+    types = list(RESOURCE_TYPES)
+    opts = ImportOptions(files=files, timeout=timeout, workers=workers, max_file_bytes=ctx.settings.max_package_bytes)
+    reports: list[ImportReport] = []
+    for source, reader, items in zip(running, readers, loaded, strict=True):
+        existing = existing_records(ctx, [nickname_of(i.item) for i in items], workers)
+        plan = plan_import(items, gitops, existing, types=types, source=source, at=started, files=files, update=update)
+        if plan.count("create") > BULK_CONCEPTS:  # one cache removal instead of a change marker per concept
+            ctx.storage.delete(keys.INDEX_CACHE)
+            opts = replace(opts, mark=False)
+        by_id = {nickname_of(i.item): i.item for i in items}
+        outcomes = execute(ctx, reader, plan, opts, lambda cid, label: version_dir(by_id[cid], label))
+        reports.append(ImportReport(plan, outcomes))
+    ctx.storage.delete(run_key)
+    return reports
+
+
+def check_sources(sources: Sequence[str]) -> None:
+    if not sources:
+        raise ImportSourceError("no source given")

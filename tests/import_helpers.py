@@ -1,0 +1,40 @@
+"""Shared by the import tests: the real-data sample, a copy to edit, and store snapshots."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from backoffice.storage.base import Storage
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "tests" / "data" / "realdata"
+RUNNING = SAMPLE / "running"
+GITOPS = SAMPLE / "gitops" / "collection.json"
+AT = "2026-06-01T12:00:00+00:00"
+
+
+def sample_index() -> dict[str, Any]:
+    return json.loads((RUNNING / "index.json").read_text())
+
+
+def sample_report_files() -> dict[str, list[Path]]:
+    """nickname/version -> its report files in the sample."""
+    out: dict[str, list[Path]] = {}
+    for item in sample_index()["items"]:
+        for v in item["versions"]:
+            folder = RUNNING / "reports" / item["id"] / v["version"] / "reports"
+            out[f"{item['id'].split('/')[-1]}/{v['version']}"] = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    return out
+
+
+def copy_running(dest: Path) -> Path:
+    shutil.copytree(RUNNING, dest)
+    return dest
+
+
+def store_state(storage: Storage) -> list[tuple[str, str]]:
+    """Every key with its etag (change markers included: an import names them itself)."""
+    return [(o.key, o.etag) for o in storage.list("")]
