@@ -13,6 +13,7 @@ from ruamel.yaml import YAML, YAMLError
 from .resource_types import RESOURCE_TYPES, ResourceType
 from .errors import PackageError
 from .records.concept import BadgeSummary, PersonSummary, ResourceSummary
+from .util.yaml_guard import yaml_problem
 
 
 def _yaml() -> YAML:
@@ -25,9 +26,14 @@ def _yaml() -> YAML:
 def parse_description(data: bytes, name: str = "rdf.yaml") -> dict[str, Any]:
     """Parse YAML into a mapping (round-trip, so it can be written back unchanged)."""
     try:
-        content: Any = _yaml().load(data.decode("utf-8"))  # pyright: ignore[reportUnknownMemberType]  # ruamel's stream types are hidden behind `if False:`
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise PackageError(f"{name} is not UTF-8 text") from None
+    problem = yaml_problem(text, name)  # before the loader could expand a YAML bomb
+    if problem:
+        raise PackageError(problem)
+    try:
+        content: Any = _yaml().load(text)  # pyright: ignore[reportUnknownMemberType]  # ruamel's stream types are hidden behind `if False:`
     except YAMLError as e:
         first = str(e).strip().splitlines()
         raise PackageError(f"{name} is not valid YAML: {' '.join(first[:2])}") from None

@@ -13,6 +13,8 @@ import json
 import sys
 import types
 from typing import Literal, Union, get_args, get_origin
+
+from pydantic import BaseModel
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +101,7 @@ def _cell(text: str) -> str:
 def index_fields_markdown() -> str:
     parts: list[str] = []
     for name in INDEX_MODELS:
-        model = getattr(index_models, name)
+        model: type[BaseModel] = getattr(index_models, name)
         rows = [f"| `{f}` | `{_cell(type_text(info.annotation))}` | {_cell(info.description or '')} |" for f, info in model.model_fields.items()]
         parts.append(f"### `{name}`\n\n{_cell(model.__doc__ or '')}\n\n| field | type | meaning |\n| --- | --- | --- |\n" + "\n".join(rows))
     return "\n\n".join(parts)

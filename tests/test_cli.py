@@ -4,6 +4,7 @@ exit codes per error class, and the README's main job."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -68,12 +69,21 @@ def test_wrong_config_fails_with_file_and_field(tmp_path: Path, run_cli: RunCli,
     assert r.stderr.strip() == f"error: {path}: field 'reviewers[0].id': String should match pattern '^github\\|[0-9]+$'"
 
 
+def entry_badges(root: Path) -> list[dict[str, Any]]:
+    (entry,) = json.loads((root / "store" / "collection.json").read_text())["collection"]
+    return entry["test_summary"]["badges"]
+
+
 @pytest.mark.slow
 def test_readme_main_job(tmp_path: Path, run_cli: RunCli, settings_factory: Any) -> None:
     """`backoffice demo`: stage, validate, test, publish and index a tiny model."""
     r = run_cli(["demo"], settings=settings_factory())
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     assert "test onnx: passed" in r.stdout and "publish (as github|10000001): version 1.0" in r.stdout
+    for wf in ("onnx", "pytorch_state_dict", "torchscript"):  # both verdicts per weight format, with the hardware
+        assert re.search(rf"^test {wf}: passed\n  runs: yes on CPU: .+\n  reproduces: yes$", r.stdout, re.MULTILINE), r.stdout
+    badges = {b["label"]: b for b in entry_badges(tmp_path)}
+    assert all(b["runs"] and b["reproduces"] for n, b in badges.items() if n.startswith("bioimageio.core_")), badges
     assert "weight safety scan (picklescan " in r.stdout and "): passed; " in r.stdout  # before the tests
     assert r.stdout.index("weight safety scan") < r.stdout.index("test onnx:")
     assert "onnx: protobuf graph of ONNX operators: cannot carry Python code." in r.stdout

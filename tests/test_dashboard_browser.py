@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import numpy as np
 from PIL import Image
 from ruamel.yaml import YAML
 
@@ -32,6 +33,7 @@ from backoffice.stage.stage import stage
 from backoffice.storage.local import LocalStorage
 from backoffice.validate.static import failed_summary
 from backoffice.records.target import resolve_target
+from backoffice.records.verdicts import KeptOutput, OutputFigures, Verdict
 
 pytestmark = pytest.mark.slow
 
@@ -39,6 +41,19 @@ REVIEWER = "github|10000001"
 HOSTILE = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'
 REASON = "weights.onnx: output differs from the test output by 0.5 (tolerance 1e-4)"
 CHAT = "Please add a scale bar to the cover."
+_KEPT = np.arange(4, dtype=np.float32).reshape(1, 1, 2, 2)
+_buf = io.BytesIO()
+np.save(_buf, _KEPT)
+KEPT_NPY = _buf.getvalue()
+WARNING_VERDICT = Verdict(
+    runs=True, reproduces=False, outcome="warning", hardware="CPU: Test CPU",
+    reason="output 'output': 3 of 4096 elements (732.4 ppm) outside the tolerance",
+    outputs={"output": OutputFigures(
+        integer=False, elements=4096, shape=[1, 1, 64, 64], dtype="float32", max_abs_error=0.01, max_rel_error=0.0123,
+        mismatched_elements=3, mismatched_ppm=732.422, reproduces=False,
+        tolerance={"relative": 1e-3, "absolute": 1e-3, "mismatched_elements_per_million": 100.0},
+        kept=KeptOutput(file="output.npy", shape=[1, 1, 2, 2], dtype="float32", full_shape=[1, 1, 64, 64],
+                        crop=[[0, 1], [0, 1], [31, 33], [31, 33]]))})
 
 
 def big_png(width: int = 4000, height: int = 2000) -> bytes:
@@ -118,8 +133,9 @@ def site(packages: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) ->
     store_report(ctx.storage, ctx.concepts, ctx.record_step, target, "bioimageio.core_0.11.0_onnx", "failed",
                  failed_summary("bioimageio.core test of onnx", "rdf.yaml", REASON),
                  step="test", message="onnx: failed", tool="bioimageio.core", weight_format="onnx")
-    store_report(ctx.storage, ctx.concepts, ctx.record_step, target, "bioimageio.core_0.11.0_torchscript", "passed", {"status": "passed", "details": []},
-                 step="test", message="torchscript: passed", tool="bioimageio.core", weight_format="torchscript")
+    store_report(ctx.storage, ctx.concepts, ctx.record_step, target, "bioimageio.core_0.11.0_torchscript", "warning",
+                 {"status": "failed", "details": []}, step="test", message="torchscript: warning", tool="bioimageio.core",
+                 weight_format="torchscript", verdict=WARNING_VERDICT, kept={"output.npy": KEPT_NPY})
     _to(ctx, failing, DraftStatus.AWAITING_REVIEW)
     ctx.chat(failing).append(ChatMessage(author=REVIEWER, text=CHAT))
     ctx.log(failing).append(LogEntry(step="test", actor="ci", run_url="https://github.com/bioimage-io/collection/actions/runs/42", message="ran"))
@@ -161,7 +177,26 @@ def test_drafts_page_shows_reason_chat_and_log(page: Any, site: Site) -> None:
     run = detail.locator("a", has_text="run")
     assert run.first.get_attribute("href") == "https://github.com/bioimage-io/collection/actions/runs/42"
     statuses = detail.locator("tr.test-row").evaluate_all("rows => rows.map(r => r.dataset.status)")
-    assert sorted(statuses) == ["failed", "passed"]
+    assert sorted(statuses) == ["failed", "warning"]
+
+
+def test_draft_shows_both_verdicts_figures_and_the_kept_output(page: Any, site: Site) -> None:
+    import urllib.request
+
+    open_page(page, site.url + "#drafts", "drafts")
+    page.locator(f'tr.draft-row[data-id="{site.failing}"]').click()
+    row = page.locator('tr.detail-row tr.test-row[data-weight-format="torchscript"]')
+    row.wait_for()
+    assert (row.locator("td.runs").inner_text(), row.locator("td.reproduces").inner_text()) == ("yes", "no")
+    assert "CPU: Test CPU: warning" in row.inner_text()
+    figures = row.locator("li.output-figures").inner_text()
+    assert "max abs error 0.01, max rel error 0.0123, 732.4 ppm mismatched (tolerance: relative 0.001, absolute 0.001)" in figures
+    link = row.locator("a", has_text="produced output (.npy)").get_attribute("href")
+    assert link is not None and link.endswith("/torchscript/cpu-test-cpu/output.npy")
+    with urllib.request.urlopen(link) as r:
+        assert np.array_equal(np.load(io.BytesIO(r.read()), allow_pickle=False), _KEPT)
+    onnx = page.locator('tr.detail-row tr.test-row[data-weight-format="onnx"]')
+    assert onnx.locator("td.runs").inner_text() == "–"  # a result without verdicts (a failed summary) shows none
 
 
 def test_status_filter(page: Any, site: Site) -> None:

@@ -61,6 +61,10 @@ def collection(tmp_path_factory: pytest.TempPathFactory, env_cache: Path) -> dic
     return {"ctx": ctx, "ids": ids, "env": env, "root": root}
 
 
+def cid_of(collection: dict[str, Any], package: str) -> str:
+    return collection["ids"][package]
+
+
 def backoffice_test(collection: dict[str, Any], package: str, weight_format: str, manager: str = "venv") -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     cid = collection["ids"][package]
     r = subprocess.run([sys.executable, "-m", "backoffice", "test", cid, "draft", weight_format, "--env-manager", manager],
@@ -80,12 +84,13 @@ CASES = [
     ("torch", "onnx", "passed", None),
     ("keras", "keras_hdf5", "passed", None),
     ("keras", "tensorflow_saved_model_bundle", "passed", None),
-    ("torch-wrong-output", "pytorch_state_dict", "failed", "elements disagree with expected values"),
-    ("torch-wrong-output", "torchscript", "failed", "elements disagree with expected values"),
-    ("torch-wrong-output", "onnx", "failed", "elements disagree with expected values"),
+    # runs but does not reproduce: a warning, not a failure (bioimageio.core's own summary says failed)
+    ("torch-wrong-output", "pytorch_state_dict", "warning", "elements disagree with expected values"),
+    ("torch-wrong-output", "torchscript", "warning", "elements disagree with expected values"),
+    ("torch-wrong-output", "onnx", "warning", "elements disagree with expected values"),
     ("torch-broken-import", "pytorch_state_dict", "failed", "Failed to import tiny_net.py (caused by RuntimeError: this architecture is broken on purpose)"),
-    ("keras-wrong-output", "keras_hdf5", "failed", "elements disagree with expected values"),
-    ("keras-wrong-output", "tensorflow_saved_model_bundle", "failed", "elements disagree with expected values"),
+    ("keras-wrong-output", "keras_hdf5", "warning", "elements disagree with expected values"),
+    ("keras-wrong-output", "tensorflow_saved_model_bundle", "warning", "elements disagree with expected values"),
     ("keras-plain-export", "tensorflow_saved_model_bundle", "failed", "bioimageio.core expects a dict of named outputs"),
 ]
 
@@ -94,14 +99,18 @@ CASES = [
 @pytest.mark.parametrize("package, weight_format, status, reason", CASES, ids=[f"{p}-{wf}" for p, wf, _, _ in CASES])
 def test_weight_format_in_a_venv(collection: dict[str, Any], package: str, weight_format: str, status: str, reason: str | None) -> None:
     r, report = backoffice_test(collection, package, weight_format)
-    assert r.stdout.strip().splitlines()[-1].endswith(f"{weight_format}: {status} on CPU"), r.stdout + r.stderr[-3000:]
+    verdicts = {"passed": "runs: yes, reproduces: yes", "warning": "runs: yes, reproduces: no", "failed": "runs: no"}[status]
+    last = r.stdout.strip().splitlines()[-1]
+    assert last.startswith(f"{cid_of(collection, package)} draft {weight_format}: {status} ({verdicts}") and " on CPU: " in last, \
+        r.stdout + r.stderr[-3000:]
     assert (report["status"] == "passed") == (status == "passed")
     assert report["environment"].startswith("venv environment ") and str(collection["env"]["BACKOFFICE_ENV_CACHE_DIR"]) in report["environment"]
     assert report["device"] == "CPU" and report["runner"]["bioimageio_core_version"] == dist_version("bioimageio.core")
     if reason is not None:
         error = first_error(report)
         assert error is not None and reason in error, error
-        assert error in r.stdout  # the command says why, too
+        # the command says why, too: the error, or for a reproduction failure the figures
+        assert (error if status == "failed" else "outside the tolerance (relative 0.001, absolute 0.001") in r.stdout
 
 
 @pytest.mark.slow
@@ -145,4 +154,7 @@ def test_current_manager_gives_the_verdict_of_bioimageio_test(
     direct_verdict = "passed" if json.loads((tmp_path / "s.json").read_text())["status"] == "passed" else "failed"
     assert (direct.returncode == 0) == (direct_verdict == "passed")
     outcome = run_weight_format_test(ctx, cid, "draft", weight_format, current_env())
-    assert outcome.status == direct_verdict
+    if package.endswith("wrong-output"):  # runs but does not reproduce: our warning, bioimageio's failure
+        assert (direct_verdict, outcome.status) == ("failed", "warning")
+    else:
+        assert outcome.status == direct_verdict

@@ -20,6 +20,8 @@ def test_partner_checks_run_without_credentials_and_follow_publish_and_retest() 
     report = workflow("report_compatibility.yaml")["jobs"]["ingest"]
     assert report["env"]["ACTOR_ID"] == "${{ github.actor_id }}"  # the identity comes from GitHub, not from an input
     names = [s.get("name", "") for s in report["steps"]]
-    assert names.index("Verify the partner's identity") < names.index("Download the reports artifact from the partner's repository")
-    download = report["steps"][names.index("Download the reports artifact from the partner's repository")]
+    verify = next(i for i, n in enumerate(names) if n.startswith("Verify the partner's identity"))
+    fetch = names.index("Download the reports artifact from the partner's repository")
+    assert verify < fetch
+    download = report["steps"][fetch]
     assert download["with"]["repository"] == "${{ steps.verify.outputs.repository }}"

@@ -32,6 +32,7 @@ from ..records import keys
 from ..records.concept import ConceptRecord
 from ..records.journal import utcnow
 from ..records.status import VersionStatus, check_version_step
+from ..util.yaml_guard import yaml_problem
 from .metadata import is_draft_of, with_overrides, zenodo_metadata
 from .plan import LocalFile, needs_checksum, plain_md5, plan_files
 from .retry import next_wait, should_give_up
@@ -48,6 +49,9 @@ def _is_published(dep: Json) -> bool:
 def load_rdf(ctx: Context, cid: str, version: str) -> dict[str, Any]:
     v = ctx.concepts.get(cid).versions[version]
     data = ctx.storage.get_bytes(keys.version_files(cid, version) + v.rdf_name)
+    problem = yaml_problem(data.decode("utf-8", errors="replace"), f"{cid} {version}: {v.rdf_name}")
+    if problem:  # staged before uploads were checked for YAML bombs
+        raise ValidationFailedError(problem)
     try:
         rdf: Any = YAML(typ="safe").load(data)  # pyright: ignore[reportUnknownMemberType]
     except Exception as e:

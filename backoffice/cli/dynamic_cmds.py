@@ -41,11 +41,19 @@ def test(
         testing_options.check_env_prefix(env_manager, env_prefix)
         env = environment_for_test(ctx, concept_id, which, weight_format, env_manager, env_prefix)
         outcome = run_weight_format_test(ctx, concept_id, which, weight_format, env, timeout=timeout, actor=actor)
-    set_outputs({"status": outcome.status, "report": outcome.report_name})
+    verdict = outcome.verdict
+    set_outputs({"status": outcome.status, "report": outcome.report_name,
+                 "runs": "" if verdict is None else str(verdict.runs).lower(),
+                 "reproduces": "" if verdict is None else str(verdict.reproduces).lower()})
     append_summary(outcome.markdown)
     if not in_github_actions() and outcome.first_error:
         console.print(outcome.first_error, markup=False)
-    console.print(f"{concept_id} {which} {weight_format or '(static)'}: {outcome.status}" + (f" on {outcome.device}" if outcome.device else ""))
+    elif verdict is not None and verdict.reason:
+        console.print(verdict.reason, markup=False)
+    where = (verdict.hardware if verdict is not None else None) or outcome.device
+    console.print(f"{concept_id} {which} {weight_format or '(static)'}: {outcome.status}"
+                  + (f" ({outcome.verdict_text()})" if verdict is not None else "") + (f" on {where}" if where else ""),
+                  markup=False)
 
 
 def finish_testing(

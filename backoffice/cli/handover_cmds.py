@@ -57,12 +57,15 @@ def store_test_result(
     expect_weight_format: str | None = typer.Option(
         None, "--expect-weight-format",
         help="The weight format the job that made the hand-over tested (empty: static checks only); another is refused."),
+    expect_sha256: str | None = typer.Option(
+        None, "--expect-sha256",
+        help="The sha256 of the hand-over its job reported (job outputs); a replaced or forged file is refused."),
 ) -> None:
     """Check a hand-over (size, shape, that it is this draft or version) and store its report."""
     from ..dynamic.handover_store import store_handover
     from ..records.handover import parse_handover
 
-    handover = parse_handover(file)
+    handover = parse_handover(file, expect_sha256=expect_sha256)
     if expect_step is not None and handover.step != expect_step:
         raise InvalidArgumentError(f"{file}: the hand-over is of step '{handover.step}', this job expects '{expect_step}'")
     if expect_weight_format is not None and (handover.weight_format or "") != expect_weight_format:

@@ -77,7 +77,9 @@ def status(
         console.print(f"upload in progress: {record.staging.status.value} since {record.staging.started:%Y-%m-%d %H:%M}")
     if record.draft:
         d = record.draft
-        tests = ", ".join(f"{k}: {v.status}" for k, v in d.tests.items()) or "none yet"
+        tests = ", ".join(f"{k}: {v.status}" + ("" if v.runs is None else f" (runs: {'yes' if v.runs else 'no'},"
+                          f" reproduces: {'yes' if v.reproduces else 'no' if v.reproduces is False else '?'})")
+                          for k, v in d.tests.items()) or "none yet"
         console.print(
             f"draft: [bold]{d.status.value}[/bold] (version {d.summary.version or '?'}, uploader {d.uploader or '-'}, "
             f"updated {d.updated:%Y-%m-%d %H:%M}); tests: {tests}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import typer
@@ -120,8 +121,12 @@ def run_partner_check(
     resources: Path = typer.Option(..., "--resources", help="JSON list from plan-partner-check."),
     out: Path = typer.Option(..., "--out", help="Folder for the reports (<concept>/<version>/<tool>_<version>.json)."),
     env_manager: str = typer.Option("venv", "--env-manager", help="venv (built from the partner's requirements, cached) or current."),
+    sandbox: str = typer.Option(
+        "", "--sandbox",
+        help="Command prefix that runs each resource's process as a throwaway user (the workflow: `scripts/sandbox.sh run <user>`)."),
 ) -> None:
-    """Run a script partner's check in its own environment (no storage, no credentials needed)."""
+    """Run a script partner's check in its own environment (no storage, no credentials needed):
+    once per resource, each in its own process, taking over only that resource's report."""
     from ..partners.script import partner_env, run_script
     from ..settings import Settings
 
@@ -133,8 +138,10 @@ def run_partner_check(
     settings: Settings = ctx.settings
     p = ctx.config.partner(partner)
     env = partner_env(p, env_manager, settings.env_cache_dir)
-    done = run_script(p, env, resources, out, settings.config_path.parent, settings.secret_values())
-    console.print(done.result.tail(20))
+    done = run_script(p, env, resources, out, settings.config_path.parent, settings.secret_values(), shlex.split(sandbox))
+    console.print(done.result.tail(20), markup=False)
+    for line in done.ignored:
+        console.print(f"not taken over (not its own resource's report): {line}", markup=False)
     if not done.result.ok:
         raise InvalidArgumentError(f"the check of partner '{partner}' failed (exit code {done.result.returncode}); see its output above")
     console.print(f"{partner}: {len(done.reports)} reports in {out} ({env.description})")

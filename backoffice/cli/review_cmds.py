@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import typer
 
 from ..errors import InvalidArgumentError
@@ -36,14 +38,20 @@ def request_changes(
 def publish(
     concept_id: str = typer.Argument(..., help="Concept id."),
     reviewer: str = typer.Option(..., "--reviewer", help="Reviewer id from the config (github|<number>)."),
+    draft_sha256: str | None = typer.Option(
+        None, "--draft-sha256",
+        help="The draft's rdf sha256 the reviewer approved (shown on the review page); another draft is refused."
+             " The publish workflow always passes it."),
     acting_github_id: str | None = acting_option(),
 ) -> None:
     """Publish the draft awaiting review as a new version and regenerate the index."""
     from ..review.steps import publish_step
 
+    if draft_sha256 is not None and not re.fullmatch(r"[0-9a-f]{64}", draft_sha256):
+        raise InvalidArgumentError(f"--draft-sha256 must be 64 lowercase hex digits, not {draft_sha256[:80]!r}")
     ctx = make_context()
     verified(ctx, concept_id, "publish", reviewer, acting_github_id)
-    result = publish_step(ctx, concept_id, reviewer)
+    result = publish_step(ctx, concept_id, reviewer, draft_sha256)
     set_outputs({"version": result.version, "rdf_url": result.rdf_url})
     console.print(f"published {concept_id} version {result.version}: {result.rdf_url}")
 

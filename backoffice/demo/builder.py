@@ -44,6 +44,9 @@ from PIL import Image
 
 WRONG_OUTPUT_OFFSET = 1.0
 """Added to the stored test output of a `wrong_output` model."""
+SLIGHTLY_OFF = (0.01, 3)
+"""(offset, elements): a `slightly_off` model's stored test output has this many elements off by this much
+(above bioimageio.spec's default tolerance of 1e-3 absolute + 1e-3 relative, 100 mismatched ppm)."""
 
 KERNEL = [[0.0, -0.25, 0.0], [-0.25, 1.5, -0.25], [0.0, -0.25, 0.0]]
 """Deterministic weights of the tiny network (a mild sharpening filter)."""
@@ -135,11 +138,23 @@ def write_images(folder: Path, input_2d: NDArray[Any], output_2d: NDArray[Any]) 
     _ = (folder / "sample_output.png").write_bytes(png_bytes(to_uint8(output_2d)))
 
 
-def write_test_tensors(folder: Path, input_array: NDArray[Any], output_array: NDArray[Any], *, wrong_output: bool) -> None:
-    """The test input and the expected output (off by `WRONG_OUTPUT_OFFSET` when `wrong_output`)."""
+def off_positions(shape: Sequence[int], count: int) -> list[tuple[int, ...]]:
+    """Where a slightly-off test output differs: `count` positions spread over the array."""
+    size = int(np.prod(shape))
+    return [tuple(int(i) for i in np.unravel_index((k * 997 + 131) % size, tuple(shape))) for k in range(count)]
+
+
+def write_test_tensors(folder: Path, input_array: NDArray[Any], output_array: NDArray[Any], *, wrong_output: bool,
+                       slightly_off: bool = False) -> None:
+    """The test input and the expected output (off by `WRONG_OUTPUT_OFFSET` when `wrong_output`;
+    a few elements off by a little, `SLIGHTLY_OFF`, when `slightly_off`)."""
     np.save(folder / "test_input.npy", input_array)
     offset = WRONG_OUTPUT_OFFSET if wrong_output else 0.0
-    np.save(folder / "test_output.npy", (output_array + np.float32(offset)).astype(np.float32))
+    expected = (output_array + np.float32(offset)).astype(np.float32)
+    if slightly_off:
+        for pos in off_positions(expected.shape, SLIGHTLY_OFF[1]):
+            expected[pos] += np.float32(SLIGHTLY_OFF[0])
+    np.save(folder / "test_output.npy", expected)
 
 
 # -------------------------------------------------------------------------
@@ -159,9 +174,11 @@ def _axes(output: bool, channel: str, channels_last: bool) -> list[Any]:
     return [BatchAxis(), *space, channel_axis] if channels_last else [BatchAxis(), channel_axis, *space]
 
 
-def io_tensors(folder: Path, *, channels_last: bool) -> tuple[list[InputTensorDescr], list[OutputTensorDescr]]:
+def io_tensors(folder: Path, *, channels_last: bool, output_data: Any = None, output_description: str = "the sharpened image",
+               ) -> tuple[list[InputTensorDescr], list[OutputTensorDescr]]:
     """The one input (`raw`) and one output (`sharpened`) of the tiny network, with the
-    test and sample tensors written by `write_test_tensors` and `write_images`."""
+    test and sample tensors written by `write_test_tensors` and `write_images` (the output's
+    data description: float32 unless `output_data` says otherwise)."""
     inputs = [
         InputTensorDescr(
             id=TensorId("input"),
@@ -175,11 +192,11 @@ def io_tensors(folder: Path, *, channels_last: bool) -> tuple[list[InputTensorDe
     outputs = [
         OutputTensorDescr(
             id=TensorId("output"),
-            description="the sharpened image",
+            description=output_description,
             axes=_axes(True, "sharpened", channels_last),
             test_tensor=FileDescr(source=folder / "test_output.npy"),
             sample_tensor=FileDescr(source=folder / "sample_output.png"),
-            data=IntervalOrRatioDataDescr(type="float32"),
+            data=output_data if output_data is not None else IntervalOrRatioDataDescr(type="float32"),
         )
     ]
     return inputs, outputs

@@ -40,6 +40,7 @@ from numpy.typing import NDArray
 from .builder import (
     BIAS,
     KERNEL,
+    SLIGHTLY_OFF,
     WRONG_OUTPUT_OFFSET,
     common_fields,
     demo_image,
@@ -94,6 +95,7 @@ def build_model_package(
     version: str | None = "1.0",
     name: str = "Tiny Demo Model",
     wrong_output: bool = False,
+    slightly_off: bool = False,
     broken_import: bool = False,
 ) -> Path:
     """Build a tiny model package: one 3x3 convolution, input/output `(batch, channel, y, x)`.
@@ -107,6 +109,8 @@ def build_model_package(
         name: the description's `name` (letters, digits, ` _+-()`, 5 to 128 characters).
         wrong_output: store a test output that is off by `WRONG_OUTPUT_OFFSET`,
             so that the reproducibility test fails.
+        slightly_off: store a test output with a few elements a little off (`SLIGHTLY_OFF`):
+            the model runs but does not reproduce its test output.
         broken_import: the architecture file of the pytorch_state_dict weights raises
             `RuntimeError(BROKEN_IMPORT_MESSAGE)` on import (requires that format).
 
@@ -147,9 +151,11 @@ def build_model_package(
         with torch.no_grad():
             output_array = cast(NDArray[np.float32], net(example).numpy())
 
-        write_test_tensors(d, input_array, output_array, wrong_output=wrong_output)
+        write_test_tensors(d, input_array, output_array, wrong_output=wrong_output, slightly_off=slightly_off)
         write_images(d, input_array[0, 0], output_array[0, 0])
         notes = [f"the stored test output is off by {WRONG_OUTPUT_OFFSET}."] if wrong_output else []
+        if slightly_off:
+            notes.append(f"{SLIGHTLY_OFF[1]} elements of the stored test output are off by {SLIGHTLY_OFF[0]}.")
         if broken_import:
             notes.append("the architecture file `tiny_net.py` raises on import.")
         what = ("A tiny demo model: a single 3x3 convolution (`tiny_net.py`, class `TinyNet`)"

@@ -14,7 +14,7 @@ from pathlib import Path
 from ..backup.run import SKIPPED, make_client, run_backup
 from ..context import Context
 from ..dynamic.environments import current_env
-from ..dynamic.run import run_weight_format_test
+from ..dynamic.run import DynamicTestOutcome, run_weight_format_test
 from ..errors import BackupIncompleteError, ConfigError
 from ..index.generate import generate_index
 from ..partners.ingest import ingest
@@ -52,8 +52,8 @@ def run_demo(ctx: Context, say: Callable[[str], None], *, version: str = "1.0") 
     say(f"validate-format: {static.status}; test matrix: {', '.join(static.dynamic_formats) or 'none'}")
     _say_scan(static.weight_scan, say)
     for wf in static.dynamic_formats:
-        outcome = run_weight_format_test(ctx, cid, "draft", wf, current_env())
-        say(f"test {wf}: {outcome.status}" + (f" ({outcome.first_error})" if outcome.first_error else ""))
+        for line in test_lines(run_weight_format_test(ctx, cid, "draft", wf, current_env())):
+            say(line)
     draft = ctx.concepts.get(cid).require_draft()
     say(f"draft status: {draft.status.value}")
     published = publish_step(ctx, cid, reviewer)
@@ -76,6 +76,20 @@ def run_demo(ctx: Context, say: Callable[[str], None], *, version: str = "1.0") 
     dashboard = ctx.storage.public_url(keys.DASHBOARD_PREFIX + "index.html").removesuffix("index.html")
     return DemoResult(cid, published.version, url, path, dashboard)
 
+
+
+def test_lines(outcome: DynamicTestOutcome) -> list[str]:
+    """What the demo prints for one weight format: the outcome, then one indented line per
+    verdict (`runs`, `reproduces`; other checks of a weight format add lines of their own)."""
+    v = outcome.verdict
+    lines = [f"test {outcome.weight_format}: {outcome.status}" + (f" ({outcome.first_error})" if outcome.first_error else "")]
+    if v is None:
+        return lines
+    where = f" on {v.hardware}" if v.hardware else ""
+    lines.append(f"  runs: {'yes' if v.runs else 'no'}{where}")
+    reproduces = "yes" if v.reproduces else "no" if v.reproduces is False else "not known (it did not run)"
+    lines.append(f"  reproduces: {reproduces}" + (f" ({v.reason})" if v.reproduces is False and v.reason else ""))
+    return lines
 
 
 def _say_scan(scan: WeightScan | None, say: Callable[[str], None]) -> None:

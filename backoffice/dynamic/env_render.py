@@ -43,6 +43,7 @@ from ruamel.yaml import YAML, YAMLError
 
 from ..errors import DynamicTestError
 from ..weight_formats import FRAMEWORKS, WEIGHT_FORMATS
+from ..util.yaml_guard import yaml_problem
 from .framework_versions import nearest_release
 
 
@@ -142,7 +143,12 @@ def _resolve_file(folder: Path | None, source: str) -> tuple[Path | None, str | 
 
 def _read_conda_file(path: Path, warnings: list[str]) -> tuple[list[str], list[str]]:
     try:
-        data: Any = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))  # pyright: ignore[reportUnknownMemberType]
+        text = path.read_text(encoding="utf-8")
+        problem = yaml_problem(text, f"the environment file {path.name}")  # before a loader could expand a YAML bomb
+        if problem:
+            warnings.append(f"{problem}; it was ignored")
+            return [], []
+        data: Any = YAML(typ="safe", pure=True).load(text)  # pyright: ignore[reportUnknownMemberType]
     except (YAMLError, UnicodeDecodeError) as e:
         warnings.append(f"the environment file {path.name} is not valid YAML ({type(e).__name__}); it was ignored")
         return [], []

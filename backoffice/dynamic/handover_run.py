@@ -7,12 +7,15 @@ that stores it (`backoffice store-test-result`). Nothing is written to the store
 
 from __future__ import annotations
 
+import base64
+
 from ..context import Context
 from ..errors import ConfigError, NotFoundError
-from ..records.handover import Handover, ToolSummary
+from ..records.handover import MAX_KEPT_TOTAL_BYTES, Handover, KeptFile, ToolSummary
 from ..description import parse_description
 from ..validate.static import run_spec_validation
 from ..records.target import rdf_source, resolve_target
+from ..records.verdicts import derive_verdict, verdict_markdown
 from ..resource_types import has_weights
 from ..weight_formats import WEIGHT_FORMATS
 from .environments import PreparedEnv
@@ -38,6 +41,7 @@ def run_test_for_handover(
     target = resolve_target(ctx.concepts, concept_id, which)
     tool = "bioimageio.core"
     device: str | None = None
+    kept: dict[str, bytes] = {}
     if not weight_format:
         tool = "bioimageio.spec"
         with rdf_source(ctx.storage, target) as rdf:
@@ -60,7 +64,10 @@ def run_test_for_handover(
                 verdict = "failed" if status == "failed" else "valid-format"
             else:
                 kwargs = merged_test_kwargs(ctx, target, weight_format, content)
-                summary, markdown, device = run_in_env(ctx, env, rdf, weight_format, kwargs, timeout)
+                ran = run_in_env(ctx, env, rdf, weight_format, kwargs, timeout)
+                summary, markdown, device, kept = ran.summary, ran.markdown, ran.device, ran.kept
+                # for the job summary only: the storing job derives the verdicts again from the checks
+                markdown = verdict_markdown(weight_format, derive_verdict(summary, weight_format)) + markdown
                 verdict = "passed" if summary.get("status") == "passed" else "failed"
         summary["environment"] = env.description
     if verdict == "failed":
@@ -69,5 +76,17 @@ def run_test_for_handover(
         step="test", concept_id=concept_id, subject=target.subject, draft_token=target.draft_token,
         tool=tool, weight_format=weight_format or "", status=verdict,  # pyright: ignore[reportArgumentType]
         summary=ToolSummary.model_validate(summary), markdown=markdown[:1_000_000],
-        device=device, environment=env.description[:20_000],
+        device=device, environment=env.description[:20_000], kept_outputs=_within_cap(kept),
     )
+
+
+def _within_cap(kept: dict[str, bytes]) -> list[KeptFile]:
+    """The kept outputs, as many as fit the hand-over's cap (the store side checks it again)."""
+    out: list[KeptFile] = []
+    total = 0
+    for name, data in sorted(kept.items()):
+        if total + len(data) > MAX_KEPT_TOTAL_BYTES:
+            continue
+        total += len(data)
+        out.append(KeptFile(name=name, data=base64.b64encode(data).decode("ascii")))
+    return out

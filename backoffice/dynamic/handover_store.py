@@ -12,7 +12,8 @@ from ..records.report_names import core_report, spec_report
 from ..records.reports import store_report
 from ..validate.static import StaticResult, check_can_validate, record_validation, spec_version
 from ..records.target import Target, resolve_target
-from .run import core_version, enter_testing, first_error, maybe_finish_testing
+from ..records.verdicts import derive_verdict
+from .run import core_version, enter_testing, first_error, maybe_finish_testing, result_message
 
 
 @dataclass(frozen=True)
@@ -55,11 +56,15 @@ def store_handover(ctx: Context, concept_id: str, which: str, handover: Handover
     name = core_report(core_version(), wf) if handover.tool == "bioimageio.core" else spec_report(spec_version())
     error = first_error(summary) if handover.status == "failed" else None
     what = wf or f"{target.record.type}: static checks only"
+    # the verdicts are read here from the checks in the summary, not taken from the job that ran the code
+    dynamic = handover.tool == "bioimageio.core" and handover.status != "valid-format"
+    verdict = derive_verdict(summary, wf) if dynamic else None
+    status = verdict.outcome if verdict is not None else handover.status
     store_report(
-        ctx.storage, ctx.concepts, ctx.record_step, target, name, handover.status, summary, step="test",
-        message=f"{what}: {handover.status}" + (f" — {error.splitlines()[0]}" if error else "")
-        + (f" on {handover.device}" if handover.device else ""),
-        actor=actor, tool=handover.tool, weight_format=wf or None,
+        ctx.storage, ctx.concepts, ctx.record_step, target, name, status, summary, step="test",
+        message=result_message(what, status, error, handover.device, verdict),
+        actor=actor, tool=handover.tool, weight_format=wf or None, verdict=verdict,
+        kept=handover.kept_files() if verdict is not None else None,
     )
     maybe_finish_testing(ctx, target)
-    return Stored(name, handover.status, error)
+    return Stored(name, status, error)

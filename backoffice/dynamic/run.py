@@ -20,6 +20,7 @@ from ..records.report_names import core_report, spec_report
 from ..records.reports import store_report
 from ..records.status import DraftStatus
 from ..records.target import Target, local_files, resolve_target
+from ..records.verdicts import MAX_KEPT_FILE_BYTES, MAX_KEPT_OUTPUTS, Verdict, derive_verdict, verdict_line, verdict_markdown
 from ..util.child_environ import child_environ
 from ..util.cmd import CmdResult, run
 from ..validate.static import failed_summary, run_spec_validation, spec_version
@@ -39,6 +40,12 @@ class DynamicTestOutcome:
     first_error: str | None
     markdown: str
     device: str | None
+    verdict: Verdict | None = None
+    """Both verdicts (runs, reproduces) of a dynamic test."""
+
+    def verdict_text(self) -> str:
+        """`runs: yes, reproduces: no` (or the status where there is no dynamic test)."""
+        return verdict_line(self.verdict, self.status)
 
 
 def core_version() -> str:
@@ -134,31 +141,57 @@ def _runner_env(ctx: Context) -> dict[str, str]:
     return child_environ(ctx.settings.secret_values(), PYTHONUNBUFFERED="1")
 
 
+def _kept_files(folder: Path) -> dict[str, bytes]:
+    """The outputs the test kept (`.npy`, each within the cap; a few at most)."""
+    kept: dict[str, bytes] = {}
+    if folder.is_dir():
+        for f in sorted(folder.glob("*.npy"))[:MAX_KEPT_OUTPUTS]:
+            if f.is_file() and f.stat().st_size <= MAX_KEPT_FILE_BYTES:
+                kept[f.name] = f.read_bytes()
+    return kept
+
+
+@dataclass(frozen=True)
+class EnvRun:
+    """What a test in its environment gave: the summary (with the runner's device, hardware
+    and reproduction figures), its markdown, and the produced outputs it kept."""
+
+    summary: dict[str, Any]
+    markdown: str
+    device: str | None
+    kept: dict[str, bytes]
+
+
 def run_in_env(
     ctx: Context, env: PreparedEnv, rdf: Path | str, weight_format: str, kwargs: dict[str, Any], timeout: float
-) -> tuple[dict[str, Any], str, str | None]:
-    """(summary, markdown, device) from the runner, or a failed summary saying why."""
+) -> EnvRun:
+    """The runner's result, or a failed summary saying why."""
     name = f"bioimageio.core test of {weight_format}"
     if env.python is None:
         error = f"environment failed: {env.error or 'unknown reason'}"
         if env.output_tail:
             error += "\n--- last lines of the environment build ---\n" + env.output_tail
-        return failed_summary(name, str(rdf), error), f"# ❌ {error}\n", None
+        return EnvRun(failed_summary(name, str(rdf), error), f"# ❌ {error}\n", None, {})
     with tempfile.TemporaryDirectory(prefix="backoffice-test-") as tmp:
         out = Path(tmp) / "summary.json"
+        kept_dir = Path(tmp) / "kept"
         result = run(
-            [env.python, RUNNER, "--rdf", rdf, "--weight-format", weight_format, "--kwargs", json.dumps(kwargs), "--out", out],
+            [env.python, RUNNER, "--rdf", rdf, "--weight-format", weight_format, "--kwargs", json.dumps(kwargs), "--out", out,
+             "--keep-outputs", kept_dir],
             env=_runner_env(ctx), timeout=timeout, cwd=Path(tmp),
         )
         if out.is_file():
             data = json.loads(out.read_text(encoding="utf-8"))
             summary = data["summary"]
             summary["device"] = data.get("device")
+            summary["hardware"] = data.get("hardware")
+            summary["reproduction"] = data.get("reproduction")
             summary["runner"] = {k: data.get(k) for k in ("bioimageio_core_version", "python", "seconds")}
-            return summary, data.get("markdown", ""), data.get("device")
+            return EnvRun(summary, data.get("markdown", ""), data.get("device"), _kept_files(kept_dir))
     reason = classify_failure(result, timeout)
     error = f"{reason}\n--- last lines of output ---\n{result.tail(40)}"
-    return failed_summary(name, str(rdf), error, env=env.description), f"# ❌ {reason}\n\n```\n{result.tail(40)}\n```\n", None
+    return EnvRun(failed_summary(name, str(rdf), error, env=env.description),
+                  f"# ❌ {reason}\n\n```\n{result.tail(40)}\n```\n", None, {})
 
 
 def merged_test_kwargs(ctx: Context, target: Target, weight_format: str, content: dict[str, Any]) -> dict[str, Any]:
@@ -220,6 +253,8 @@ def run_weight_format_test(
     with local_files(ctx.storage, target) as folder:
         rdf = folder / target.rdf_name
         content = parse_description(rdf.read_bytes(), target.rdf_name)
+        both: Verdict | None = None
+        kept: dict[str, bytes] = {}
         if wf_info is None or not wf_info.dynamic:
             status, summary, markdown = run_spec_validation(rdf)
             summary["note"] = f"{weight_format}: static validation only (bioimageio.core cannot run it)"
@@ -227,19 +262,34 @@ def run_weight_format_test(
             verdict, device = ("failed" if status == "failed" else "valid-format"), None
         else:
             kwargs = merged_test_kwargs(ctx, target, weight_format, content)
-            summary, markdown, device = run_in_env(ctx, env, rdf, weight_format, kwargs, timeout)
-            verdict = "passed" if summary.get("status") == "passed" else "failed"
+            ran = run_in_env(ctx, env, rdf, weight_format, kwargs, timeout)
+            summary, markdown, device, kept = ran.summary, ran.markdown, ran.device, ran.kept
+            both = derive_verdict(summary, weight_format)
+            verdict = both.outcome
+            markdown = verdict_markdown(weight_format, both) + markdown
     summary["environment"] = env.description
     name = core_report(core_version(), weight_format)
     error = first_error(summary) if verdict == "failed" else None
     store_report(
         ctx.storage, ctx.concepts, ctx.record_step, target, name, verdict, summary,
-        step="test", message=f"{weight_format}: {verdict}" + (f" — {error.splitlines()[0]}" if error else "")
-        + (f" on {device}" if device else ""),
-        actor=actor, tool="bioimageio.core", weight_format=weight_format,
+        step="test", message=result_message(weight_format, verdict, error, device, both),
+        actor=actor, tool="bioimageio.core", weight_format=weight_format, verdict=both, kept=kept,
     )
     maybe_finish_testing(ctx, target)
-    return DynamicTestOutcome(target, weight_format, verdict, name, error, markdown, device)
+    return DynamicTestOutcome(target, weight_format, verdict, name, error, markdown, device, both)
+
+
+def result_message(what: str, status: str, error: str | None, device: str | None, verdict: Verdict | None) -> str:
+    """The log line of a test result: status, both verdicts, why, where."""
+    text = f"{what}: {status}"
+    if verdict is not None:
+        text += f" ({verdict_line(verdict, status)})"
+    if error:
+        text += f" — {error.splitlines()[0]}"
+    elif verdict is not None and verdict.reason:
+        text += f" — {verdict.reason.splitlines()[0]}"
+    where = (verdict.hardware if verdict is not None else None) or device
+    return text + (f" on {where}" if where else "")
 
 
 def run_static_only_test(ctx: Context, concept_id: str, which: str, actor: str | None = None) -> DynamicTestOutcome:
@@ -298,5 +348,5 @@ def maybe_finish_testing(ctx: Context, target: Target, *, force: bool = False) -
 
     notify_uploader(ctx, target.concept_id, "awaiting_review", version=draft.summary.version,
                     uploader=draft.uploader, uploader_email=draft.summary.uploader_email,
-                    version_assigned=draft.version_assigned)
+                    version_assigned=draft.version_assigned, tests=draft.tests)
     return True

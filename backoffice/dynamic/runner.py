@@ -10,8 +10,10 @@ import argparse
 import json
 import platform
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 
 def _device() -> str:
@@ -34,12 +36,40 @@ def _device() -> str:
     return "CPU"
 
 
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.lower().startswith(("model name", "hardware")) and ":" in line:
+                return " ".join(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def _hardware(device: str) -> dict[str, Any]:
+    """What the test ran on: the GPU's name when one was used, else the CPU model."""
+    cpu = _cpu_model()
+    gpu = device[len("GPU ("):-1] if device.startswith("GPU (") else ("GPU" if device == "GPU" else None)
+    label = ("GPU: " + gpu) if gpu else ("CPU: " + cpu)
+    return {"label": label[:200], "device": device, "cpu": cpu[:200], "gpu": gpu, "machine": platform.machine(),
+            "system": platform.system()}
+
+
+def _reproduce_failed(data: dict[str, Any], weight_format: str) -> bool:
+    details: list[Any] = data.get("details") or []
+    for detail in details:
+        if str(detail.get("name", "")).startswith("Reproduce test outputs") and weight_format in str(detail.get("name")):
+            return detail.get("status") == "failed"
+    return False
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rdf", required=True)
     parser.add_argument("--weight-format", required=True)
     parser.add_argument("--kwargs", default="{}")
     parser.add_argument("--out", required=True)
+    parser.add_argument("--keep-outputs", default="", help="folder for the produced outputs that do not reproduce")
     args = parser.parse_args()
 
     started = time.time()
@@ -47,18 +77,31 @@ def main() -> int:
     from bioimageio.core import test_description
 
     kwargs = json.loads(args.kwargs)
-    summary = test_description(args.rdf, weight_format=args.weight_format, **kwargs)
-    data = summary.model_dump(mode="json")
+    with tempfile.TemporaryDirectory(prefix="produced-") as produced:
+        # with a working folder, bioimageio.core saves the outputs it produced there
+        summary = test_description(args.rdf, weight_format=args.weight_format, working_dir=produced, **kwargs)
+        data = summary.model_dump(mode="json")
+        reproduction = None
+        if args.keep_outputs:
+            try:
+                from runner_outputs import collect
+
+                reproduction = collect(args.rdf, args.weight_format, kwargs, Path(produced), Path(args.keep_outputs),
+                                       keep_all=_reproduce_failed(data, args.weight_format))
+            except Exception as e:  # the figures must not lose the verdict
+                reproduction = {"error": "the reproduction figures could not be computed: " + repr(e)[:1000]}
     try:
         markdown = summary.format_md()
     except Exception as e:  # formatting must not lose the verdict
         markdown = "# " + str(data.get("status")) + "\n\n(markdown unavailable: " + repr(e) + ")\n"
-    out = {
+    out: dict[str, Any] = {
         "summary": data,
         "markdown": markdown,
         "bioimageio_core_version": getattr(bioimageio.core, "__version__", "unknown"),
         "python": platform.python_version(),
         "device": _device(),
+        "hardware": _hardware(_device()),
+        "reproduction": reproduction,
         "seconds": round(time.time() - started, 3),
     }
     Path(args.out).write_text(json.dumps(out, default=str), encoding="utf-8")

@@ -41,7 +41,7 @@ def _dump(data: Any) -> bytes:
 def _reports(storage: Storage, prefix: str) -> dict[str, dict[str, Any]]:
     """The reports under `prefix`, skipping unreadable ones: each report file by its name,
     and each part of our own assembled report (`parts/<stem>/<part>`, a job's full
-    summary) by its path."""
+    summary, with a weight format's `verdict`) by its path."""
     out: dict[str, dict[str, Any]] = {}
     for info in storage.list(prefix):
         name = info.key[len(prefix):]
@@ -53,7 +53,10 @@ def _reports(storage: Storage, prefix: str) -> dict[str, dict[str, Any]]:
         except (ObjectNotFound, ValueError):
             continue
         if is_part and isinstance(data, dict):
-            data = cast(dict[str, Any], data).get("summary")
+            part = cast(dict[str, Any], data)
+            data = part.get("summary")
+            if isinstance(data, dict) and "verdict" in part:  # a weight format's two verdicts, its figures, kept outputs
+                data = {**cast(dict[str, Any], data), "verdict": part["verdict"]}
         if isinstance(data, dict):
             out[name[: -len(".json")]] = cast(dict[str, Any], data)
     return out

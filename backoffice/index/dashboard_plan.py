@@ -65,14 +65,47 @@ def failure_reason(report: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _verdict(report: Mapping[str, Any] | None) -> dict[str, Any]:
+    value: Any = report.get("verdict") if report is not None else None
+    return cast(dict[str, Any], value) if isinstance(value, dict) else {}
+
+
+def kept_outputs(report: Mapping[str, Any] | None, reports_prefix: str, url_of: UrlOf) -> list[dict[str, Any]]:
+    """The produced outputs a test kept, with the figures of each (for a reproduction failure)."""
+    out: list[dict[str, Any]] = []
+    outputs: Any = _verdict(report).get("outputs")
+    for name, raw in sorted(cast(dict[str, Any], outputs).items()) if isinstance(outputs, dict) else []:
+        if not isinstance(raw, dict):
+            continue
+        figures = cast(dict[str, Any], raw)
+        kept: Any = figures.get("kept")
+        key: Any = cast(dict[str, Any], kept).get("key") if isinstance(kept, dict) else None
+        out.append({
+            "output": str(name),
+            **{k: figures.get(k) for k in ("integer", "tolerance", "max_abs_error", "max_rel_error", "mismatched_ppm",
+                                           "exact_match_fraction", "reproduces")},
+            "kept_url": url_of(reports_prefix + key) if isinstance(key, str) and key else None,
+        })
+    return out
+
+
 def _test(name: str, brief: ReportBrief, report: Mapping[str, Any] | None) -> dict[str, Any]:
+    reason = None
+    if report is not None and brief.status == "failed":
+        reason = failure_reason(report)
+    elif brief.status == "warning":
+        reason = clip(_verdict(report).get("reason") or "runs but does not reproduce its test outputs")
     return {
         "name": name,
         "tool": brief.tool or name,
         "weight_format": brief.weight_format,
         "status": brief.status,
+        "runs": brief.runs,
+        "reproduces": brief.reproduces,
+        "hardware": brief.hardware,
+        "by_hardware": dict(brief.by_hardware),
         "time": brief.timestamp.isoformat(),
-        "reason": failure_reason(report) if report is not None and brief.status == "failed" else None,
+        "reason": reason,
     }
 
 
@@ -101,6 +134,8 @@ def _tests(
         report = reports.get(stored)
         entry = _test(name, brief, report)
         entry["report_url"] = url_of(f"{reports_prefix}{stored}.json")
+        if brief.runs is not None:
+            entry["outputs"] = kept_outputs(report, reports_prefix, url_of)
         if brief.tool == "bioimageio.spec" and brief.weight_format is None:
             validation = {**(validation_by_field(report) if report is not None else {}), **entry}
         elif brief.tool in OWN_TOOLS:
@@ -175,6 +210,8 @@ def plan_detail(
             "updated": _time(d.updated),
             "source": d.source if "://" in d.source else None,
             "rdf_source": url_of(files + d.rdf_name),
+            # what the reviewer approves: `publish --draft-sha256` publishes only a draft with this rdf
+            "rdf_sha256": d.rdf_sha256,
             "covers": [c if "://" in c else url_of(files + c) for c in s.covers],
             "thumbnails": {url_of(files + c): url_of(files + t) for c, t in s.thumbnails.items()},
             "warnings": [clip(w) for w in d.warnings],

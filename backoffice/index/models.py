@@ -11,12 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field, SerializationInfo, Serializer
 from ..records.scoring import Scores
 from ..resource_types import ResourceType
 from ..records.tool_report import ReportBadge
+from .version_models import AllVersionsJson as AllVersionsJson
+from .version_models import ConceptVersionInfo as ConceptVersionInfo
+from .version_models import ConceptVersions as ConceptVersions
+from .version_models import VersionInfo as VersionInfo
+from .version_models import VersionsJson as VersionsJson
+from .version_models import Out as _Out
 
-TestStatus = Literal["passed", "failed", "valid-format", "untested"]
-
-
-class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+TestStatus = Literal["passed", "warning", "failed", "valid-format", "untested"]
 
 
 class Badge(_Out):
@@ -25,14 +27,21 @@ class Badge(_Out):
     label: str
     """Report name: `bioimageio.spec`, `bioimageio.core_<version>_<weight format>` or a partner id."""
     status: str
-    """`passed`, `failed`, `valid-format` or `skipped`."""
+    """`passed`, `warning` (runs, does not reproduce), `failed`, `valid-format` or `skipped`."""
+    runs: bool | None = None
+    """A weight format's test: the weights load and infer on the test inputs."""
+    reproduces: bool | None = None
+    """A weight format's test: the outputs match the expected ones within the tolerance (integer outputs: exactly)."""
+    by_hardware: dict[str, str] = Field(default_factory=dict)
+    """A weight format's test: the outcome each hardware gave (`CPU: <model>` / `GPU: <name>` -> `passed`/`warning`/`failed`)."""
 
 
 class ReportsSummary(_Out):
     """All reports of a version conflated into one status."""
 
     status: TestStatus
-    """`failed` if any report failed, `passed` if all passed, `valid-format` if only static checks passed, `untested` if none."""
+    """`failed` if any report failed, `warning` if none failed but a weight format does not reproduce its test outputs,
+    `passed` if all passed, `valid-format` if only static checks passed, `untested` if none."""
     badges: list[Badge] = Field(default_factory=list)
     """Every report of the version."""
 
@@ -52,7 +61,7 @@ class ReportLink(_Out):
 class Compatibility(_Out):
     """Every compatibility report of a version conflated (rules in docs/compatibility.md)."""
 
-    status: Literal["passed", "failed", "valid-format", "untested"]
+    status: Literal["passed", "warning", "failed", "valid-format", "untested"]
     """The newest bioimageio.core verdict."""
     scores: Scores
     """Per-tool, metadata and overall scores."""
@@ -296,65 +305,6 @@ class WebsiteConfig(BaseModel):
     """Base URL of the published collection (every rdf_source starts with it)."""
     partners: list[WebsitePartner]
     """Partners with their display data."""
-
-
-class ConceptVersionInfo(_Out):
-    """One version in all_versions.json."""
-
-    v: str
-    """Version."""
-    created: datetime
-    """When it was published."""
-    doi: str | None = None
-    """Version DOI, once backed up."""
-    source: str
-    """URL of its description."""
-    sha256: str
-    """SHA-256 of its description."""
-    yanked: str | None = None
-    """Why it is yanked (the key is present only for a yanked version)."""
-
-
-class ConceptVersions(_Out):
-    """One concept in all_versions.json."""
-
-    concept: str
-    """Concept id."""
-    type: ResourceType
-    """Resource type."""
-    concept_doi: str | None = None
-    """Concept DOI, once backed up."""
-    versions: list[ConceptVersionInfo]
-    """Listed versions, newest first."""
-
-
-class AllVersionsJson(_Out):
-    """all_versions.json: every listed concept with its versions and DOIs."""
-
-    entries: list[ConceptVersions]
-    """One per listed concept, sorted by id."""
-
-
-class VersionInfo(_Out):
-    """One version in `<concept>/versions.json`."""
-
-    v: str
-    """Version."""
-    created: datetime
-    """When it was published."""
-    doi: str | None = None
-    """Version DOI, once backed up."""
-    yanked: str | None = None
-    """Why it is yanked (the key is present only for a yanked version)."""
-
-
-class VersionsJson(_Out):
-    """`<concept>/versions.json`: the listed versions of one concept, newest first."""
-
-    concept_doi: str | None = None
-    """Concept DOI, once backed up."""
-    versions: list[VersionInfo]
-    """Listed versions, newest first."""
 
 
 class CollectionJson(BaseModel):

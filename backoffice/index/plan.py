@@ -13,6 +13,7 @@ from ..log import logger
 from ..records import keys
 from ..records.concept import ConceptRecord, ReportBrief, VersionRecord
 from ..records.scoring import Compatibility as CompatBrief
+from ..records.tool_report import safe_badge
 from .models import (
     AllVersionsJson,
     Badge,
@@ -54,7 +55,8 @@ class IndexFiles:
 
 
 def conflate(tests: Mapping[str, ReportBrief]) -> ReportsSummary:
-    """One status from all reports: any failure fails; all passed passes.
+    """One status from all reports: any failure fails; else a weight format that runs but does not
+    reproduce makes a warning; all passed passes.
 
     Of several reports by one tool for one weight format (e.g. after a retest with a
     newer bioimageio.core) only the newest counts.
@@ -64,12 +66,15 @@ def conflate(tests: Mapping[str, ReportBrief]) -> ReportsSummary:
         group = (t.tool or name, t.weight_format)
         if group not in newest or newest[group][1].timestamp <= t.timestamp:
             newest[group] = (name, t)
-    badges = [Badge(label=name, status=t.status) for name, t in sorted(newest.values(), key=lambda nt: nt[0])]
+    badges = [Badge(label=name, status=t.status, runs=t.runs, reproduces=t.reproduces, by_hardware=dict(t.by_hardware))
+              for name, t in sorted(newest.values(), key=lambda nt: nt[0])]
     statuses = {b.status for b in badges} - {"skipped"}
     if not statuses:
         status = "untested"
     elif "failed" in statuses:
         status = "failed"
+    elif "warning" in statuses:
+        status = "warning"
     elif "passed" in statuses:
         status = "passed"
     else:
@@ -93,7 +98,8 @@ def compatibility_entry(brief: CompatBrief | None, reports_prefix: str, url_of: 
         tool: {v: ReportLink(status=r.status, score=r.score, error=r.error, url=url_of(reports_prefix + r.file)) for v, r in by_v.items()}
         for tool, by_v in brief.reports.items()
     }
-    return Compatibility(status=brief.status, scores=brief.scores, reports=reports, badges=brief.badges,
+    badges = [b for b in brief.badges if safe_badge(b) is not None]  # also in briefs conflated before the rule
+    return Compatibility(status=brief.status, scores=brief.scores, reports=reports, badges=badges,
                          links=brief.links, summary_url=url_of(keys.conflated_summary(reports_prefix)))
 
 

@@ -17,6 +17,7 @@ from ..log import logger
 from ..records import keys
 from ..records.concept import ConceptRecord, VersionRecord
 from ..records.imported import LegacyConcept
+from ..records.tool_report import is_https_url
 from .models import (
     Author,
     LinkBadge,
@@ -35,6 +36,13 @@ def maybe_file_url(url_of: UrlOf, files_prefix: str, value: str | None) -> str |
     if not value or "://" in value or not value.isascii() or not ("." in value or "/" in value):
         return value
     return url_of(files_prefix + value)
+
+
+def _https_or_none(value: str | None) -> str | None:
+    """A badge icon the description gives: a URL only when it is https; a file name or text (an emoji) stays."""
+    if value is None or not re.match(r"^\s*[A-Za-z][A-Za-z0-9+.-]*:", value):
+        return value
+    return value if is_https_url(value) else None
 
 
 def authors(given: list[Any], details: list[Any]) -> list[Author]:
@@ -69,7 +77,8 @@ def website_fields(record: ConceptRecord, latest: VersionRecord, decl: CurationD
     return {
         "uploader": Uploader(id=latest.uploader, email=email, name=s.uploader_name)
         if latest.uploader or email or s.uploader_name else None,
-        "badges": [LinkBadge(label=b.label, icon=maybe_file_url(url_of, files, b.icon), url=b.url) for b in s.badges],
+        "badges": [LinkBadge(label=b.label, icon=maybe_file_url(url_of, files, _https_or_none(b.icon)),
+                             url=b.url if is_https_url(b.url) else None) for b in s.badges],
         "icon": maybe_file_url(url_of, files, s.icon),
         "links": s.links,
         "training_data": TrainingData(id=s.training_data) if s.training_data else None,

@@ -19,6 +19,7 @@ import re
 import smtplib
 import ssl
 from email.message import EmailMessage
+from collections.abc import Mapping
 from email.utils import formatdate, make_msgid
 from importlib.resources import files
 from typing import Any, Literal, get_args
@@ -28,6 +29,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from ..context import Context
 from ..records import keys
+from ..records.concept import ReportBrief
 from .tokens import reply_address, subject_token
 
 logger = logging.getLogger("backoffice.notify")
@@ -87,6 +89,23 @@ def render_mail(event: str, **values: Any) -> tuple[str, str]:
     return subject, body
 
 
+def test_lines(tests: Mapping[str, ReportBrief] | None) -> list[str]:
+    """One line per weight format tested: outcome, both verdicts, the hardware each gave its verdict on."""
+    lines: list[str] = []
+    for _, t in sorted((tests or {}).items(), key=lambda nt: (nt[1].weight_format or "", nt[0])):
+        if not t.weight_format or t.tool != "bioimageio.core":
+            continue
+        line = f"{t.weight_format}: {t.status}"
+        if t.runs is not None or t.reproduces is not None:
+            reproduces = "yes" if t.reproduces else "no" if t.reproduces is False else "not known"
+            line += f" (runs: {'yes' if t.runs else 'no'}, reproduces: {reproduces})"
+        others = {hw: o for hw, o in t.by_hardware.items() if hw != t.hardware}
+        if t.hardware:
+            line += f" on {t.hardware}" + "".join(f"; {o} on {hw}" for hw, o in sorted(others.items()))
+        lines.append(line)
+    return lines
+
+
 def _redact(text: str, secrets: list[str]) -> str:
     for s in secrets:
         if s:
@@ -112,6 +131,7 @@ def notify_uploader(
     uploader: str | None,
     uploader_email: str | None,
     version_assigned: bool = False,
+    tests: Mapping[str, ReportBrief] | None = None,
 ) -> bool:
     """E-mail the uploader about `event`; returns whether a message was sent. Never raises."""
     settings = ctx.settings
@@ -141,6 +161,7 @@ def notify_uploader(
             reason=reason,
             url=url,
             version_assigned=version_assigned,
+            tests=test_lines(tests),
             drafts_url=ctx.storage.public_url(keys.COLLECTION_DRAFT_JSON),
         )
         msg = EmailMessage()

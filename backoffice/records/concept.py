@@ -105,13 +105,22 @@ class ResourceSummary(_Record):
 class ReportBrief(_Record):
     """Outcome of one report (static validation, one dynamic test, a partner check)."""
 
-    status: Literal["passed", "failed", "valid-format", "skipped"]
+    status: Literal["passed", "warning", "failed", "valid-format", "skipped"]
+    """`warning`: a weight format that runs but does not reproduce its test outputs."""
     report: str
     """Report name, e.g. `bioimageio.core_0.11.0_onnx` or a partner id."""
     tool: str = ""
     """What produced it: `bioimageio.spec`, `bioimageio.core` or a partner id."""
     weight_format: str | None = None
     """Weight format a dynamic test ran."""
+    runs: bool | None = None
+    """Dynamic test: the weights load and infer on the test inputs (None: not known / not reached)."""
+    reproduces: bool | None = None
+    """Dynamic test: the outputs match the expected ones within the tolerance (integer outputs: exactly)."""
+    hardware: str | None = None
+    """Dynamic test: what the latest run ran on (`CPU: <model>`, `GPU: <name>`)."""
+    by_hardware: dict[str, str] = Field(default_factory=dict)
+    """Dynamic test: the outcome (`passed`, `warning`, `failed`) each hardware gave, latest run per hardware."""
     timestamp: datetime = Field(default_factory=utcnow)
 
 

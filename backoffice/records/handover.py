@@ -13,6 +13,10 @@ side's business.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import io
 import json
 from pathlib import Path
 from typing import Any, Literal
@@ -20,10 +24,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import InvalidArgumentError
+from .verdicts import MAX_KEPT_FILE_BYTES, MAX_KEPT_OUTPUTS, Hardware, OutputFigures
 from .weight_scan import WeightScan
 
-MAX_HANDOVER_BYTES = 4 * 1024 * 1024
-"""Largest hand-over file accepted (summaries with tracebacks are far smaller)."""
+MAX_KEPT_TOTAL_BYTES = 2 * 1024 * 1024
+"""Most bytes of kept outputs one hand-over carries (the runner caps each at 1 MiB)."""
+MAX_HANDOVER_BYTES = 4 * 1024 * 1024 + MAX_KEPT_TOTAL_BYTES * 4 // 3 + 64 * 1024
+"""Largest hand-over file accepted: the summary (with tracebacks far below 4 MiB) plus the kept outputs in base64."""
 
 HANDOVER_FORMAT = "backoffice-handover-1"
 
@@ -50,6 +57,14 @@ class SummaryDetail(_Open):
     """Its errors."""
 
 
+class FiguresError(BaseModel):
+    """The runner could not compute the reproduction figures (the verdict rests on bioimageio.core's check)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    error: str = Field(max_length=2000)
+
+
 class ToolSummary(_Open):
     """A bioimageio.spec / bioimageio.core validation summary (or a failed one the backoffice wrote)."""
 
@@ -59,6 +74,27 @@ class ToolSummary(_Open):
     """Overall outcome."""
     details: list[SummaryDetail] = Field(default_factory=list[SummaryDetail])
     """The individual checks."""
+    reproduction: dict[str, OutputFigures] | FiguresError | None = None
+    """The test's child process: how each produced output compares with the expected one."""
+    hardware: Hardware | None = None
+    """The test's child process: what it ran on."""
+
+
+class KeptFile(BaseModel):
+    """A produced output the test kept (`.npy`), carried to the job that stores it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}\.npy$")
+    """File name, as the reproduction figures name it (`kept.file`)."""
+    data: str = Field(max_length=(MAX_KEPT_FILE_BYTES * 4) // 3 + 4)
+    """The file, base64."""
+
+    def content(self) -> bytes:
+        try:
+            return base64.b64decode(self.data, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidArgumentError(f"kept output {self.name} is not base64") from None
 
 
 class Handover(BaseModel):
@@ -94,6 +130,12 @@ class Handover(BaseModel):
     """validate-format: the weight formats that get a dynamic test."""
     static_only_formats: list[str] = Field(default_factory=list[str], max_length=32)
     """validate-format: the weight formats checked statically only."""
+    kept_outputs: list[KeptFile] = Field(default_factory=list[KeptFile], max_length=MAX_KEPT_OUTPUTS)
+    """test: produced outputs that did not reproduce (`.npy`, size-capped), for the reviewer."""
+
+    def kept_files(self) -> dict[str, bytes]:
+        """The kept outputs by file name (checked by `parse_handover`)."""
+        return {k.name: k.content() for k in self.kept_outputs}
     weight_scan: WeightScan | None = None
     """validate-format: the weight safety scan (also a detail of `summary`)."""
 
@@ -112,8 +154,11 @@ def write_handover(handover: Handover, path: Path) -> None:
         raise InvalidArgumentError(f"cannot write {path}: {e.strerror or type(e).__name__}") from None
 
 
-def parse_handover(path: Path, max_bytes: int = MAX_HANDOVER_BYTES) -> Handover:
-    """The hand-over in `path`, or InvalidArgumentError in one line (size, JSON, shape)."""
+def parse_handover(path: Path, max_bytes: int = MAX_HANDOVER_BYTES, expect_sha256: str | None = None) -> Handover:
+    """The hand-over in `path`, or InvalidArgumentError in one line (size, digest, JSON, shape).
+
+    `expect_sha256`: the digest the job that made it reported through its job outputs; a file
+    with another (an artifact replaced or forged by another job of the run) is refused."""
     try:
         size = path.stat().st_size
         if size > max_bytes:
@@ -124,6 +169,9 @@ def parse_handover(path: Path, max_bytes: int = MAX_HANDOVER_BYTES) -> Handover:
         raise InvalidArgumentError(f"cannot read {path}: {e.strerror or type(e).__name__}") from None
     if len(raw) > max_bytes:
         raise InvalidArgumentError(f"{path} is more than the hand-over limit of {max_bytes} bytes")
+    if expect_sha256 is not None and hashlib.sha256(raw).hexdigest() != expect_sha256.strip().lower():
+        raise InvalidArgumentError(f"{path} is not the hand-over its job made (sha256 {hashlib.sha256(raw).hexdigest()[:12]}…,"
+                                   f" the job reported {expect_sha256.strip()[:12] or 'none'}…); it is not stored")
     try:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -144,4 +192,40 @@ def parse_handover(path: Path, max_bytes: int = MAX_HANDOVER_BYTES) -> Handover:
         raise InvalidArgumentError(f"{path}: a validate-format hand-over without the weight safety scan")
     if handover.subject != "draft" and handover.draft_token is not None:
         raise InvalidArgumentError(f"{path}: a draft token for published version {handover.subject}")
+    check_kept_outputs(handover, path)
     return handover
+
+
+def check_kept_outputs(handover: Handover, path: Path) -> None:
+    """Every kept output is one the figures name, a plain numeric `.npy` (no pickle) of the
+    shape and dtype they say, within the size caps."""
+    if not handover.kept_outputs:
+        return
+    import numpy as np
+
+    if handover.step != "test" or handover.tool != "bioimageio.core":
+        raise InvalidArgumentError(f"{path}: only a bioimageio.core test hands over kept outputs")
+    figures = handover.summary.reproduction
+    named = {f.kept.file: f.kept for f in figures.values() if f.kept is not None} if isinstance(figures, dict) else {}
+    total = 0
+    seen: set[str] = set()
+    for kept in handover.kept_outputs:
+        described = named.get(kept.name)
+        if described is None or kept.name in seen:
+            raise InvalidArgumentError(f"{path}: kept output {kept.name} is not one the reproduction figures name (or twice)")
+        seen.add(kept.name)
+        data = kept.content()
+        total += len(data)
+        if len(data) > MAX_KEPT_FILE_BYTES or total > MAX_KEPT_TOTAL_BYTES:
+            raise InvalidArgumentError(f"{path}: kept output {kept.name} is over the size cap")
+        try:
+            loaded: Any = np.load(io.BytesIO(data), allow_pickle=False)
+        except (ValueError, OSError, EOFError) as e:
+            raise InvalidArgumentError(f"{path}: kept output {kept.name} is not a plain .npy file: {e}") from None
+        kind: Any = getattr(getattr(loaded, "dtype", None), "kind", None)
+        if not isinstance(loaded, np.ndarray) or kind not in tuple("biuf"):
+            raise InvalidArgumentError(f"{path}: kept output {kept.name} is not a numeric array")
+        shape, dtype = [int(n) for n in loaded.shape], str(loaded.dtype)  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType, reportUnknownArgumentType]
+        if shape != described.shape or dtype != described.dtype:
+            raise InvalidArgumentError(
+                f"{path}: kept output {kept.name} is {shape} {dtype}, the figures say {described.shape} {described.dtype}")

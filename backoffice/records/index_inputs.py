@@ -68,6 +68,7 @@ NOT_INPUTS: dict[str, str] = {
     "version_files": "published files: the index links them, the concept document names them",
     "report_part": "parts of our own report, read with the reports",
     "report_parts": "folder of the parts",
+    "report_part_file": "an output kept from a test that did not reproduce: named by its report part, not read by the index",
     "conflated_summary": "written by conflation together with the concept document it summarises",
     "versions_json": "an output of the index",
     "dashboard_detail": "an output of the index",

@@ -29,6 +29,7 @@ LAYOUT: tuple[KeyDoc, ...] = (
     KeyDoc("<id>/<version>/package.zip", "the version as one zip, where the collection serves one (reading it counts as a download)", "`publish`"),
     KeyDoc("<id>/<version>/reports/<tool>_<tool_version>.json", "reports of a published version", "`publish`, retests, `ingest-reports`"),
     KeyDoc("<reports>/parts/<tool>_<version>/<part>.json", "one part of our own report (static checks, one weight format)", "`test`, `store-test-result`"),
+    KeyDoc("<reports>/parts/<tool>_<version>/<part>/<hardware>/<output>.npy", "a produced output that did not reproduce", "`test`, `store-test-result`"),
     KeyDoc("<id>/<version>/compatibility.json", "all reports of a version conflated (scores, tags, every report)", "conflation (`test`, `ingest-reports`)"),
     KeyDoc("partners/<partner>/ledger/<time>-<uid>.json", "what was dispatched to a partner and what it answered", "`dispatch-partners`, `ingest-reports`"),
     KeyDoc("<id>/log/<time>-<uid>.json", "append-only log entries", "every step"),
@@ -173,6 +174,11 @@ def concept_id_from_dashboard_detail(key: str) -> str | None:
 def report_part(reports_prefix: str, report_stem: str, part: str) -> str:
     """One part of an assembled report (a weight format's test, the static checks)."""
     return f"{reports_prefix}parts/{report_stem}/{part}.json"
+
+
+def report_part_file(reports_prefix: str, report_stem: str, part: str, hardware: str, name: str) -> str:
+    """A file kept with a part, per hardware that produced it (a produced output, `.npy`)."""
+    return f"{reports_prefix}parts/{report_stem}/{part}/{hardware}/{name}"
 
 
 def report_parts(reports_prefix: str, report_stem: str) -> str:

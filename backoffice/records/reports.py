@@ -4,6 +4,7 @@ the concept document, conflated with every other report of the draft/version, lo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal, Protocol, cast
 
 from ..storage.base import Storage
@@ -12,8 +13,9 @@ from .conflation import conflate_target
 from .core_report import STATIC_PART, assemble_report, store_part
 from .report_names import current_core_version
 from .target import Target
+from .verdicts import Verdict
 
-Status = Literal["passed", "failed", "valid-format", "skipped"]
+Status = Literal["passed", "warning", "failed", "valid-format", "skipped"]
 
 
 class StepRecorder(Protocol):
@@ -53,22 +55,34 @@ def store_report(
     actor: str | None = None,
     tool: str = "",
     weight_format: str | None = None,
+    verdict: Verdict | None = None,
+    kept: Mapping[str, bytes] | None = None,
 ) -> str:
     """Store `report` as a part of our `bioimageio.core_<version>.json` report (the static checks,
-    or one weight format), assemble that report, note the result, conflate, log. Returns the part's key."""
+    or one weight format with its `verdict` and `kept` outputs), assemble that report, note the
+    result, conflate, log. Returns the part's key."""
     part = weight_format or STATIC_PART
     core = current_core_version()
-    key = store_part(storage, target.reports_prefix, core, part, status, report, _error_of(report, status))
+    body = store_part(storage, target.reports_prefix, core, part, status, report, _error_of(report, status),
+                      verdict=verdict, kept=kept)
+    key = str(body["key"])
     assemble_report(storage, target.reports_prefix, core)
+    history: Any = body.get("by_hardware") or {}
+    extra: dict[str, Any] = {} if verdict is None else {
+        "runs": verdict.runs, "reproduces": verdict.reproduces, "hardware": verdict.hardware,
+        "by_hardware": {str(h): str(cast(dict[str, Any], v).get("outcome")) for h, v in cast(dict[str, Any], history).items()
+                        if isinstance(v, dict)},
+    }
 
     def mutate(record: ConceptRecord) -> None:
         if target.subject == "draft":
             draft = record.require_draft()
             if draft.token != target.draft_token:
                 return  # a new upload replaced the draft meanwhile; its tests start afresh
-            draft.tests[name] = ReportBrief(status=status, report=name, tool=tool, weight_format=weight_format)
+            draft.tests[name] = ReportBrief(status=status, report=name, tool=tool, weight_format=weight_format, **extra)
         elif target.subject in record.versions:
-            record.versions[target.subject].tests[name] = ReportBrief(status=status, report=name, tool=tool, weight_format=weight_format)
+            record.versions[target.subject].tests[name] = ReportBrief(status=status, report=name, tool=tool,
+                                                                      weight_format=weight_format, **extra)
 
     concepts.update(target.concept_id, mutate)
     conflate_target(storage, concepts, target.concept_id, target.subject, target.reports_prefix, target.draft_token)

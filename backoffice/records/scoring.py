@@ -13,7 +13,7 @@ from typing import Any, Literal, cast
 from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, Field
 
-from .tool_report import OWN_TOOL, ReportBadge, ToolReport
+from .tool_report import OWN_TOOL, ReportBadge, ToolReport, safe_badge
 
 # The running collection's scoring rules, as data (docs/compatibility.md, "Scores").
 LATEST_TRUSTED = 0.8
@@ -32,7 +32,7 @@ WEIGHTS = {"metadata_format": 0.25, "metadata_completeness": 0.25, "core": 0.25,
 """Weights of the overall score (a missing part counts 0)."""
 ERROR_CHARS = 500
 
-SummaryStatus = Literal["passed", "failed", "valid-format", "untested"]
+SummaryStatus = Literal["passed", "warning", "failed", "valid-format", "untested"]
 
 
 class _Model(BaseModel):
@@ -78,7 +78,8 @@ class Compatibility(_Model):
     revision: int = 0
     """Increases with every conflation of this version (a later one never loses to an earlier one)."""
     status: SummaryStatus = "untested"
-    """The newest bioimageio.core verdict: `failed`, `passed` (tests passed), `valid-format` (static checks only) or `untested`."""
+    """The newest bioimageio.core verdict: `failed`, `warning` (every weight format runs, some do not reproduce),
+    `passed` (tests passed), `valid-format` (static checks only) or `untested`."""
     scores: Scores = Field(default_factory=Scores)
     reports: dict[str, dict[str, ReportBrief]] = Field(default_factory=dict)
     """Tool -> tool version -> report."""
@@ -159,7 +160,9 @@ def _brief(file: str, r: ToolReport) -> ReportBrief:
     if r.error:
         first = r.error.strip().splitlines()[0] if r.error.strip() else ""
         error = first[:ERROR_CHARS] or None
-    return ReportBrief(status=r.status, score=r.score, error=error, file=file, badge=r.badge, links=list(r.links))
+    if file.lower().startswith(f"{OWN_TOOL}_"):  # our own verdicts carry no badge or links (whoever wrote the file)
+        return ReportBrief(status=r.status, score=r.score, error=error, file=file)
+    return ReportBrief(status=r.status, score=r.score, error=error, file=file, badge=safe_badge(r.badge), links=list(r.links))
 
 
 def by_tool(reports: Mapping[tuple[str, str], ToolReport]) -> dict[str, dict[str, tuple[str, ToolReport]]]:
@@ -186,10 +189,12 @@ def _metadata(core: Mapping[str, ToolReport]) -> tuple[SummaryStatus, float, flo
         status = "failed"
     elif detail == "valid-format":
         status = "valid-format"
+    elif detail == "warning":
+        status = "warning"
     else:
         status = "passed" if newest.status == "passed" else "valid-format"
     completeness = max((c for r in core.values() if (c := _completeness(r)) is not None), default=0.0)
-    valid = [v for v in ordered if _core_status(core[v]) in ("passed", "valid-format")
+    valid = [v for v in ordered if _core_status(core[v]) in ("passed", "warning", "valid-format")
              or (core[v].status == "passed" and _core_status(core[v]) is None)]
     fmt = 1.0 if valid and valid[-1] == ordered[-1] else 0.5 if valid else 0.0
     return status, completeness, fmt
@@ -221,9 +226,11 @@ def conflate(reports: Mapping[tuple[str, str], ToolReport], *, revision: int = 0
         if passed:
             tags.append(f"{tool}-compatible")
             tags.extend(f"{tool}_{v}-compatible" for v in passed)
+        if tool == OWN_TOOL:
+            continue  # `badge` and `links` in reports of our own tool are ignored
         for v in passed:
             links.extend(link for link in releases[v][1].links if link not in links)
-        badge = next((releases[v][1].badge for v in reversed(ordered) if releases[v][1].badge is not None), None)
+        badge = next((b for v in reversed(ordered) if (b := safe_badge(releases[v][1].badge)) is not None), None)
         if badge is not None:
             badges.append(badge)
     return Compatibility(

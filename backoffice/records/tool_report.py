@@ -2,8 +2,9 @@
 
 One file per tool release and resource version, `<tool>_<tool_version>.json`, holding
 `status` (`passed` | `failed` | `not-applicable`), `score` (0..1, default 1 for passed,
-0 otherwise), `error` (null or "" for none), `details` (free JSON), `badge` and `links`;
-extra fields are kept. Neither name part contains `_`; the version matches `^[a-z0-9.-]+$`.
+0 otherwise), `error` (null or "" for none), `details` (free JSON), `badge` (https URLs
+only) and `links`; extra fields are kept; `badge` and `links` of the backoffice's own tool
+are ignored. Neither name part contains `_`; the version matches `^[a-z0-9.-]+$`.
 `tool` inside the file, when present, is `<tool>` or `<tool>_<tool_version>` (deepImageJ
 writes `deepimagej_3.1.0-snapshot`); it and `tool_version` must agree with the file name,
 tool names compared case-insensitively (`CAREamics` is `careamics`). The backoffice's own
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any, Literal, cast
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -89,6 +91,23 @@ class ToolReport(BaseModel):
         return value or None
 
 
+def is_https_url(value: str | None) -> bool:
+    """An absolute https URL (badge links and icons: never `javascript:`, `data:` or plain http)."""
+    if not value:
+        return False
+    parts = urlsplit(value.strip())
+    return parts.scheme.lower() == "https" and bool(parts.netloc) and not any(c in value for c in "\r\n\t\"<> ")
+
+
+def safe_badge(badge: ReportBadge | None) -> ReportBadge | None:
+    """The badge when its link and icon (if any) are https URLs, else None."""
+    if badge is None:
+        return None
+    if not all(v is None or is_https_url(v) for v in (badge.url, badge.icon)):
+        return None
+    return badge
+
+
 def report_file_name(tool: str, tool_version: str) -> str:
     """`<tool>_<tool_version>.json`, after checking both parts."""
     check_name_parts(tool, tool_version)
@@ -144,6 +163,8 @@ def parse_report(file_name: str, data: bytes) -> tuple[str, str, ToolReport]:
             raise ReportProblem("tool", f"'{report.tool}' inside the file does not agree with the file name's '{tool}_{version}'")
     if report.tool_version is not None and report.tool_version != version:
         raise ReportProblem("tool_version", f"'{report.tool_version}' inside the file does not agree with the file name's '{version}'")
+    if report.badge is not None and safe_badge(report.badge) is None:
+        raise ReportProblem("badge", "the badge's url and icon must be https URLs")
     return tool, version, report
 
 

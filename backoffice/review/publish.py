@@ -32,18 +32,26 @@ class PublishResult:
     resumed: bool
 
 
+def check_reviewed(cid: str, draft: DraftRecord, draft_sha256: str | None) -> None:
+    """Refuse a draft other than the one the reviewer saw (re-staged since the review)."""
+    if draft_sha256 is not None and draft.rdf_sha256 != draft_sha256.strip().lower():
+        raise ConflictError(f"the draft of '{cid}' is not the one reviewed: its rdf has sha256 {draft.rdf_sha256[:12]}…,"
+                            f" the review saw {draft_sha256.strip()[:12]}…; nothing was published")
+
+
 def _no_draft(record: ConceptRecord) -> IllegalTransitionError:
     published = ", ".join(record.versions) or "none"
     return IllegalTransitionError(f"'{record.id}' has no draft to publish (published versions: {published})")
 
 
-def _accept(ctx: Context, cid: str, reviewer: str) -> tuple[DraftRecord, bool]:
+def _accept(ctx: Context, cid: str, reviewer: str, draft_sha256: str | None) -> tuple[DraftRecord, bool]:
     """Move the draft to `accepted`; returns (draft, whether it was accepted before)."""
 
     def mutate(record: ConceptRecord) -> tuple[DraftRecord, bool]:
         if record.draft is None:  # a concurrent publish came first
             raise _no_draft(record)
         draft = record.draft
+        check_reviewed(cid, draft, draft_sha256)  # in the conditional write: no re-stage slips in between
         if draft.status == DraftStatus.ACCEPTED:
             return draft.model_copy(), True
         check_step(draft.status, DraftStatus.ACCEPTED, what=f"draft of '{cid}'")
@@ -109,8 +117,11 @@ def _commit(ctx: Context, cid: str, draft: DraftRecord, version: str, reviewer: 
     return ctx.concepts.update(cid, mutate)
 
 
-def publish(ctx: Context, cid: str, reviewer: str) -> PublishResult:
-    """Publish the draft of `cid` (reviewers only, from `awaiting review`)."""
+def publish(ctx: Context, cid: str, reviewer: str, draft_sha256: str | None = None) -> PublishResult:
+    """Publish the draft of `cid` (reviewers only, from `awaiting review`).
+
+    `draft_sha256`: the rdf sha256 the reviewer approved (the dashboard shows it); another
+    draft is refused and nothing changes. None: not checked (a local run by a maintainer)."""
     record = ctx.concepts.get(cid)
     require_reviewer(ctx, cid, reviewer, "publish")
     if record.draft is None:
@@ -119,9 +130,10 @@ def publish(ctx: Context, cid: str, reviewer: str) -> PublishResult:
     version = draft.summary.version
     if not version:
         raise IllegalTransitionError(f"draft of '{cid}' has no version")
+    check_reviewed(cid, draft, draft_sha256)
     if draft.status not in (DraftStatus.AWAITING_REVIEW, DraftStatus.ACCEPTED):
         check_step(draft.status, DraftStatus.ACCEPTED, what=f"draft of '{cid}'")
-    draft, resumed = _accept(ctx, cid, reviewer)
+    draft, resumed = _accept(ctx, cid, reviewer, draft_sha256)
     if not resumed:
         ctx.record_step(cid, "accept", f"accepted version {version}", actor=reviewer)
     _copy_files(ctx, cid, draft, version)

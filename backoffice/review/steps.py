@@ -26,13 +26,13 @@ def request_changes_step(ctx: Context, concept_id: str, reviewer: str, reason: s
     return draft
 
 
-def publish_step(ctx: Context, concept_id: str, reviewer: str) -> PublishResult:
+def publish_step(ctx: Context, concept_id: str, reviewer: str, draft_sha256: str | None = None) -> PublishResult:
     """Publish the draft as a new version, tell the uploader (not again on a resumed run), index."""
     draft = ctx.concepts.get(concept_id).draft
-    result = publish(ctx, concept_id, reviewer)
+    result = publish(ctx, concept_id, reviewer, draft_sha256)
     if draft is not None and not result.resumed:
         notify_uploader(ctx, concept_id, "published", version=result.version, url=result.rdf_url,
                         uploader=draft.uploader, uploader_email=draft.summary.uploader_email,
-                        version_assigned=draft.version_assigned)
+                        version_assigned=draft.version_assigned, tests=draft.tests)
     generate_index(ctx, "all")
     return result

@@ -20,6 +20,7 @@ from ..records.status import DraftStatus, check_step
 from ..records.target import Target, rdf_source, resolve_target
 from ..records.weight_scan import FileScan, WeightScan, assess
 from ..resource_types import dynamic_formats, static_only_formats
+from ..util.yaml_guard import yaml_problem
 from .pickle_scan import scanner_name
 from .weight_safety import scan_target, with_scan
 
@@ -75,6 +76,16 @@ def run_spec_validation(rdf: Path | str) -> tuple[str, dict[str, Any], str]:
         return "failed", data, f"# ❌ static validation failed\n\n{error}\n"
 
 
+def _validate(ctx: Context, target: Target) -> tuple[str, dict[str, Any], str]:
+    """bioimageio.spec's validation, unless the rdf is a YAML bomb: its loader would expand it."""
+    problem = yaml_problem(ctx.storage.get_bytes(target.rdf_key).decode("utf-8", errors="replace"), target.rdf_name)
+    if problem:
+        data = failed_summary("bioimageio.spec static validation", target.rdf_name, problem)
+        return "failed", data, f"# ❌ static validation failed\n\n{problem}\n"
+    with rdf_source(ctx.storage, target) as rdf:
+        return run_spec_validation(rdf)
+
+
 def check_can_validate(target: Target) -> None:
     """Refuse a draft that cannot (re)enter `testing`, before anything is stored."""
     if target.subject == "draft":  # refuse before anything is stored (e.g. a draft being published)
@@ -85,8 +96,7 @@ def check_can_validate(target: Target) -> None:
 
 def _checked(ctx: Context, target: Target) -> tuple[str, dict[str, Any], str, WeightScan]:
     """bioimageio.spec's validation, then the weight safety scan joined in (before any test loads a weight)."""
-    with rdf_source(ctx.storage, target) as rdf:
-        status, summary, markdown = run_spec_validation(rdf)
+    status, summary, markdown = _validate(ctx, target)
     try:
         scan = scan_target(ctx.storage, target)
     except Exception as e:  # what cannot be scanned is not passed

@@ -100,13 +100,43 @@
   }
 
   // ------------------------------------------------------------------ details
+  function yesNo(v) {
+    return v === true ? "yes" : v === false ? "no" : "–";
+  }
+
+  function fig(v) {
+    return typeof v === "number" ? (Math.abs(v) >= 1e-3 && Math.abs(v) < 1e4 ? String(+v.toPrecision(4)) : v.toExponential(2)) : "–";
+  }
+
+  function outputsList(outputs) {
+    // figures of each produced output that did not reproduce, with the kept .npy
+    const off = (outputs || []).filter((o) => o.reproduces === false);
+    if (!off.length) return null;
+    return el("ul", { className: "outputs" }, off.map((o) => el("li", { className: "output-figures", dataset: { output: o.output } },
+      el("code", {}, o.output), o.integer ? " (integer, exact match): exact-match fraction " + fig(o.exact_match_fraction) + ", " : ": ",
+      "max abs error " + fig(o.max_abs_error) + ", max rel error " + fig(o.max_rel_error) + ", " + fig(o.mismatched_ppm) + " ppm mismatched",
+      o.tolerance && !o.integer ? " (tolerance: relative " + fig(o.tolerance.relative) + ", absolute " + fig(o.tolerance.absolute) + ")" : "",
+      " ", o.kept_url ? link(o.kept_url, "produced output (.npy)") : null)));
+  }
+
+  function hardwareList(t) {
+    const entries = Object.entries(t.by_hardware || {});
+    if (!entries.length) return t.hardware || "";
+    return el("ul", { className: "hardware" }, entries.map(([hw, outcome]) => el("li", {}, hw + ": ", statusBadge(outcome))));
+  }
+
   function testsSection(title, tests) {
     if (!tests || !tests.length) return section(title, el("p", { className: "muted" }, "none yet"));
-    return section(title, table(["", "status", "reason"], tests.map((t) =>
-      el("tr", { className: "test-row", dataset: { status: t.status } },
+    const verdicts = tests.some((t) => t.runs !== undefined && t.runs !== null);
+    const head = verdicts ? ["", "status", "runs", "reproduces", "hardware", "reason"] : ["", "status", "reason"];
+    return section(title, table(head, tests.map((t) =>
+      el("tr", { className: "test-row", dataset: { status: t.status, weightFormat: t.weight_format || "" } },
         el("td", {}, t.weight_format || t.tool || t.name, " ", t.report_url ? link(t.report_url, "report") : null),
         el("td", {}, statusBadge(t.status)),
-        el("td", {}, t.reason ? el("pre", { className: "reason" }, t.reason) : "")))));
+        verdicts ? el("td", { className: "runs" }, yesNo(t.runs)) : null,
+        verdicts ? el("td", { className: "reproduces" }, yesNo(t.reproduces)) : null,
+        verdicts ? el("td", {}, hardwareList(t)) : null,
+        el("td", {}, t.reason ? el("pre", { className: "reason" }, t.reason) : "", outputsList(t.outputs))))));
   }
 
   function validationSection(v) {
@@ -199,7 +229,9 @@
           el("p", {}, draft.description),
           el("p", {}, "version ", el("strong", {}, draft.version || "?"), " · uploaded by ", draft.uploader || "?",
             " · staged ", when(draft.created)),
-          el("p", {}, link(draft.rdf_source, "rdf.yaml"), draft.source ? [" · ", link(draft.source, "package")] : null))),
+          el("p", {}, link(draft.rdf_source, "rdf.yaml"), draft.source ? [" · ", link(draft.source, "package")] : null),
+          // publishing takes this digest (publish --draft-sha256): a draft re-staged since is refused
+          el("p", {}, "rdf sha256 ", el("code", { className: "draft-sha256" }, draft.rdf_sha256 || "?")))),
       draft.warnings && draft.warnings.length
         ? section("Warnings", el("ul", { className: "warnings" }, draft.warnings.map((w) => el("li", {}, w)))) : null,
       validationSection(draft.validation),
@@ -355,7 +387,9 @@
         el("div", { className: "muted small" }, e.id, " · ", e.type, " · ", e.license || "no license"),
         el("p", { className: "description" }, e.description),
         el("div", { className: "badges" }, statusBadge(ts.status || "untested"),
-          (ts.badges || []).map((b) => el("span", { className: "badge small status-" + String(b.status).replace(/[^a-z]+/gi, "-") }, b.label + ": " + b.status)),
+          (ts.badges || []).map((b) => el("span", { className: "badge small status-" + String(b.status).replace(/[^a-z]+/gi, "-"),
+            title: b.runs === undefined || b.runs === null ? null : "runs: " + yesNo(b.runs) + ", reproduces: " + yesNo(b.reproduces)
+              + Object.entries(b.by_hardware || {}).map(([hw, o]) => "; " + hw + ": " + o).join("") }, b.label + ": " + b.status)),
           score !== null ? el("span", { className: "badge score" }, "score " + score.toFixed(2)) : null),
         el("div", { className: "tags" }, (e.tags || []).map((t) => el("button", { type: "button", className: "tag", onclick: () => setQuery("tag:" + t) }, t))),
         downloadsLine(e),

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Runs a step of uploaded code (locking or building a resource's environment, its test) as
+# an unprivileged user of its own, in /tmp/sandbox, and kills every process of that user when
+# the command returns. Used by the test matrix on the (ephemeral) runner.
+#
+# Why: later steps of the same job (actions/cache, actions/upload-artifact) hold the job's
+# runtime token in their process environment. A process of another user can read neither
+# their /proc/<pid>/environ nor the runner's files, and none of its processes outlives its
+# step, so uploaded code never sees that token (which could save cache entries or replace
+# artifacts).
+#
+#   sandbox.sh setup USER...   create the users and /tmp/sandbox (owned by the first)
+#   sandbox.sh run USER CMD... run CMD as USER in /tmp/sandbox, then kill all of USER's processes
+set -euo pipefail
+
+sandbox_dir=/tmp/sandbox
+
+setup() {
+  local first=1 user
+  for user in "$@"; do
+    id "$user" >/dev/null 2>&1 || sudo useradd --create-home --shell /bin/bash "$user"
+    if [ "$first" = 1 ]; then
+      sudo install -d -o "$user" -m 0755 "$sandbox_dir" "$sandbox_dir/envs" "$sandbox_dir/handover"
+      first=0
+    fi
+  done
+}
+
+end_user() {
+  # every process of the user, however it detached itself; then check that none is left
+  sudo pkill -KILL -u "$1" || true
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    pgrep -u "$1" >/dev/null || return 0
+    sleep 0.5
+  done
+  echo "::error title=Sandbox::processes of $1 survived the end of their step" >&2
+  exit 1
+}
+
+run() {
+  local user=$1 home rc=0
+  shift
+  home=$(getent passwd "$user" | cut -d: -f6)
+  # an explicit, secret-free environment: nothing else of the runner's is inherited
+  local vars=("PATH=/tmp/micromamba-bin:$PATH" "HOME=$home" "MAMBA_ROOT_PREFIX=$home/micromamba" "LANG=C.UTF-8")
+  local name
+  for name in GITHUB_ACTIONS PIP_ONLY_BINARY BACKOFFICE_STORAGE BACKOFFICE_PUBLIC_BASE_URL \
+    BACKOFFICE_S3_ENDPOINT_URL BACKOFFICE_S3_BUCKET BACKOFFICE_S3_PREFIX; do
+    [ -z "${!name:-}" ] || vars+=("$name=${!name}")
+  done
+  (cd "$sandbox_dir" && sudo -u "$user" -- env -i "${vars[@]}" "$@") || rc=$?
+  end_user "$user"
+  return "$rc"
+}
+
+cmd=${1:?usage: sandbox.sh setup USER... | run USER CMD...}
+shift
+case "$cmd" in
+  setup) setup "$@" ;;
+  run) run "$@" ;;
+  *) echo "sandbox.sh: unknown command $cmd" >&2; exit 2 ;;
+esac
