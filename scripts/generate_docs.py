@@ -139,7 +139,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args()
-    stale = []
+    stale: list[str] = []
     for path, text in outputs().items():
         if args.check:
             if not path.is_file() or path.read_text(encoding="utf-8") != text:
