@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     """Folder of the declared curation files `<concept-id>.yaml`."""
 
     env_templates_dir: Path = Path("env_templates")
-    """Folder of the jinja2 conda environment templates, one per weight format."""
+    """Folder of the jinja2 conda environment templates: `default.yaml.j2` for every weight format, `<weight_format>.yaml.j2` where one differs."""
 
     max_package_bytes: int = Field(default=4 * 1024**3, gt=0)
     """Largest package (zip file) accepted for staging."""

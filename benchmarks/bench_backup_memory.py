@@ -12,37 +12,23 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import REPO, big_rdf, moto_process, run_child, s3_environ, s3_storage  # noqa: E402
+
 sys.path.insert(0, str(REPO))
 TOKEN = "bench-zenodo-token"
 CID = "bench-shark"
-RDF = b"""type: model
-name: Big benchmark model
-description: one large incompressible file
-version: "1.0"
-authors: [{name: Bench}]
-cite: [{text: bench, doi: 10.1234/bench}]
-license: MIT
-"""
+RDF = big_rdf("model")
 
-# VmHWM, not ru_maxrss: on Linux ru_maxrss survives exec and would report the (larger)
-# parent this child was forked from.
 CHILD = """
-import time
 from backoffice.cli import main
-start = time.perf_counter()
-try:
-    main(["backup"])
-finally:
-    hwm = open("/proc/self/status").read().split("VmHWM:")[1].split()[0]
-    print(f"CHILD peak_kib={hwm} seconds={time.perf_counter() - start:.1f}")
+main(["backup"])
 """
 
 
@@ -69,20 +55,9 @@ def prepare(storage: object, size: int) -> None:
     ConceptStore(storage).create(ConceptRecord(id=CID, type="model", versions={"1.0": VersionRecord(version="1.0")}))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def run_backup(env: dict[str, str]) -> tuple[float, float, str]:
-    r = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, cwd=REPO)
-    line = next((ln for ln in r.stdout.splitlines() if ln.startswith("CHILD ")), "")
-    if r.returncode != 0 or not line:
-        raise SystemExit(r.stdout[-2000:] + r.stderr[-2000:])
-    fields = dict(part.split("=") for part in line.split()[1:])
-    done = next((ln for ln in r.stdout.splitlines() if "backed up" in ln), "")
-    return int(fields["peak_kib"]) / 1024, float(fields["seconds"]), done
+    peak, seconds, out = run_child(CHILD, [], env)
+    return peak, seconds, next((ln for ln in out.splitlines() if "backed up" in ln), "")
 
 
 def main() -> None:
@@ -107,27 +82,11 @@ def main() -> None:
             peak, seconds, out = run_backup({**base, "BACKOFFICE_LOCAL_ROOT": str(Path(tmp) / "store")})
             print(f"local folder: peak RSS {peak:.0f} MB, {seconds:.1f} s ({out})")
         if args.s3:
-            port = free_port()
-            moto = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            try:
-                time.sleep(3)
-                import boto3
-
-                from backoffice.storage.s3 import S3Storage
-
-                endpoint = f"http://127.0.0.1:{port}"
-                boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
-                             aws_secret_access_key="testing").create_bucket(Bucket="bench")
-                prepare(S3Storage(bucket="bench", prefix="", endpoint_url=endpoint, access_key_id="testing",
-                                  secret_access_key="testing"), size)
-                s3_env = {**base, "BACKOFFICE_STORAGE": "s3", "BACKOFFICE_S3_ENDPOINT_URL": endpoint,
-                          "BACKOFFICE_S3_BUCKET": "bench", "BACKOFFICE_S3_ACCESS_KEY_ID": "testing",
-                          "BACKOFFICE_S3_SECRET_ACCESS_KEY": "testing"}
-                peak, seconds, out = run_backup(s3_env)
+            with moto_process() as endpoint:
+                storage = s3_storage(endpoint, prefix="")
+                prepare(storage, size)
+                peak, seconds, out = run_backup({**base, **s3_environ(storage)})
                 print(f"moto S3: peak RSS {peak:.0f} MB, {seconds:.1f} s ({out})")
-            finally:
-                moto.terminate()
     finally:
         zenodo.terminate()
 

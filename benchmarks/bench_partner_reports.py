@@ -14,17 +14,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
+import sys
 import tempfile
 import time
-import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 
-os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import REPO, RequestCounter, moto_process, s3_storage  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
 SHA = "ab" * 32
 
 
@@ -36,7 +35,8 @@ def main() -> None:
 
     from backoffice.context import Context
     from backoffice.index.generate import generate_index
-    from backoffice.partners.ingest import ingest
+    from backoffice.partners.ingest import MAX_REPORT_FILES, ingest
+    from backoffice.partners.ledger import Ledger, VersionRef
     from backoffice.records.concept import ConceptRecord, ResourceSummary, VersionRecord
     from backoffice.settings import Settings
     from backoffice.storage.base import Storage
@@ -45,51 +45,51 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-partner-reports-"))
     settings = Settings(local_root=tmp / "store", config_path=REPO / "bioimageio_collection_config.json",
                         collection_dir=REPO / "collection")
-    server = None
+    stack = ExitStack()
     storage: Storage
-    if args.s3:
-        import boto3
-        from moto.server import ThreadedMotoServer
-
-        from backoffice.storage.s3 import S3Storage
-
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        bucket = f"bench-{uuid.uuid4().hex[:12]}"
-        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)  # pyright: ignore[reportUnknownMemberType]
-        storage = S3Storage(bucket=bucket, prefix="bench", endpoint_url=endpoint, access_key_id="testing", secret_access_key="testing")
+    counter: RequestCounter | None = None
+    if args.s3:  # moto in its own process, as a real endpoint would be
+        storage = s3_storage(stack.enter_context(moto_process()), prefix="bench")
+        counter = RequestCounter(storage)
     else:
         storage = LocalStorage(tmp / "store", "http://127.0.0.1:8765")
     ctx = Context(settings, storage=storage)
     partners = [p for p in ctx.config.partners if p.dispatch is not None and "model" in p.resource_types]
     n_concepts = max(1, args.versions // 2)
     ids = [f"model-{i:06d}" for i in range(n_concepts)]
-    for cid in ids:
+    def seed(cid: str) -> None:
         ctx.concepts.save(ConceptRecord(id=cid, type="model", versions={
             v: VersionRecord(version=v, rdf_sha256=SHA, summary=ResourceSummary(name=cid)) for v in ("1.0", "2.0")}))
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(seed, ids))
     generate_index(ctx, full=True)
     total = 0
-    folders: dict[str, Path] = {}
+    folders: dict[str, list[Path]] = {}
+    per_hand_in = MAX_REPORT_FILES // 2  # concepts per hand-in (2 reports each): within the hand-in limit
     for k, p in enumerate(partners):
-        folder = tmp / "reports" / p.id
+        # the versions were sent to the partner (only those may be reported on)
+        Ledger(ctx.storage, p.id).append("dispatched", [VersionRef(cid, v, SHA) for cid in ids for v in ("1.0", "2.0")])
         for i, cid in enumerate(ids):
             for j, v in enumerate(("1.0", "2.0")):
-                f = folder / cid / v / f"{p.tool_name}_1.0.0.json"
+                f = tmp / "reports" / p.id / str(i // per_hand_in) / cid / v / f"{p.tool_name}_1.0.0.json"
                 f.parent.mkdir(parents=True, exist_ok=True)
                 status = "failed" if (i + j + k) % 4 == 0 else "passed"  # a quarter fail
                 f.write_text(json.dumps({"status": status, "error": None if status == "passed" else "could not open",
                                          "details": {"log": "x" * 200}, "links": [f"{p.id}/{p.id}"], "rdf_sha256": SHA}))
                 total += 1
-        folders[p.id] = folder
+        folders[p.id] = sorted((tmp / "reports" / p.id).iterdir())
     print(f"{len(ids)} concepts x 2 versions, {len(partners)} partners: {total} reports ({'S3 on moto' if args.s3 else 'local folder'})")
 
     started = time.perf_counter()
     for p in partners:
         t0 = time.perf_counter()
-        result = ingest(ctx, p.id, [str(folders[p.id])])
-        print(f"  ingest {p.id}: {len(result.accepted)} reports, {len(result.versions)} versions conflated in {time.perf_counter() - t0:.1f} s")
+        accepted = conflated = 0
+        for folder in folders[p.id]:  # one `ingest-reports` call per hand-in
+            result = ingest(ctx, p.id, [str(folder)])
+            accepted, conflated = accepted + len(result.accepted), conflated + len(result.versions)
+        print(f"  ingest {p.id}: {accepted} reports in {len(folders[p.id])} hand-ins, {conflated} versions conflated"
+              f" in {time.perf_counter() - t0:.1f} s")
     ingest_s = time.perf_counter() - started
     print(f"ingest + conflate {total} reports: {ingest_s:.1f} s ({1000 * ingest_s / total:.2f} ms per report)")
 
@@ -108,8 +108,9 @@ def main() -> None:
     print(f"one more report: ingest + conflate {single * 1000:.0f} ms; index {time.perf_counter() - t0:.2f} s, {gen.fetched} concept document read")
     entry = json.loads(ctx.storage.get_bytes("collection.json"))["collection"][0]
     print(f"check: {entry['id']} overall score {entry['score']}, tools {entry['compatibility']['scores']['tools']}")
-    if server is not None:
-        server.stop()
+    if counter is not None:
+        print(f"S3 requests in all: {counter.n}")
+    stack.close()
 
 
 if __name__ == "__main__":

@@ -11,25 +11,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 import zipfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-RDF = b"""type: dataset
-format_version: 0.3.0
-name: Big benchmark dataset
-description: one large incompressible file
-version: "1.0"
-authors: [{name: Bench}]
-cite: [{text: bench, doi: 10.1234/bench}]
-license: MIT
-"""
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import REPO, big_rdf, moto_process, run_child, s3_environ, s3_storage  # noqa: E402
+
+RDF = big_rdf("dataset", "0.3.0")
 
 CHILD = """
 import os, sys
@@ -55,15 +46,8 @@ def build(path: Path, size: int) -> None:
                 written += n
 
 
-def run_child(package: Path, env: dict[str, str]) -> tuple[float, float, str]:
-    start = time.perf_counter()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    r = subprocess.run([sys.executable, "-c", CHILD, str(package)], env=env, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if r.returncode != 0:
-        raise SystemExit(r.stderr[-2000:])
-    return max(peak_kib, before) / 1024, seconds, r.stdout.strip()
+def stage_in_child(package: Path, env: dict[str, str]) -> tuple[float, float, str]:
+    return run_child(CHILD, [str(package)], env)
 
 
 def main() -> None:
@@ -80,28 +64,13 @@ def main() -> None:
         env = {**os.environ, "PYTHONPATH": str(REPO), "BACKOFFICE_LOCAL_ROOT": str(Path(tmp) / "store"),
                "BACKOFFICE_CONFIG_PATH": str(REPO / "bioimageio_collection_config.json"),
                "BACKOFFICE_COLLECTION_DIR": str(REPO / "collection")}
-        peak, seconds, out = run_child(package, env)
+        peak, seconds, out = stage_in_child(package, env)
         print(f"local folder: peak RSS {peak:.0f} MB, {seconds:.1f} s ({out})")
         if args.s3:
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                port = s.getsockname()[1]
-            server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            try:
-                time.sleep(3)
-                import boto3
-
-                boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-                             aws_access_key_id="testing", aws_secret_access_key="testing").create_bucket(Bucket="bench")
-                s3_env = {**env, "BACKOFFICE_STORAGE": "s3", "BACKOFFICE_S3_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-                          "BACKOFFICE_S3_BUCKET": "bench", "BACKOFFICE_S3_ACCESS_KEY_ID": "testing",
-                          "BACKOFFICE_S3_SECRET_ACCESS_KEY": "testing"}
-                # RUSAGE_CHILDREN keeps the largest child so far: report only if S3 exceeds it
-                peak_s3, seconds_s3, out = run_child(package, s3_env)
-                print(f"moto S3: peak RSS <= {peak_s3:.0f} MB (max over children), {seconds_s3:.1f} s ({out})")
-            finally:
-                server.terminate()
+            with moto_process() as endpoint:
+                storage = s3_storage(endpoint, prefix="")
+                peak_s3, seconds_s3, out = stage_in_child(package, {**env, **s3_environ(storage)})
+                print(f"moto S3: peak RSS {peak_s3:.0f} MB, {seconds_s3:.1f} s ({out})")
 
 
 if __name__ == "__main__":

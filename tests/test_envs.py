@@ -34,9 +34,9 @@ from backoffice.dynamic.env_render import (
     template_for,
 )
 from backoffice.dynamic.environments import PreparedEnv
-from backoffice.dynamic.framework_versions import PYTORCH, TENSORFLOW, nearest_supported
+from backoffice.dynamic.framework_versions import PYTORCH, TENSORFLOW, VERSIONED, nearest_release
 from backoffice.util.cmd import CmdResult
-from backoffice.weight_formats import WEIGHT_FORMATS
+from backoffice.weight_formats import FRAMEWORKS, WEIGHT_FORMATS
 from cli_runner import cli_environ
 
 REPO = Path(__file__).resolve().parents[1]
@@ -217,12 +217,19 @@ def test_templates_render_sandboxed_strict_and_with_a_final_newline(tmp_path: Pa
     ("onnx", 99, "1.31.1", True),
     ("onnx", "x", "1.31.1", True),
 ])
-def test_nearest_supported_version(framework: str, wanted: Any, expected: str, warns: bool) -> None:
-    version, warning = nearest_supported(framework, wanted)
-    assert version == expected
+def test_nearest_supported_release(framework: str, wanted: Any, expected: str, warns: bool) -> None:
+    release, warning = nearest_release(framework, wanted)
+    assert release.version == expected
     assert (warning is not None) == warns
     if warning:
         assert expected in warning
+
+
+def test_every_framework_has_its_releases() -> None:
+    """The frameworks are listed once (weight_formats.FRAMEWORKS); each has its releases here."""
+    assert set(FRAMEWORKS) == {*VERSIONED, "onnx"}
+    with pytest.raises(ValueError, match="unknown framework"):
+        nearest_release("jax", "0.4")
 
 
 def test_unknown_version_renders_with_a_warning() -> None:

@@ -1,9 +1,11 @@
-"""The package's shape: no import cycle between its packages, no oversized module or test file, and a
-command line that starts without the heavy libraries."""
+"""The package's shape: imports follow the layer table of docs/architecture.md, no import cycle
+between its packages, no oversized module or test file, and a command line that starts without
+the heavy libraries."""
 
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -83,6 +85,47 @@ def find_cycle(graph: dict[str, dict[str, list[str]]]) -> list[str] | None:
         if node not in state and (cycle := visit(node)):
             return cycle
     return None
+
+
+def layer_table() -> dict[str, int]:
+    """Package or module -> its row in the layer table of docs/architecture.md."""
+    text = (REPO / "docs" / "architecture.md").read_text()
+    layers: dict[str, int] = {}
+    for row in re.finditer(r"^\| (\d+) \| ([^|]+) \|", text, re.MULTILINE):
+        for name in re.findall(r"`([A-Za-z_]+)/?`", row.group(2)):
+            layers[name] = int(row.group(1))
+    return layers
+
+
+def against_the_table(graph: dict[str, dict[str, list[str]]], layers: dict[str, int]) -> list[str]:
+    """Every import of a package in the same or a higher row, or of/by one not in the table."""
+    found: list[str] = []
+    for src, targets in sorted(graph.items()):
+        for dst, modules in sorted(targets.items()):
+            where = ", ".join(sorted(set(modules))[:3])
+            if src not in layers or dst not in layers:
+                found.append(f"{src} -> {dst}: {src if src not in layers else dst} is not in the layer table (in {where})")
+            elif layers[dst] >= layers[src]:
+                found.append(f"{src} (layer {layers[src]}) imports {dst} (layer {layers[dst]}) in {where}")
+    return found
+
+
+def test_the_table_check_finds_an_import_against_it() -> None:
+    layers = {"records": 2, "index": 4, "review": 5}
+    assert against_the_table({"review": {"index": ["backoffice.review.steps"]}}, layers) == []
+    assert against_the_table({"records": {"index": ["backoffice.records.x"]}}, layers) == [
+        "records (layer 2) imports index (layer 4) in backoffice.records.x"]
+    assert against_the_table({"index": {"review": []}, "review": {"index": []}}, layers)[0].startswith("index (layer 4) imports review")
+    assert "not in the layer table" in against_the_table({"serve": {"records": ["backoffice.serve.x"]}}, layers)[0]
+
+
+def test_imports_follow_the_layer_table() -> None:
+    layers = layer_table()
+    assert {"errors", "records", "index", "serve", "cli"} <= set(layers)  # the table is read at all
+    graph = package_graph()
+    assert set(graph) <= set(layers), f"packages not in docs/architecture.md's layer table: {sorted(set(graph) - set(layers))}"
+    problems = against_the_table(graph, layers)
+    assert not problems, "imports against the layer table of docs/architecture.md:\n" + "\n".join(problems)
 
 
 def test_the_cycle_finder_finds_a_cycle() -> None:

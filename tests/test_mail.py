@@ -8,6 +8,7 @@ import json
 import logging
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
@@ -18,7 +19,9 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from backoffice.context import Context
 from backoffice.notify import notify_uploader
-from backoffice_fixtures import SECRETS
+from backoffice_fixtures import REPO, SECRETS
+
+from backoffice.cli import main
 
 MAIL_USER = "bot"
 MAIL_PASSWORD = SECRETS["BACKOFFICE_MAIL_PASSWORD"]
@@ -82,6 +85,30 @@ def smtp_server() -> Iterator[tuple[Inbox, int]]:
         yield inbox, port
     finally:
         controller.stop()
+
+
+@pytest.fixture()
+def mail_cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, smtp_server: tuple[Inbox, int]) -> tuple[Inbox, Path]:
+    """The environment of `backoffice` commands run in this process (`run_main`): a store in
+    `tmp_path/store`, the repository's config and collection, mail to `smtp_server`.
+    Returns the inbox and the store folder."""
+    inbox, port = smtp_server
+    for name, value in {
+        "LOCAL_ROOT": str(tmp_path / "store"), "CONFIG_PATH": str(REPO / "bioimageio_collection_config.json"),
+        "COLLECTION_DIR": str(REPO / "collection"), "MAIL_HOST": "127.0.0.1", "MAIL_PORT": str(port),
+        "MAIL_USER": MAIL_USER, "MAIL_PASSWORD": MAIL_PASSWORD, "MAIL_STARTTLS": "false",
+    }.items():
+        monkeypatch.setenv(f"BACKOFFICE_{name}", value)
+    return inbox, tmp_path / "store"
+
+
+def run_main(args: list[str]) -> int:
+    """`backoffice <args>` in this process; its exit code."""
+    try:
+        main(args)
+    except SystemExit as e:
+        return int(e.code or 0)
+    return 0
 
 
 @pytest.fixture()

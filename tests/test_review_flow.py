@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from backoffice_fixtures import REPO, SECRETS
-from test_mail import MAIL_PASSWORD, MAIL_USER, Inbox, smtp_server  # noqa: F401 - fixture
+from test_mail import Inbox, mail_cli_env, run_main as _cli, smtp_server  # noqa: F401 - fixtures
 
 from backoffice.cli import main
 from backoffice.context import Context
@@ -23,29 +23,9 @@ pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiri
 UPLOADER = "jane@example.org"
 
 
-def _cli(args: list[str]) -> int:
-    try:
-        main(args)
-    except SystemExit as e:
-        return int(e.code or 0)
-    return 0
-
-
-@pytest.fixture()
-def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, smtp_server: tuple[Inbox, int]) -> tuple[Inbox, Path]:  # noqa: F811
-    inbox, port = smtp_server
-    for name, value in {
-        "LOCAL_ROOT": str(tmp_path / "store"), "CONFIG_PATH": str(REPO / "bioimageio_collection_config.json"),
-        "COLLECTION_DIR": str(REPO / "collection"), "MAIL_HOST": "127.0.0.1", "MAIL_PORT": str(port),
-        "MAIL_USER": MAIL_USER, "MAIL_PASSWORD": MAIL_PASSWORD, "MAIL_STARTTLS": "false",
-    }.items():
-        monkeypatch.setenv(f"BACKOFFICE_{name}", value)
-    return inbox, tmp_path / "store"
-
-
-def test_uploader_gets_three_mails_through_the_cli(cli_env: tuple[Inbox, Path], packages: dict[str, Path],
+def test_uploader_gets_three_mails_through_the_cli(mail_cli_env: tuple[Inbox, Path], packages: dict[str, Path],  # noqa: F811
                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    inbox, _ = cli_env
+    inbox, _ = mail_cli_env
     assert _cli(["stage", str(packages["dataset"]), "--uploader", UPLOADER, "--no-progress"]) == 0
     cid = capsys.readouterr().out.split("draft of ")[1].split()[0]
     assert _cli(["validate-format", cid]) == 0

@@ -17,8 +17,7 @@ from backoffice.records.status import DraftStatus
 from backoffice.settings import Settings
 from backoffice.dynamic.run import maybe_finish_testing
 from backoffice.records.target import resolve_target
-from backoffice_fixtures import REPO
-from test_mail import MAIL_PASSWORD, MAIL_USER, Inbox, smtp_server  # noqa: F401 - fixture
+from test_mail import Inbox, mail_cli_env, run_main as _cli, smtp_server  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
 UPLOADER = "jane@example.org"
@@ -32,25 +31,11 @@ def _without(package: Path, missing: str, dest: Path) -> Path:
     return dest
 
 
-def _cli(args: list[str]) -> int:
-    try:
-        main(args)
-    except SystemExit as e:
-        return int(e.code or 0)
-    return 0
-
-
 def test_missing_file_sends_the_draft_back_with_the_errors(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, smtp_server: tuple[Inbox, int],  # noqa: F811
+    tmp_path: Path, mail_cli_env: tuple[Inbox, Path],  # noqa: F811
     packages: dict[str, Path], capsys: pytest.CaptureFixture[str],
 ) -> None:
-    inbox, port = smtp_server
-    for name, value in {
-        "LOCAL_ROOT": str(tmp_path / "store"), "CONFIG_PATH": str(REPO / "bioimageio_collection_config.json"),
-        "COLLECTION_DIR": str(REPO / "collection"), "MAIL_HOST": "127.0.0.1", "MAIL_PORT": str(port),
-        "MAIL_USER": MAIL_USER, "MAIL_PASSWORD": MAIL_PASSWORD, "MAIL_STARTTLS": "false",
-    }.items():
-        monkeypatch.setenv(f"BACKOFFICE_{name}", value)
+    inbox, _ = mail_cli_env
     broken = _without(packages["dataset"], "images.npy", tmp_path / "broken.zip")
     assert _cli(["stage", str(broken), "--uploader", UPLOADER, "--no-progress"]) == 0
     cid = capsys.readouterr().out.split("draft of ")[1].split()[0]

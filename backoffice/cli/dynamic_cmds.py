@@ -6,11 +6,12 @@ from pathlib import Path
 
 import typer
 
-from ..dynamic.environments import DEFAULT_TIMEOUT, EnvManagerName
+from ..dynamic.environments import EnvManagerName
 from ..errors import InvalidArgumentError
 from ..gh_actions import append_summary, set_outputs
 from ..log import in_github_actions
-from .choices import WHICH_HELP, choice_of, draft_or_version, port_number, positive_seconds
+from . import testing_options
+from .choices import port_number
 from .common import console, make_context
 
 
@@ -21,20 +22,12 @@ def register(app: typer.Typer) -> None:
 
 
 def test(
-    concept_id: str = typer.Argument(..., help="Concept id."),
-    which: str = typer.Argument("draft", help=WHICH_HELP, parser=draft_or_version),
-    weight_format: str | None = typer.Argument(None, help="Weight format to test (models); omit for datasets, notebooks and applications."),
-    env_manager: EnvManagerName = typer.Option(
-        "current", "--env-manager", parser=choice_of(EnvManagerName, "--env-manager"),
-        help="Where the test runs: current (this interpreter), venv (a virtualenv built with pip from the"
-        " weight format's env template) or micromamba (a conda env made from it).",
-    ),
-    env_prefix: Path | None = typer.Option(
-        None, "--env-prefix",
-        help="Use the environment already created at this prefix (e.g. by the workflow's micromamba step)"
-        " instead of building one; a missing one yields a failed summary saying so.",
-    ),
-    timeout: float = typer.Option(DEFAULT_TIMEOUT, "--timeout", parser=positive_seconds, help="Seconds before the test is stopped (above 0)."),
+    concept_id: str = testing_options.CONCEPT_ID,
+    which: str = testing_options.WHICH,
+    weight_format: str | None = testing_options.WEIGHT_FORMAT,
+    env_manager: EnvManagerName = testing_options.ENV_MANAGER,
+    env_prefix: Path | None = testing_options.ENV_PREFIX,
+    timeout: float = testing_options.TIMEOUT,
     actor: str | None = typer.Option(None, "--actor", help="Who asked for it (for the log)."),
 ) -> None:
     """Run bioimageio.core's test of one weight format and store the report."""
@@ -45,8 +38,7 @@ def test(
     if weight_format is None:
         outcome = run_static_only_test(ctx, concept_id, which, actor=actor)
     else:
-        if env_prefix is not None and env_manager == "current":
-            raise InvalidArgumentError("--env-prefix needs --env-manager venv or micromamba (the manager that made it)")
+        testing_options.check_env_prefix(env_manager, env_prefix)
         env = environment_for_test(ctx, concept_id, which, weight_format, env_manager, env_prefix)
         outcome = run_weight_format_test(ctx, concept_id, which, weight_format, env, timeout=timeout, actor=actor)
     verdict = outcome.verdict

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import typer
 
-from ..dynamic.environments import DEFAULT_TIMEOUT, EnvManagerName, current_env
+from ..dynamic.environments import EnvManagerName, current_env
 from ..errors import InvalidArgumentError
 from ..gh_actions import append_summary, set_outputs
 from ..log import in_github_actions
-from .choices import WHICH_HELP, choice_of, draft_or_version, positive_seconds
+from .choices import WHICH_HELP, draft_or_version
+from . import testing_options
 from .common import console, make_context
 
 
@@ -21,24 +22,20 @@ def register(app: typer.Typer) -> None:
 
 
 def run_test(
-    concept_id: str = typer.Argument(..., help="Concept id."),
-    which: str = typer.Argument("draft", help=WHICH_HELP, parser=draft_or_version),
-    weight_format: str | None = typer.Argument(None, help="Weight format to test (models); omit for static checks only."),
+    concept_id: str = testing_options.CONCEPT_ID,
     out: Path = typer.Option(..., "--out", help="Write the hand-over (JSON) here, for `backoffice store-test-result`."),
-    env_manager: EnvManagerName = typer.Option(
-        "current", "--env-manager", parser=choice_of(EnvManagerName, "--env-manager"),
-        help="current, venv or micromamba (see `backoffice test`).",
-    ),
-    env_prefix: Path | None = typer.Option(None, "--env-prefix", help="Use the environment already created at this prefix."),
-    timeout: float = typer.Option(DEFAULT_TIMEOUT, "--timeout", parser=positive_seconds, help="Seconds before the test is stopped (above 0)."),
+    which: str = testing_options.WHICH,
+    weight_format: str | None = testing_options.WEIGHT_FORMAT,
+    env_manager: EnvManagerName = testing_options.ENV_MANAGER,
+    env_prefix: Path | None = testing_options.ENV_PREFIX,
+    timeout: float = testing_options.TIMEOUT,
 ) -> None:
     """Test without storing (no secrets allowed): read the package from its public URL, write a hand-over."""
     from ..dynamic.env_builders import environment_for_test
     from ..dynamic.handover_run import refuse_secrets, run_test_for_handover
     from ..records.handover import write_handover
 
-    if env_prefix is not None and env_manager == "current":
-        raise InvalidArgumentError("--env-prefix needs --env-manager venv or micromamba (the manager that made it)")
+    testing_options.check_env_prefix(env_manager, env_prefix)
     ctx = make_context()
     refuse_secrets(ctx)
     env = (environment_for_test(ctx, concept_id, which, weight_format, env_manager, env_prefix)

@@ -2,7 +2,7 @@
 collection.json template. Validated on load; a wrong file fails with the field named.
 
 The JSON schema of this file is generated from these models by
-`scripts/generate_schemas.py` (see `docs/schemas/`).
+`scripts/generate_docs.py` (see `docs/schemas/`).
 """
 
 from __future__ import annotations

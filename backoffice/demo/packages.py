@@ -53,11 +53,12 @@ from .builder import (
     write_test_tensors,
 )
 
-WeightFormat = Literal["pytorch_state_dict", "torchscript", "onnx"]
-"""Weight formats `build_model_package` can write."""
+TorchWeightFormat = Literal["pytorch_state_dict", "torchscript", "onnx"]
+"""Weight formats `build_model_package` can write (names of `weight_formats.WEIGHT_FORMATS`,
+which holds what the backoffice knows about each; the keras ones are in `keras_packages`)."""
 
-WEIGHT_FORMATS: tuple[WeightFormat, ...] = ("pytorch_state_dict", "torchscript", "onnx")
-"""All supported weight formats; the first one requested is the parent of the others."""
+TORCH_WEIGHT_FORMATS: tuple[TorchWeightFormat, ...] = ("pytorch_state_dict", "torchscript", "onnx")
+"""The torch demo's formats in parent order: the first one requested is the parent of the others."""
 
 ONNX_OPSET = 15
 """ONNX opset used for the onnx weights."""
@@ -89,7 +90,7 @@ _BROKEN_ARCHITECTURE_SOURCE = (
 def build_model_package(
     out: Path,
     *,
-    formats: Sequence[str] = WEIGHT_FORMATS,
+    formats: Sequence[str] = TORCH_WEIGHT_FORMATS,
     concept_id: str | None = None,
     version: str | None = "1.0",
     name: str = "Tiny Demo Model",
@@ -101,8 +102,8 @@ def build_model_package(
 
     Args:
         out: path of the zip file to write (parent folders are created).
-        formats: weight formats to include, any of `WEIGHT_FORMATS`; the first in
-            `WEIGHT_FORMATS` order is the parent of the others.
+        formats: weight formats to include, any of `TORCH_WEIGHT_FORMATS`; the first in
+            `TORCH_WEIGHT_FORMATS` order is the parent of the others.
         concept_id: if given, the description's `id`.
         version: the description's `version` (None: the description has none).
         name: the description's `name` (letters, digits, ` _+-()`, 5 to 128 characters).
@@ -120,17 +121,17 @@ def build_model_package(
 
     torch_any: Any = torch  # torch's stubs are partially unknown to strict pyright
     requested = set(formats)
-    unknown = requested - set(WEIGHT_FORMATS)
+    unknown = requested - set(TORCH_WEIGHT_FORMATS)
     if unknown or not requested:
         raise ValueError(
             f"unsupported or no weight formats {sorted(unknown) or list(formats)};"
-            + f" choose from {WEIGHT_FORMATS}"
+            + f" choose from {TORCH_WEIGHT_FORMATS}"
         )
     if broken_import and "pytorch_state_dict" not in requested:
         raise ValueError("broken_import needs the pytorch_state_dict weight format")
 
-    ordered: list[WeightFormat] = [f for f in WEIGHT_FORMATS if f in requested]
-    parent: WeightFormat = ordered[0]
+    ordered: list[TorchWeightFormat] = [f for f in TORCH_WEIGHT_FORMATS if f in requested]
+    parent: TorchWeightFormat = ordered[0]
     torch_version = Version(torch.__version__.split("+")[0])
 
     with tempfile.TemporaryDirectory(prefix="demo_model_") as tmp:
@@ -163,7 +164,7 @@ def build_model_package(
 
         weights: dict[str, Any] = {}
         for wf in ordered:
-            wf_parent: WeightFormat | None = None if wf == parent else parent
+            wf_parent: TorchWeightFormat | None = None if wf == parent else parent
             if wf == "pytorch_state_dict":
                 arch_path = d / "tiny_net.py"
                 _ = arch_path.write_text(

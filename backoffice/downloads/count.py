@@ -141,7 +141,7 @@ def hash_key(ctx: Context) -> bytes:
 
 
 def read_catalog(ctx: Context) -> tuple[Catalog, dict[str, ConceptRecord]]:
-    records = {r.id: r for r, _, _ in load_records(ctx.storage, ctx.concepts.list_ids(), then=lambda r: None)}
+    records = {cid: r for cid, _, r in load_records(ctx.storage, ctx.concepts.list_ids(), then=lambda r, _etag: r)}
     return catalog_of(records.values(), normalize_prefix(ctx.settings.s3_prefix)), records
 
 

@@ -1,1 +1,1 @@
-"""Dynamic tests: one environment per weight format."""
+"""Dynamic tests: each weight format tested in an environment rendered for it (formats whose rendered files are equal share one)."""

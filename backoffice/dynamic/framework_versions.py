@@ -2,7 +2,7 @@
 
 A description names the framework version its weights were made with
 (`pytorch_version`, `tensorflow_version`, or an ONNX `opset_version`).
-`nearest_supported` maps it to a release listed here; a version that is not
+`nearest_release` maps it to a release listed here; a version that is not
 listed (or not a version at all) maps to the nearest listed one with a warning
 that the test step logs — never an error.
 
@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from packaging.version import InvalidVersion, Version
+
+from ..weight_formats import FRAMEWORKS
 
 
 @dataclass(frozen=True)
@@ -84,9 +86,8 @@ class OpsetRange:
 ONNX_OPSETS: tuple[OpsetRange, ...] = (OpsetRange(7, 26, Release("1.31.1")),)
 
 VERSIONED: dict[str, tuple[Release, ...]] = {"pytorch": PYTORCH, "tensorflow": TENSORFLOW}
-"""Frameworks whose description field is a version of the framework itself."""
-
-FRAMEWORKS: tuple[str, ...] = (*VERSIONED, "onnx")
+"""Releases of the frameworks (of `weight_formats.FRAMEWORKS`) whose description field is a
+version of the framework itself; `onnx` gives an opset instead (`ONNX_OPSETS`)."""
 
 
 def _release_tuple(v: Version, length: int = 3) -> tuple[int, ...]:
@@ -144,7 +145,7 @@ def _nearest_opset(wanted: str) -> tuple[Release, str | None]:
 def nearest_release(framework: str, wanted: str | int | None) -> tuple[Release, str | None]:
     """The supported release for `wanted` (a framework version, or an opset for `onnx`),
     and a warning when it is not what was asked for."""
-    if framework not in FRAMEWORKS:
+    if framework not in FRAMEWORKS:  # the frameworks are listed once, in weight_formats
         raise ValueError(f"unknown framework '{framework}' (known: {', '.join(FRAMEWORKS)})")
     if framework == "onnx":
         if wanted is None:
@@ -157,10 +158,3 @@ def nearest_release(framework: str, wanted: str | int | None) -> tuple[Release, 
             f"the description gives no {framework} version; using the newest supported {releases[-1].version}"
         )
     return _nearest_release(framework, releases, str(wanted))
-
-
-def nearest_supported(framework: str, wanted: str | int | None) -> tuple[str, str | None]:
-    """(version to pin, warning or None): the framework version for a description's
-    `pytorch_version` / `tensorflow_version`, or the onnxruntime version for an `opset_version`."""
-    release, warning = nearest_release(framework, wanted)
-    return release.version, warning

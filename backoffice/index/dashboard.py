@@ -9,9 +9,9 @@ served: S3 static hosting, GitHub Pages or `backoffice serve`. No server of thei
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
 from importlib import resources
 from typing import Any, cast
 
@@ -62,8 +62,14 @@ def _reports(storage: Storage, prefix: str) -> dict[str, dict[str, Any]]:
     return out
 
 
-def write_detail(ctx: Context, record: ConceptRecord) -> None:
-    """Write `dashboard/details/<id>.json` for one concept."""
+def md5_of(data: bytes) -> str:
+    """What both storage backends give as the etag of an object written in one piece."""
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+def detail_bytes(ctx: Context, record: ConceptRecord) -> bytes:
+    """`dashboard/details/<id>.json` of one concept: from its record, the newest log
+    entries, the chat and the reports of its draft and latest version."""
     storage = ctx.storage
     d = record.draft
     latest = list(record.versions.values())[-1] if record.versions else None
@@ -76,35 +82,34 @@ def write_detail(ctx: Context, record: ConceptRecord) -> None:
         version_reports=_reports(storage, keys.version_reports(record.id, latest.version)) if latest is not None else {},
         url_of=storage.public_url,
     )
-    storage.put_bytes(keys.dashboard_detail(record.id), _dump(detail), content_type="application/json")
+    return _dump(detail)
 
 
-def write_dashboard(ctx: Context, refresh: Iterable[str], removed: Iterable[str] = ()) -> int:
-    """Write the pages, the detail files of the `refresh` concepts, and delete those of
-    `removed` concepts. Returns how many detail files were written. Best effort per
-    concept: a failure is logged and leaves that concept's previous detail file."""
-    storage = ctx.storage
+def write_detail(ctx: Context, record: ConceptRecord, stored: str | None = None) -> str | None:
+    """Write the detail file of one concept unless its content has the md5 `stored`.
+    Returns the md5 of the detail, or None if it could not be made (logged: the previous
+    detail file stays, and the next change of the concept or `--full` tries again)."""
+    try:
+        data = detail_bytes(ctx, record)
+        md5 = md5_of(data)
+        if md5 != stored:
+            ctx.storage.put_bytes(keys.dashboard_detail(record.id), data, content_type="application/json")
+        return md5
+    except Exception as e:  # the index files stand
+        logger.warning("dashboard details of %s not written: %s", record.id, e)
+        return None
+
+
+def write_pages(storage: Storage, stored: Mapping[str, str] | None = None) -> None:
+    """Write the static pages that differ from what is stored (`stored`: etag by page
+    name, from a listing; None: ask the store for each page)."""
     for name, content_type in STATIC_FILES.items():
         data = static_files()[name]
-        info = storage.head(keys.DASHBOARD_PREFIX + name)
-        if info is None or info.size != len(data) or storage.get_bytes(keys.DASHBOARD_PREFIX + name) != data:
-            storage.put_bytes(keys.DASHBOARD_PREFIX + name, data, content_type=content_type)
-
-    def one(cid: str) -> bool:
-        try:
-            record = ctx.concepts.find(cid)
-            if record is None:
-                storage.delete(keys.dashboard_detail(cid))
-                return False
-            write_detail(ctx, record)
-            return True
-        except Exception as e:  # the index files stand; the detail is refreshed next run
-            logger.warning("dashboard details of %s not written: %s", cid, e)
-            return False
-
-    ids = sorted(set(refresh))
-    _ = ctx.config, ctx.concepts  # loaded once, before the threads share them
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        written = sum(pool.map(one, ids)) if ids else 0
-    storage.delete_many([keys.dashboard_detail(cid) for cid in removed])
-    return written
+        key = keys.DASHBOARD_PREFIX + name
+        if stored is None:
+            info = storage.head(key)
+            etag = info.etag if info is not None else None
+        else:
+            etag = stored.get(name)
+        if etag != md5_of(data):
+            storage.put_bytes(key, data, content_type=content_type)

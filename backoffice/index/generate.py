@@ -5,7 +5,12 @@ document and a fingerprint of its declaration the last index was made from. One
 listing of `concepts/` gives every current etag; only concepts whose document or
 declaration changed are read and planned again; every other concept's part is
 taken from the previous index files. A change of the config or public URL (the
-base fingerprint) replans everything.
+base fingerprint) replans everything. What each entry depends on, and how a run learns
+that it changed, is declared in `records/index_inputs.py`.
+
+Per concept a run reads its concept document and nothing else, except for the concepts
+whose dashboard details are due (`derived.py`); `versions.json` and the details are
+written only where their content differs from what is stored.
 """
 
 from __future__ import annotations
@@ -19,15 +24,15 @@ from typing import Any, TypedDict, TypeVar, cast
 
 from ..config.curation import CurationDecl
 from ..context import Context
+from ..errors import NotFoundError
 from ..log import logger
 from ..records import keys
 from ..records.concept import ConceptRecord
 from ..storage.base import ObjectNotFound, Storage
 from .compatibility import compatibility_overview
-from .dashboard import write_dashboard
+from .derived import DerivedFiles
 from .modes import Mode
 from .plan import ConceptOutputs, assemble, plan_concept
-from .website import versions_file
 
 T = TypeVar("T")
 CACHE_FORMAT = 3
@@ -102,10 +107,11 @@ def _previous_outputs(storage: Storage) -> dict[str, ConceptOutputs]:
 
 
 def load_records(
-    storage: Storage, ids: list[str], *, then: Callable[[ConceptRecord], T], workers: int = 8
-) -> list[tuple[ConceptRecord, str, T]]:
-    """Read the given concept documents in parallel with their etags; parse them and
-    apply `then` in this thread while the next ones are fetched (missing ones are skipped)."""
+    storage: Storage, ids: list[str], *, then: Callable[[ConceptRecord, str], T], workers: int = 8
+) -> list[tuple[str, str, T]]:
+    """Read the given concept documents in parallel; parse each and apply `then(record,
+    etag)` in this thread while the next ones are fetched (missing ones are skipped).
+    Returns (id, etag, result): the records themselves are not kept."""
 
     def fetch(cid: str) -> tuple[bytes, str] | None:
         try:
@@ -113,30 +119,19 @@ def load_records(
         except ObjectNotFound:
             return None  # deleted meanwhile
 
-    out: list[tuple[ConceptRecord, str, T]] = []
+    out: list[tuple[str, str, T]] = []
     if not ids:
         return out
     with ThreadPoolExecutor(max_workers=min(workers, len(ids))) as pool:
         for got in pool.map(fetch, ids):
             if got is not None:
                 record = ConceptRecord.model_validate_json(got[0])
-                out.append((record, got[1], then(record)))
+                out.append((record.id, got[1], then(record, got[1])))
     return out
 
 
 def _dump(data: Any) -> bytes:
     return (json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
-
-
-def _write_versions_files(storage: Storage, outputs: dict[str, ConceptOutputs], workers: int = 8) -> None:
-    """`<concept>/versions.json` of each given concept, written in parallel."""
-
-    def put(cid: str) -> None:
-        storage.put_bytes(keys.versions_json(cid), _dump(versions_file(outputs[cid].entry)), content_type="application/json")
-
-    if outputs:
-        with ThreadPoolExecutor(max_workers=min(workers, len(outputs))) as pool:
-            list(pool.map(put, sorted(outputs)))
 
 
 def _changed_since_last_run(storage: Storage) -> tuple[set[str], list[str]]:
@@ -175,12 +170,20 @@ def generate_index(ctx: Context, mode: Mode = "all", *, full: bool = False) -> G
         if cid in dirty or cid not in previous or cached.get(cid) != {"etag": etags.get(cid), "fp": fps[cid]}
     )
     outputs: dict[str, ConceptOutputs] = {cid: previous[cid] for cid in known if cid not in stale}
-    def plan(record: ConceptRecord) -> ConceptOutputs:
+    derived = DerivedFiles(ctx, dirty, storage.list(keys.DASHBOARD_PREFIX) if full else None)  # `--full` checks them
+
+    def plan(record: ConceptRecord, etag: str) -> ConceptOutputs:
+        derived.refresh_detail(record, etag)
         return plan_concept(record, curation.get(record.id, _EMPTY), config, storage.public_url)
 
-    for record, etag, planned in load_records(storage, stale, then=plan):
-        outputs[record.id] = planned
-        etags[record.id] = etag
+    for cid, etag, planned in load_records(storage, stale, then=plan):
+        outputs[cid] = planned
+        etags[cid] = etag
+    for cid in derived.behind(etags, sorted(set(outputs) - set(stale))):  # its detail is missing or failed before
+        try:
+            derived.refresh_detail(*ctx.concepts.get_with_etag(cid))
+        except NotFoundError:
+            continue
 
     files = assemble(config, outputs, storage.public_url(keys.COLLECTION_JSON).rsplit("/", 1)[0])
     files[keys.COMPATIBILITY_JSON] = compatibility_overview(config, files[keys.COLLECTION_JSON])
@@ -190,11 +193,10 @@ def generate_index(ctx: Context, mode: Mode = "all", *, full: bool = False) -> G
         "draft": [keys.COLLECTION_DRAFT_JSON, keys.ID_MAP_DRAFT_JSON],
     }[mode]
     written: dict[str, str] = {}
-    if mode != "draft":  # per-concept version lists of the concepts planned again (the others are current)
-        _write_versions_files(storage, {
-            cid: outputs[cid] for cid in stale
-            if cid in outputs and (cid not in previous or versions_file(previous[cid].entry) != versions_file(outputs[cid].entry))
-        })
+    if mode != "draft":  # per-concept version lists that differ from the stored ones
+        derived.write_versions({cid: o.entry for cid, o in outputs.items()})
+    # the derived files first: their manifest is written once they are all stored
+    details = derived.finish(outputs)
     for key in wanted:
         storage.put_bytes(key, _dump(files[key]), content_type="application/json")
         written[key] = storage.public_url(key)
@@ -204,10 +206,6 @@ def generate_index(ctx: Context, mode: Mode = "all", *, full: bool = False) -> G
             concepts: dict[str, _CacheEntry] = {cid: {"etag": etags[cid], "fp": fps[cid]} for cid in outputs}
             storage.put_bytes(keys.INDEX_CACHE, _dump({"base": base, "concepts": concepts}), content_type="application/json")
         storage.delete_many(markers)  # only those seen before reading: later changes keep theirs
-    # the dashboard: details of changed concepts and of every draft (its log and chat
-    # grow without a change of the concept document); after the index files it reads
-    refresh = set(stale) | {cid for cid, o in outputs.items() if o.draft is not None}
-    details = write_dashboard(ctx, refresh & set(outputs), set(cached) - set(outputs))
     written[keys.DASHBOARD_PREFIX + "index.html"] = storage.public_url(keys.DASHBOARD_PREFIX + "index.html")
     listed = len(files[keys.COLLECTION_JSON]["collection"])
     drafts = len(files[keys.COLLECTION_DRAFT_JSON]["collection"])

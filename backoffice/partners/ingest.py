@@ -8,7 +8,8 @@ anything is stored — format, size, tool name of the partner, published version
 the rdf it checked — and a bad one is refused with one line naming the file and field:
 then nothing is stored. Accepted reports are stored byte for byte next to the version's
 other reports, each touched version is conflated once, and the partner's ledger and the
-concept logs record what came in.
+concept logs record what came in. The concept documents are read, the reports written
+and the concepts conflated in parallel (`WORKERS` requests in flight).
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from __future__ import annotations
 import json
 import tempfile
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..config.collection_config import Partner
 from ..context import Context
@@ -28,11 +30,11 @@ from ..log import logger
 from ..records import keys
 from ..records.concept import ConceptRecord
 from ..records.conflation import apply_brief, conflate_reports
-from ..records.scoring import Compatibility
 from ..records.report_names import current_core_version
 from ..records.tool_report import MAX_REPORT_BYTES, OWN_TOOL, ReportProblem, ToolReport, parse_report, report_file_name
 from .ledger import Ledger, VersionRef
 
+T = TypeVar("T")
 MAX_ARCHIVE_BYTES = 200 * 1024 * 1024
 """Largest zip/download of reports accepted."""
 MAX_REPORT_FILES = 2000
@@ -231,6 +233,55 @@ def _check_expected(a: Accepted, expected: Mapping[tuple[str, str], str]) -> Non
         raise _reject(a.origin, "rdf_sha256", "a planned check must name the sha256 of the rdf it was given")
 
 
+WORKERS = 16
+"""Requests in flight at once while ingesting (reads of concept documents, writes, conflations)."""
+
+
+def _in_parallel(work: Callable[[T], object], items: Sequence[T]) -> None:
+    """Run `work` on every item in a pool of threads; the first error is raised after all ran."""
+    if not items:
+        return
+    with ThreadPoolExecutor(max_workers=min(WORKERS, len(items))) as pool:
+        for _ in pool.map(work, items):
+            pass
+
+
+def _prefetch_records(ctx: Context, candidates: Sequence[Candidate]) -> dict[str, ConceptRecord | None]:
+    """The concept documents the candidates name, read in parallel (for `check`)."""
+    ids: set[str] = set()
+    for c in candidates:
+        try:
+            ids.add(_target(c.relative)[0])
+        except ReportProblem:
+            continue  # `check` refuses it with its reason
+    records: dict[str, ConceptRecord | None] = {}
+
+    def read(cid: str) -> None:
+        records[cid] = ctx.concepts.find(cid)
+
+    _in_parallel(read, sorted(ids))
+    return records
+
+
+def _conflate_concept(ctx: Context, partner: Partner, cid: str, mine: list[Accepted], actor: str | None) -> None:
+    """Conflate the touched versions of one concept, note the briefs with one concept-document
+    update, and log what came in."""
+    versions = sorted({a.version for a in mine})
+    stored = {a.key: a.data for a in mine}  # just written: listed, not read again
+    briefs = {v: conflate_reports(ctx.storage, keys.version_reports(cid, v), stored) for v in versions}
+
+    def mutate(record: ConceptRecord) -> None:
+        for v, compat in briefs.items():
+            apply_brief(record, v, None, compat)
+
+    ctx.concepts.update(cid, mutate)
+    ctx.record_step(cid, "compatibility-report",
+                    "; ".join(f"{a.version}: {a.tool} {a.tool_version} {a.report.status}" for a in mine),
+                    actor=actor or f"partner:{partner.id}", subject=versions[0] if len(versions) == 1 else "versions",
+                    details=[{"version": a.version, "tool": a.tool, "tool_version": a.tool_version, "status": a.report.status,
+                              "score": a.report.score, "error": a.report.error} for a in mine])
+
+
 def ingest(ctx: Context, partner_id: str, sources: Sequence[str], *, actor: str | None = None,
            expected: Mapping[tuple[str, str], str] | None = None) -> IngestResult:
     """Check every report, then store them all, conflate each touched version once, log.
@@ -240,10 +291,11 @@ def ingest(ctx: Context, partner_id: str, sources: Sequence[str], *, actor: str 
     environment pins."""
     partner = ctx.config.partner(partner_id)
     with tempfile.TemporaryDirectory(prefix="backoffice-reports-") as tmp:
-        records: dict[str, ConceptRecord | None] = {}
+        candidates = collect(sources, Path(tmp), ctx.settings.download_timeout, ctx.settings.download_allowed_hosts)
+        records = _prefetch_records(ctx, candidates)
         accepted: list[Accepted] = []
         held = 0
-        for c in collect(sources, Path(tmp), ctx.settings.download_timeout, ctx.settings.download_allowed_hosts):
+        for c in candidates:
             accepted.append(check(ctx, partner, c, records))
             held += len(accepted[-1].data)
             if held > MAX_TOTAL_REPORT_BYTES:  # the declared sizes can lie
@@ -265,25 +317,13 @@ def ingest(ctx: Context, partner_id: str, sources: Sequence[str], *, actor: str 
         if a.key in seen:
             raise _reject(a.origin, "file name", f"the same report as {seen[a.key]}")
         seen[a.key] = a.origin
-    # everything checked: now store
-    for a in accepted:
-        ctx.storage.put_bytes(a.key, a.data, content_type="application/json")
+    # everything checked: now store (in parallel), then conflate each touched concept (in parallel)
+    _in_parallel(lambda a: ctx.storage.put_bytes(a.key, a.data, content_type="application/json"), accepted)
     touched = sorted({(a.concept_id, a.version) for a in accepted})
-    for cid in sorted({c for c, _ in touched}):  # one concept document update per concept
-        versions = [v for c, v in touched if c == cid]
-        briefs = {v: conflate_reports(ctx.storage, keys.version_reports(cid, v)) for v in versions}
-
-        def mutate(record: ConceptRecord, briefs: dict[str, Compatibility] = briefs) -> None:
-            for v, compat in briefs.items():
-                apply_brief(record, v, None, compat)
-
-        ctx.concepts.update(cid, mutate)
-        mine = [a for a in accepted if a.concept_id == cid]
-        ctx.record_step(cid, "compatibility-report",
-                        "; ".join(f"{a.version}: {a.tool} {a.tool_version} {a.report.status}" for a in mine),
-                        actor=actor or f"partner:{partner.id}", subject=versions[0] if len(versions) == 1 else "versions",
-                        details=[{"version": a.version, "tool": a.tool, "tool_version": a.tool_version, "status": a.report.status,
-                                  "score": a.report.score, "error": a.report.error} for a in mine])
+    by_concept: dict[str, list[Accepted]] = {}
+    for a in accepted:
+        by_concept.setdefault(a.concept_id, []).append(a)
+    _in_parallel(lambda cid: _conflate_concept(ctx, partner, cid, by_concept[cid], actor), sorted(by_concept))
     Ledger(ctx.storage, partner.id).append("reported", [VersionRef(a.concept_id, a.version, "") for a in accepted],
                                            run_url=ctx.settings.ci_run_url())
     logger.info("partner %s: %d reports on %d versions ingested", partner.id, len(accepted), len(touched))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import random
 import time
-import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Literal, TypeVar
@@ -20,12 +19,12 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import ConflictError, NotFoundError
-from ..log import logger
 from ..resource_types import ResourceType
 from ..storage.base import ObjectNotFound, PreconditionFailed, Storage
 from . import keys
 from .changes import VersionDiff
 from .imported import LegacyConcept, LegacyVersion
+from .index_inputs import mark_changed
 from .journal import utcnow
 from .scoring import Compatibility
 from .weight_scan import WeightScan
@@ -303,11 +302,7 @@ class ConceptStore:
 
     def mark_changed(self, concept_id: str, marker: str | None = None) -> None:
         """Tell the next index run that this concept changed (written after the change)."""
-        stamp = marker or utcnow().strftime("%Y%m%dT%H%M%S.%fZ") + "-" + uuid.uuid4().hex[:8]
-        try:
-            self.storage.put_bytes(keys.dirty_marker(concept_id, stamp), b"")
-        except Exception as e:  # the change stands; a full index run (`--full`) will see it
-            logger.warning("could not mark %s as changed for the index: %s", concept_id, e)
+        mark_changed(self.storage, concept_id, marker)
 
     def update(self, concept_id: str, mutate: Callable[[ConceptRecord], T], *, mark: bool = True,
                marker: str | None = None) -> T:

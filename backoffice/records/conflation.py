@@ -11,8 +11,9 @@ document takes a brief only if its revision is newer than the one it has.
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -28,26 +29,32 @@ MAX_ATTEMPTS = 30
 
 def report_files(storage: Storage, reports_prefix: str) -> list[str]:
     """Keys of the `<tool>_<tool_version>.json` reports directly in `reports_prefix`."""
-    out: list[str] = []
-    for key in storage.list_keys(reports_prefix):
-        name = key[len(reports_prefix):]
-        if "/" in name or not name.endswith(".json"):
-            continue
-        try:
-            split_report_name(name)
-        except ReportProblem:
-            logger.debug("not a compatibility report (name): %s", key)
-            continue
-        out.append(key)
-    return out
+    return [key for key in storage.list_keys(reports_prefix) if _is_report(reports_prefix, key)]
 
 
-def read_reports(storage: Storage, report_keys: Iterable[str]) -> dict[tuple[str, str], ToolReport]:
-    """Parsed reports by (tool, version); one that cannot be read counts as failed and says why."""
+def _is_report(reports_prefix: str, key: str) -> bool:
+    name = key[len(reports_prefix):]
+    if "/" in name or not name.endswith(".json"):
+        return False
+    try:
+        split_report_name(name)
+    except ReportProblem:
+        logger.debug("not a compatibility report (name): %s", key)
+        return False
+    return True
+
+
+def read_reports(storage: Storage, report_keys: Iterable[str],
+                 known: Mapping[str, bytes] | None = None) -> dict[tuple[str, str], ToolReport]:
+    """Parsed reports by (tool, version); one that cannot be read counts as failed and says why.
+    `known`: contents by key the caller has just stored (not read again)."""
     out: dict[tuple[str, str], ToolReport] = {}
     wanted = list(report_keys)
+    given = known or {}
 
     def load(key: str) -> tuple[str, bytes | None]:
+        if key in given:
+            return key, given[key]
         try:
             return key, storage.get_bytes(key)
         except ObjectNotFound:
@@ -80,8 +87,9 @@ def _revision(data: bytes) -> int:
         return 0
 
 
-def conflate_reports(storage: Storage, reports_prefix: str) -> Compatibility:
-    """Read, score and write `compatibility.json` of one draft/version; returns the brief."""
+def conflate_reports(storage: Storage, reports_prefix: str, known: Mapping[str, bytes] | None = None) -> Compatibility:
+    """Read, score and write `compatibility.json` of one draft/version; returns the brief.
+    `known`: reports the caller has just stored there, by key (listed, not read again)."""
     summary_key = keys.conflated_summary(reports_prefix)
     for _ in range(MAX_ATTEMPTS):
         etag: str | None
@@ -90,7 +98,10 @@ def conflate_reports(storage: Storage, reports_prefix: str) -> Compatibility:
         except ObjectNotFound:
             old, etag = b"{}", None
         revision = _revision(old) + 1
-        reports = read_reports(storage, report_files(storage, reports_prefix))
+        listed = {i.key: i.etag for i in storage.list(reports_prefix) if _is_report(reports_prefix, i.key)}
+        # a report the caller just stored is not read again, unless it changed since
+        unchanged = {k: d for k, d in (known or {}).items() if listed.get(k) == hashlib.md5(d, usedforsecurity=False).hexdigest()}
+        reports = read_reports(storage, listed, unchanged)
         compat = conflate(reports, revision=revision)
         try:
             if etag is None:

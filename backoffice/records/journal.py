@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from ..storage.base import PreconditionFailed, Storage
 from . import keys
+from .index_inputs import mark_changed
 
 
 def utcnow() -> datetime:
@@ -96,30 +97,38 @@ class Journal:
 
 
 class ConceptLog:
-    """The log of a concept: entries about its draft and its versions."""
+    """The log of a concept: entries about its draft and its versions (an index input:
+    each append marks the concept changed, see `index_inputs.py`)."""
 
     def __init__(self, storage: Storage, concept_id: str) -> None:
         self.journal = Journal(storage, keys.log_prefix(concept_id))
+        self.concept_id = concept_id
 
     def append(self, entry: LogEntry) -> None:
         self.journal.append_raw(entry.model_dump(mode="json"), entry.timestamp)
+        mark_changed(self.journal.storage, self.concept_id)
 
     def read(self, limit: int | None = None) -> list[LogEntry]:
         return [LogEntry.model_validate(e) for e in self.journal.read_raw(limit)]
 
 
 class ConceptChat:
-    """The review chat of a concept."""
+    """The review chat of a concept (an index input: each append marks the concept changed)."""
 
     def __init__(self, storage: Storage, concept_id: str) -> None:
         self.journal = Journal(storage, keys.chat_prefix(concept_id))
+        self.concept_id = concept_id
 
     def append(self, message: ChatMessage) -> None:
         self.journal.append_raw(message.model_dump(mode="json"), message.timestamp)
+        mark_changed(self.journal.storage, self.concept_id)
 
     def append_once(self, message: ChatMessage, name: str) -> bool:
         """Append `message` under a key derived from `name`; False if it is there already."""
-        return self.journal.append_once(message.model_dump(mode="json"), message.timestamp, name)
+        added = self.journal.append_once(message.model_dump(mode="json"), message.timestamp, name)
+        if added:
+            mark_changed(self.journal.storage, self.concept_id)
+        return added
 
     def read(self, limit: int | None = None) -> list[ChatMessage]:
         return [ChatMessage.model_validate(e) for e in self.journal.read_raw(limit)]

@@ -1,35 +1,56 @@
 """Where each record and file lives in storage. The only module that spells keys.
 
-    concepts/<id>.json                      concept document (type, owners, draft, versions)
-    <id>/drafts/<token>/files/...           files of a staged draft (one token per upload)
-    <id>/drafts/<token>/files.json          the draft's files with size and sha256 (written at staging)
-    <id>/drafts/<token>/reports/<name>.json validation / compatibility reports of the draft
-    <id>/<version>/files/...                published files (never change)
-    <id>/<version>/files.json               the published files with size and sha256 (copied with the draft)
-    <id>/<version>/package.zip              the version as one zip, where the collection serves one (a download)
-    <id>/<version>/reports/<name>.json      reports of a published version: `<tool>_<tool_version>.json`
-    <reports>/parts/<tool>_<version>/<part>.json  one part of our own report (static checks, one weight format)
-    <reports>/parts/<tool>_<version>/<part>/<hardware>/<output>.npy  a produced output that did not reproduce
-    <id>/<version>/compatibility.json       all reports of a version conflated (scores, tags, every report)
-    partners/<partner>/ledger/<time>-<uid>.json   what was dispatched to a partner and what it answered
-    compatibility.json                      per partner: which resource versions work in it, which do not and why
-    <id>/log/<time>-<uid>.json              append-only log entries
-    <id>/chat/<time>-<uid>.json             append-only chat messages
-    all_versions.json, <id>/versions.json   every concept's versions and DOIs
-    index/cache.json                        what the last index was made from
-    index/dirty/<id>/<time>-<uid>           "concept changed" markers for the next index run
-    dashboard/index.html, app.js, style.css the reviewer dashboard (static, written with the index)
-    dashboard/details/<id>.json             compact per-concept details the dashboard loads on demand
-    imports/<digest>.json                   an import-collection run under way (removed when it completes)
-    downloads/state.json                    download counting: ledger of processed log objects, counts, recent requesters (keyed hashes)
-    <id>/downloads.json                     a concept's downloads per day (last 90 days), per version and per tool
+`LAYOUT` lists every key with what it holds and who writes it; the key table of
+`docs/storage.md` is generated from it (`scripts/generate_docs.py`).
 """
 
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 from ..errors import InvalidIdError
+
+
+class KeyDoc(NamedTuple):
+    key: str
+    what: str
+    written_by: str
+
+
+LAYOUT: tuple[KeyDoc, ...] = (
+    KeyDoc("concepts/<id>.json", "the concept document: type, owners, upload in progress, current draft, published versions, DOIs, report briefs",
+           "every step, by conditional write"),
+    KeyDoc("<id>/drafts/<token>/files/...", "files of one upload (the draft points at its token)", "`stage`"),
+    KeyDoc("<id>/drafts/<token>/files.json", "the draft's files with size and sha256", "`stage`"),
+    KeyDoc("<id>/drafts/<token>/reports/<name>.json", "full validation / test / partner reports of the draft", "`validate-format`, `test`"),
+    KeyDoc("<id>/<version>/files/...", "published files; never change", "`publish`"),
+    KeyDoc("<id>/<version>/files.json", "the published files with size and sha256 (copied with the draft)", "`publish`"),
+    KeyDoc("<id>/<version>/package.zip", "the version as one zip, where the collection serves one (reading it counts as a download)", "`publish`"),
+    KeyDoc("<id>/<version>/reports/<tool>_<tool_version>.json", "reports of a published version", "`publish`, retests, `ingest-reports`"),
+    KeyDoc("<reports>/parts/<tool>_<version>/<part>.json", "one part of our own report (static checks, one weight format)", "`test`, `store-test-result`"),
+    KeyDoc("<reports>/parts/<tool>_<version>/<part>/<hardware>/<output>.npy", "a produced output that did not reproduce", "`test`, `store-test-result`"),
+    KeyDoc("<id>/<version>/compatibility.json", "all reports of a version conflated (scores, tags, every report)", "conflation (`test`, `ingest-reports`)"),
+    KeyDoc("partners/<partner>/ledger/<time>-<uid>.json", "what was dispatched to a partner and what it answered", "`dispatch-partners`, `ingest-reports`"),
+    KeyDoc("<id>/log/<time>-<uid>.json", "append-only log entries", "every step"),
+    KeyDoc("<id>/chat/<time>-<uid>.json", "append-only review chat", "`request-changes`, `chat`, mail replies"),
+    KeyDoc("collection.json, collection_draft.json, id_map.json, id_map_draft.json, all_versions.json",
+           "the index", "`generate-collection-json`, each step"),
+    KeyDoc("compatibility.json", "per partner: which resource versions work in it, which do not and why", "index generation"),
+    KeyDoc("<id>/versions.json", "the listed versions of one concept and their DOIs", "index generation (where it differs)"),
+    KeyDoc("index/cache.json", "per concept: etag of the document and fingerprint of its declaration the index was made from", "index generation"),
+    KeyDoc("index/derived.json", "per concept: md5 of its versions.json and dashboard detail, and the document etag the detail was made from",
+           "index generation"),
+    KeyDoc("index/dirty/<id>/<time>-<uid>", "\"this concept changed\" markers, written after every change of an index input "
+           "(`records/index_inputs.py`)", "concept store, log, chat"),
+    KeyDoc("dashboard/index.html, app.js, style.css", "the reviewer dashboard (static)", "index generation"),
+    KeyDoc("dashboard/details/<id>.json", "compact per-concept details the dashboard loads on demand", "index generation (where due)"),
+    KeyDoc("imports/<digest>.json", "an import-collection run under way (removed when it completes)", "`import-collection`"),
+    KeyDoc("downloads/state.json", "download counting: ledger of processed access log objects, counts, hashed requesters of the last 90 days "
+           "(`docs/downloads.md`)", "`count-downloads`, written whole by conditional write"),
+    KeyDoc("<id>/downloads.json", "a concept's downloads per day (last 90 days), per version and per tool", "`count-downloads`"),
+)
+"""Every key of the store: the one list of the layout."""
 
 CONCEPTS_PREFIX = "concepts/"
 
@@ -114,6 +135,8 @@ def versions_json(concept_id: str) -> str:
     return f"{concept_id}/versions.json"
 
 INDEX_CACHE = f"{INDEX_PREFIX}cache.json"
+INDEX_DERIVED = f"{INDEX_PREFIX}derived.json"
+"""md5 of each concept's `versions.json` and dashboard detail as written (see `index/derived.py`)."""
 DIRTY_PREFIX = f"{INDEX_PREFIX}dirty/"
 """Markers `index/dirty/<id>/<time>-<uid>` written after every change of a concept document."""
 
