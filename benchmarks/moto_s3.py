@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from moto.moto_server.werkzeug_app import MotoRequestHandler, create_backend_app
+from moto.moto_server.werkzeug_app import MotoRequestHandler, create_backend_app  # pyright: ignore[reportMissingTypeStubs]  # moto ships no stubs
 from werkzeug.serving import run_simple
 
 
