@@ -72,7 +72,7 @@ def measure(label: str, run: Callable[[], Any], counter: RequestCounter | None, 
 
         with cProfile.Profile() as prof:
             result = run()
-        pstats.Stats(prof).sort_stats("cumulative").print_stats(25)
+        pstats.Stats(prof).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(25)
     else:
         result = run()
     seconds = time.perf_counter() - start

@@ -75,9 +75,10 @@ def free_port() -> int:
 
 @contextmanager
 def moto_process() -> Iterator[str]:
-    """moto's S3 server in its own process (as a real endpoint would be): its URL."""
+    """moto's S3 server in its own process (as a real endpoint would be; S3 alone, see
+    `moto_s3.py`): its URL."""
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+    server = subprocess.Popen([sys.executable, str(Path(__file__).with_name("moto_s3.py")), str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(200):

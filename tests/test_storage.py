@@ -431,3 +431,27 @@ def test_s3_public_url_without_endpoint() -> None:
     assert s.public_url("a/b.txt") == "https://bkt.s3.amazonaws.com/pre/fix/a/b.txt"
     s2 = S3Storage(bucket="bkt", public_base_url="https://cdn.example.org/x/", access_key_id="t", secret_access_key="t")
     assert s2.public_url("a/b.txt") == "https://cdn.example.org/x/a/b.txt"
+
+
+@pytest.mark.parametrize("value", ["Mon, 30 Nov 2026 08:36:24 GMT", "2026-11-30T08:36:24.000Z", "2026-11-30T08:36:24Z",
+                                   "Mon, 30 Nov 2026 08:36:24 +0100", "1764491784", "not a date, GMT"])
+def test_s3_timestamps_parse_as_botocore_does(value: str) -> None:
+    from botocore.utils import parse_timestamp  # pyright: ignore[reportMissingTypeStubs, reportUnknownVariableType]
+
+    from backoffice.storage.s3 import _timestamp  # pyright: ignore[reportPrivateUsage]
+
+    try:
+        expected = parse_timestamp(value)
+    except ValueError:
+        with pytest.raises(ValueError):
+            _timestamp(value)
+        return
+    assert _timestamp(value) == expected
+
+
+def test_s3_head_and_list_agree_on_last_modified(s3_storage: Storage) -> None:
+    s3_storage.put_bytes("t/a.json", b"{}")
+    head = s3_storage.head("t/a.json")
+    assert head is not None and head.last_modified.utcoffset() is not None
+    [listed] = list(s3_storage.list("t/"))
+    assert abs((listed.last_modified - head.last_modified).total_seconds()) < 1

@@ -23,6 +23,7 @@ from ..context import Context
 from ..records import keys
 from ..records.concept import ConceptRecord
 from ..storage.base import ObjectNotFound, ObjectInfo
+from ..util.json_bytes import dump_bytes as _dump
 from .dashboard import md5_of, write_detail, write_pages
 from .website import versions_file
 
@@ -38,10 +39,6 @@ class DerivedEntry(TypedDict):
     """md5 of `dashboard/details/<id>.json`."""
     versions: str | None
     """md5 of `<id>/versions.json`."""
-
-
-def _dump(data: Any) -> bytes:
-    return (json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
 def versions_bytes(entry: dict[str, Any] | None) -> bytes:

@@ -29,6 +29,7 @@ from ..log import logger
 from ..records import keys
 from ..records.concept import ConceptRecord
 from ..storage.base import ObjectNotFound, Storage
+from ..util.json_bytes import dump_bytes as _dump
 from .compatibility import compatibility_overview
 from .derived import DerivedFiles
 from .modes import Mode
@@ -128,10 +129,6 @@ def load_records(
                 record = ConceptRecord.model_validate_json(got[0])
                 out.append((record.id, got[1], then(record, got[1])))
     return out
-
-
-def _dump(data: Any) -> bytes:
-    return (json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
 def _changed_since_last_run(storage: Storage) -> tuple[set[str], list[str]]:
