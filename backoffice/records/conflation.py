@@ -103,12 +103,7 @@ def conflate_reports(storage: Storage, reports_prefix: str, known: Mapping[str, 
         unchanged = {k: d for k, d in (known or {}).items() if listed.get(k) == hashlib.md5(d, usedforsecurity=False).hexdigest()}
         reports = read_reports(storage, listed, unchanged)
         compat = conflate(reports, revision=revision)
-        try:
-            if etag is None:
-                storage.put_bytes(summary_key, _summary_json(compat, reports), if_none_match=True, content_type="application/json")
-            else:
-                storage.put_bytes(summary_key, _summary_json(compat, reports), if_match=etag, content_type="application/json")
-        except PreconditionFailed:
+        if storage.put_if_unchanged(summary_key, _summary_json(compat, reports), etag, content_type="application/json") is None:
             continue  # another conflation came first: read everything again
         return compat
     raise PreconditionFailed(f"{summary_key} kept changing; gave up after {MAX_ATTEMPTS} attempts")

@@ -82,12 +82,7 @@ def store_part(storage: Storage, reports_prefix: str, core_version: str, part: s
             }
             body["by_hardware"] = dict(sorted(history.items()))
         data = json.dumps(body, default=str).encode()
-        try:
-            if etag is None:
-                storage.put_bytes(key, data, if_none_match=True, content_type="application/json")
-            else:
-                storage.put_bytes(key, data, if_match=etag, content_type="application/json")
-        except PreconditionFailed:
+        if storage.put_if_unchanged(key, data, etag, content_type="application/json") is None:
             continue
         body["key"] = key
         return body
@@ -172,12 +167,7 @@ def assemble_report(storage: Storage, reports_prefix: str, core_version: str) ->
                 continue
         urls = {p: keys.report_part("", stem, p) for p in parts}  # relative to the reports folder: survives publishing
         data = json.dumps(assemble(parts, core_version, urls), indent=1, default=str).encode()
-        try:
-            if etag is None:
-                storage.put_bytes(key, data, if_none_match=True, content_type="application/json")
-            else:
-                storage.put_bytes(key, data, if_match=etag, content_type="application/json")
-        except PreconditionFailed:
+        if storage.put_if_unchanged(key, data, etag, content_type="application/json") is None:
             continue
         return key
     raise PreconditionFailed(f"{key} kept changing; gave up after {MAX_ATTEMPTS} attempts")

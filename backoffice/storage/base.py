@@ -77,6 +77,16 @@ class Storage(ABC):
     ) -> str:
         """Store `data` under `key`; return the new etag."""
 
+    def put_if_unchanged(self, key: str, data: bytes, etag: str | None, *, content_type: str | None = None) -> str | None:
+        """Store `data` under `key` only if it still has `etag` (still absent when `etag` is None);
+        return the new etag, or None when another writer came first (read again and retry)."""
+        try:
+            if etag is None:
+                return self.put_bytes(key, data, if_none_match=True, content_type=content_type)
+            return self.put_bytes(key, data, if_match=etag, content_type=content_type)
+        except PreconditionFailed:
+            return None
+
     @abstractmethod
     def put_stream(self, key: str, stream: ByteStream, *, content_type: str | None = None) -> str:
         """Store a (possibly large) stream under `key` without holding it in memory."""
