@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -139,3 +141,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     if leaked:
         report.outcome = "failed"
         report.longrepr = f"secret value(s) of {', '.join(leaked)} appeared in the output of {item.nodeid}"
+
+
+@pytest.fixture()
+def served(local_ctx: Any) -> Iterator[str]:
+    """The local store (`local_ctx`) served on 127.0.0.1: its public base URL."""
+    from backoffice.serve.server import make_server
+
+    server = make_server(local_ctx.storage, port=0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

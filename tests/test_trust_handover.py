@@ -8,8 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,22 +17,9 @@ from backoffice.context import Context
 from backoffice.records import keys
 from backoffice.records.handover import MAX_HANDOVER_BYTES
 from backoffice.records.status import DraftStatus
-from backoffice.serve.server import make_server
 from backoffice.stage.stage import stage
 from backoffice_fixtures import REPO, SECRETS
 
-
-@pytest.fixture()
-def served(local_ctx: Context) -> Iterator[str]:
-    """The local store served on 127.0.0.1: its public base URL."""
-    server = make_server(local_ctx.storage, port=0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _env(ctx: Context, **extra: str) -> dict[str, str]:

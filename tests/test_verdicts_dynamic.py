@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import io
 import json
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,19 +49,6 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "labels_off": build_label_model_package(folder / "labels_off.zip", off_labels=2),
     }
 
-
-@pytest.fixture()
-def served(local_ctx: Context) -> Iterator[str]:
-    from backoffice.serve.server import make_server
-
-    server = make_server(local_ctx.storage, port=0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_slightly_off_runs_but_does_not_reproduce_through_the_hand_over(
