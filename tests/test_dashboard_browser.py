@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import json
 import socket
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,6 @@ from typing import Any
 import pytest
 import numpy as np
 from PIL import Image
-from ruamel.yaml import YAML
 
 from backoffice.context import Context
 from backoffice.index.generate import generate_index
@@ -34,6 +32,7 @@ from backoffice.storage.local import LocalStorage
 from backoffice.validate.static import failed_summary
 from backoffice.records.target import resolve_target
 from backoffice.records.verdicts import KeptOutput, OutputFigures, Verdict
+from package_edits import edit_package
 
 pytestmark = pytest.mark.slow
 
@@ -65,25 +64,8 @@ def big_png(width: int = 4000, height: int = 2000) -> bytes:
 
 def repackage(src: Path, out: Path, *, name: str | None = None, extra: dict[str, bytes] | None = None,
               covers: list[str] | None = None, tags: list[str] | None = None) -> Path:
-    yaml = YAML(typ="safe")
-    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
-        for info in zin.infolist():
-            data = zin.read(info)
-            if info.filename == "rdf.yaml":
-                rdf: Any = yaml.load(data.decode())
-                if name is not None:
-                    rdf["name"] = name
-                if covers is not None:
-                    rdf["covers"] = covers
-                if tags is not None:
-                    rdf["tags"] = tags
-                buf = io.StringIO()
-                yaml.dump(rdf, buf)
-                data = buf.getvalue().encode()
-            zout.writestr(info.filename, data)
-        for n, d in (extra or {}).items():
-            zout.writestr(n, d)
-    return out
+    changes = {k: v for k, v in (("name", name), ("covers", covers), ("tags", tags)) if v is not None}
+    return edit_package(src, out, lambda rdf: rdf.update(changes), extra)
 
 
 def _to(ctx: Context, cid: str, *statuses: DraftStatus) -> None:

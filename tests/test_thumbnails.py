@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import struct
-import zipfile
 import zlib
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from backoffice.review.publish import publish
 from backoffice.stage.stage import stage
 from backoffice.stage.thumbnail_plan import ThumbnailLimits, fit, needs_thumbnail, plan_thumbnails, thumbnail_name
 from backoffice.stage.thumbnails import CoverProblem, render_thumbnail
+from package_edits import edit_package
 
 REVIEWER = "github|10000001"
 LIMITS = ThumbnailLimits()
@@ -134,20 +134,7 @@ def test_noisy_photo_thumbnail_stays_under_byte_limit() -> None:
 
 def package_with_covers(src: Path, out: Path, covers: dict[str, bytes]) -> Path:
     """The dataset package with `covers` added as files and listed as its covers."""
-    yaml = YAML(typ="safe")
-    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
-        for info in zin.infolist():
-            data = zin.read(info)
-            if info.filename == "rdf.yaml":
-                rdf: Any = yaml.load(data.decode())
-                rdf["covers"] = list(covers)
-                buf = io.StringIO()
-                yaml.dump(rdf, buf)
-                data = buf.getvalue().encode()
-            zout.writestr(info.filename, data)
-        for name, data in covers.items():
-            zout.writestr(name, data)
-    return out
+    return edit_package(src, out, lambda rdf: rdf.update(covers=list(covers)), covers)
 
 
 def _publish_as_is(ctx: Context, cid: str) -> None:
