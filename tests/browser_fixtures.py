@@ -44,3 +44,22 @@ def page(browser: Any) -> Iterator[Any]:
     finally:
         context.close()
     assert not errors, errors
+
+
+def store_on_free_port(tmp: Path) -> tuple[Any, int]:
+    """A context on a local store under `tmp` whose public URL is a free port of 127.0.0.1
+    (for a server the test starts there), with the repository's config: (context, port)."""
+    import socket
+
+    from backoffice.context import Context
+    from backoffice.settings import Settings
+    from backoffice.storage.local import LocalStorage
+    from backoffice_fixtures import REPO
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    storage = LocalStorage(tmp / "store", f"http://127.0.0.1:{port}")
+    settings = Settings(local_root=tmp / "store", config_path=REPO / "bioimageio_collection_config.json",  # type: ignore[call-arg]
+                        collection_dir=REPO / "collection", env_templates_dir=REPO / "env_templates")
+    return Context(settings, storage=storage), port

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ from backoffice.storage.local import LocalStorage
 from backoffice.validate.static import failed_summary
 from backoffice.records.target import resolve_target
 from backoffice.records.verdicts import KeptOutput, OutputFigures, Verdict
+from browser_fixtures import store_on_free_port
 from package_edits import edit_package
 
 pytestmark = pytest.mark.slow
@@ -90,18 +90,8 @@ class Site:
 def site(packages: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """A store with a published dataset (big cover), a model draft whose onnx test failed
     (with chat), a draft with a hostile name and chat, and a fresh draft; served."""
-    from backoffice.settings import Settings
-
-    from backoffice_fixtures import REPO
-
     tmp = tmp_path_factory.mktemp("dashboard")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    storage = LocalStorage(tmp / "store", f"http://127.0.0.1:{port}")
-    settings = Settings(local_root=tmp / "store", config_path=REPO / "bioimageio_collection_config.json",  # type: ignore[call-arg]
-                        collection_dir=REPO / "collection", env_templates_dir=REPO / "env_templates")
-    ctx = Context(settings, storage=storage)
+    ctx, port = store_on_free_port(tmp)
 
     pkg = repackage(packages["dataset"], tmp / "pub.zip", extra={"big.png": big_png()}, covers=["big.png"],
                     tags=["segmentation", "nuclei"])
@@ -130,12 +120,12 @@ def site(packages: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) ->
     fresh = stage(ctx, str(packages["model_v2"]), uploader="github|8", progress=False).concept_id
     generate_index(ctx)
 
-    server = make_server(storage, port=port)
+    server = make_server(ctx.storage, port=port)
     import threading
 
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        yield Site(f"http://127.0.0.1:{port}/dashboard/", storage, published, failing, hostile, fresh)
+        yield Site(f"http://127.0.0.1:{port}/dashboard/", ctx.storage, published, failing, hostile, fresh)
     finally:
         server.shutdown()
         server.server_close()

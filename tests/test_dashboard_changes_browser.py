@@ -3,7 +3,6 @@ since the published version (description fields, files, verdicts) and the weight
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,8 +19,8 @@ from backoffice.records.target import resolve_target
 from backoffice.review.publish import publish
 from backoffice.serve.server import make_server
 from backoffice.stage.stage import stage
-from backoffice.storage.local import LocalStorage
 from backoffice.validate.static import validate_format
+from browser_fixtures import store_on_free_port
 from package_edits import edit_package
 
 pytestmark = pytest.mark.slow
@@ -40,17 +39,8 @@ def _to(ctx: Context, cid: str, *statuses: DraftStatus) -> None:
 @pytest.fixture(scope="module")
 def site(packages: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """A published model and a draft of its version 2.0 (renamed, a file more, validated, one test passed); served."""
-    from backoffice.settings import Settings
-    from backoffice_fixtures import REPO
-
     tmp = tmp_path_factory.mktemp("changes")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    storage = LocalStorage(tmp / "store", f"http://127.0.0.1:{port}")
-    settings = Settings(local_root=tmp / "store", config_path=REPO / "bioimageio_collection_config.json",  # type: ignore[call-arg]
-                        collection_dir=REPO / "collection", env_templates_dir=REPO / "env_templates")
-    ctx = Context(settings, storage=storage)
+    ctx, port = store_on_free_port(tmp)
     cid = stage(ctx, str(packages["model"]), uploader="github|7", progress=False).concept_id
     _to(ctx, cid, DraftStatus.TESTING, DraftStatus.AWAITING_REVIEW)
     publish(ctx, cid, "github|10000001")
@@ -65,7 +55,7 @@ def site(packages: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) ->
                  "bioimageio.core_0.11.0_onnx", "passed", {"status": "passed", "details": []},
                  step="test", message="onnx: passed", tool="bioimageio.core", weight_format="onnx")
     generate_index(ctx)
-    server = make_server(storage, port=port)
+    server = make_server(ctx.storage, port=port)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{port}/dashboard/", cid
