@@ -18,7 +18,7 @@ from backoffice.records.weight_scan import FileScan, FoundGlobal, assess, judge,
 from backoffice.stage.stage import stage
 from backoffice.validate.pickle_scan import scan_file
 from backoffice.validate.static import validate_format
-from test_trust_handover import _bo, _env, served  # noqa: F401  (the served store fixture)
+from test_trust_handover import _bo, _env
 from package_edits import npy_with_objects, reduce_pickle, replace_in_zip, stack_global_pickle, with_weights
 
 
