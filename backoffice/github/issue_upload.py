@@ -70,7 +70,8 @@ def _post(comment: Commenter | None, text: str) -> None:
 
 
 def stage_from_issue(
-    ctx: Context, body: str, *, uploader: str | None, comment: Commenter | None, concept_id: str | None = None
+    ctx: Context, body: str, *, uploader: str | None, comment: Commenter | None, concept_id: str | None = None,
+    new_concept_only: bool = False,
 ) -> IssueUpload:
     """Stage the package the issue form names (to `concept_id` if given: the concept the
     workflow's concurrency group was chosen for); comment the outcome; re-raise failures."""
@@ -81,7 +82,8 @@ def stage_from_issue(
         _post(comment, problem_comment(problem, run_url))
         raise
     try:
-        result = stage(ctx, request.package_url, concept_id=concept_id or request.concept_id, uploader=uploader, progress=False)
+        result = stage(ctx, request.package_url, concept_id=concept_id or request.concept_id, uploader=uploader, progress=False,
+                       new_concept_only=new_concept_only)
     except Exception as e:
         _post(comment, failure_comment(request, e, run_url))
         raise
