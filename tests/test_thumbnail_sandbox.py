@@ -237,7 +237,8 @@ def test_a_sandbox_user_that_does_not_exist_stops_the_staging_before_any_write(
 
 def test_every_job_that_stages_decodes_covers_as_a_throwaway_user() -> None:
     """A job holding the storage secrets that stages (thumbnails) sets BACKOFFICE_SANDBOX_USER and
-    makes that user first (`scripts/sandbox.sh setup`), the way the test matrix makes its users."""
+    makes that user first (`scripts/sandbox.sh setup`), the way the test matrix makes its users;
+    its checkout leaves no token in the (world-readable) .git/config."""
     from test_workflows import WORKFLOW_FILES, load
 
     staging_jobs = 0
@@ -252,4 +253,7 @@ def test_every_job_that_stages_decodes_covers_as_a_throwaway_user() -> None:
             assert user and user != "root", f"{file.name}: job {name} stages without BACKOFFICE_SANDBOX_USER"
             setup = [i for i, run in enumerate(runs) if 'scripts/sandbox.sh setup "$BACKOFFICE_SANDBOX_USER"' in run]
             assert setup and setup[0] < at[0], f"{file.name}: job {name} does not make its sandbox user before staging"
+            checkouts = [step for step in job["steps"] if str(step.get("uses", "")).startswith("actions/checkout@")]
+            assert all((step.get("with") or {}).get("persist-credentials") is False for step in checkouts), \
+                f"{file.name}: job {name} keeps the checkout token in .git/config, which its sandbox user can read"
     assert staging_jobs >= 2
