@@ -3,7 +3,7 @@ reaches neither the storage credentials nor the tokens of the staging job.
 
 With `BACKOFFICE_SANDBOX_USER` (the workflows) the child runs as that unprivileged throwaway
 user with a fixed environment (`util/sandbox_user.py`): it can read neither our
-`/proc/<pid>/environ` nor our memory or files. Without it (a maintainer's own run) it runs as
+`/proc/<pid>/environ` nor our memory or private files. Without it (a maintainer's own run) it runs as
 our user with an environment holding no secret (`util/child_environ.py`), and a warning says so.
 
 The parent writes the covers and `job.json` into a fresh folder the child may read; the child
