@@ -127,7 +127,7 @@ def test_staging_outside_the_group_refuses_an_existing_concept(local_ctx: Contex
     assert snapshot(local_ctx.storage) == before
     fresh = do_stage(local_ctx, _package(tmp_path, NEW_MODEL_ID, "new.zip"), uploader=OTHER, new_concept_only=True)
     assert fresh.concept_id == NEW_MODEL_ID
-    assert do_stage(local_ctx, pkg, concept_id=OWNED, uploader=UPLOADER, new_concept_only=True).concept_id == OWNED
+    assert do_stage(local_ctx, pkg, concept_id=OWNED, uploader=UPLOADER).concept_id == OWNED  # queued in its group
 
 
 def test_an_issue_upload_outside_the_group_refuses_an_existing_concept(
@@ -141,5 +141,20 @@ def test_an_issue_upload_outside_the_group_refuses_an_existing_concept(
     before = snapshot(local_ctx.storage)
     with pytest.raises(PermissionDeniedError):
         stage_from_issue(local_ctx, body, uploader=OTHER, comment=comments.append, new_concept_only=True)
+    with pytest.raises(ConflictError):  # its owner, but the run is not in the draft's group
+        stage_from_issue(local_ctx, body, uploader=UPLOADER, comment=comments.append, new_concept_only=True)
     assert snapshot(local_ctx.storage) == before
-    assert len(comments) == 1 and "belongs to another uploader" in comments[0]
+    assert len(comments) == 2 and "belongs to another uploader" in comments[0] and "stage again" in comments[1]
+
+
+def test_the_stage_command_with_new_concept_only(run_cli: Any, settings_factory: Any, local_storage: Any, tmp_path: Path) -> None:
+    """As the workflows call it: without --concept-id an existing concept is refused (one line,
+    non-zero exit), with the concept job's --concept-id the owner stages."""
+    settings = settings_factory()
+    _owned(Context(settings, storage=local_storage))
+    pkg = str(_package(tmp_path, OWNED))
+    refused = run_cli(["stage", pkg, "--new-concept-only", "--uploader", UPLOADER, "--no-progress"], settings=settings)
+    assert refused.returncode != 0 and "error: " in refused.stderr and "stage again" in refused.stderr, refused.stderr
+    staged = run_cli(["stage", pkg, "--concept-id", OWNED, "--new-concept-only", "--uploader", UPLOADER, "--no-progress"],
+                     settings=settings)
+    assert staged.returncode == 0, staged.stderr

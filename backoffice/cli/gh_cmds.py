@@ -70,7 +70,7 @@ def stage_from_issue(
         None, "--concept-id", help="Stage to this concept (`draft-concept`'s answer, whose concurrency group the job is in)."),
     new_concept_only: bool = typer.Option(
         False, "--new-concept-only",
-        help="Without --concept-id: refuse a concept that exists (the run waits in no draft's concurrency group).",
+        help="Without --concept-id: refuse a concept that exists, also the form's (the run waits in no draft's concurrency group).",
     ),
 ) -> None:
     """Stage the package named in an upload issue form and comment the outcome on the issue."""

@@ -39,7 +39,7 @@ def stage(
     if uploader is not None:  # the uploader is who dispatched, or whom the website bot vouches for
         verified(ctx, concept_id, "stage", uploader, acting_github_id)
     result = run_stage(ctx, source, concept_id=concept_id, uploader=uploader, progress=not no_progress,
-                       new_concept_only=new_concept_only)
+                       new_concept_only=new_concept_only and concept_id is None)
     set_outputs({"concept_id": result.concept_id, "version": result.version, "draft_token": result.token,
                  "version_assigned": "yes" if result.version_assigned else "no"})
     append_summary(stage_markdown(result))

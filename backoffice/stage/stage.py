@@ -77,8 +77,8 @@ def stage(
     progress: bool = True,
     new_concept_only: bool = False,
 ) -> StageResult:
-    """Stage the package at `source` (an http(s) URL or a local zip) as a draft. `new_concept_only`
-    (without `concept_id`): refuse a concept that exists (the run is queued in no draft's group)."""
+    """Stage the package at `source` (an http(s) URL or a local zip) as a draft. `new_concept_only`:
+    refuse a concept that exists (the run is queued in no draft's group)."""
     s = ctx.settings
     check_uploader(uploader)
     if concept_id is not None:
@@ -98,7 +98,7 @@ def stage(
                 thumbs = ThumbnailResult(warnings=[*thumbs.warnings, "covers: 'config' or 'config.bioimageio' is not a mapping; thumbnails not listed"])
             summary.thumbnails = dict(thumbs.mapping)
             cid, reserved = claim_id(ctx, concept_id or declared_id(content), rtype, uploader,
-                                     create_only=new_concept_only and not concept_id)
+                                     create_only=new_concept_only)
             token = new_token()
             try:
                 version, assigned = _version_for(ctx, cid, summary.version)

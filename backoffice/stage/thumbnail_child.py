@@ -123,7 +123,7 @@ def render_in_child(covers: Sequence[tuple[str, bytes]], limits: ThumbnailLimits
         else:
             logger.warning("BACKOFFICE_SANDBOX_USER is not set: cover images are decoded as this process's own user,"
                            " which could read its environment (acceptable for a maintainer's own run only)")
-            done = cmd.run(argv, env=child_environ(secret_values), timeout=CHILD_TIMEOUT, cwd=folder)
+            done = cmd.run(argv, env=child_environ(secret_values), timeout=CHILD_TIMEOUT, cwd=folder, output_file=True)
         results = parse_results(done.output, len(covers), limits)
         if results is None:
             why = "timed out" if done.timed_out else f"ended with exit code {done.returncode}"
