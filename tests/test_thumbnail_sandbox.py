@@ -186,6 +186,26 @@ def test_without_root_the_command_goes_through_sudo_with_a_fixed_environment(san
     assert argv == ["/usr/bin/python3"] and ids is not None and ids[0] != 0 and end[0] == "pkill"
 
 
+def test_through_sudo_the_child_has_only_the_fixed_environment_and_cannot_read_ours(
+    sandbox_user: str, child_python: str
+) -> None:
+    """The workflows' path (the runner is no root): `sudo -n -u <user> -- env -i ...`."""
+    if shutil.which("sudo") is None:
+        pytest.skip("no sudo on this machine (the uid switch as root is tested above)")
+    argv, ids, end = plan_command(sandbox_user, [child_python, "-I", "-c", STEAL, "-", "-"], root=False)
+    from backoffice.util import cmd
+
+    secret = "s3-secret-" + secrets.token_hex(8)
+    os.environ[SECRET_NAME] = secret  # our children's environment (sudo's own is root's to read only)
+    try:
+        done = cmd.run(argv, timeout=60, output_file=True)
+    finally:
+        del os.environ[SECRET_NAME]
+        cmd.run(end, timeout=30)
+    assert ids is None and done.ok, done.output
+    assert "parent-denied found:" in done.output and secret not in done.output
+
+
 # --------------------------------------------------------------------------
 # the parent trusts nothing the child answers
 # --------------------------------------------------------------------------
