@@ -121,6 +121,14 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
+    def do_GET(self) -> None:
+        self.seen.append(dict(self.headers.items()))
+        self.send_response(200)
+        self.send_header("ETag", f'"{hashlib.md5(b"hi").hexdigest()}"')
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"hi")
+
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
@@ -144,6 +152,19 @@ def test_small_bodies_go_without_waiting_for_continue(recorder: str) -> None:
     with pytest.raises(Exception):
         s3.put_bytes("k", b"x" * (SMALL_BODY + 1))  # large bodies still ask first (this server refuses)
     assert _Recorder.seen[-1].get("Expect") == "100-continue"
+
+
+def test_headers_botocore_handlers_add_are_sent(recorder: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore's `before-call` handlers see the read as they would see botocore's own (here
+    its recursion-detection header inside AWS Lambda) and what they add is sent."""
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "f")
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-trace")
+    s3 = S3Storage(bucket="bucket-r", endpoint_url=recorder, access_key_id="testing", secret_access_key="testing")
+    handed_over = _events(s3, "after-call.s3")
+    assert s3.get("k.json") == (b"hi", hashlib.md5(b"hi").hexdigest())
+    assert handed_over == []
+    assert _Recorder.seen[-1].get("X-Amzn-Trace-Id") == "Root=1-trace"
+    assert "AWS4-HMAC-SHA256" in _Recorder.seen[-1]["Authorization"]
 
 
 def test_no_fast_reader_behind_a_proxy(monkeypatch: pytest.MonkeyPatch, moto_server: str) -> None:

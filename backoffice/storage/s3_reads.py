@@ -47,7 +47,8 @@ class FastReader:
         self._client = client
         self._credentials = credentials
         self._region: str = client.meta.region_name
-        self._base = f"{str(client.meta.endpoint_url).rstrip('/')}/{quote(bucket, safe='')}/"
+        self._endpoint = str(client.meta.endpoint_url).rstrip("/")
+        self._bucket_path = f"/{quote(bucket, safe='')}/"
         self._pool = pool
         self._events: Any = client.meta.events
         self._model: Any = client.meta.service_model.operation_model("GetObject")
@@ -77,10 +78,14 @@ class FastReader:
     def get(self, key: str) -> tuple[bytes, str] | None:
         """(content, etag) of the object `key` (the full key, prefix included); raises
         ObjectNotFound for a missing key; None: make this request through botocore."""
-        url = self._base + quote(key, safe="/~")
-        request: Any = AWSRequest(method="GET", url=url, headers={"x-amz-checksum-mode": "ENABLED"})
-        params = {"Bucket": self._bucket, "Key": key}
+        path = self._bucket_path + quote(key, safe="/~")
+        url = self._endpoint + path
+        # what botocore hands its `before-call` handlers (its request dict); headers they add are sent
+        params: dict[str, Any] = {"method": "GET", "url": url, "url_path": path,
+                                  "query_string": {}, "headers": {"x-amz-checksum-mode": "ENABLED"}, "body": b"",
+                                  "context": {}}
         self._events.emit("before-call.s3.GetObject", model=self._model, params=params, request_signer=None, context={})
+        request: Any = AWSRequest(method="GET", url=url, headers=params["headers"])
         signer: Any = S3SigV4Auth(self._credentials.get_frozen_credentials(), "s3", self._region)
         signer.add_auth(request)
         prepared: Any = request.prepare()
