@@ -18,7 +18,7 @@ from botocore.utils import determine_content_length, parse_timestamp  # pyright:
 
 from ..errors import StorageError
 from .base import ByteStream, ObjectInfo, ObjectNotFound, PreconditionFailed, Storage, check_key, normalize_prefix
-from .s3_reads import FastReader
+from .s3_direct import DirectRequests
 
 _TRANSFER = TransferConfig(
     multipart_threshold=64 * 1024**2,
@@ -109,8 +109,9 @@ class S3Storage(Storage):
                 s3={"addressing_style": "path"},
             ),
         )
-        self._reader = FastReader.for_client(self.client, bucket)
-        """Whole-object reads without botocore's per-request cost (None: botocore reads)."""
+        self._direct = DirectRequests.for_client(self.client, bucket)
+        """Whole-object reads and small writes without botocore's per-request cost (None:
+        botocore makes every request)."""
         if public_base_url:
             self.public_base_url = public_base_url.rstrip("/")
         else:
@@ -145,6 +146,10 @@ class S3Storage(Storage):
         if_match: str | None = None,
         content_type: str | None = None,
     ) -> str:
+        if self._direct is not None and len(data) <= SMALL_BODY:
+            etag = self._direct.put(self._k(key), data, if_none_match=if_none_match, if_match=if_match, content_type=content_type)
+            if etag is not None:
+                return etag
         kwargs: dict[str, Any] = {"Key": self._k(key), "Body": data}
         if if_none_match:
             kwargs["IfNoneMatch"] = "*"
@@ -209,8 +214,8 @@ class S3Storage(Storage):
 
     # --- reading -----------------------------------------------------------
     def get(self, key: str) -> tuple[bytes, str]:
-        if self._reader is not None:
-            got = self._reader.get(self._k(key))
+        if self._direct is not None:
+            got = self._direct.get(self._k(key))
             if got is not None:
                 return got
         r = self._call(f"get {key}", self.client.get_object, Key=self._k(key))

@@ -1,5 +1,5 @@
 """Whole-object reads signed by botocore's signer and sent over our own pool
-(`storage/s3_reads.py`) against moto: the same bytes and etags as botocore's reads, one
+(`storage/s3_direct.py`) against moto: the same bytes and etags as botocore's reads, one
 request each, botocore's events still seen, and botocore takes over wherever the plain
 case does not hold. Small PUTs go without `Expect: 100-continue`."""
 
@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from backoffice.storage.base import ObjectNotFound, Storage
+from backoffice.storage.base import ObjectNotFound, PreconditionFailed, Storage
 from backoffice.storage.s3 import SMALL_BODY, S3Storage
-from backoffice.storage.s3_reads import FastReader, _intact  # pyright: ignore[reportPrivateUsage]
+from backoffice.storage.s3_direct import DirectRequests, _intact  # pyright: ignore[reportPrivateUsage]
 
 
 def _s3(storage: Storage) -> S3Storage:
@@ -39,18 +39,36 @@ def _events(storage: S3Storage, name: str) -> list[str]:
 
 def test_reads_bypass_botocore_but_not_its_events(s3_storage: Storage) -> None:
     s3 = _s3(s3_storage)
-    assert s3._reader is not None  # pyright: ignore[reportPrivateUsage]
+    assert s3._direct is not None  # pyright: ignore[reportPrivateUsage]
     keys = ["plain.json", "a dir/with space+plus%percent.json", "unicodé/ü~x.json", "deep/er/still.json"]
     etags = {k: s3.put_bytes(k, f"content of {k}".encode()) for k in keys}
     calls, sends, parsed = _events(s3, "before-call.s3"), _events(s3, "before-send.s3"), _events(s3, "after-call.s3")
     for k in keys:
         assert s3.get(k) == (f"content of {k}".encode(), etags[k])
+        assert etags[k] == hashlib.md5(f"content of {k}".encode()).hexdigest()
     assert calls == ["GetObject"] * len(keys)  # request counters see every read, once
     assert len(sends) == len(keys)
     assert parsed == []  # botocore's own GetObject never ran
     with pytest.raises(ObjectNotFound):
         s3.get("missing.json")
     assert calls == ["GetObject"] * (len(keys) + 1)  # a miss is one request too
+
+
+def test_small_writes_bypass_botocore_and_keep_s3s_conditions(s3_storage: Storage) -> None:
+    s3 = _s3(s3_storage)
+    calls, parsed = _events(s3, "before-call.s3"), _events(s3, "after-call.s3")
+    etag = s3.put_bytes("doc.json", b"{}", if_none_match=True, content_type="application/json")
+    head = s3.client.head_object(Bucket=s3.bucket, Key=s3.prefix + "doc.json")
+    assert head["ContentType"] == "application/json"
+    with pytest.raises(PreconditionFailed):
+        s3.put_bytes("doc.json", b"{1}", if_none_match=True)
+    with pytest.raises(PreconditionFailed):
+        s3.put_bytes("doc.json", b"{2}", if_match="0" * 32)
+    with pytest.raises(PreconditionFailed):
+        s3.put_bytes("never-written.json", b"{3}", if_match=etag)
+    assert s3.put_bytes("doc.json", b"[]", if_match=etag) == hashlib.md5(b"[]").hexdigest()
+    assert calls == ["PutObject", "HeadObject"] + ["PutObject"] * 4 and parsed == ["HeadObject"]  # none through botocore
+    assert s3.get_bytes("doc.json") == b"[]" and s3.head("never-written.json") is None
 
 
 def test_stored_bytes_come_back_as_stored(s3_storage: Storage) -> None:
@@ -69,10 +87,10 @@ def test_a_stub_answering_before_send_gets_the_read(s3_storage: Storage) -> None
     read goes through botocore, which takes the stub's answer."""
     s3 = _s3(s3_storage)
     s3.put_bytes("x.json", b"real")
-    reader = s3._reader  # pyright: ignore[reportPrivateUsage]
-    assert reader is not None
+    direct = s3._direct  # pyright: ignore[reportPrivateUsage]
+    assert direct is not None
     s3.client.meta.events.register_first("before-send.s3.GetObject", lambda **_: object())
-    assert reader.get(s3.prefix + "x.json") is None
+    assert direct.get(s3.prefix + "x.json") is None
 
 
 def test_botocore_reads_when_the_plain_case_does_not_hold(moto_server: str) -> None:
@@ -121,6 +139,14 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
+    def do_GET(self) -> None:
+        self.seen.append(dict(self.headers.items()))
+        self.send_response(200)
+        self.send_header("ETag", f'"{hashlib.md5(b"hi").hexdigest()}"')
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"hi")
+
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
@@ -146,12 +172,25 @@ def test_small_bodies_go_without_waiting_for_continue(recorder: str) -> None:
     assert _Recorder.seen[-1].get("Expect") == "100-continue"
 
 
-def test_no_fast_reader_behind_a_proxy(monkeypatch: pytest.MonkeyPatch, moto_server: str) -> None:
+def test_headers_botocore_handlers_add_are_sent(recorder: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore's `before-call` handlers see the read as they would see botocore's own (here
+    its recursion-detection header inside AWS Lambda) and what they add is sent."""
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "f")
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-trace")
+    s3 = S3Storage(bucket="bucket-r", endpoint_url=recorder, access_key_id="testing", secret_access_key="testing")
+    handed_over = _events(s3, "after-call.s3")
+    assert s3.get("k.json") == (b"hi", hashlib.md5(b"hi").hexdigest())
+    assert handed_over == []
+    assert _Recorder.seen[-1].get("X-Amzn-Trace-Id") == "Root=1-trace"
+    assert "AWS4-HMAC-SHA256" in _Recorder.seen[-1]["Authorization"]
+
+
+def test_no_direct_requests_behind_a_proxy(monkeypatch: pytest.MonkeyPatch, moto_server: str) -> None:
     """Behind a proxy botocore's own connection handling is kept."""
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
     monkeypatch.setenv("NO_PROXY", "")
     s3 = S3Storage(bucket="b", endpoint_url="http://s3.example.org", access_key_id="testing", secret_access_key="testing")
-    assert FastReader.for_client(s3.client, "b") is None
+    assert DirectRequests.for_client(s3.client, "b") is None
 
 
 @pytest.fixture(scope="module")
@@ -195,16 +234,17 @@ def moto_checking_signatures() -> Iterator[tuple[str, str, str]]:
 
 
 def test_the_signature_is_one_s3_accepts(moto_checking_signatures: tuple[str, str, str]) -> None:
-    """moto checks SigV4 here: our signed reads pass for awkward keys, and with a wrong
-    secret the fast read is refused, botocore then reports the refusal."""
+    """moto checks SigV4 here: our signed writes and reads pass for awkward keys, and with
+    a wrong secret the direct read is refused, botocore then reports the refusal."""
     url, key_id, secret = moto_checking_signatures
     good = S3Storage(bucket="signed-reads", prefix="p", endpoint_url=url, access_key_id=key_id, secret_access_key=secret)
-    reader = good._reader  # pyright: ignore[reportPrivateUsage]
-    assert reader is not None
+    direct = good._direct  # pyright: ignore[reportPrivateUsage]
+    assert direct is not None
     for key in ("plain.json", "with space+plus.json", "ünïcode/~tilde%25.json"):
-        etag = good.put_bytes(key, key.encode())
-        assert reader.get("p/" + key) == (key.encode(), etag)
+        etag = direct.put("p/" + key, key.encode(), if_none_match=True, content_type="application/json")
+        assert etag is not None  # accepted, not handed over
+        assert direct.get("p/" + key) == (key.encode(), etag)
     bad = S3Storage(bucket="signed-reads", prefix="p", endpoint_url=url, access_key_id=key_id, secret_access_key="wrong")
-    assert bad._reader is not None and bad._reader.get("p/plain.json") is None  # pyright: ignore[reportPrivateUsage]
+    assert bad._direct is not None and bad._direct.get("p/plain.json") is None  # pyright: ignore[reportPrivateUsage]
     with pytest.raises(Exception, match="SignatureDoesNotMatch"):
         bad.get("plain.json")
