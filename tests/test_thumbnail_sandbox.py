@@ -67,6 +67,13 @@ subprocess.Popen(["sleep", "300"], start_new_session=True)
 print("{RESULT_MARKER}" + json.dumps([{{"png": None, "notes": [], "problem": "left a process behind"}}]))
 """
 
+FLOOD = f"""
+import json, sys
+for _ in range(64):
+    sys.stdout.write("x" * (1 << 20) + "\\n")
+print("{RESULT_MARKER}" + json.dumps([{{"png": None, "notes": [], "problem": "flooded"}}]))
+"""
+
 
 @pytest.fixture(scope="module")
 def sandbox_user() -> Iterator[str]:
@@ -159,6 +166,16 @@ def _live_processes(user: str) -> list[str]:
     pids = subprocess.run(["pgrep", "-u", user], capture_output=True, text=True).stdout.split()
     states = {pid: Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] for pid in pids if Path(f"/proc/{pid}").exists()}
     return [pid for pid, state in states.items() if state != "Z"]
+
+
+def test_a_flood_of_output_is_read_from_its_end_only(sandbox_user: str, child_python: str, tmp_path: Path) -> None:
+    """64 MiB before the answer: the parent reads only as much as a right answer can take."""
+    (result,), _ = _stage_like_parent(child_python, sandbox_user, FLOOD, b"any", tmp_path)
+    assert result["problem"] == "flooded"
+    from backoffice.util import cmd
+
+    done = cmd.run([sys.executable, "-c", "print('a' * 100); print('END')"], output_file=True, output_limit=4)
+    assert done.ok and done.output == "END\n"
 
 
 def test_without_a_sandbox_user_the_decoder_runs_as_ourselves_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:

@@ -118,12 +118,14 @@ def render_in_child(covers: Sequence[tuple[str, bytes]], limits: ThumbnailLimits
         job = {"limits": asdict(limits), "paths": [p for p, _ in covers]}
         _write_readable(folder / "job.json", json.dumps(job).encode())
         argv = [sys.executable, "-I", "-c", _ENTRY, str(_PACKAGE_ROOT), str(folder)]
+        answer_bytes = len(covers) * (limits.max_bytes * 4 // 3 + 16_384) + 65_536  # the most a right answer takes
         if sandbox_user:
-            done = run_as(sandbox_user, argv, timeout=CHILD_TIMEOUT, cwd=folder)
+            done = run_as(sandbox_user, argv, timeout=CHILD_TIMEOUT, cwd=folder, output_limit=answer_bytes)
         else:
             logger.warning("BACKOFFICE_SANDBOX_USER is not set: cover images are decoded as this process's own user,"
                            " which could read its environment (acceptable for a maintainer's own run only)")
-            done = cmd.run(argv, env=child_environ(secret_values), timeout=CHILD_TIMEOUT, cwd=folder, output_file=True)
+            done = cmd.run(argv, env=child_environ(secret_values), timeout=CHILD_TIMEOUT, cwd=folder, output_file=True,
+                           output_limit=answer_bytes)
         results = parse_results(done.output, len(covers), limits)
         if results is None:
             why = "timed out" if done.timed_out else f"ended with exit code {done.returncode}"

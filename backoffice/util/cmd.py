@@ -46,12 +46,14 @@ def run(
     check: bool = False,
     as_user: tuple[int, int] | None = None,
     output_file: bool = False,
+    output_limit: int | None = None,
 ) -> CmdResult:
     """Run a command, capture its output, log what ran and how it ended.
 
     `as_user` (uid, gid): run it as that user and group with no supplementary group (root only;
     see `util/sandbox_user.py`). `output_file`: collect the output in a file, not a pipe, so the
-    call returns when the command exits even if a process it left behind keeps its output open.
+    call returns when the command exits even if a process it left behind keeps its output open;
+    `output_limit`: of such a file only the last that many bytes are read.
     Never raises for a failing command unless `check` (then CalledProcessError).
     """
     argv = [str(a) for a in args]
@@ -67,21 +69,22 @@ def run(
                 extra_groups=None if as_user is None else [],
             )
         except subprocess.TimeoutExpired as e:
-            out = _collected(sink, e.stdout)
+            out = _collected(sink, e.stdout, output_limit)
             logger.warning("command timed out after %.0f s: %s", timeout or 0, shown)
             return CmdResult(argv, -1, out, time.monotonic() - start, timed_out=True)
         except OSError as e:
             logger.warning("command could not start: %s (%s)", shown, e)
             return CmdResult(argv, -2, str(e), time.monotonic() - start, started=False)
-        result = CmdResult(argv, proc.returncode, _collected(sink, proc.stdout), time.monotonic() - start)
+        result = CmdResult(argv, proc.returncode, _collected(sink, proc.stdout, output_limit), time.monotonic() - start)
     logger.info("  exit %d after %.1f s", result.returncode, result.seconds)
     if check and not result.ok:
         raise subprocess.CalledProcessError(result.returncode, argv, result.output)
     return result
 
 
-def _collected(sink: IO[bytes] | None, captured: str | bytes | None) -> str:
+def _collected(sink: IO[bytes] | None, captured: str | bytes | None, limit: int | None) -> str:
     if sink is not None:
-        sink.seek(0)
+        size = sink.seek(0, 2)
+        sink.seek(max(0, size - limit) if limit is not None else 0)
         return sink.read().decode(errors="replace")
     return captured if isinstance(captured, str) else (captured or b"").decode(errors="replace")

@@ -51,13 +51,15 @@ def plan_command(user: str, args: Sequence[str | Path], *, root: bool) -> tuple[
             ["sudo", "-n", "pkill", "-KILL", "-u", str(account.pw_uid)])
 
 
-def run_as(user: str, args: Sequence[str | Path], *, timeout: float, cwd: Path | None = None) -> cmd.CmdResult:
-    """Run `args` as `user` with the fixed environment, then kill every process of that user."""
+def run_as(user: str, args: Sequence[str | Path], *, timeout: float, cwd: Path | None = None,
+           output_limit: int | None = None) -> cmd.CmdResult:
+    """Run `args` as `user` with the fixed environment, then kill every process of that user.
+    `output_limit`: keep only the last that many bytes of its output."""
     root = os.geteuid() == 0
     argv, ids, end = plan_command(user, args, root=root)
     # sudo itself (root's process) gets only PATH; the command gets the fixed environment from `env -i`
     env = sandbox_environ(sandbox_account(user)) if root else {"PATH": os.environ.get("PATH", FIXED_PATH)}
     try:
-        return cmd.run(argv, env=env, timeout=timeout, cwd=cwd, as_user=ids, output_file=True)
+        return cmd.run(argv, env=env, timeout=timeout, cwd=cwd, as_user=ids, output_file=True, output_limit=output_limit)
     finally:
         cmd.run(end, timeout=30)  # exit code 1: no process was left
