@@ -67,6 +67,17 @@ subprocess.Popen(["sleep", "300"], start_new_session=True)
 print("{RESULT_MARKER}" + json.dumps([{{"png": None, "notes": [], "problem": "left a process behind"}}]))
 """
 
+FORK = f"""
+import json, subprocess
+started = []
+for _ in range(200):
+    try:
+        started.append(subprocess.Popen(["sleep", "60"]))
+    except OSError:
+        break
+print("{RESULT_MARKER}" + json.dumps([{{"png": None, "notes": [], "problem": f"started {{len(started)}}"}}]))
+"""
+
 FLOOD = f"""
 import json, sys
 for _ in range(64):
@@ -168,6 +179,15 @@ def _live_processes(user: str) -> list[str]:
     return [pid for pid, state in states.items() if state != "Z"]
 
 
+def test_the_sandbox_user_cannot_fork_without_end(sandbox_user: str, child_python: str, tmp_path: Path) -> None:
+    from backoffice.util.sandbox_user import MAX_PROCESSES
+
+    (result,), _ = _stage_like_parent(child_python, sandbox_user, FORK, b"any", tmp_path)
+    started = int(str(result["problem"]).removeprefix("started "))
+    assert 0 < started < MAX_PROCESSES
+    assert _live_processes(sandbox_user) == []
+
+
 def test_a_flood_of_output_is_read_from_its_end_only(sandbox_user: str, child_python: str, tmp_path: Path) -> None:
     """64 MiB before the answer: the parent reads only as much as a right answer can take."""
     (result,), _ = _stage_like_parent(child_python, sandbox_user, FLOOD, b"any", tmp_path)
@@ -197,10 +217,11 @@ def test_the_sandbox_user_is_neither_root_nor_ourselves_and_exists() -> None:
 def test_without_root_the_command_goes_through_sudo_with_a_fixed_environment(sandbox_user: str) -> None:
     argv, ids, end = plan_command(sandbox_user, ["/usr/bin/python3", "-I"], root=False)
     assert argv[:5] == ["sudo", "-n", "-u", sandbox_user, "--"] and argv[5:7] == ["env", "-i"] and ids is None
-    assert [a.split("=")[0] for a in argv[7:11]] == ["PATH", "HOME", "LANG", "USER"] and argv[11:] == ["/usr/bin/python3", "-I"]
+    assert [a.split("=")[0] for a in argv[7:11]] == ["PATH", "HOME", "LANG", "USER"] and argv[11] == "prlimit"
+    assert argv[-3:] == ["--", "/usr/bin/python3", "-I"]
     assert end[:2] == ["sudo", "-n"] and end[-2] == "-u"
     argv, ids, end = plan_command(sandbox_user, ["/usr/bin/python3"], root=True)
-    assert argv == ["/usr/bin/python3"] and ids is not None and ids[0] != 0 and end[0] == "pkill"
+    assert argv[0] == "prlimit" and argv[-2:] == ["--", "/usr/bin/python3"] and ids is not None and ids[0] != 0 and end[0] == "pkill"
 
 
 def test_through_sudo_the_child_has_only_the_fixed_environment_and_cannot_read_ours(

@@ -8,7 +8,8 @@ itself, outlived a timeout or holds the output open: the output goes to a file, 
 wait for such a process): the user must be dedicated to this.
 
 As root the command starts as that user directly (uid, gid, no supplementary groups);
-otherwise through `sudo -n -u <user> --` (the runner's passwordless sudo).
+otherwise through `sudo -n -u <user> --` (the runner's passwordless sudo). `prlimit` caps its
+processes and the size of the files it writes.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ from ..errors import ConfigError
 from . import cmd
 
 FIXED_PATH = "/usr/local/bin:/usr/bin:/bin"
+MAX_PROCESSES = 64
+"""Most processes the user may have at once (a fork bomb stops there)."""
+MAX_FILE_BYTES = 1024**3
+"""Largest file the user's processes may write (its output file included): no filling the disk."""
 
 
 def sandbox_account(user: str) -> pwd.struct_passwd:
@@ -43,7 +48,8 @@ def sandbox_environ(account: pwd.struct_passwd) -> dict[str, str]:
 def plan_command(user: str, args: Sequence[str | Path], *, root: bool) -> tuple[list[str], tuple[int, int] | None, list[str]]:
     """(argv, (uid, gid) to switch to or None, the argv that ends every process of the user afterwards)."""
     account = sandbox_account(user)
-    argv = [str(a) for a in args]
+    # util-linux's prlimit, run as the user, lowers its own limits, then runs the command
+    argv = ["prlimit", f"--nproc={MAX_PROCESSES}", f"--fsize={MAX_FILE_BYTES}", "--", *(str(a) for a in args)]
     if root:
         return argv, (account.pw_uid, account.pw_gid), ["pkill", "-KILL", "-u", str(account.pw_uid)]
     env = [f"{k}={v}" for k, v in sandbox_environ(account).items()]
