@@ -8,7 +8,9 @@ stage; otherwise the run's group is its own run id and staging takes `--new-conc
 
 from __future__ import annotations
 
+import http.server
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -85,17 +87,55 @@ def test_a_non_owner_naming_anothers_concept_queues_alone(
 
 
 def test_new_and_shared_concepts_keep_their_group(run_cli: Any, settings_factory: Any, local_storage: Any, tmp_path: Path) -> None:
-    """A new id is anyone's to claim; an extra owner (collection/) and a reviewer are owners too."""
+    """An extra owner (collection/) and a reviewer are owners too; a new id queues alone (its
+    upload creates it; two uploads of it race and the second is told to stage again)."""
     settings = settings_factory()
     ctx = Context(settings, storage=local_storage)
     ctx.concepts.create(ConceptRecord(id="affable-shark", type="model", owners=[UPLOADER]))
-    assert queue_concept(ctx, NEW_MODEL_ID, OTHER) == NEW_MODEL_ID
+    assert queue_concept(ctx, NEW_MODEL_ID, OTHER) is None
     assert queue_concept(ctx, "affable-shark", EXTRA_OWNER) == "affable-shark"
     assert queue_concept(ctx, "affable-shark", "github|10000001") == "affable-shark"  # a reviewer
     assert queue_concept(ctx, "affable-shark", None) is None
     assert queue_concept(ctx, None, UPLOADER) is None
     rc, answer, text = _draft_concept(run_cli, settings, tmp_path, [str(_package(tmp_path, NEW_MODEL_ID)), "--uploader", OTHER])
-    assert (rc, answer) == (0, NEW_MODEL_ID), text
+    assert (rc, answer) == (0, ""), text
+
+
+def test_a_case_variant_of_anothers_concept_queues_alone(run_cli: Any, settings_factory: Any, local_storage: Any,
+                                                         tmp_path: Path) -> None:
+    """GitHub compares group names without regard to case; concept ids are case-sensitive:
+    `Chatty-Frog` (no such concept) must not be answered, or it shares `chatty-frog`'s group."""
+    settings = settings_factory()
+    _owned(Context(settings, storage=local_storage))
+    for variant in (OWNED.title(), OWNED.upper()):
+        rc, answer, text = _draft_concept(run_cli, settings, tmp_path,
+                                          [str(_package(tmp_path, None)), "--concept-id", variant, "--uploader", OTHER],
+                                          GITHUB_ACTIONS="true", GITHUB_ACTOR_ID=OTHER.removeprefix("github|"))
+        assert (rc, answer) == (0, ""), text
+        assert group_of("stage.yaml", answer).casefold() != group_of("stage.yaml", OWNED).casefold()
+
+
+def test_a_concept_that_cannot_be_read_opens_no_group(settings_factory: Any, tmp_path: Path) -> None:
+    """The concept job reads anonymously; a refused read (403: documents not public, a
+    firewall) looks like a missing concept and must not put the run in that concept's group."""
+    from backoffice.storage.public import PublicStorage
+
+    class Refuses(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(403)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refuses)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        ctx = Context(settings_factory(), storage=PublicStorage(f"http://127.0.0.1:{server.server_address[1]}"))
+        assert queue_concept(ctx, OWNED, OTHER) is None
+    finally:
+        server.shutdown()
 
 
 def test_the_uploader_is_verified_before_it_counts(run_cli: Any, settings_factory: Any, local_storage: Any, tmp_path: Path) -> None:

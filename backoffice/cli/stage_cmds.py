@@ -60,8 +60,8 @@ def draft_concept(
     acting_github_id: str | None = acting_option(),
 ) -> None:
     """The concept a staging will write to, known before it runs (the given id, else the one the
-    description names) if it is new or the verified uploader may stage it; else empty (also for a
-    new concept): the step output `concept_id`, for the workflow's draft concurrency group.
+    description names) if it exists and the verified uploader may stage it; else empty (a new
+    concept queues alone): the step output `concept_id`, for the workflow's draft concurrency group.
     Reads the package and the concept's document; writes nothing."""
     from ..github.issue_form import parse_upload_request
     from ..log import in_github_actions

@@ -34,13 +34,22 @@ def may_upload(ctx: Context, record: ConceptRecord, uploader: str | None) -> boo
 
 def queue_concept(ctx: Context, wanted: str | None, uploader: str | None) -> str | None:
     """The concept whose draft concurrency group a staging of `wanted` by `uploader` (verified)
-    may wait in: `wanted` if it is new or `uploader` may stage it, else None (the run queues
-    alone, under its own id, and stages only into a concept it creates: it can neither join
-    nor cancel the queued runs of another's draft)."""
+    may wait in: `wanted` if that concept exists and `uploader` may stage it, else None (the
+    run queues alone, under its own id, and stages only into a concept it creates: it can
+    neither join nor cancel the queued runs of another's draft).
+
+    A concept not found answers None too: GitHub compares group names without regard to
+    case, so a new `Chatty-Frog` would share the group of someone's `chatty-frog`; and a
+    document that could not be read (a refused public read looks missing) must not open
+    a group either. Two uploads of one new concept then race, and the second is told the
+    id was just taken."""
     if wanted is None:
         return None
     existing = ctx.concepts.find(wanted)
-    if existing is None or may_upload(ctx, existing, uploader):
+    if existing is None:
+        logger.info("'%s' is not a concept (yet): this run queues on its own", wanted)
+        return None
+    if may_upload(ctx, existing, uploader):
         return wanted
     logger.warning("'%s' belongs to other uploaders (%s is none of them): this run queues on its own", wanted, uploader or "anonymous")
     return None
