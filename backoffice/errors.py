@@ -131,3 +131,10 @@ class ImportSourceError(BackofficeError):
     """A collection to import cannot be read (no index.json, not JSON, not the running format)."""
 
     exit_code = 16
+
+
+class SandboxError(BackofficeError):
+    """A process of the sandbox user outlived its command: the step stops rather than go on
+    beside code of the upload it could not end."""
+
+    exit_code = 17

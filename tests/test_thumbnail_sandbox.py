@@ -15,6 +15,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import time
 import sys
 import sysconfig
 import tempfile
@@ -179,6 +180,46 @@ def _live_processes(user: str) -> list[str]:
     return [pid for pid, state in states.items() if state != "Z"]
 
 
+CHAIN = """
+import os, time
+if os.fork() == 0:
+    os.setsid()
+    end = time.time() + 30
+    while time.time() < end:  # replace itself: fork, and let the parent exit
+        try:
+            if os.fork() != 0:
+                os._exit(0)
+        except OSError:
+            time.sleep(0.001)
+os._exit(0)
+"""
+
+
+def test_a_process_that_keeps_replacing_itself_is_ended_too(sandbox_user: str, child_python: str) -> None:
+    """A process list read first (pkill) misses such a process; the user's own `kill -1`
+    is delivered in one pass that no fork escapes (review finding)."""
+    done = run_as(sandbox_user, [child_python, "-I", "-c", CHAIN], timeout=60)
+    assert done.ok, done.output
+    time.sleep(0.5)
+    assert _live_processes(sandbox_user) == []
+
+
+def test_a_survivor_stops_the_step(sandbox_user: str) -> None:
+    """Should a process of the user outlive the kill (here: the kill is a no-op), the step
+    fails with one line rather than go on beside it."""
+    from backoffice.errors import SandboxError
+    from backoffice.util.sandbox_user import end_user, sandbox_account
+
+    account = sandbox_account(sandbox_user)
+    sleeper = subprocess.Popen(["sleep", "60"], user=account.pw_uid, group=account.pw_gid, extra_groups=[])
+    try:
+        with pytest.raises(SandboxError, match="survived"):
+            end_user(sandbox_user, ["true"], (account.pw_uid, account.pw_gid), attempts=2)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
 def test_the_sandbox_user_cannot_fork_without_end(sandbox_user: str, child_python: str, tmp_path: Path) -> None:
     from backoffice.util.sandbox_user import MAX_PROCESSES
 
@@ -219,9 +260,10 @@ def test_without_root_the_command_goes_through_sudo_with_a_fixed_environment(san
     assert argv[:5] == ["sudo", "-n", "-u", sandbox_user, "--"] and argv[5:7] == ["env", "-i"] and ids is None
     assert [a.split("=")[0] for a in argv[7:11]] == ["PATH", "HOME", "LANG", "USER"] and argv[11] == "prlimit"
     assert argv[-3:] == ["--", "/usr/bin/python3", "-I"]
-    assert end[:2] == ["sudo", "-n"] and end[-2] == "-u"
+    assert end == ["sudo", "-n", "-u", sandbox_user, "--", "kill", "-KILL", "-1"]  # sent by the user: all of its processes
     argv, ids, end = plan_command(sandbox_user, ["/usr/bin/python3"], root=True)
-    assert argv[0] == "prlimit" and argv[-2:] == ["--", "/usr/bin/python3"] and ids is not None and ids[0] != 0 and end[0] == "pkill"
+    assert argv[0] == "prlimit" and argv[-2:] == ["--", "/usr/bin/python3"] and ids is not None and ids[0] != 0
+    assert end == ["kill", "-KILL", "-1"]
 
 
 def test_through_sudo_the_child_has_only_the_fixed_environment_and_cannot_read_ours(
@@ -275,6 +317,7 @@ def test_answers_are_checked_and_counted() -> None:
     short = parse_results(_answer({"png": None, "notes": [], "problem": None}), 3, LIMITS)
     assert short is not None and [r.problem is None for r in short] == [True, False, False]
     assert parse_results("no answer", 1, LIMITS) is None and parse_results(RESULT_MARKER + "{", 1, LIMITS) is None
+    assert parse_results(RESULT_MARKER + "[" * 5000, 1, LIMITS) is None  # nested past the parser: no answer, no crash
 
 
 def test_a_sandbox_user_that_does_not_exist_stops_the_staging_before_any_write(

@@ -71,7 +71,7 @@ def parse_results(output: str, count: int, limits: ThumbnailLimits) -> list[Rend
     lines = [ln for ln in output.splitlines() if ln.startswith(RESULT_MARKER)]
     try:
         raw: Any = json.loads(lines[-1][len(RESULT_MARKER):]) if lines else None
-    except ValueError:
+    except (ValueError, RecursionError):  # nested past the parser's depth: no answer either
         return None
     if not isinstance(raw, list):
         return None

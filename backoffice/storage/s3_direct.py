@@ -40,6 +40,7 @@ from botocore.auth import S3SigV4Auth  # pyright: ignore[reportMissingTypeStubs]
 from botocore.awsrequest import AWSRequest  # pyright: ignore[reportMissingTypeStubs]  # boto3/botocore ship no stubs
 from botocore.httpsession import get_cert_path  # pyright: ignore[reportMissingTypeStubs, reportUnknownVariableType]  # boto3/botocore ship no stubs
 
+from ..log import logger
 from .base import ObjectNotFound, PreconditionFailed
 
 _PLAIN_ETAG = re.compile(r"[0-9a-f]{32}")
@@ -58,6 +59,8 @@ class DirectRequests:
         self._pool = pool
         self._events: Any = client.meta.events
         self._models: Any = {op: client.meta.service_model.operation_model(op) for op in ("GetObject", "PutObject")}
+        self.disabled = False
+        """Set when S3 redirects (a bucket in another region): botocore makes every request then."""
 
     @classmethod
     def for_client(cls, client: Any, bucket: str) -> DirectRequests | None:
@@ -96,14 +99,20 @@ class DirectRequests:
         signer.add_auth(request)
         prepared: Any = request.prepare()
         answered = self._events.emit(f"before-send.s3.{operation}", request=prepared)
-        if any(response is not None for _, response in answered):
+        if self.disabled or any(response is not None for _, response in answered):
             return None  # a stub or an in-process mock answers: let botocore ask it
         try:
-            return self._pool.request(method, url, body=body if method == "PUT" else None,
-                                      headers={str(k): str(v) for k, v in prepared.headers.items()},
-                                      decode_content=False, redirect=False)
+            response: Any = self._pool.request(method, url, body=body if method == "PUT" else None,
+                                               headers={str(k): str(v) for k, v in prepared.headers.items()},
+                                               decode_content=False, redirect=False)
         except urllib3.exceptions.HTTPError:
             return None
+        if response.status in (301, 307, 308) or (response.status == 400 and b"AuthorizationHeaderMalformed" in response.data):
+            # another region or endpoint: botocore finds and remembers it; every later request would be made twice
+            logger.info("S3 answered %d to a direct request: botocore makes the requests to this bucket from now on", response.status)
+            self.disabled = True
+            return None
+        return response
 
     def get(self, key: str) -> tuple[bytes, str] | None:
         """(content, etag) of the object `key` (the full key, prefix included); raises
@@ -117,7 +126,7 @@ class DirectRequests:
         etag = str(response.headers.get("ETag", "")).strip('"')
         if response.status != 200 or not etag:
             return None
-        return (data, etag) if _intact(data, etag, response.headers.get("x-amz-checksum-crc32")) else None
+        return (data, etag) if _intact(data, etag, response.headers) else None
 
     def put(self, key: str, data: bytes, *, if_none_match: bool = False, if_match: str | None = None,
             content_type: str | None = None) -> str | None:
@@ -146,12 +155,19 @@ def _crc32(data: bytes) -> str:
     return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
 
 
-def _intact(data: bytes, etag: str, crc32: str | None) -> bool:
-    """The body matches the CRC32 S3 stored with it or else, for a single-part unencrypted
-    object, the MD5 its ETag is; a body with neither is taken as it came (as botocore does).
-    A mismatch sends the read to botocore, which checks and retries."""
-    if crc32:
+_NOT_MD5_ETAG = ("x-amz-server-side-encryption-customer-algorithm",)
+"""Response headers of objects whose ETag is not the MD5 of their bytes (SSE-C)."""
+
+
+def _intact(data: bytes, etag: str, headers: Any) -> bool:
+    """The body matches the CRC32 S3 stored with it or else, for a single-part object whose
+    ETag is its MD5 (not SSE-KMS or SSE-C), that MD5. A body with neither (another checksum,
+    a composite one, a multipart or encrypted object) is taken as it came, as botocore
+    takes it. A mismatch sends the read to botocore, which checks and retries."""
+    crc32 = str(headers.get("x-amz-checksum-crc32") or "")
+    if crc32 and "-" not in crc32:  # "<crc>-<parts>": a composite of the parts' checksums
         return _crc32(data) == crc32
-    if _PLAIN_ETAG.fullmatch(etag):
+    encrypted = str(headers.get("x-amz-server-side-encryption") or "").startswith("aws:kms")
+    if _PLAIN_ETAG.fullmatch(etag) and not encrypted and not any(headers.get(h) for h in _NOT_MD5_ETAG):
         return hashlib.md5(data, usedforsecurity=False).hexdigest() == etag
     return True

@@ -5,7 +5,11 @@ A process of another user can read neither `/proc/<pid>/environ` nor the memory 
 code that an upload subverts there (an image decoder's flaw) reaches no secret of the calling
 job. Every process of the user is killed when the command returns (also one that detached
 itself, outlived a timeout or holds the output open: the output goes to a file, so we never
-wait for such a process): the user must be dedicated to this.
+wait for such a process): the user must be dedicated to this. The user itself sends
+`kill -KILL -1`, which the kernel delivers to all its processes in one pass that no fork
+escapes (a process that keeps replacing itself slips through a `pkill`, which reads the
+process list first); then no process of the user may be left (zombies aside), else
+SandboxError stops the step.
 
 As root the command starts as that user directly (uid, gid, no supplementary groups);
 otherwise through `sudo -n -u <user> --` (the runner's passwordless sudo). `prlimit` caps its
@@ -16,10 +20,11 @@ from __future__ import annotations
 
 import os
 import pwd
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import ConfigError, SandboxError
 from . import cmd
 
 FIXED_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -50,11 +55,42 @@ def plan_command(user: str, args: Sequence[str | Path], *, root: bool) -> tuple[
     account = sandbox_account(user)
     # util-linux's prlimit, run as the user, lowers its own limits, then runs the command
     argv = ["prlimit", f"--nproc={MAX_PROCESSES}", f"--fsize={MAX_FILE_BYTES}", "--", *(str(a) for a in args)]
+    kill_all = ["kill", "-KILL", "-1"]  # sent by the user: every process of it but this one
     if root:
-        return argv, (account.pw_uid, account.pw_gid), ["pkill", "-KILL", "-u", str(account.pw_uid)]
+        return argv, (account.pw_uid, account.pw_gid), kill_all
     env = [f"{k}={v}" for k, v in sandbox_environ(account).items()]
     return (["sudo", "-n", "-u", account.pw_name, "--", "env", "-i", *env, *argv], None,
-            ["sudo", "-n", "pkill", "-KILL", "-u", str(account.pw_uid)])
+            ["sudo", "-n", "-u", account.pw_name, "--", *kill_all])
+
+
+def live_processes(uid: int) -> list[int]:
+    """Processes whose real user is `uid`, zombies aside (dead; their parent may be slow to reap them)."""
+    out: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if fields.get("Uid", "").split()[:1] == [str(uid)] and not fields.get("State", "").strip().startswith("Z"):
+            out.append(int(entry.name))
+    return out
+
+
+def end_user(user: str, end: Sequence[str], ids: tuple[int, int] | None, attempts: int = 5) -> None:
+    """Kill every process of `user` (with `end`, run as that user) until none is left."""
+    uid = sandbox_account(user).pw_uid
+    env = {"PATH": os.environ.get("PATH", FIXED_PATH)}
+    for attempt in range(attempts):
+        cmd.run(end, env=env, timeout=30, as_user=ids)  # exit 1 or 0 alike: what counts is what is left
+        if not live_processes(uid):
+            return
+        time.sleep(0.2 * (attempt + 1))
+    left = live_processes(uid)
+    if left:
+        raise SandboxError(f"{len(left)} process(es) of sandbox user '{user}' survived being killed (pids {', '.join(map(str, left[:5]))})")
 
 
 def run_as(user: str, args: Sequence[str | Path], *, timeout: float, cwd: Path | None = None,
@@ -68,4 +104,4 @@ def run_as(user: str, args: Sequence[str | Path], *, timeout: float, cwd: Path |
     try:
         return cmd.run(argv, env=env, timeout=timeout, cwd=cwd, as_user=ids, output_file=True, output_limit=output_limit)
     finally:
-        cmd.run(end, timeout=30)  # exit code 1: no process was left
+        end_user(user, end, ids)
