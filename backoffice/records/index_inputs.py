@@ -79,6 +79,7 @@ NOT_INPUTS: dict[str, str] = {
     "downloads_json": "daily figures for the website; `count-downloads` puts the totals the index shows on the concept document",
     "checked": "checks a concept id; spells no key",
     "files_manifest": "the files of a draft or version with their sha256: the concept document carries what the index shows",
+    "pending_conflation": "an ingest under way; the concepts it conflates are marked when their documents are updated",
     "import_run": "an import-collection run under way; its concepts are marked when written",
 }
 """Per-concept (or per-partner) keys of `keys.py` the index does not depend on, and why."""
