@@ -17,6 +17,7 @@ import json
 import sys
 import tempfile
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
@@ -81,7 +82,10 @@ def main() -> None:
         folders[p.id] = sorted((tmp / "reports" / p.id).iterdir())
     print(f"{len(ids)} concepts x 2 versions, {len(partners)} partners: {total} reports ({'S3 on moto' if args.s3 else 'local folder'})")
 
-    started = time.perf_counter()
+    by_operation: Counter[str] = Counter()
+    if args.s3:  # what the ingest asks of S3, by operation
+        storage.client.meta.events.register("before-send.s3", lambda event_name, **_: by_operation.update([event_name.rsplit(".", 1)[-1]]))  # pyright: ignore[reportUnknownLambdaType, reportUnknownMemberType]
+    started, cpu = time.perf_counter(), time.process_time()
     for p in partners:
         t0 = time.perf_counter()
         accepted = conflated = 0
@@ -90,8 +94,14 @@ def main() -> None:
             accepted, conflated = accepted + len(result.accepted), conflated + len(result.versions)
         print(f"  ingest {p.id}: {accepted} reports in {len(folders[p.id])} hand-ins, {conflated} versions conflated"
               f" in {time.perf_counter() - t0:.1f} s")
-    ingest_s = time.perf_counter() - started
-    print(f"ingest + conflate {total} reports: {ingest_s:.1f} s ({1000 * ingest_s / total:.2f} ms per report)")
+    ingest_s, ingest_cpu = time.perf_counter() - started, time.process_time() - cpu
+    print(f"ingest + conflate {total} reports: {ingest_s:.1f} s ({1000 * ingest_s / total:.2f} ms per report),"
+          f" this process's CPU {ingest_cpu:.1f} s")
+    if by_operation:
+        n = sum(by_operation.values())
+        print(f"  S3 requests: {n} ({n / total:.2f} per report): "
+              + ", ".join(f"{op} {k / total:.2f}" for op, k in by_operation.most_common()))
+        by_operation.clear()
 
     t0 = time.perf_counter()
     gen = generate_index(ctx)
@@ -100,11 +110,15 @@ def main() -> None:
     one = tmp / "one" / ids[0] / "2.0" / f"{partners[0].tool_name}_1.1.0.json"
     one.parent.mkdir(parents=True)
     one.write_text('{"status": "passed"}')
+    by_operation.clear()
     t0 = time.perf_counter()
     ingest(ctx, partners[0].id, [str(tmp / "one")])
     single = time.perf_counter() - t0
+    one_ops = Counter(by_operation)
     t0 = time.perf_counter()
     gen = generate_index(ctx)
+    if one_ops:
+        print(f"  one more report: {sum(one_ops.values())} S3 requests ({', '.join(f'{op} {k}' for op, k in one_ops.most_common())})")
     print(f"one more report: ingest + conflate {single * 1000:.0f} ms; index {time.perf_counter() - t0:.2f} s, {gen.fetched} concept document read")
     entry = json.loads(ctx.storage.get_bytes("collection.json"))["collection"][0]
     print(f"check: {entry['id']} overall score {entry['score']}, tools {entry['compatibility']['scores']['tools']}")
