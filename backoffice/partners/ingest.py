@@ -288,7 +288,7 @@ def _conflate_concept(ctx: Context, partner: Partner, cid: str, mine: list[Accep
         held = known[0].versions.get(v)
         briefs[v] = merge_reports(ctx.storage, keys.version_reports(cid, v),
                                   {a.key: (a.report, etags[a.key]) for a in mine if a.version == v},
-                                  never_conflated=held is not None and held.compatibility is None)
+                                  None if held is None or held.compatibility is None else held.compatibility.revision)
     ctx.record_step(cid, "compatibility-report",
                     "; ".join(f"{a.version}: {a.tool} {a.tool_version} {a.report.status}" for a in mine),
                     actor=actor or f"partner:{partner.id}", subject=versions[0] if len(versions) == 1 else "versions",

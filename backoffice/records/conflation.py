@@ -110,9 +110,11 @@ def _revision(data: bytes) -> int:
         return 0
 
 
-def conflate_reports(storage: Storage, reports_prefix: str, known: Mapping[str, bytes] | None = None) -> Compatibility:
+def conflate_reports(storage: Storage, reports_prefix: str, known: Mapping[str, bytes] | None = None,
+                     *, after: int = 0) -> Compatibility:
     """Read, score and write `compatibility.json` of one draft/version; returns the brief.
-    `known`: reports the caller has just stored there, by key (listed, not read again)."""
+    `known`: reports the caller has just stored there, by key (listed, not read again);
+    `after`: the revision must be above this one (the brief the concept document holds)."""
     summary_key = keys.conflated_summary(reports_prefix)
     for _ in range(MAX_ATTEMPTS):
         etag: str | None
@@ -120,7 +122,7 @@ def conflate_reports(storage: Storage, reports_prefix: str, known: Mapping[str, 
             old, etag = storage.get(summary_key)
         except ObjectNotFound:
             old, etag = b"{}", None
-        revision = _revision(old) + 1
+        revision = max(_revision(old), after) + 1
         listed = {i.key: i.etag for i in storage.list(reports_prefix) if _is_report(reports_prefix, i.key)}
         # a report the caller just stored is not read again, unless it changed since
         unchanged = {k: d for k, d in (known or {}).items() if listed.get(k) == _etag(d)}
@@ -168,14 +170,15 @@ def _held(summary: bytes) -> tuple[int, dict[tuple[str, str], ToolReport], dict[
 
 
 def merge_reports(storage: Storage, reports_prefix: str, stored: Mapping[str, tuple[ToolReport, str]],
-                  *, never_conflated: bool = False) -> Compatibility:
+                  brief_revision: int | None) -> Compatibility:
     """Add reports just stored in `reports_prefix` (key -> (parsed report, etag of the write)) to
-    its `compatibility.json`; returns the brief. `never_conflated`: the concept document holds
-    no brief of this draft/version, so a missing summary means no other report is there
-    (the first try creates the summary without reading). Conflates in full where a merge
-    cannot be trusted (see the module docstring)."""
+    its `compatibility.json`; returns the brief. `brief_revision`: that of the brief the concept
+    document holds, None if it holds none: then a missing summary means no other report is
+    there (the first try creates the summary without reading). Conflates in full where a
+    merge cannot be trusted (see the module docstring)."""
     summary_key = keys.conflated_summary(reports_prefix)
     mine = {split_report_name(key[len(reports_prefix):]): (key[len(reports_prefix):], r, e) for key, (r, e) in stored.items()}
+    never_conflated = brief_revision is None
     first = never_conflated
     for _ in range(MAX_ATTEMPTS):
         revision, reports, etags = 0, dict[tuple[str, str], ToolReport](), dict[str, str]()
@@ -185,19 +188,19 @@ def merge_reports(storage: Storage, reports_prefix: str, stored: Mapping[str, tu
                 old, etag = storage.get(summary_key)
             except ObjectNotFound:
                 if not never_conflated:  # a brief without its summary: recount
-                    return conflate_reports(storage, reports_prefix)
+                    return conflate_reports(storage, reports_prefix, after=brief_revision or 0)
                 old = None
             if old is not None:
                 try:
                     revision, reports, etags = _held(old)
                 except _CannotMerge as e:
                     logger.info("%s: %s; conflating in full", summary_key, e)
-                    return conflate_reports(storage, reports_prefix)
+                    return conflate_reports(storage, reports_prefix, after=brief_revision or 0)
         first = False
         for ref, (name, report, report_etag) in mine.items():
             reports[ref] = report
             etags[name] = report_etag
-        compat = conflate(reports, revision=revision + 1)
+        compat = conflate(reports, revision=max(revision, brief_revision or 0) + 1)
         if storage.put_if_unchanged(summary_key, _summary_json(compat, reports, etags), etag,
                                     content_type="application/json") is not None:
             return compat
