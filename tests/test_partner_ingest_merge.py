@@ -133,7 +133,7 @@ def test_concurrent_hand_ins_on_the_same_versions_lose_no_report(s3_storage: Any
             assert _consistent(ctx, cid, v) == {"ilastik_0.9.0.json"} | {f"{tool}_1.0.0.json" for tool in PARTNERS.values()}
             assert _summary(ctx, cid, v)["revision"] >= 2
         history = ctx.log(cid).read()
-        assert sorted(e.actor for e in history if e.step == "compatibility-report") == sorted(
+        assert sorted(str(e.actor) for e in history if e.step == "compatibility-report") == sorted(
             ["partner:ilastik"] + [f"partner:{p}" for p in PARTNERS])
     assert not ctx.storage.list_keys(keys.PENDING_CONFLATION_PREFIX)
 
