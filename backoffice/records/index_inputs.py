@@ -47,7 +47,8 @@ INDEX_INPUTS: dict[str, IndexInput] = {
     "concept_doc": IndexInput("concepts/<id>.json", "collection entries, drafts, id maps, versions.json, dashboard details",
                               "marker", "records.concept.ConceptStore (create, save, update)"),
     "log_prefix": IndexInput("<id>/log/", "dashboard details (the newest entries)", "marker",
-                             "records.journal.ConceptLog.append"),
+                             "records.journal.ConceptLog.append (or, with mark=False, the concept-document update "
+                             "its writer makes right after it: ingest-reports)"),
     "chat_prefix": IndexInput("<id>/chat/", "dashboard details (the conversation)", "marker",
                               "records.journal.ConceptChat.append, append_once"),
     "draft_reports": IndexInput("<id>/drafts/<token>/reports/", "dashboard details (validation by field, reasons)",

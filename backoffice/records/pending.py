@@ -31,7 +31,7 @@ from ..log import logger
 from ..storage.base import ObjectNotFound, Storage
 from . import keys
 from .concept import ConceptStore
-from .conflation import conflate_target
+from .conflation import conflate_target, report_files
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,8 @@ def repair(storage: Storage, concepts: ConceptStore, pending: Pending) -> int:
     the ledger entry (partners are a higher layer) and removes the object (`done`)."""
     n = 0
     for cid, version in pending.versions:
+        if not report_files(storage, keys.version_reports(cid, version)):
+            continue  # it died before storing any report there: nothing to conflate
         try:
             conflate_target(storage, concepts, cid, version, keys.version_reports(cid, version))
         except NotFoundError:
