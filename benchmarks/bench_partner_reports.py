@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -27,6 +28,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import REPO, RequestCounter, moto_process, s3_storage  # noqa: E402
 
 SHA = "ab" * 32
+
+
+def children_cpu() -> float:
+    """CPU seconds used so far by this process's children (moto's server), from /proc."""
+    total = 0.0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid():  # ppid
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    return total
 
 
 def main() -> None:
@@ -90,7 +104,7 @@ def main() -> None:
 
         s3: Any = storage
         s3.client.meta.events.register("before-send.s3", count)
-    started, cpu = time.perf_counter(), time.process_time()
+    started, cpu, server_cpu = time.perf_counter(), time.process_time(), children_cpu()
     for p in partners:
         t0 = time.perf_counter()
         accepted = conflated = 0
@@ -99,9 +113,9 @@ def main() -> None:
             accepted, conflated = accepted + len(result.accepted), conflated + len(result.versions)
         print(f"  ingest {p.id}: {accepted} reports in {len(folders[p.id])} hand-ins, {conflated} versions conflated"
               f" in {time.perf_counter() - t0:.1f} s")
-    ingest_s, ingest_cpu = time.perf_counter() - started, time.process_time() - cpu
+    ingest_s, ingest_cpu, ingest_server = time.perf_counter() - started, time.process_time() - cpu, children_cpu() - server_cpu
     print(f"ingest + conflate {total} reports: {ingest_s:.1f} s ({1000 * ingest_s / total:.2f} ms per report),"
-          f" this process's CPU {ingest_cpu:.1f} s")
+          f" CPU: this process {ingest_cpu:.1f} s" + (f", moto {ingest_server:.1f} s" if args.s3 else ""))
     if by_operation:
         n = sum(by_operation.values())
         print(f"  S3 requests: {n} ({n / total:.2f} per report): "
