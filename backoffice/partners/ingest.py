@@ -309,9 +309,9 @@ def repair_interrupted(ctx: Context) -> int:
     full, append their ledger entries and remove their pending objects; how many there were."""
     left = pending.left_over(ctx.storage, ctx.settings.pending_repair_after)
     for p in left:
-        pending.repair(ctx.storage, ctx.concepts, p)
-        if p.partner in {q.id for q in ctx.config.partners}:
-            Ledger(ctx.storage, p.partner).append("reported", [VersionRef(c, v, "") for c, v in p.versions],
+        repaired = pending.repair(ctx.storage, ctx.concepts, p)
+        if repaired and p.partner in {q.id for q in ctx.config.partners}:
+            Ledger(ctx.storage, p.partner).append("reported", [VersionRef(c, v, "") for c, v in repaired],
                                                   run_url=ctx.settings.ci_run_url(), note=f"repaired ({p.key})")
         pending.done(ctx.storage, p)
     return len(left)

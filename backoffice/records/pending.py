@@ -8,9 +8,11 @@ before storing anything the ingest writes one small object,
 keys; it deletes it once every version is conflated, the concept documents updated and
 the ledger written. Whoever runs next (`ingest-reports`, `generate-collection-json`)
 lists that prefix (one small listing) and, for each object older than
-`pending_repair_after`, conflates its versions in full (listing their reports), notes the
-briefs on the concept documents, appends the partner's `reported` ledger entry again
-(harmless twice: the ledger is a set of answers) and removes the object.
+`pending_repair_after`, conflates in full (listing their reports) the versions where one
+of its reports was stored, notes the briefs on the concept documents, appends the
+partner's `reported` ledger entry for those versions again (harmless twice: the ledger is
+a set of answers) and removes the object. The log entries of a died ingest are not
+written again (the ledger and the reports say what came in).
 
 Younger objects belong to an ingest that may still be running; repairing one early would
 do no harm to the data (conflations are conditional writes), but would remove the object
@@ -84,20 +86,23 @@ def left_over(storage: Storage, older_than: float) -> list[Pending]:
     return out
 
 
-def repair(storage: Storage, concepts: ConceptStore, pending: Pending) -> int:
-    """Conflate the versions of a left-over pending object in full and note the briefs on the
-    concept documents; returns how many versions were conflated. The caller then appends
-    the ledger entry (partners are a higher layer) and removes the object (`done`)."""
-    n = 0
+def repair(storage: Storage, concepts: ConceptStore, pending: Pending) -> list[tuple[str, str]]:
+    """Conflate in full the versions of a left-over pending object where one of its reports
+    was stored, and note the briefs on the concept documents; returns those versions. The
+    caller then appends the ledger entry (partners are a higher layer) and removes the
+    object (`done`)."""
+    announced = set(pending.reports)
+    repaired: list[tuple[str, str]] = []
     for cid, version in pending.versions:
-        if not report_files(storage, keys.version_reports(cid, version)):
-            continue  # it died before storing any report there: nothing to conflate
+        prefix = keys.version_reports(cid, version)
+        if not announced.intersection(report_files(storage, prefix)):
+            continue  # it died before storing its report there: nothing of it to conflate
         try:
-            conflate_target(storage, concepts, cid, version, keys.version_reports(cid, version))
+            conflate_target(storage, concepts, cid, version, prefix)
         except NotFoundError:
             logger.info("%s %s: gone; nothing to repair", cid, version)
             continue
-        n += 1
+        repaired.append((cid, version))
     logger.warning("repaired an interrupted ingest of partner %s (%s): %d versions conflated in full",
-                   pending.partner, pending.key, n)
-    return n
+                   pending.partner, pending.key, len(repaired))
+    return repaired
