@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import REPO, RequestCounter, moto_process, peak_rss_mib, reset_peak_rss, s3_storage  # noqa: E402
+from benchlib import REPO, RequestCounter, cpu_seconds, moto_process, peak_rss_mib, reset_peak_rss, s3_storage  # noqa: E402
 
 if TYPE_CHECKING:
     from backoffice.records.concept import ConceptRecord
@@ -65,6 +65,7 @@ def measure(label: str, run: Callable[[], Any], counter: RequestCounter | None, 
     if counter is not None:
         counter.n = 0
     reset_peak_rss()
+    cpu_before = cpu_seconds()
     start = time.perf_counter()
     if profile:
         import cProfile
@@ -76,11 +77,14 @@ def measure(label: str, run: Callable[[], Any], counter: RequestCounter | None, 
     else:
         result = run()
     seconds = time.perf_counter() - start
+    cpu = [after - before for after, before in zip(cpu_seconds(), cpu_before)]
     peak = peak_rss_mib()
     requests = counter.n if counter is not None else None
     per = f", {requests} requests ({requests / n:.3f} per concept)" if requests is not None else ""
-    print(f"{label}: {seconds:.2f} s{per}, {result.fetched} concept documents read, peak RSS {peak:.0f} MB", flush=True)
-    return {"seconds": round(seconds, 2), "requests": requests, "fetched": result.fetched, "peak_rss_mb": round(peak)}
+    print(f"{label}: {seconds:.2f} s{per}, {result.fetched} concept documents read, peak RSS {peak:.0f} MB;"
+          f" CPU {cpu[0]:.1f} s here, {cpu[1]:.1f} s moto (load {os.getloadavg()[0]:.1f})", flush=True)
+    return {"seconds": round(seconds, 2), "requests": requests, "fetched": result.fetched, "peak_rss_mb": round(peak),
+            "cpu_s": round(cpu[0], 1), "moto_cpu_s": round(cpu[1], 1), "load_after": round(os.getloadavg()[0], 1)}
 
 
 def main() -> None:

@@ -60,6 +60,21 @@ def peak_rss_mib() -> float:
         return int(f.read().split("VmHWM:")[1].split()[0]) / 1024
 
 
+def cpu_seconds() -> tuple[float, float]:
+    """CPU seconds (user + system) used so far by this process, and by its live children
+    (the moto server) from `/proc/<pid>/stat`."""
+    own = os.times()
+    children = 0.0
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        for pid in (task / "children").read_text().split():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            children += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own.user + own.system, children
+
+
 def big_rdf(kind: str, format_version: str | None = None) -> bytes:
     """The description of the memory benchmarks' package: one large incompressible file."""
     fv = f"format_version: {format_version}\n" if format_version else ""
@@ -76,9 +91,10 @@ def free_port() -> int:
 @contextmanager
 def moto_process() -> Iterator[str]:
     """moto's S3 server in its own process (as a real endpoint would be; S3 alone, see
-    `moto_s3.py`): its URL."""
+    `moto_s3.py`; `BENCH_MOTO_SERVER=werkzeug` for moto's own development server): its URL."""
     port = free_port()
-    server = subprocess.Popen([sys.executable, str(Path(__file__).with_name("moto_s3.py")), str(port)],
+    server_kind = os.environ.get("BENCH_MOTO_SERVER", "waitress")
+    server = subprocess.Popen([sys.executable, str(Path(__file__).with_name("moto_s3.py")), str(port), server_kind],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(200):

@@ -14,8 +14,9 @@ import json
 from typing import Any, cast
 
 _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-_SPLIT_DEPTH = 3
-"""Containers this deep (the document, its members, theirs) are split into members."""
+_SPLIT_DEPTH = 2
+"""Containers this deep (the document and its members) are split into members; deeper
+ones (an index entry, one concept's versions) are encoded whole."""
 
 
 def _write(buf: bytearray, data: Any, depth: int) -> None:
