@@ -5,7 +5,9 @@ four `dispatch` partners in the config: each partner's reports are ingested in o
 (a folder laid out as `<concept>/<version>/<tool>_<version>.json`), which checks all of
 them, stores them, and conflates every touched version once. Then the index is
 generated, and one more report is ingested and the index regenerated (incremental: only
-that version is re-read). Local storage by default, `--s3` for moto's S3 server.
+that version is re-read). Local storage by default, `--s3` for moto's S3 server; with
+`--s3` it prints the ingest's S3 requests per report by operation, and the CPU of this
+process and of moto during the ingest.
 
     python benchmarks/bench_partner_reports.py [--versions N] [--s3]
 """
@@ -14,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -25,22 +26,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import REPO, RequestCounter, moto_process, s3_storage  # noqa: E402
+from benchlib import REPO, RequestCounter, cpu_seconds, moto_process, s3_storage  # noqa: E402
 
 SHA = "ab" * 32
-
-
-def children_cpu() -> float:
-    """CPU seconds used so far by this process's children (moto's server), from /proc."""
-    total = 0.0
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == os.getpid():  # ppid
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-    return total
 
 
 def main() -> None:
@@ -104,7 +92,7 @@ def main() -> None:
 
         s3: Any = storage
         s3.client.meta.events.register("before-send.s3", count)
-    started, cpu, server_cpu = time.perf_counter(), time.process_time(), children_cpu()
+    started, (cpu, server_cpu) = time.perf_counter(), cpu_seconds()
     for p in partners:
         t0 = time.perf_counter()
         accepted = conflated = 0
@@ -113,7 +101,8 @@ def main() -> None:
             accepted, conflated = accepted + len(result.accepted), conflated + len(result.versions)
         print(f"  ingest {p.id}: {accepted} reports in {len(folders[p.id])} hand-ins, {conflated} versions conflated"
               f" in {time.perf_counter() - t0:.1f} s")
-    ingest_s, ingest_cpu, ingest_server = time.perf_counter() - started, time.process_time() - cpu, children_cpu() - server_cpu
+    ingest_s, (cpu_after, server_after) = time.perf_counter() - started, cpu_seconds()
+    ingest_cpu, ingest_server = cpu_after - cpu, server_after - server_cpu
     print(f"ingest + conflate {total} reports: {ingest_s:.1f} s ({1000 * ingest_s / total:.2f} ms per report),"
           f" CPU: this process {ingest_cpu:.1f} s" + (f", moto {ingest_server:.1f} s" if args.s3 else ""))
     if by_operation:
