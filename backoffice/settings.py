@@ -151,6 +151,12 @@ class Settings(BaseSettings):
     thumbnail_max_source_bytes: int = 64 * 1024 * 1024
     """Cover files larger than this are not read to make a thumbnail (a warning instead)."""
 
+    sandbox_user: str | None = None
+    """Unprivileged throwaway Unix user that decodes uploaded cover images (thumbnails), so that a
+    decoder flaw cannot read this process's environment or files; the workflows create it with
+    `scripts/sandbox.sh setup`. All its processes are killed after each use. Unset: the decoder
+    runs as the backoffice's own user (a warning; fine for a maintainer's own run)."""
+
     dashboard_log_entries: int = 200
     """Most recent log entries per concept in the dashboard's detail files."""
     zenodo_give_up_seconds: float = Field(default=600.0, ge=0, allow_inf_nan=False)

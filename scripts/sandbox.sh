@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs a step of uploaded code (locking or building a resource's environment, its test) as
 # an unprivileged user of its own, in /tmp/sandbox, and kills every process of that user when
-# the command returns. Used by the test matrix on the (ephemeral) runner.
+# the command returns. Used by the test matrix on the (ephemeral) runner. The stage jobs only
+# `setup` their user: the backoffice runs its image decoder as BACKOFFICE_SANDBOX_USER itself
+# (backoffice/util/sandbox_user.py) and ends that user's processes the same way.
 #
 # Why: later steps of the same job (actions/cache, actions/upload-artifact) hold the job's
 # runtime token in their process environment. A process of another user can read neither

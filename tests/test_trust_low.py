@@ -347,13 +347,14 @@ def test_staging_queues_in_the_group_of_the_concept_its_description_names(file: 
 
     jobs = workflow(file)["jobs"]
     concept, stage = jobs["concept"], jobs["stage"]
-    assert "secrets." not in json.dumps(concept) and "environment" not in concept
+    # no secrets: the environment only gives the public URL its concept documents are read from
+    assert "secrets." not in json.dumps(concept) and concept["env"]["BACKOFFICE_STORAGE"] == "public"
     assert any("backoffice draft-concept" in step.get("run", "") for step in concept["steps"])
     assert stage["needs"] == "concept"
     group = stage["concurrency"]["group"]
     assert group.startswith(f"draft-{env}-${{{{ needs.concept.outputs.concept_id ") and not stage["concurrency"]["cancel-in-progress"]
     staging = [step["run"] for step in stage["steps"] if "backoffice stage" in step.get("run", "")]
-    assert staging and all('--concept-id "$DRAFT_CONCEPT_ID"' in run for run in staging)
+    assert staging and all('--concept-id "$DRAFT_CONCEPT_ID"' in run and "--new-concept-only" in run for run in staging)
     assert stage["env"]["DRAFT_CONCEPT_ID"] == "${{ needs.concept.outputs.concept_id }}"
 
 

@@ -68,6 +68,10 @@ def stage_from_issue(
     ),
     concept_id: str | None = typer.Option(
         None, "--concept-id", help="Stage to this concept (`draft-concept`'s answer, whose concurrency group the job is in)."),
+    new_concept_only: bool = typer.Option(
+        False, "--new-concept-only",
+        help="Without --concept-id: refuse a concept that exists, also the form's (the run waits in no draft's concurrency group).",
+    ),
 ) -> None:
     """Stage the package named in an upload issue form and comment the outcome on the issue."""
     from ..github.api import GitHubClient
@@ -78,12 +82,13 @@ def stage_from_issue(
     if comment_output:
         texts: list[str] = []
         try:
-            done = run(ctx, body, uploader=uploader, comment=texts.append, concept_id=concept_id or None)
+            done = run(ctx, body, uploader=uploader, comment=texts.append, concept_id=concept_id or None,
+                       new_concept_only=new_concept_only)
         finally:
             set_outputs({"comment": "\n\n".join(texts)})
     else:
         client = GitHubClient(ctx.settings) if comment else None
-        done = run(ctx, body, uploader=uploader, concept_id=concept_id or None,
+        done = run(ctx, body, uploader=uploader, concept_id=concept_id or None, new_concept_only=new_concept_only,
                    comment=(lambda text: client.comment_on_issue(issue, text)) if client is not None else None)
     r = done.result
     set_outputs({"concept_id": r.concept_id, "version": r.version})

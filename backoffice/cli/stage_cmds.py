@@ -26,6 +26,10 @@ def stage(
     concept_id: str | None = typer.Option(None, "--concept-id", help="Concept id to stage to (default: the description's id, else a new one)."),
     uploader: str | None = typer.Option(None, "--uploader", help="Uploader: 'github|<number>' or an e-mail address."),
     no_progress: bool = typer.Option(False, "--no-progress", help="Hide progress bars."),
+    new_concept_only: bool = typer.Option(
+        False, "--new-concept-only",
+        help="Without --concept-id: refuse a concept that exists (the run waits in no draft's concurrency group).",
+    ),
     acting_github_id: str | None = acting_option(),
 ) -> None:
     """Stage a package as the draft of a concept (new id if none is given)."""
@@ -34,7 +38,8 @@ def stage(
     ctx = make_context()
     if uploader is not None:  # the uploader is who dispatched, or whom the website bot vouches for
         verified(ctx, concept_id, "stage", uploader, acting_github_id)
-    result = run_stage(ctx, source, concept_id=concept_id, uploader=uploader, progress=not no_progress)
+    result = run_stage(ctx, source, concept_id=concept_id, uploader=uploader, progress=not no_progress,
+                       new_concept_only=new_concept_only and concept_id is None)
     set_outputs({"concept_id": result.concept_id, "version": result.version, "draft_token": result.token,
                  "version_assigned": "yes" if result.version_assigned else "no"})
     append_summary(stage_markdown(result))
@@ -51,11 +56,17 @@ def draft_concept(
     concept_id: str | None = typer.Option(None, "--concept-id", help="The concept id given with the upload, if any."),
     issue_body_file: Path | None = typer.Option(
         None, "--issue-body-file", help="An upload issue's body: its form names the package URL and maybe a concept id."),
+    uploader: str | None = typer.Option(None, "--uploader", help="Uploader: 'github|<number>' or an e-mail address."),
+    acting_github_id: str | None = acting_option(),
 ) -> None:
     """The concept a staging will write to, known before it runs (the given id, else the one the
-    description names; empty for a new concept): the step output `concept_id`, for the workflow's
-    draft concurrency group. Reads the package; writes nothing."""
+    description names) if it is new or the verified uploader may stage it; else empty (also for a
+    new concept): the step output `concept_id`, for the workflow's draft concurrency group.
+    Reads the package and the concept's document; writes nothing."""
     from ..github.issue_form import parse_upload_request
+    from ..log import in_github_actions
+    from ..review.identity import verify_actor
+    from ..stage.ownership import check_uploader
     from ..stage.stage import draft_concept as resolve
 
     if (source is None) == (issue_body_file is None):
@@ -67,7 +78,11 @@ def draft_concept(
             raise InvalidArgumentError(f"cannot read {issue_body_file}: {e.strerror or e}") from None
         source, concept_id = request.package_url, concept_id or request.concept_id
     assert source is not None
-    cid = resolve(make_context(), source, concept_id or None) or ""
+    ctx = make_context()
+    if uploader is not None:  # who dispatched, or whom the website bot vouches for; nothing recorded (read-only)
+        check_uploader(uploader)
+        verify_actor(ctx.config, uploader, acting_github_id, on_github_actions=in_github_actions())
+    cid = resolve(ctx, source, concept_id or None, uploader) or ""
     set_outputs({"concept_id": cid})
     console.print(cid or "(a new concept)")
 

@@ -70,10 +70,12 @@ def _post(comment: Commenter | None, text: str) -> None:
 
 
 def stage_from_issue(
-    ctx: Context, body: str, *, uploader: str | None, comment: Commenter | None, concept_id: str | None = None
+    ctx: Context, body: str, *, uploader: str | None, comment: Commenter | None, concept_id: str | None = None,
+    new_concept_only: bool = False,
 ) -> IssueUpload:
     """Stage the package the issue form names (to `concept_id` if given: the concept the
-    workflow's concurrency group was chosen for); comment the outcome; re-raise failures."""
+    workflow's concurrency group was chosen for; else, with `new_concept_only`, only into a
+    concept this staging creates, whatever id the form names); comment the outcome; re-raise failures."""
     run_url = ctx.settings.ci_run_url()
     try:
         request = parse_upload_request(body)
@@ -81,7 +83,8 @@ def stage_from_issue(
         _post(comment, problem_comment(problem, run_url))
         raise
     try:
-        result = stage(ctx, request.package_url, concept_id=concept_id or request.concept_id, uploader=uploader, progress=False)
+        result = stage(ctx, request.package_url, concept_id=concept_id or request.concept_id, uploader=uploader, progress=False,
+                       new_concept_only=new_concept_only and not concept_id)
     except Exception as e:
         _post(comment, failure_comment(request, e, run_url))
         raise

@@ -9,6 +9,7 @@ from ..resource_types import ResourceType
 from ..context import Context
 from ..errors import ConflictError, InvalidIdError, PermissionDeniedError
 from ..ids import check_id, random_id
+from ..log import logger
 from ..records import keys
 from ..records.concept import ConceptRecord
 
@@ -31,10 +32,31 @@ def may_upload(ctx: Context, record: ConceptRecord, uploader: str | None) -> boo
     )
 
 
-def claim_id(ctx: Context, wanted: str | None, rtype: ResourceType, uploader: str | None) -> tuple[str, bool]:
-    """Return (concept id, whether this call reserved it)."""
+def queue_concept(ctx: Context, wanted: str | None, uploader: str | None) -> str | None:
+    """The concept whose draft concurrency group a staging of `wanted` by `uploader` (verified)
+    may wait in: `wanted` if it is new or `uploader` may stage it, else None (the run queues
+    alone, under its own id, and stages only into a concept it creates: it can neither join
+    nor cancel the queued runs of another's draft)."""
+    if wanted is None:
+        return None
+    existing = ctx.concepts.find(wanted)
+    if existing is None or may_upload(ctx, existing, uploader):
+        return wanted
+    logger.warning("'%s' belongs to other uploaders (%s is none of them): this run queues on its own", wanted, uploader or "anonymous")
+    return None
+
+
+def claim_id(ctx: Context, wanted: str | None, rtype: ResourceType, uploader: str | None,
+             create_only: bool = False) -> tuple[str, bool]:
+    """Return (concept id, whether this call reserved it). `create_only`: an existing `wanted`
+    is refused (the run is not queued in its draft group)."""
     if wanted is not None:
         existing = ctx.concepts.find(wanted)
+        if existing is not None and create_only:
+            if not may_upload(ctx, existing, uploader):
+                raise PermissionDeniedError(f"id '{wanted}' belongs to another uploader; {uploader or 'an anonymous uploader'} may not stage it")
+            raise ConflictError(f"'{wanted}' exists, but this run was not queued in its draft group (its owners were not"
+                                " confirmed before it started); stage again")
         if existing is None or existing.legacy is None:  # an imported concept keeps its old id as it is
             check_id(ctx.config, wanted, rtype)
         if existing is None:

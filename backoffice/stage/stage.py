@@ -37,7 +37,7 @@ from ..records.manifest import FileEntry, write_manifest
 from ..records.snapshot import changes_since_latest
 from ..records.status import DraftStatus, check_step
 from .fetch import resolve_source
-from .ownership import check_uploader, claim_id
+from .ownership import check_uploader, claim_id, queue_concept
 from .package import Limits, PackagePlan, iter_entry_chunks, open_zip, plan_package
 from .thumbnail_plan import ThumbnailLimits
 from .thumbnails import ThumbnailResult, make_thumbnails
@@ -75,8 +75,10 @@ def stage(
     concept_id: str | None = None,
     uploader: str | None = None,
     progress: bool = True,
+    new_concept_only: bool = False,
 ) -> StageResult:
-    """Stage the package at `source` (an http(s) URL or a local zip) as a draft."""
+    """Stage the package at `source` (an http(s) URL or a local zip) as a draft. `new_concept_only`:
+    refuse a concept that exists (the run is queued in no draft's group)."""
     s = ctx.settings
     check_uploader(uploader)
     if concept_id is not None:
@@ -95,7 +97,8 @@ def stage(
             if not set_thumbnails(content, thumbs.mapping):
                 thumbs = ThumbnailResult(warnings=[*thumbs.warnings, "covers: 'config' or 'config.bioimageio' is not a mapping; thumbnails not listed"])
             summary.thumbnails = dict(thumbs.mapping)
-            cid, reserved = claim_id(ctx, concept_id or declared_id(content), rtype, uploader)
+            cid, reserved = claim_id(ctx, concept_id or declared_id(content), rtype, uploader,
+                                     create_only=new_concept_only)
             token = new_token()
             try:
                 version, assigned = _version_for(ctx, cid, summary.version)
@@ -166,12 +169,13 @@ def read_package(ctx: Context, zf: zipfile.ZipFile) -> tuple[PackagePlan, dict[s
     return plan, parse_description(b"".join(iter_entry_chunks(zf, plan.description)), plan.description.dest)
 
 
-def draft_concept(ctx: Context, source: str, concept_id: str | None = None) -> str | None:
-    """The concept a staging of `source` will write to, when known before staging: `concept_id`,
-    else the id its description names (None: a new concept). The workflows queue the staging job
-    in that draft's concurrency group; nothing is written."""
+def draft_concept(ctx: Context, source: str, concept_id: str | None = None, uploader: str | None = None) -> str | None:
+    """The concept a staging of `source` by `uploader` (verified by the caller) will write to,
+    when known before staging and new or the uploader's to stage: `concept_id`, else the id its
+    description names (None: a new concept, or one the uploader may not stage). The workflows
+    queue the staging job in that draft's concurrency group; nothing is written."""
     if concept_id:
-        return keys.checked(concept_id)
+        return queue_concept(ctx, keys.checked(concept_id), uploader)
     s = ctx.settings
     with tempfile.TemporaryDirectory(prefix="backoffice-stage-") as tmp:
         zip_path = resolve_source(source, Path(tmp), max_bytes=s.max_package_bytes, timeout=s.download_timeout, progress=False,
@@ -179,7 +183,7 @@ def draft_concept(ctx: Context, source: str, concept_id: str | None = None) -> s
         with open_zip(zip_path) as zf:
             _, content = read_package(ctx, zf)
     declared = declared_id(content)
-    return keys.checked(declared) if declared else None
+    return queue_concept(ctx, keys.checked(declared), uploader) if declared else None
 
 
 def _version_for(ctx: Context, cid: str, given: str | None) -> tuple[str, bool]:
@@ -198,7 +202,7 @@ def _thumbnails(ctx: Context, zf: zipfile.ZipFile, plan: PackagePlan, covers: li
     by_path = {e.dest: e for e in plan.entries}
     return make_thumbnails(
         covers, {p: e.size for p, e in by_path.items()}, lambda p: b"".join(iter_entry_chunks(zf, by_path[p])), limits,
-        s.secret_values(),
+        s.secret_values(), s.sandbox_user,
     )
 
 

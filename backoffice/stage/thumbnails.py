@@ -104,15 +104,16 @@ def render_thumbnail(data: bytes, path: str, limits: ThumbnailLimits) -> tuple[b
 
 def make_thumbnails(
     covers: Sequence[str], entries: Mapping[str, int], read: Callable[[str], bytes], limits: ThumbnailLimits,
-    secret_values: Iterable[str] = (),
+    secret_values: Iterable[str] = (), sandbox_user: str | None = None,
 ) -> ThumbnailResult:
     """Thumbnails for the package's covers; `read(path)` gives a package file's bytes. Pillow runs
-    in a child process whose environment holds none of `secret_values` (`thumbnail_child`)."""
+    in a child process (`thumbnail_child`): as `sandbox_user` if given, else as ourselves with an
+    environment holding none of `secret_values`."""
     from .thumbnail_child import render_in_child
 
     plan = plan_thumbnails(covers, entries, limits)
     result = ThumbnailResult(warnings=list(plan.warnings))
-    rendered = render_in_child([(job.path, read(job.path)) for job in plan.jobs], limits, secret_values)
+    rendered = render_in_child([(job.path, read(job.path)) for job in plan.jobs], limits, secret_values, sandbox_user)
     for job, outcome in zip(plan.jobs, rendered, strict=True):
         if outcome.problem is not None:
             result.warnings.append(f"cover '{job.cover}': {outcome.problem}")
