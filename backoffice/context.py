@@ -56,8 +56,10 @@ class Context:
         actor: str | None = None,
         subject: str = "draft",
         details: Any = None,
+        mark: bool = True,
     ) -> None:
-        """Append a log entry for a step (with the CI run URL, if any)."""
+        """Append a log entry for a step (with the CI run URL, if any); `mark=False`: the caller
+        marks the concept changed for the index after it (see `ConceptLog.append`)."""
         self.log(concept_id).append(
             LogEntry(
                 step=step,
@@ -66,5 +68,6 @@ class Context:
                 run_url=self.settings.ci_run_url(),
                 message=message,
                 details=details,
-            )
+            ),
+            mark=mark,
         )

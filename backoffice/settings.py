@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     download_timeout: float = Field(default=60.0, gt=0, allow_inf_nan=False)
     """Seconds to wait for a package server to answer."""
 
+    pending_repair_after: float = Field(default=900.0, ge=0, allow_inf_nan=False)
+    """Seconds after which an ingest's pending object (`pending/conflation/`) counts as left by an
+    ingest that died: the next ingest conflates its versions in full and removes it."""
+
     zenodo_url: str | None = None
     """Zenodo instance to back up to: `https://zenodo.org` in production, `https://sandbox.zenodo.org`
     for test instances. Without a URL or without a token the backup is skipped."""

@@ -5,7 +5,9 @@ four `dispatch` partners in the config: each partner's reports are ingested in o
 (a folder laid out as `<concept>/<version>/<tool>_<version>.json`), which checks all of
 them, stores them, and conflates every touched version once. Then the index is
 generated, and one more report is ingested and the index regenerated (incremental: only
-that version is re-read). Local storage by default, `--s3` for moto's S3 server.
+that version is re-read). Local storage by default, `--s3` for moto's S3 server; with
+`--s3` it prints the ingest's S3 requests per report by operation, and the CPU of this
+process and of moto during the ingest.
 
     python benchmarks/bench_partner_reports.py [--versions N] [--s3]
 """
@@ -17,12 +19,14 @@ import json
 import sys
 import tempfile
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import REPO, RequestCounter, moto_process, s3_storage  # noqa: E402
+from benchlib import REPO, RequestCounter, cpu_seconds, moto_process, s3_storage  # noqa: E402
 
 SHA = "ab" * 32
 
@@ -81,7 +85,14 @@ def main() -> None:
         folders[p.id] = sorted((tmp / "reports" / p.id).iterdir())
     print(f"{len(ids)} concepts x 2 versions, {len(partners)} partners: {total} reports ({'S3 on moto' if args.s3 else 'local folder'})")
 
-    started = time.perf_counter()
+    by_operation: Counter[str] = Counter()
+    if args.s3:  # what the ingest asks of S3, by operation
+        def count(event_name: str, **_: object) -> None:
+            by_operation.update([event_name.rsplit(".", 1)[-1]])
+
+        s3: Any = storage
+        s3.client.meta.events.register("before-send.s3", count)
+    started, (cpu, server_cpu) = time.perf_counter(), cpu_seconds()
     for p in partners:
         t0 = time.perf_counter()
         accepted = conflated = 0
@@ -90,8 +101,15 @@ def main() -> None:
             accepted, conflated = accepted + len(result.accepted), conflated + len(result.versions)
         print(f"  ingest {p.id}: {accepted} reports in {len(folders[p.id])} hand-ins, {conflated} versions conflated"
               f" in {time.perf_counter() - t0:.1f} s")
-    ingest_s = time.perf_counter() - started
-    print(f"ingest + conflate {total} reports: {ingest_s:.1f} s ({1000 * ingest_s / total:.2f} ms per report)")
+    ingest_s, (cpu_after, server_after) = time.perf_counter() - started, cpu_seconds()
+    ingest_cpu, ingest_server = cpu_after - cpu, server_after - server_cpu
+    print(f"ingest + conflate {total} reports: {ingest_s:.1f} s ({1000 * ingest_s / total:.2f} ms per report),"
+          f" CPU: this process {ingest_cpu:.1f} s" + (f", moto {ingest_server:.1f} s" if args.s3 else ""))
+    if by_operation:
+        n = sum(by_operation.values())
+        print(f"  S3 requests: {n} ({n / total:.2f} per report): "
+              + ", ".join(f"{op} {k / total:.2f}" for op, k in by_operation.most_common()))
+        by_operation.clear()
 
     t0 = time.perf_counter()
     gen = generate_index(ctx)
@@ -100,11 +118,15 @@ def main() -> None:
     one = tmp / "one" / ids[0] / "2.0" / f"{partners[0].tool_name}_1.1.0.json"
     one.parent.mkdir(parents=True)
     one.write_text('{"status": "passed"}')
+    by_operation.clear()
     t0 = time.perf_counter()
     ingest(ctx, partners[0].id, [str(tmp / "one")])
     single = time.perf_counter() - t0
+    one_ops = Counter(by_operation)
     t0 = time.perf_counter()
     gen = generate_index(ctx)
+    if one_ops:
+        print(f"  one more report: {sum(one_ops.values())} S3 requests ({', '.join(f'{op} {k}' for op, k in one_ops.most_common())})")
     print(f"one more report: ingest + conflate {single * 1000:.0f} ms; index {time.perf_counter() - t0:.2f} s, {gen.fetched} concept document read")
     entry = json.loads(ctx.storage.get_bytes("collection.json"))["collection"][0]
     print(f"check: {entry['id']} overall score {entry['score']}, tools {entry['compatibility']['scores']['tools']}")

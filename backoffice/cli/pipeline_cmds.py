@@ -96,8 +96,12 @@ def generate_collection_json(
 ) -> None:
     """Write collection.json, collection_draft.json, id_map.json and id_map_draft.json."""
     from ..index.generate import generate_index
+    from ..partners.ingest import repair_interrupted
 
     ctx = make_context()
+    repaired = repair_interrupted(ctx)  # an ingest that died: its versions conflated in full first
+    if repaired:
+        console.print(f"repaired {repaired} interrupted report ingest(s)")
     result = generate_index(ctx, mode, full=full)
     for key, url in result.written.items():
         console.print(f"wrote {key}: {url}")

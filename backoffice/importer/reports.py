@@ -66,12 +66,12 @@ def check_reports(ctx: Context, reader: Reader, record: ConceptRecord, version: 
 
 def store_reports(ctx: Context, record: ConceptRecord, version: str, accepted: Sequence[Accepted]) -> None:
     """Store the accepted reports byte for byte and conflate them onto the version of `record`."""
-    seen: set[str] = set()
+    etags: dict[str, str] = {}
     reports: dict[tuple[str, str], ToolReport] = {}
     for a in accepted:
-        if a.key in seen:
+        name = a.key.rsplit("/", 1)[-1]
+        if name in etags:
             continue  # the same tool release twice (`careamics` and `CAREamics`): the first stands
-        seen.add(a.key)
-        ctx.storage.put_bytes(a.key, a.data, content_type="application/json")
+        etags[name] = ctx.storage.put_bytes(a.key, a.data, content_type="application/json")
         reports[(a.tool, a.tool_version)] = a.report
-    record.versions[version].compatibility = conflate_new(ctx.storage, keys.version_reports(record.id, version), reports)
+    record.versions[version].compatibility = conflate_new(ctx.storage, keys.version_reports(record.id, version), reports, etags)

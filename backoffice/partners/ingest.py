@@ -10,6 +10,15 @@ then nothing is stored. Accepted reports are stored byte for byte next to the ve
 other reports, each touched version is conflated once, and the partner's ledger and the
 concept logs record what came in. The concept documents are read, the reports written
 and the concepts conflated in parallel (`WORKERS` requests in flight).
+
+What one hand-in costs in requests, for R reports on V versions of C concepts: C reads of
+concept documents (for the checks), 1 write of the pending object
+(`records/pending.py`), R report writes, per version one read and one write of
+`compatibility.json` (the merge, `records/conflation.py`; only the write for a version
+never conflated), per concept one log entry, one concept-document write (from the
+document read for the checks) and one index marker; then the ledger entry, the removal of
+the pending object, and one listing of `pending/conflation/`. No version's reports are
+listed and no other report is read.
 """
 
 from __future__ import annotations
@@ -25,11 +34,12 @@ from typing import Any, TypeVar
 
 from ..config.collection_config import Partner
 from ..context import Context
-from ..errors import BackofficeError, ReportRejectedError
+from ..errors import BackofficeError, NotFoundError, ReportRejectedError
 from ..log import logger
-from ..records import keys
+from ..records import keys, pending
 from ..records.concept import ConceptRecord
-from ..records.conflation import apply_brief, conflate_reports
+from ..records.conflation import apply_brief, merge_reports
+from ..records.scoring import Compatibility
 from ..records.report_names import current_core_version
 from ..records.tool_report import MAX_REPORT_BYTES, OWN_TOOL, ReportProblem, ToolReport, parse_report, report_file_name
 from .ledger import Ledger, VersionRef
@@ -246,40 +256,71 @@ def _in_parallel(work: Callable[[T], object], items: Sequence[T]) -> None:
             pass
 
 
-def _prefetch_records(ctx: Context, candidates: Sequence[Candidate]) -> dict[str, ConceptRecord | None]:
-    """The concept documents the candidates name, read in parallel (for `check`)."""
+def _prefetch_records(ctx: Context, candidates: Sequence[Candidate]) -> dict[str, tuple[ConceptRecord, str] | None]:
+    """The concept documents the candidates name with their etags, read in parallel (for
+    `check`, and as the first attempt of the concept-document updates)."""
     ids: set[str] = set()
     for c in candidates:
         try:
             ids.add(_target(c.relative)[0])
         except ReportProblem:
             continue  # `check` refuses it with its reason
-    records: dict[str, ConceptRecord | None] = {}
+    records: dict[str, tuple[ConceptRecord, str] | None] = {}
 
     def read(cid: str) -> None:
-        records[cid] = ctx.concepts.find(cid)
+        try:
+            records[cid] = ctx.concepts.get_with_etag(cid)
+        except NotFoundError:
+            records[cid] = None
 
     _in_parallel(read, sorted(ids))
     return records
 
 
-def _conflate_concept(ctx: Context, partner: Partner, cid: str, mine: list[Accepted], actor: str | None) -> None:
-    """Conflate the touched versions of one concept, note the briefs with one concept-document
-    update, and log what came in."""
+def _conflate_concept(ctx: Context, partner: Partner, cid: str, mine: list[Accepted], etags: Mapping[str, str],
+                      known: tuple[ConceptRecord, str], actor: str | None) -> None:
+    """Merge the reports just stored into each touched version's summary, log what came in,
+    and note the briefs with one concept-document update (starting from the document read
+    for the checks), whose index marker also covers the log entry."""
     versions = sorted({a.version for a in mine})
-    stored = {a.key: a.data for a in mine}  # just written: listed, not read again
-    briefs = {v: conflate_reports(ctx.storage, keys.version_reports(cid, v), stored) for v in versions}
-
-    def mutate(record: ConceptRecord) -> None:
-        for v, compat in briefs.items():
-            apply_brief(record, v, None, compat)
-
-    ctx.concepts.update(cid, mutate)
+    briefs: dict[str, Compatibility] = {}
+    for v in versions:
+        held = known[0].versions.get(v)
+        briefs[v] = merge_reports(ctx.storage, keys.version_reports(cid, v),
+                                  {a.key: (a.report, etags[a.key]) for a in mine if a.version == v},
+                                  None if held is None or held.compatibility is None else held.compatibility.revision)
     ctx.record_step(cid, "compatibility-report",
                     "; ".join(f"{a.version}: {a.tool} {a.tool_version} {a.report.status}" for a in mine),
                     actor=actor or f"partner:{partner.id}", subject=versions[0] if len(versions) == 1 else "versions",
                     details=[{"version": a.version, "tool": a.tool, "tool_version": a.tool_version, "status": a.report.status,
-                              "score": a.report.score, "error": a.report.error} for a in mine])
+                              "score": a.report.score, "error": a.report.error} for a in mine], mark=False)
+
+    def mutate(record: ConceptRecord) -> bool:
+        for v, compat in briefs.items():
+            apply_brief(record, v, None, compat)
+        return any(v in record.versions and record.versions[v].compatibility is c for v, c in briefs.items())
+
+    if not ctx.concepts.update(cid, mutate, known=known):
+        ctx.concepts.mark_changed(cid)  # a newer brief was there already: the marker is the log entry's
+
+
+def repair_interrupted(ctx: Context) -> int:
+    """Repair what ingests that died left (`records/pending.py`): conflate their versions in
+    full, append their ledger entries and remove their pending objects; how many there were."""
+    left = pending.left_over(ctx.storage, ctx.settings.pending_repair_after)
+    for p in left:
+        repaired = pending.repair(ctx.storage, ctx.concepts, p)
+        if repaired and p.partner in {q.id for q in ctx.config.partners}:
+            Ledger(ctx.storage, p.partner).append("reported", [VersionRef(c, v, "") for c, v in repaired],
+                                                  run_url=ctx.settings.ci_run_url(), note=f"repaired ({p.key})")
+        pending.done(ctx.storage, p)
+    return len(left)
+
+
+def _known(records: Mapping[str, tuple[ConceptRecord, str] | None], cid: str) -> tuple[ConceptRecord, str]:
+    got = records[cid]
+    assert got is not None  # `check` accepted a report of it
+    return got
 
 
 def ingest(ctx: Context, partner_id: str, sources: Sequence[str], *, actor: str | None = None,
@@ -293,10 +334,11 @@ def ingest(ctx: Context, partner_id: str, sources: Sequence[str], *, actor: str 
     with tempfile.TemporaryDirectory(prefix="backoffice-reports-") as tmp:
         candidates = collect(sources, Path(tmp), ctx.settings.download_timeout, ctx.settings.download_allowed_hosts)
         records = _prefetch_records(ctx, candidates)
+        documents = {cid: None if got is None else got[0] for cid, got in records.items()}
         accepted: list[Accepted] = []
         held = 0
         for c in candidates:
-            accepted.append(check(ctx, partner, c, records))
+            accepted.append(check(ctx, partner, c, documents))
             held += len(accepted[-1].data)
             if held > MAX_TOTAL_REPORT_BYTES:  # the declared sizes can lie
                 raise _reject(c.origin, "archive", f"more than {MAX_TOTAL_REPORT_BYTES} bytes of report files in one hand-in")
@@ -317,14 +359,23 @@ def ingest(ctx: Context, partner_id: str, sources: Sequence[str], *, actor: str 
         if a.key in seen:
             raise _reject(a.origin, "file name", f"the same report as {seen[a.key]}")
         seen[a.key] = a.origin
-    # everything checked: now store (in parallel), then conflate each touched concept (in parallel)
-    _in_parallel(lambda a: ctx.storage.put_bytes(a.key, a.data, content_type="application/json"), accepted)
+    repair_interrupted(ctx)  # what an ingest that died left, before this one's merges build on it
+    # everything checked: announce, store (in parallel), then conflate each touched concept (in parallel)
     touched = sorted({(a.concept_id, a.version) for a in accepted})
+    announced = pending.begin(ctx.storage, partner.id, touched, [a.key for a in accepted])
+    etags: dict[str, str] = {}
+
+    def store(a: Accepted) -> None:
+        etags[a.key] = ctx.storage.put_bytes(a.key, a.data, content_type="application/json")
+
+    _in_parallel(store, accepted)
     by_concept: dict[str, list[Accepted]] = {}
     for a in accepted:
         by_concept.setdefault(a.concept_id, []).append(a)
-    _in_parallel(lambda cid: _conflate_concept(ctx, partner, cid, by_concept[cid], actor), sorted(by_concept))
+    _in_parallel(lambda cid: _conflate_concept(ctx, partner, cid, by_concept[cid], etags, _known(records, cid), actor),
+                 sorted(by_concept))
     Ledger(ctx.storage, partner.id).append("reported", [VersionRef(a.concept_id, a.version, "") for a in accepted],
                                            run_url=ctx.settings.ci_run_url())
+    pending.done(ctx.storage, announced)
     logger.info("partner %s: %d reports on %d versions ingested", partner.id, len(accepted), len(touched))
     return IngestResult(accepted, touched)

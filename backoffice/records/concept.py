@@ -305,15 +305,22 @@ class ConceptStore:
         mark_changed(self.storage, concept_id, marker)
 
     def update(self, concept_id: str, mutate: Callable[[ConceptRecord], T], *, mark: bool = True,
-               marker: str | None = None) -> T:
+               marker: str | None = None, known: tuple[ConceptRecord, str] | None = None) -> T:
         """Apply `mutate` to the current record and store it if nobody changed it meanwhile.
 
         `mutate` may raise to abort (nothing is written); it is re-run on a fresh copy
         whenever another writer came first. `mark=False` for changes no index shows (an
-        upload in progress): no "look again" marker.
+        upload in progress): no "look again" marker. `known`: the record and its etag as
+        the caller read them moments ago: the first attempt starts from a copy of it
+        instead of reading again (one write when nobody wrote in between); a `mutate` that
+        changes nothing on that copy returns without reading (fit for changes that only
+        ever raise a revision, as `conflation.apply_brief`).
         """
         for attempt in range(self.max_attempts):
-            record, etag = self.get_with_etag(concept_id)
+            if attempt == 0 and known is not None:
+                record, etag = known[0].model_copy(deep=True), known[1]
+            else:
+                record, etag = self.get_with_etag(concept_id)
             before = record.model_dump()
             result = mutate(record)
             if record.model_dump() == before:

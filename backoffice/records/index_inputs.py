@@ -47,7 +47,8 @@ INDEX_INPUTS: dict[str, IndexInput] = {
     "concept_doc": IndexInput("concepts/<id>.json", "collection entries, drafts, id maps, versions.json, dashboard details",
                               "marker", "records.concept.ConceptStore (create, save, update)"),
     "log_prefix": IndexInput("<id>/log/", "dashboard details (the newest entries)", "marker",
-                             "records.journal.ConceptLog.append"),
+                             "records.journal.ConceptLog.append (or, with mark=False, the concept-document update "
+                             "its writer makes right after it: ingest-reports)"),
     "chat_prefix": IndexInput("<id>/chat/", "dashboard details (the conversation)", "marker",
                               "records.journal.ConceptChat.append, append_once"),
     "draft_reports": IndexInput("<id>/drafts/<token>/reports/", "dashboard details (validation by field, reasons)",
@@ -79,6 +80,7 @@ NOT_INPUTS: dict[str, str] = {
     "downloads_json": "daily figures for the website; `count-downloads` puts the totals the index shows on the concept document",
     "checked": "checks a concept id; spells no key",
     "files_manifest": "the files of a draft or version with their sha256: the concept document carries what the index shows",
+    "pending_conflation": "an ingest under way; the concepts it conflates are marked when their documents are updated",
     "import_run": "an import-collection run under way; its concepts are marked when written",
 }
 """Per-concept (or per-partner) keys of `keys.py` the index does not depend on, and why."""

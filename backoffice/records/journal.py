@@ -104,9 +104,12 @@ class ConceptLog:
         self.journal = Journal(storage, keys.log_prefix(concept_id))
         self.concept_id = concept_id
 
-    def append(self, entry: LogEntry) -> None:
+    def append(self, entry: LogEntry, *, mark: bool = True) -> None:
+        """Append `entry`; `mark=False` when the caller changes the concept document right after
+        (its marker covers the entry: see `index_inputs.py`)."""
         self.journal.append_raw(entry.model_dump(mode="json"), entry.timestamp)
-        mark_changed(self.journal.storage, self.concept_id)
+        if mark:
+            mark_changed(self.journal.storage, self.concept_id)
 
     def read(self, limit: int | None = None) -> list[LogEntry]:
         return [LogEntry.model_validate(e) for e in self.journal.read_raw(limit)]

@@ -30,7 +30,10 @@ LAYOUT: tuple[KeyDoc, ...] = (
     KeyDoc("<id>/<version>/reports/<tool>_<tool_version>.json", "reports of a published version", "`publish`, retests, `ingest-reports`"),
     KeyDoc("<reports>/parts/<tool>_<version>/<part>.json", "one part of our own report (static checks, one weight format)", "`test`, `store-test-result`"),
     KeyDoc("<reports>/parts/<tool>_<version>/<part>/<hardware>/<output>.npy", "a produced output that did not reproduce", "`test`, `store-test-result`"),
-    KeyDoc("<id>/<version>/compatibility.json", "all reports of a version conflated (scores, tags, every report)", "conflation (`test`, `ingest-reports`)"),
+    KeyDoc("<id>/<version>/compatibility.json", "all reports of a version conflated (scores, tags, every report, the etag of each report file)",
+           "conflation (`test`, `ingest-reports`: a merge)"),
+    KeyDoc("pending/conflation/<time>-<uid>.json", "an ingest under way: the reports it stores and the versions it will conflate "
+           "(removed when done; a leftover is repaired by a full conflation)", "`ingest-reports`"),
     KeyDoc("partners/<partner>/ledger/<time>-<uid>.json", "what was dispatched to a partner and what it answered", "`dispatch-partners`, `ingest-reports`"),
     KeyDoc("<id>/log/<time>-<uid>.json", "append-only log entries", "every step"),
     KeyDoc("<id>/chat/<time>-<uid>.json", "append-only review chat", "`request-changes`, `chat`, mail replies"),
@@ -197,6 +200,14 @@ COMPATIBILITY_JSON = "compatibility.json"
 def partner_ledger(partner_id: str) -> str:
     """Append-only entries: dispatched resource versions, received reports."""
     return f"{PARTNERS_PREFIX}{partner_id}/ledger/"
+
+
+PENDING_CONFLATION_PREFIX = "pending/conflation/"
+
+
+def pending_conflation(stamp: str) -> str:
+    """`pending/conflation/<time>-<uid>.json`: an ingest under way (see `records/pending.py`)."""
+    return f"{PENDING_CONFLATION_PREFIX}{stamp}.json"
 
 
 IMPORTS_PREFIX = "imports/"
