@@ -11,7 +11,11 @@ from test_workflows import NO_SECRETS_JOBS, workflow
 def test_partner_checks_run_without_credentials_and_follow_publish_and_retest() -> None:
     for file, job_id in NO_SECRETS_JOBS:
         job = workflow(file)["jobs"][job_id]
-        assert "secrets." not in json.dumps(job) and "environment" not in job
+        assert "secrets." not in json.dumps(job)
+        # the concept jobs read public documents and run no uploaded code: they name their
+        # environment for its public variables only; the partner check runs uploaded code, and names none
+        assert "environment" not in job or job.get("env", {}).get("BACKOFFICE_STORAGE") == "public", (file, job_id)
+    assert "environment" not in workflow("partner_checks.yaml")["jobs"]["check"]
     wf = workflow("partner_checks.yaml")["jobs"]
     assert wf["check"]["needs"] == "plan" and wf["ingest"]["needs"] == "check"
     for name in ("publish.yaml", "retest_all.yaml"):
