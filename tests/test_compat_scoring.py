@@ -114,6 +114,22 @@ def test_concurrent_conflations_keep_the_newest(ctx: Context) -> None:
     assert compat is not None and sorted(compat.reports) == tools
 
 
+def test_a_lost_summary_does_not_hide_new_reports(ctx: Context) -> None:
+    """A summary made afresh (the file lost) starts above the brief the concept document
+    holds, so the document takes it."""
+    publish_record(ctx)
+    prefix = keys.version_reports("brave-otter", "1.0")
+    for i in range(3):  # three conflations: the document holds revision 3
+        ctx.storage.put_bytes(prefix + f"tool{i}_1.0.json", b'{"status": "passed"}')
+        conflate_target(ctx.storage, ctx.concepts, "brave-otter", "1.0", prefix)
+    ctx.storage.delete(keys.conflated_summary(prefix))
+    ctx.storage.put_bytes(prefix + "late_1.0.json", b'{"status": "failed", "error": "x"}')
+    compat = conflate_target(ctx.storage, ctx.concepts, "brave-otter", "1.0", prefix)
+    assert compat.revision == 4
+    held = ctx.concepts.get("brave-otter").versions["1.0"].compatibility
+    assert held is not None and "late" in held.reports and held.revision == 4
+
+
 def test_only_versions_with_new_reports_are_conflated_again(local_ctx: Context, tmp_path: Path) -> None:
     from backoffice.index.generate import generate_index
     from backoffice.partners.ingest import ingest

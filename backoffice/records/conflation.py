@@ -34,7 +34,7 @@ from typing import Any
 from ..log import logger
 from ..storage.base import ObjectNotFound, PreconditionFailed, Storage
 from . import keys
-from .concept import ConceptRecord, ConceptStore
+from .concept import ConceptRecord, ConceptStore, DraftRecord, VersionRecord
 from .scoring import Compatibility, by_tool, conflate
 from .tool_report import ReportProblem, ToolReport, parse_report, split_report_name, unparsable_report
 
@@ -207,12 +207,15 @@ def merge_reports(storage: Storage, reports_prefix: str, stored: Mapping[str, tu
     raise PreconditionFailed(f"{summary_key} kept changing; gave up after {MAX_ATTEMPTS} attempts")
 
 
+def _holder(record: ConceptRecord, subject: str, draft_token: str | None) -> DraftRecord | VersionRecord | None:
+    if subject == "draft":
+        return record.draft if record.draft is not None and record.draft.token == draft_token else None
+    return record.versions.get(subject)
+
+
 def apply_brief(record: ConceptRecord, subject: str, draft_token: str | None, compat: Compatibility) -> None:
     """Put `compat` on the draft/version unless it holds a newer one already."""
-    if subject == "draft":
-        holder = record.draft if record.draft is not None and record.draft.token == draft_token else None
-    else:
-        holder = record.versions.get(subject)
+    holder = _holder(record, subject, draft_token)
     if holder is None:
         return
     if holder.compatibility is None or holder.compatibility.revision < compat.revision:
@@ -221,7 +224,12 @@ def apply_brief(record: ConceptRecord, subject: str, draft_token: str | None, co
 
 def conflate_target(storage: Storage, concepts: ConceptStore, concept_id: str, subject: str,
                     reports_prefix: str, draft_token: str | None = None) -> Compatibility:
-    """Conflate one draft/version and note the brief on its concept document."""
-    compat = conflate_reports(storage, reports_prefix)
+    """Conflate one draft/version and note the brief on its concept document. The new
+    revision is above the brief the document holds, so it is taken even where the summary
+    file was lost (a summary made afresh would start at revision 1)."""
+    record = concepts.find(concept_id)
+    holder = _holder(record, subject, draft_token) if record is not None else None
+    held = holder.compatibility.revision if holder is not None and holder.compatibility is not None else 0
+    compat = conflate_reports(storage, reports_prefix, after=held)
     concepts.update(concept_id, lambda record: apply_brief(record, subject, draft_token, compat))
     return compat
