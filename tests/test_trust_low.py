@@ -366,7 +366,16 @@ def test_draft_concept_names_the_descriptions_concept(run_cli: Any, settings_fac
     settings = settings_factory()
     r = run_cli(["draft-concept", str(pkg)], settings=settings, GITHUB_ACTIONS="true", GITHUB_OUTPUT=str(out))
     assert r.returncode == 0, r.stderr
-    assert "concept_id=affable-shark" in out.read_text()
-    given = run_cli(["draft-concept", str(pkg), "--concept-id", "chatty-frog"], settings=settings)
+    assert out.read_text() == "concept_id=\n"  # no such concept yet: the run queues alone
+    assert not Path(settings.local_root).exists() or not any(Path(settings.local_root).rglob("*.json"))  # wrote nothing
+    ctx = Context(settings)
+    for cid in ("affable-shark", "chatty-frog"):
+        ctx.concepts.create(ConceptRecord(id=cid, type="model", owners=[UPLOADER]))
+    before = sorted((p.as_posix(), p.stat().st_mtime_ns) for p in Path(settings.local_root).rglob("*"))
+    r = run_cli(["draft-concept", str(pkg), "--uploader", UPLOADER], settings=settings, GITHUB_ACTIONS="true",
+                GITHUB_OUTPUT=str(out), GITHUB_ACTOR_ID=UPLOADER.removeprefix("github|"))
+    assert r.returncode == 0, r.stderr
+    assert out.read_text().endswith("concept_id=affable-shark\n")  # the description's, the uploader's own
+    given = run_cli(["draft-concept", str(pkg), "--concept-id", "chatty-frog", "--uploader", UPLOADER], settings=settings)
     assert given.stdout.strip() == "chatty-frog"
-    assert not Path(settings.local_root).exists() or not any(Path(settings.local_root).rglob("*.json"))
+    assert sorted((p.as_posix(), p.stat().st_mtime_ns) for p in Path(settings.local_root).rglob("*")) == before  # wrote nothing
