@@ -29,6 +29,7 @@ from ..log import logger
 from ..records import keys
 from ..records.concept import ConceptRecord
 from ..storage.base import ObjectNotFound, Storage
+from ..util.gc_pause import cyclic_gc_paused
 from ..util.json_bytes import dump_bytes as _dump
 from .compatibility import compatibility_overview
 from .derived import DerivedFiles
@@ -142,8 +143,15 @@ def generate_index(ctx: Context, mode: Mode = "all", *, full: bool = False) -> G
 
     Incremental by default: only concepts marked as changed since the last run, or
     whose declaration changed, are read. `full=True` (or a missing/outdated cache)
-    lists every concept document and compares etags instead.
+    lists every concept document and compares etags instead. The cyclic garbage
+    collector is paused meanwhile (`util/gc_pause.py`).
     """
+    with cyclic_gc_paused():
+        return _generate(ctx, mode, full=full)
+
+
+def _generate(ctx: Context, mode: Mode = "all", *, full: bool = False) -> GenerateResult:
+    """`generate_index` without the pause."""
     storage, config, curation = ctx.storage, ctx.config, ctx.curation
     base = _sha([CACHE_FORMAT, config.model_dump(mode="json"), storage.public_url("x")])
     cached = _load_cache(storage, base)
