@@ -55,7 +55,7 @@ def plot(results: list[dict[str, Any]]) -> None:
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.grid(True, which="both", alpha=0.3)
-    ax.set_title("Index generation time against collection size (shared 2-CPU machine)")
+    ax.set_title("Index generation time against collection size (2-CPU machine)")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(OUT / "index_growth.png")
