@@ -15,11 +15,12 @@ import os
 import secrets
 import shutil
 import subprocess
-import time
 import sys
 import sysconfig
 import tempfile
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -87,19 +88,32 @@ print("{RESULT_MARKER}" + json.dumps([{{"png": None, "notes": [], "problem": "fl
 """
 
 
-@pytest.fixture(scope="module")
-def sandbox_user() -> Iterator[str]:
+@contextmanager
+def _throwaway_user(name: str) -> Iterator[str]:
     if os.geteuid() != 0:
         pytest.skip("making a throwaway user needs root")
     if shutil.which("useradd") is None or shutil.which("pkill") is None:
         pytest.skip("needs useradd and pkill")
-    name = f"bo-thumbs-{os.getpid()}"
     subprocess.run(["useradd", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", name], check=True)
     try:
         yield name
     finally:
         subprocess.run(["pkill", "-KILL", "-u", name], check=False)
         subprocess.run(["userdel", name], check=False)
+
+
+@pytest.fixture(scope="module")
+def sandbox_user() -> Iterator[str]:
+    with _throwaway_user(f"bo-thumbs-{os.getpid()}") as name:
+        yield name
+
+
+@pytest.fixture
+def forking_user() -> Iterator[str]:
+    """A user of its own for a test that leaves many dead processes: where nothing reaps
+    orphans (a container without an init), zombies count towards a user's process limit."""
+    with _throwaway_user(f"bo-forks-{os.getpid()}") as name:
+        yield name
 
 
 @pytest.fixture(scope="module")
@@ -195,13 +209,13 @@ os._exit(0)
 """
 
 
-def test_a_process_that_keeps_replacing_itself_is_ended_too(sandbox_user: str, child_python: str) -> None:
+def test_a_process_that_keeps_replacing_itself_is_ended_too(forking_user: str, child_python: str) -> None:
     """A process list read first (pkill) misses such a process; the user's own `kill -1`
     is delivered in one pass that no fork escapes (review finding)."""
-    done = run_as(sandbox_user, [child_python, "-I", "-c", CHAIN], timeout=60)
+    done = run_as(forking_user, [child_python, "-I", "-c", CHAIN], timeout=60)
     assert done.ok, done.output
     time.sleep(0.5)
-    assert _live_processes(sandbox_user) == []
+    assert _live_processes(forking_user) == []
 
 
 def test_a_survivor_stops_the_step(sandbox_user: str) -> None:
