@@ -8,7 +8,8 @@ from datetime import date, datetime, timezone
 import pytest
 
 from backoffice.backup.metadata import creators, is_draft_of, keywords, normalize_doi, related_identifiers, zenodo_metadata
-from backoffice.backup.plan import LocalFile, needs_checksum, pending_versions, plain_md5, plan_files
+from backoffice.backup.plan import LocalFile, needs_checksum, pending_versions, plan_files
+from backoffice.storage.base import plain_md5
 from backoffice.backup.retry import RetryPolicy, next_wait, parse_retry_after, should_give_up
 from backoffice.backup.zenodo import RemoteFile, refusal_message
 from backoffice.config.curation import BlockedVersion, CurationDecl

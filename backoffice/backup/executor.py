@@ -34,7 +34,8 @@ from ..records.journal import utcnow
 from ..records.status import VersionStatus, check_version_step
 from ..util.yaml_guard import yaml_problem
 from .metadata import is_draft_of, with_overrides, zenodo_metadata
-from .plan import LocalFile, needs_checksum, plain_md5, plan_files
+from ..storage.base import plain_md5
+from .plan import LocalFile, needs_checksum, plan_files
 from .retry import next_wait, should_give_up
 from .upload import ProgressLog, UploadBody, md5_of_stream
 from .zenodo import Json, ZenodoClient

@@ -72,7 +72,3 @@ def plan_files(local: list[LocalFile], remote: list[RemoteFile], md5: Mapping[st
     return FilePlan(keep=keep, delete=delete, upload=upload)
 
 
-def plain_md5(etag: str) -> str | None:
-    """The etag if it is a plain MD5 (local storage; S3 objects written in one part), else None."""
-    e = etag.strip('"').lower()
-    return e if len(e) == 32 and all(c in "0123456789abcdef" for c in e) else None

@@ -9,7 +9,6 @@ served: S3 static hosting, GitHub Pages or `backoffice serve`. No server of thei
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from importlib import resources
@@ -20,7 +19,7 @@ from ..ids import emoji_of
 from ..log import logger
 from ..records import keys
 from ..records.concept import ConceptRecord
-from ..storage.base import ObjectNotFound, Storage
+from ..storage.base import ObjectNotFound, Storage, etag_of
 from .dashboard_plan import plan_detail
 
 STATIC_FILES = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8"}
@@ -62,11 +61,6 @@ def _reports(storage: Storage, prefix: str) -> dict[str, dict[str, Any]]:
     return out
 
 
-def md5_of(data: bytes) -> str:
-    """What both storage backends give as the etag of an object written in one piece."""
-    return hashlib.md5(data, usedforsecurity=False).hexdigest()
-
-
 def detail_bytes(ctx: Context, record: ConceptRecord) -> bytes:
     """`dashboard/details/<id>.json` of one concept: from its record, the newest log
     entries, the chat and the reports of its draft and latest version."""
@@ -91,7 +85,7 @@ def write_detail(ctx: Context, record: ConceptRecord, stored: str | None = None)
     detail file stays, and the next change of the concept or `--full` tries again)."""
     try:
         data = detail_bytes(ctx, record)
-        md5 = md5_of(data)
+        md5 = etag_of(data)
         if md5 != stored:
             ctx.storage.put_bytes(keys.dashboard_detail(record.id), data, content_type="application/json")
         return md5
@@ -111,5 +105,5 @@ def write_pages(storage: Storage, stored: Mapping[str, str] | None = None) -> No
             etag = info.etag if info is not None else None
         else:
             etag = stored.get(name)
-        if etag != md5_of(data):
+        if etag != etag_of(data):
             storage.put_bytes(key, data, content_type=content_type)

@@ -22,9 +22,9 @@ from typing import Any, TypedDict, cast
 from ..context import Context
 from ..records import keys
 from ..records.concept import ConceptRecord
-from ..storage.base import ObjectNotFound, ObjectInfo
+from ..storage.base import ObjectInfo, ObjectNotFound, etag_of
 from ..util.json_bytes import dump_bytes as _dump
-from .dashboard import md5_of, write_detail, write_pages
+from .dashboard import write_detail, write_pages
 from .website import versions_file
 
 MANIFEST_FORMAT = 1
@@ -116,11 +116,11 @@ class DerivedFiles:
 
         def put(cid: str, data: bytes) -> str:
             self.ctx.storage.put_bytes(keys.versions_json(cid), data, content_type="application/json")
-            return md5_of(data)
+            return etag_of(data)
 
         for cid, entry in outputs.items():
             data = versions_bytes(entry)
-            if self._stored(cid, "versions") != md5_of(data):
+            if self._stored(cid, "versions") != etag_of(data):
                 self.pending.append((cid, None, self.pool.submit(put, cid, data)))
 
     def finish(self, known: Iterable[str]) -> int:

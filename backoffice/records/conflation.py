@@ -25,14 +25,13 @@ the writer's pending object (`records/pending.py`), whose repair conflates in fu
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..log import logger
-from ..storage.base import ObjectNotFound, PreconditionFailed, Storage
+from ..storage.base import ObjectNotFound, PreconditionFailed, Storage, etag_of
 from . import keys
 from .concept import ConceptRecord, ConceptStore, DraftRecord, VersionRecord
 from .scoring import Compatibility, by_tool, conflate
@@ -97,11 +96,6 @@ def _summary_json(compat: Compatibility, reports: Mapping[tuple[str, str], ToolR
     return json.dumps(data, ensure_ascii=False, sort_keys=True).encode()
 
 
-def _etag(data: bytes) -> str:
-    """The etag storage gives a file written in one piece (the md5 of its bytes)."""
-    return hashlib.md5(data, usedforsecurity=False).hexdigest()
-
-
 def _revision(data: bytes) -> int:
     try:
         value: Any = json.loads(data)
@@ -125,7 +119,7 @@ def conflate_reports(storage: Storage, reports_prefix: str, known: Mapping[str, 
         revision = max(_revision(old), after) + 1
         listed = {i.key: i.etag for i in storage.list(reports_prefix) if _is_report(reports_prefix, i.key)}
         # a report the caller just stored is not read again, unless it changed since
-        unchanged = {k: d for k, d in (known or {}).items() if listed.get(k) == _etag(d)}
+        unchanged = {k: d for k, d in (known or {}).items() if listed.get(k) == etag_of(d)}
         reports = read_reports(storage, listed, unchanged)
         compat = conflate(reports, revision=revision)
         etags = {key[len(reports_prefix):]: e for key, e in listed.items()

@@ -11,6 +11,7 @@ A failed condition raises `PreconditionFailed`; a missing key `ObjectNotFound`.
 
 from __future__ import annotations
 
+import hashlib
 import posixpath
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -44,6 +45,17 @@ class ObjectInfo:
     size: int
     etag: str
     last_modified: datetime
+
+
+def etag_of(data: bytes) -> str:
+    """The etag both backends give an object written in one piece: the MD5 of its bytes."""
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+def plain_md5(etag: str) -> str | None:
+    """The etag if it is a plain MD5 (local storage; S3 objects written in one part), else None."""
+    e = etag.strip('"').lower()
+    return e if len(e) == 32 and all(c in "0123456789abcdef" for c in e) else None
 
 
 def check_key(key: str) -> str:

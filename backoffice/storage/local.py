@@ -19,7 +19,7 @@ from typing import BinaryIO
 from urllib.parse import quote
 
 from ..errors import StorageError
-from .base import ByteStream, ObjectInfo, ObjectNotFound, PreconditionFailed, Storage, check_key, normalize_prefix
+from .base import ByteStream, ObjectInfo, ObjectNotFound, PreconditionFailed, Storage, check_key, etag_of, normalize_prefix
 
 INTERNAL = ".backoffice-internal"
 """Folder under the root for lock files and temporary files; never listed."""
@@ -179,7 +179,7 @@ class LocalStorage(Storage):
             data = path.read_bytes()
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise ObjectNotFound(f"no object {key}") from None
-        return data, hashlib.md5(data, usedforsecurity=False).hexdigest()
+        return data, etag_of(data)
 
     def open(self, key: str) -> BinaryIO:
         try:

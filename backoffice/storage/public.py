@@ -16,7 +16,7 @@ from urllib.parse import quote
 import requests
 
 from ..errors import StorageError
-from .base import ByteStream, ObjectInfo, ObjectNotFound, Storage, check_key
+from .base import ByteStream, ObjectInfo, ObjectNotFound, Storage, check_key, etag_of
 
 MAX_OBJECT_BYTES = 64 * 1024 * 1024
 """Largest object read into memory (descriptions, concept documents, environment files)."""
@@ -73,8 +73,6 @@ class PublicStorage(Storage):
 
     # --- reading -------------------------------------------------------------
     def get(self, key: str) -> tuple[bytes, str]:
-        import hashlib
-
         with self._get(key) as response:
             chunks: list[bytes] = []
             size = 0
@@ -84,7 +82,7 @@ class PublicStorage(Storage):
                     raise StorageError(f"{key} is larger than {MAX_OBJECT_BYTES} bytes; it is not read into memory")
                 chunks.append(chunk)
         data = b"".join(chunks)
-        return data, hashlib.md5(data, usedforsecurity=False).hexdigest()
+        return data, etag_of(data)
 
     def open(self, key: str) -> BinaryIO:
         """The object as a stream (weights can be far larger than `MAX_OBJECT_BYTES`)."""

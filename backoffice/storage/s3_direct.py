@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 import urllib.request
 import zlib
 from typing import Any
@@ -41,9 +40,8 @@ from botocore.awsrequest import AWSRequest  # pyright: ignore[reportMissingTypeS
 from botocore.httpsession import get_cert_path  # pyright: ignore[reportMissingTypeStubs, reportUnknownVariableType]  # boto3/botocore ship no stubs
 
 from ..log import logger
-from .base import ObjectNotFound, PreconditionFailed
+from .base import ObjectNotFound, PreconditionFailed, etag_of, plain_md5
 
-_PLAIN_ETAG = re.compile(r"[0-9a-f]{32}")
 
 
 class DirectRequests:
@@ -168,6 +166,6 @@ def _intact(data: bytes, etag: str, headers: Any) -> bool:
     if crc32 and "-" not in crc32:  # "<crc>-<parts>": a composite of the parts' checksums
         return _crc32(data) == crc32
     encrypted = str(headers.get("x-amz-server-side-encryption") or "").startswith("aws:kms")
-    if _PLAIN_ETAG.fullmatch(etag) and not encrypted and not any(headers.get(h) for h in _NOT_MD5_ETAG):
-        return hashlib.md5(data, usedforsecurity=False).hexdigest() == etag
+    if plain_md5(etag) and not encrypted and not any(headers.get(h) for h in _NOT_MD5_ETAG):
+        return etag_of(data) == plain_md5(etag)
     return True
