@@ -19,9 +19,7 @@ mark their concept.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Literal
 
 from ..log import logger
@@ -79,6 +77,7 @@ NOT_INPUTS: dict[str, str] = {
     "dirty_prefix": "the change markers of one concept",
     "downloads_json": "daily figures for the website; `count-downloads` puts the totals the index shows on the concept document",
     "checked": "checks a concept id; spells no key",
+    "unique_stamp": "a time-ordered unique part of a key (markers, pending objects); spells no key",
     "files_manifest": "the files of a draft or version with their sha256: the concept document carries what the index shows",
     "pending_conflation": "an ingest under way; the concepts it conflates are marked when their documents are updated",
     "import_run": "an import-collection run under way; its concepts are marked when written",
@@ -90,7 +89,7 @@ def mark_changed(storage: Storage, concept_id: str, marker: str | None = None) -
     """Tell the next index run that an input of this concept changed (call it after the
     change: a marker before it could be consumed by a run that read the old state).
     `marker`: the marker's name, where a writer needs a known one (a resumable import)."""
-    stamp = marker or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ") + "-" + uuid.uuid4().hex[:8]
+    stamp = marker or keys.unique_stamp()
     try:
         storage.put_bytes(keys.dirty_marker(concept_id, stamp), b"")
     except Exception as e:  # the change stands; the next change of the concept or `--full` repairs

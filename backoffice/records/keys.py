@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import re
+import uuid
+from datetime import datetime, timezone
 from typing import NamedTuple
 
 from ..errors import InvalidIdError
@@ -146,6 +148,12 @@ DIRTY_PREFIX = f"{INDEX_PREFIX}dirty/"
 
 def dirty_prefix(concept_id: str) -> str:
     return f"{DIRTY_PREFIX}{checked(concept_id)}/"
+
+
+def unique_stamp() -> str:
+    """A key part that sorts by when it was made and is unique: UTC time to the microsecond
+    and 12 random hex digits (change markers, pending objects)."""
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ") + "-" + uuid.uuid4().hex[:12]
 
 
 def dirty_marker(concept_id: str, stamp: str) -> str:

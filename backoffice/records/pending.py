@@ -22,7 +22,6 @@ its owner still relies on.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -51,8 +50,7 @@ class Pending:
 
 def begin(storage: Storage, partner: str, versions: Iterable[tuple[str, str]], reports: Iterable[str]) -> Pending:
     """Write the pending object of an ingest (before it stores any report)."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ") + "-" + uuid.uuid4().hex[:12]
-    pending = Pending(keys.pending_conflation(stamp), partner, sorted(set(versions)), sorted(reports))
+    pending = Pending(keys.pending_conflation(keys.unique_stamp()), partner, sorted(set(versions)), sorted(reports))
     body = {"partner": partner, "versions": [list(v) for v in pending.versions], "reports": pending.reports}
     storage.put_bytes(pending.key, json.dumps(body).encode(), if_none_match=True, content_type="application/json")
     return pending
