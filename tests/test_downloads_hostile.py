@@ -14,6 +14,7 @@ from backoffice.context import Context
 from backoffice.description import summarize
 from backoffice.downloads.catalog import catalog_of
 from backoffice.downloads.count import count_downloads
+from backoffice.downloads.state import state_place
 from backoffice.records import keys
 from backoffice.records.concept import ConceptRecord, ConceptStore, VersionRecord
 
@@ -44,14 +45,20 @@ def test_a_broken_state_file_is_one_error_line_and_stays_as_it_was(local_ctx: Co
     logs = tmp_path / "logs"
     logs.mkdir()
     (logs / "2026-03-01-10-00-00-AAAA").write_text(log_line(when=D1, ip="192.0.2.1", key="affable-shark/1/files/weights.pt") + "\n")
-    for broken in (b"{not json", json.dumps({"format": 99, "ledger": {}}).encode(), b"[]",
-                   json.dumps({"format": 1, "concepts": {"x": {"total": "many"}}}).encode()):
-        local_ctx.storage.put_bytes(keys.DOWNLOADS_STATE, broken)
-        out = run_cli(["count-downloads", str(logs)], settings=settings, BACKOFFICE_DOWNLOADS_HASH_KEY=HASH_KEY)
-        assert out.returncode != 0 and out.returncode != 1, out.stderr
-        assert out.stderr.strip().startswith("error: ") and len(out.stderr.strip().splitlines()) == 1, out.stderr
-        assert keys.DOWNLOADS_STATE in out.stderr
-        assert local_ctx.storage.get_bytes(keys.DOWNLOADS_STATE) == broken
+    private, shown = state_place(settings)
+    places = ((private, keys.DOWNLOADS_STATE_NAME, shown),  # the state's own place
+              (local_ctx.storage, keys.OLD_PUBLIC_DOWNLOADS_STATE, keys.OLD_PUBLIC_DOWNLOADS_STATE))  # one an earlier version left
+    for storage, key, name in places:
+        for broken in (b"{not json", json.dumps({"format": 99, "ledger": {}}).encode(), b"[]",
+                       json.dumps({"format": 1, "concepts": {"x": {"total": "many"}}}).encode(),
+                       json.dumps({"format": 2, "newest_day": "2026-02-32"}).encode()):
+            storage.put_bytes(key, broken)
+            out = run_cli(["count-downloads", str(logs)], settings=settings, BACKOFFICE_DOWNLOADS_HASH_KEY=HASH_KEY)
+            assert out.returncode != 0 and out.returncode != 1, out.stderr
+            assert out.stderr.strip().startswith("error: ") and len(out.stderr.strip().splitlines()) == 1, out.stderr
+            assert name in out.stderr
+            assert storage.get_bytes(key) == broken
+        storage.delete(key)
     assert ConceptStore(local_ctx.storage).get("affable-shark").downloads is None
 
 
@@ -104,4 +111,4 @@ def test_access_logs_inside_the_public_collection_storage_are_refused(local_ctx:
                       BACKOFFICE_S3_ENDPOINT_URL="http://127.0.0.1:9")  # nothing listens: refused before connecting
         assert out.returncode == 2, out.stderr
         assert out.stderr.strip().startswith("error: ") and "public" in out.stderr and len(out.stderr.strip().splitlines()) == 1
-    assert not local_ctx.storage.exists(keys.DOWNLOADS_STATE)
+    assert not state_place(settings)[0].exists(keys.DOWNLOADS_STATE_NAME)
