@@ -256,6 +256,7 @@ def test_nightly_workflow_runs_no_uploaded_code_and_restores_nothing() -> None:
     for uploaded in ("backoffice test", "run-test", "stage", "pip install -r", "run-partner-check"):
         assert uploaded not in runs
     assert job["env"]["BACKOFFICE_DOWNLOADS_HASH_KEY"] == "${{ secrets.DOWNLOADS_HASH_KEY }}"
+    assert job["env"]["BACKOFFICE_DOWNLOADS_STATE"] == "${{ vars.DOWNLOADS_STATE }}"  # the state's private place
 
 
 def test_ledger_forgets_old_dated_objects_but_never_recounts_them(local_ctx: Context, tmp_path: Path, settings_factory: Any) -> None:
