@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from access_logs import RECORDS, UA, D1, expected, log_line, object_names, scenario
@@ -198,8 +198,8 @@ def test_logs_from_a_log_prefix_on_moto(moto_server: str, s3_storage: Storage, t
 
     prefix = "collection-test/"  # the conftest bucket's collection prefix: log keys carry it
     seed(s3_storage)
-    client = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1",  # pyright: ignore[reportUnknownMemberType]
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    client: Any = cast(Any, boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1",  # pyright: ignore[reportUnknownMemberType]
+                          aws_access_key_id="testing", aws_secret_access_key="testing"))
     log_bucket = s3_storage.bucket + "-logs"  # type: ignore[attr-defined]
     client.create_bucket(Bucket=log_bucket)
     # the collection's bucket is the one the log lines name

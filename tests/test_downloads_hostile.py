@@ -252,7 +252,7 @@ def test_a_state_left_in_the_public_store_is_moved_and_removed(local_ctx: Contex
     logs = tmp_path / "logs"
     read = _write(logs / "2026-03-01-10-00-00-AAAA", [log_line(when=D1, ip="192.0.2.1", key=WEIGHTS)])
     old = {"format": 1, "newest_day": "2026-03-01", "watermark": "", "ledger": {str(read.resolve()): "2026-03-01"},
-           "stats": {"lines": 1, "download": 1}, "pending": [],
+           "stats": {"lines": 1, "download": 1}, "pending": list[str](),
            "concepts": {"affable-shark": {"total": 7, "versions": {"1": 7}, "tools": {"bioimageio": 7}, "days": {"2026-03-01": 7}}},
            "seen": {"2026-03-01": {"affable-shark/1": ["0123456789abcdef"]}}}
     ctx.storage.put_bytes(keys.OLD_PUBLIC_DOWNLOADS_STATE, json.dumps(old).encode())
