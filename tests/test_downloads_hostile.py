@@ -165,11 +165,12 @@ def test_an_impossible_date_is_skipped_counted_and_the_object_marked_read(local_
     good = log_line(when=D1, ip="192.0.2.1", key=WEIGHTS)
     bad = [log_line(when=D1, ip="192.0.2.2", key=WEIGHTS).replace("01/Mar/2026", day) for day in ("32/Feb/2026", "32/Mar/2026")]
     logs = tmp_path / "logs"  # (32/Feb was counted on a day that does not exist; 32/Mar, the newest day, ended the run)
-    _write(logs / "2026-03-01-10-00-00-AAAA", [good, *bad, "not a log line", log_line(when=D1, ip="192.0.2.3", key=WEIGHTS)])
+    future = log_line(when=D1.replace(year=2099), ip="192.0.2.5", key=WEIGHTS)  # would close every real day
+    _write(logs / "2026-03-01-10-00-00-AAAA", [good, *bad, "not a log line", future, log_line(when=D1, ip="192.0.2.3", key=WEIGHTS)])
     env = {"BACKOFFICE_DOWNLOADS_HASH_KEY": HASH_KEY}
     first = run_cli(["count-downloads", str(logs)], settings=settings, **env)
     assert first.returncode == 0, first.stderr
-    assert "2 downloads" in first.stdout and "3 lines skipped (not in the access log format 1, no valid date 2)" in first.stdout
+    assert "2 downloads" in first.stdout and "4 lines skipped (not in the access log format 1, no valid date 2, a date after the day of the run 1)" in first.stdout
     state = json.loads(state_place(settings)[0].get_bytes(keys.DOWNLOADS_STATE_NAME))
     assert [Path(n).name for n in state["ledger"]] == ["2026-03-01-10-00-00-AAAA"]  # marked read
     _write(logs / "2026-03-01-11-00-00-BBBB", [log_line(when=D1, ip="192.0.2.4", key=WEIGHTS)])
