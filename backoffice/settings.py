@@ -194,6 +194,11 @@ class Settings(BaseSettings):
     downloads_log_source: str | None = None
     """Where `count-downloads` reads access logs when given none: `s3://<log bucket>/<prefix>` or a folder."""
 
+    downloads_state: str | None = None
+    """Where `count-downloads` keeps its state (ledger, counts, the open days' hashed clients): a private
+    `s3://<bucket>/<prefix>` or folder, never inside the collection's storage (refused). Unset: with local
+    storage, the store's internal folder (never served); with S3 it must be set."""
+
     downloads_commit_seconds: float = 30.0
     """`count-downloads` commits its counts and ledger at least this often (and at the end)."""
 

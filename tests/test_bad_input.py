@@ -74,6 +74,21 @@ def _file(tmp: Path) -> dict[str, str]:
     return {"BACKOFFICE_LOCAL_ROOT": str(tmp / "a-file")}
 
 
+def _bad_logs(tmp: Path) -> str:
+    """An access log object whose lines have impossible dates (`32/Feb/2026`), garbage, a cut-off line."""
+    from access_logs import D1, log_line
+
+    line = log_line(when=D1, ip="192.0.2.1", key="affable-shark/1/files/weights.pt")
+    path = tmp / "logs" / "2026-03-01-10-00-00-AAAA"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join((line.replace("01/Mar/2026", "32/Feb/2026"), line.replace("01/Mar/2026", "00/Mar/2026"),
+                               "garbage", line[:90], line.replace(" 200 - 1000 ", " 200 - 99999999999999999999 "))) + "\n")
+    return str(path.parent)
+
+
+DOWNLOADS_KEY = {"BACKOFFICE_DOWNLOADS_HASH_KEY": "bad-input-hash-key-0123456789"}
+
+
 ROWS: dict[str, Row] = {
     "status-300-char-id": Row(lambda t: ["status", LONG_ID], "invalid concept id"),
     "make-env-300-char-id": Row(lambda t: ["make-env", LONG_ID, "draft", "onnx"], "invalid concept id"),
@@ -101,6 +116,12 @@ ROWS: dict[str, Row] = {
     "version-with-newline": Row(lambda t: ["stage", _pkg(t, b'type: model\nname: m\nversion: "1.0\\n"\n'), "--uploader", UPLOADER],
                                 "version '1.0"),
     "zip-with-lying-headers": Row(lambda t: ["stage", str(lying_zip(t / "liar.zip")), "--uploader", UPLOADER], "data.bin"),
+    "count-downloads-state-in-public-store": Row(lambda t: ["count-downloads", _bad_logs(t)], "public storage", DOWNLOADS_KEY,
+                                                 env_of=lambda t: {"BACKOFFICE_DOWNLOADS_STATE": str(t.parent / "store" / "downloads")}),
+    "count-downloads-state-in-public-bucket": Row(lambda t: ["count-downloads", _bad_logs(t)], "public storage",
+                                                  {**DOWNLOADS_KEY, "BACKOFFICE_DOWNLOADS_STATE": "s3://bioimageio-collection/private/"}),
+    "count-downloads-s3-without-state": Row(lambda t: ["count-downloads", _bad_logs(t)], "BACKOFFICE_DOWNLOADS_STATE must name",
+                                            {**DOWNLOADS_KEY, "BACKOFFICE_STORAGE": "s3", "BACKOFFICE_S3_ENDPOINT_URL": "http://127.0.0.1:9"}),
     "plan-out-unwritable": Row(lambda t: ["plan-partner-check", "core-previous", "--out", "/proc/no-such-dir/plan.json"], "cannot write --out"),
 }
 
@@ -130,6 +151,24 @@ def test_bad_input_is_one_line_non_zero_and_changes_nothing(
     assert row.error in lines[0], lines[0]
     assert "Traceback" not in r.stdout + r.stderr
     assert store_snapshot(root) == before, sorted(set(store_snapshot(root)) ^ set(before))
+
+
+def test_bad_access_log_lines_are_skipped_counted_and_change_no_public_key(staged: str, settings_factory: Any, tmp_path: Path) -> None:
+    """Bad lines are not a refusal of the run: each is skipped and counted by reason, the object is
+    marked read (the state is private: no public key changes), a second run reads nothing again."""
+    settings = settings_factory()
+    root = Path(settings.local_root)
+    logs = _bad_logs(tmp_path)
+    before = store_snapshot(root)
+    for expected in ("1 log objects read (0 already counted): 5 lines, 0 downloads",
+                     "0 log objects read (1 already counted): 0 lines"):
+        r = run_backoffice(["count-downloads", logs], cwd=tmp_path, env=cli_environ(settings, **DOWNLOADS_KEY), timeout=300)
+        assert r.returncode == 0 and expected in r.stdout, r.stdout + r.stderr
+        assert "Traceback" not in r.stdout + r.stderr
+    assert "5 lines skipped (not in the access log format 2, no valid date 2, bytes sent or object size not a number 1)" in (
+        run_backoffice(["count-downloads", logs], cwd=tmp_path, env=cli_environ(settings, **DOWNLOADS_KEY,
+                       BACKOFFICE_DOWNLOADS_STATE=str(tmp_path / "fresh-state")), timeout=300).stdout)
+    assert store_snapshot(root) == before
 
 
 def test_a_refused_new_upload_leaves_no_index_marker(local_ctx: Context, tmp_path: Path) -> None:

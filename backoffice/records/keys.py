@@ -51,8 +51,8 @@ LAYOUT: tuple[KeyDoc, ...] = (
     KeyDoc("dashboard/index.html, app.js, style.css", "the reviewer dashboard (static)", "index generation"),
     KeyDoc("dashboard/details/<id>.json", "compact per-concept details the dashboard loads on demand", "index generation (where due)"),
     KeyDoc("imports/<digest>.json", "an import-collection run under way (removed when it completes)", "`import-collection`"),
-    KeyDoc("downloads/state.json", "download counting: ledger of processed access log objects, counts, hashed requesters of the last 90 days "
-           "(`docs/downloads.md`)", "`count-downloads`, written whole by conditional write"),
+    KeyDoc("downloads/state.json", "(no more: download counting's state is kept in a private place, `BACKOFFICE_DOWNLOADS_STATE`; "
+           "a state left here by an earlier version is moved there and removed, `docs/downloads.md`)", "`count-downloads` (removes it)"),
     KeyDoc("<id>/downloads.json", "a concept's downloads per day (last 90 days), per version and per tool", "`count-downloads`"),
 )
 """Every key of the store: the one list of the layout."""
@@ -224,8 +224,11 @@ IMPORTS_PREFIX = "imports/"
 def import_run(digest: str) -> str:
     """`imports/<digest>.json`: an import under way (its start time; a re-run resumes with it)."""
     return f"{IMPORTS_PREFIX}{digest}.json"
-DOWNLOADS_STATE = "downloads/state.json"
-"""Download counting's state: processed log objects, counts, recent (pseudonymised) requesters."""
+DOWNLOADS_STATE_NAME = "state.json"
+"""Download counting's state (processed log objects, counts, the open days' pseudonymised clients):
+its key inside the private place `BACKOFFICE_DOWNLOADS_STATE`, never in this store."""
+OLD_PUBLIC_DOWNLOADS_STATE = "downloads/state.json"
+"""Where earlier versions kept that state, in the public store: moved to the private place and removed."""
 
 
 def downloads_json(concept_id: str) -> str:
