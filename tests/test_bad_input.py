@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from stage_helpers import UPLOADER, do_stage
+from stage_helpers import OTHER, REVIEWER, UPLOADER, do_stage
 
 from backoffice.context import Context
 from backoffice.storage.local import INTERNAL
@@ -101,14 +101,56 @@ ROWS: dict[str, Row] = {
     "version-with-newline": Row(lambda t: ["stage", _pkg(t, b'type: model\nname: m\nversion: "1.0\\n"\n'), "--uploader", UPLOADER],
                                 "version '1.0"),
     "zip-with-lying-headers": Row(lambda t: ["stage", str(lying_zip(t / "liar.zip")), "--uploader", UPLOADER], "data.bin"),
+    # refused steps (issue 26): a refusal writes nothing, not even a log entry or an index marker
+    "publish-by-a-non-reviewer": Row(lambda t: ["publish", "{pub}", "--reviewer", OTHER], "is not a reviewer"),
+    "publish-a-draft-not-awaiting-review": Row(lambda t: ["publish", "{cid}", "--reviewer", REVIEWER], "cannot become 'accepted'"),
+    "publish-another-draft-than-reviewed": Row(lambda t: ["publish", "{pub}", "--reviewer", REVIEWER, "--draft-sha256", "0" * 64],
+                                               "is not the one reviewed"),
+    "publish-acting-as-someone-else": Row(lambda t: ["publish", "{pub}", "--reviewer", REVIEWER, "--acting-github-id", "4242"],
+                                          "may not act as"),
+    "request-changes-by-a-non-reviewer": Row(lambda t: ["request-changes", "{pub}", "--reviewer", OTHER, "--reason", "x"],
+                                             "is not a reviewer"),
+    "request-changes-acting-as-someone-else": Row(
+        lambda t: ["request-changes", "{pub}", "--reviewer", REVIEWER, "--reason", "x", "--acting-github-id", "4242"], "may not act as"),
+    "request-changes-not-awaiting-review": Row(lambda t: ["request-changes", "{cid}", "--reviewer", REVIEWER, "--reason", "x"],
+                                               "changes requested"),
+    "chat-by-a-foreign-author": Row(lambda t: ["chat", "{pub}", "--author", OTHER, "--message", "hi"], "may not write in the chat"),
+    "chat-acting-as-someone-else": Row(lambda t: ["chat", "{pub}", "--author", UPLOADER, "--message", "hi", "--acting-github-id", "4242"],
+                                       "may not act as"),
+    "chat-by-a-malformed-author": Row(lambda t: ["chat", "{pub}", "--author", "nobody", "--message", "hi"], "nobody"),
+    "stage-onto-a-published-version": Row(lambda t: ["stage", _pkg(t), "--concept-id", "{pub}", "--uploader", UPLOADER],
+                                          "is published already"),
+    "stage-onto-a-foreign-concept": Row(lambda t: ["stage", _pkg(t), "--concept-id", "{pub}", "--uploader", OTHER], "{pub}"),
+    "stage-acting-as-someone-else": Row(lambda t: ["stage", _pkg(t), "--concept-id", "{pub}", "--uploader", UPLOADER,
+                                                   "--acting-github-id", "4242"], "may not act as"),
     "plan-out-unwritable": Row(lambda t: ["plan-partner-check", "core-previous", "--out", "/proc/no-such-dir/plan.json"], "cannot write --out"),
 }
 
 
+def _awaiting_review(ctx: Context, cid: str) -> None:
+    from backoffice.records.concept import ConceptRecord
+    from backoffice.records.status import DraftStatus
+
+    def to_review(record: ConceptRecord) -> None:
+        record.set_draft_status(DraftStatus.TESTING)
+        record.set_draft_status(DraftStatus.AWAITING_REVIEW)
+
+    ctx.concepts.update(cid, to_review)
+
+
 @pytest.fixture
-def staged(local_ctx: Context, tmp_path: Path) -> str:
-    """A store with one staged draft; its concept id."""
-    return do_stage(local_ctx, _zip(tmp_path / "first.zip", {"rdf.yaml": RDF}), uploader=UPLOADER).concept_id
+def staged(local_ctx: Context, tmp_path: Path) -> dict[str, str]:
+    """A store with a staged draft (`{cid}`) and a concept with version 1.0 published and
+    version 2.0 awaiting review (`{pub}`)."""
+    from backoffice.review.publish import publish
+
+    cid = do_stage(local_ctx, _zip(tmp_path / "first.zip", {"rdf.yaml": RDF}), uploader=UPLOADER).concept_id
+    pub = do_stage(local_ctx, _zip(tmp_path / "pub.zip", {"rdf.yaml": RDF}), uploader=UPLOADER).concept_id
+    _awaiting_review(local_ctx, pub)
+    publish(local_ctx, pub, REVIEWER)
+    do_stage(local_ctx, _zip(tmp_path / "v2.zip", {"rdf.yaml": RDF.replace(b'"1.0"', b'"2.0"')}), concept_id=pub, uploader=UPLOADER)
+    _awaiting_review(local_ctx, pub)
+    return {"{cid}": cid, "{pub}": pub}
 
 
 @pytest.mark.parametrize("name", list(ROWS), ids=list(ROWS))
@@ -120,14 +162,14 @@ def test_bad_input_is_one_line_non_zero_and_changes_nothing(
     root = Path(settings.local_root)
     work = tmp_path / "work"
     work.mkdir()
-    args = [a.replace("{cid}", staged) for a in row.args(work)]
+    args = [staged.get(a, a) for a in row.args(work)]
     env = {**row.env, **(row.env_of(work) if row.env_of else {})}
     before = store_snapshot(root)
     r = run_backoffice(args, cwd=work, env=cli_environ(settings, **env), timeout=300)
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert r.returncode != 0, r.stdout + r.stderr
     assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr[-3000:]
-    assert row.error in lines[0], lines[0]
+    assert staged.get(row.error, row.error) in lines[0], lines[0]
     assert "Traceback" not in r.stdout + r.stderr
     assert store_snapshot(root) == before, sorted(set(store_snapshot(root)) ^ set(before))
 

@@ -123,7 +123,7 @@ def publish(ctx: Context, cid: str, reviewer: str, draft_sha256: str | None = No
     `draft_sha256`: the rdf sha256 the reviewer approved (the dashboard shows it); another
     draft is refused and nothing changes. None: not checked (a local run by a maintainer)."""
     record = ctx.concepts.get(cid)
-    require_reviewer(ctx, cid, reviewer, "publish")
+    require_reviewer(ctx, reviewer)
     if record.draft is None:
         raise _no_draft(record)
     draft = record.draft
