@@ -159,7 +159,7 @@ def _time(value: datetime) -> str:
 
 
 def _scan(scan: WeightScan | None) -> dict[str, Any] | None:
-    """The weight safety scan: verdict, files with their dangerous and unusual globals, the formats' notes."""
+    """The weight safety scan: verdict, files with the globals that fail it (dangerous, or not known to be harmless), the formats' notes."""
     if scan is None:
         return None
     return {

@@ -159,14 +159,15 @@
     const rows = [];
     for (const f of scan.files || []) {
       const flagged = f.flagged || [];
-      const what = flagged.map((g) => el("div", { className: g.level === "dangerous" ? "error" : "warn" },
-        g.level, " global ", el("code", {}, g.global), g.where ? [" in ", el("code", {}, g.where)] : null));
+      const what = flagged.map((g) => el("div", { className: "error" },
+        g.level === "dangerous" ? "dangerous global " : "global ", el("code", {}, g.global),
+        g.where ? [" in ", el("code", {}, g.where)] : null, g.level === "dangerous" ? null : ": not known to be harmless"));
       if (f.error) what.push(el("div", { className: "error" }, "could not be scanned: " + f.error));
       if (f.problem) what.push(el("div", { className: "warn" }, f.problem));
       rows.push(el("tr", { className: "scan-row", dataset: { file: f.file } },
         el("td", {}, el("code", {}, f.file), f.weight_format ? el("div", { className: "muted small" }, f.weight_format) : null),
         el("td", {}, f.kind), el("td", {}, what.length ? what : el("span", { className: "muted" },
-          "no dangerous or unusual global (" + f.harmless + " harmless)"))));
+          "only harmless globals (" + f.harmless + ")"))));
     }
     const formats = Object.entries(scan.formats || {}).map(([wf, note]) => el("li", {}, el("strong", {}, wf), ": ", note));
     return section("Weight safety scan",
