@@ -74,6 +74,11 @@ def _file(tmp: Path) -> dict[str, str]:
     return {"BACKOFFICE_LOCAL_ROOT": str(tmp / "a-file")}
 
 
+def _collection_file(tmp: Path) -> dict[str, str]:
+    (tmp / "collection.yaml").write_text("affable-shark: {}\n")
+    return {"BACKOFFICE_COLLECTION_DIR": str(tmp / "collection.yaml")}
+
+
 ROWS: dict[str, Row] = {
     "status-300-char-id": Row(lambda t: ["status", LONG_ID], "invalid concept id"),
     "make-env-300-char-id": Row(lambda t: ["make-env", LONG_ID, "draft", "onnx"], "invalid concept id"),
@@ -101,6 +106,8 @@ ROWS: dict[str, Row] = {
     "version-with-newline": Row(lambda t: ["stage", _pkg(t, b'type: model\nname: m\nversion: "1.0\\n"\n'), "--uploader", UPLOADER],
                                 "version '1.0"),
     "zip-with-lying-headers": Row(lambda t: ["stage", str(lying_zip(t / "liar.zip")), "--uploader", UPLOADER], "data.bin"),
+    "check-config-collection-a-file": Row(lambda t: ["check-config"], "the collection folder (BACKOFFICE_COLLECTION_DIR) is not a folder",
+                                          env_of=_collection_file),
     # refused steps (issue 26): a refusal writes nothing, not even a log entry or an index marker
     "publish-by-a-non-reviewer": Row(lambda t: ["publish", "{pub}", "--reviewer", OTHER], "is not a reviewer"),
     "publish-a-draft-not-awaiting-review": Row(lambda t: ["publish", "{cid}", "--reviewer", REVIEWER], "cannot become 'accepted'"),
