@@ -41,7 +41,8 @@ def publish(
     reviewer: str = typer.Option(..., "--reviewer", help="Reviewer id from the config (github|<number>)."),
     draft_sha256: str | None = typer.Option(
         None, "--draft-sha256",
-        help="The draft's rdf sha256 the reviewer approved (shown on the review page); another draft is refused."
+        help="The draft sha256 the reviewer approved: the digest of every file of the draft (shown on the review"
+             " page and by `status`); a draft re-staged since, or with any file changed since, is refused."
              " The publish workflow always passes it."),
     acting_github_id: str | None = acting_option(),
 ) -> None:

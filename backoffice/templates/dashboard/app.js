@@ -231,8 +231,11 @@
           el("p", {}, "version ", el("strong", {}, draft.version || "?"), " · uploaded by ", draft.uploader || "?",
             " · staged ", when(draft.created)),
           el("p", {}, link(draft.rdf_source, "rdf.yaml"), draft.source ? [" · ", link(draft.source, "package")] : null),
-          // publishing takes this digest (publish --draft-sha256): a draft re-staged since is refused
-          el("p", {}, "rdf sha256 ", el("code", { className: "draft-sha256" }, draft.rdf_sha256 || "?")))),
+          // publishing takes this digest of every file (publish --draft-sha256): a draft re-staged
+          // or with any file changed since is refused
+          el("p", {}, "draft sha256 (every file; publish with it) ",
+            el("code", { className: "draft-sha256" }, draft.draft_sha256 || "? (run backoffice status)")),
+          el("p", { className: "muted small" }, "rdf sha256 ", el("code", {}, draft.rdf_sha256 || "?")))),
       draft.warnings && draft.warnings.length
         ? section("Warnings", el("ul", { className: "warnings" }, draft.warnings.map((w) => el("li", {}, w)))) : null,
       validationSection(draft.validation),
