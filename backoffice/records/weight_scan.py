@@ -168,7 +168,8 @@ class FileScan(_Model):
     weight_format: str | None = None
     """The weight format whose weights it is."""
     globals: list[FoundGlobal] = Field(default_factory=list[FoundGlobal])
-    """The globals it imports (in a stored scan: the dangerous and unusual ones; see `harmless`)."""
+    """The globals it imports (in a stored scan: those that fail it, dangerous or not known to be
+    harmless (`unusual`); see `harmless`)."""
     harmless: int = 0
     """How many harmless globals a stored scan left out of `globals` (kept small in the concept document)."""
     problem: str | None = None
