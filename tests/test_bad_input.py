@@ -16,6 +16,9 @@ import pytest
 from stage_helpers import OTHER, REVIEWER, UPLOADER, do_stage
 
 from backoffice.context import Context
+from backoffice.records import keys
+from package_edits import reduce_pickle
+from test_weight_scan_evasion import CODE_RUNNING
 from backoffice.storage.local import INTERNAL
 from cli_runner import cli_environ, run_backoffice
 
@@ -125,6 +128,12 @@ ROWS: dict[str, Row] = {
     "chat-acting-as-someone-else": Row(lambda t: ["chat", "{pub}", "--author", UPLOADER, "--message", "hi", "--acting-github-id", "4242"],
                                        "may not act as"),
     "chat-by-a-malformed-author": Row(lambda t: ["chat", "{pub}", "--author", "nobody", "--message", "hi"], "nobody"),
+    "publish-with-the-rdf-sha256": Row(lambda t: ["publish", "{pub}", "--reviewer", REVIEWER, "--draft-sha256", "{pub-rdf}"],
+                                       "that is its rdf's sha256"),
+    "publish-a-weight-swapped-after-review": Row(
+        lambda t: ["publish", "{swapped}", "--reviewer", REVIEWER, "--draft-sha256", "{reviewed}"], "is not the one reviewed"),
+    "validate-code-running-pickles": Row(lambda t: ["validate-format", "{evil}", "draft", "--handover-out", "v.json"],
+                                         "weight safety scan: 0-logging.config.pkl imports logging.config.dictConfig (dangerous) (and 5 more)"),
     "stage-onto-a-published-version": Row(lambda t: ["stage", _pkg(t), "--concept-id", "{pub}", "--uploader", UPLOADER],
                                           "is published already"),
     "stage-onto-a-foreign-concept": Row(lambda t: ["stage", _pkg(t), "--concept-id", "{pub}", "--uploader", OTHER], "{pub}"),
@@ -157,7 +166,14 @@ def staged(local_ctx: Context, tmp_path: Path) -> dict[str, str]:
     publish(local_ctx, pub, REVIEWER)
     do_stage(local_ctx, _zip(tmp_path / "v2.zip", {"rdf.yaml": RDF.replace(b'"1.0"', b'"2.0"')}), concept_id=pub, uploader=UPLOADER)
     _awaiting_review(local_ctx, pub)
-    return {"{cid}": cid, "{pub}": pub}
+    pickles = {f"{i}-{module}.pkl": reduce_pickle(module, name) for i, (module, name) in enumerate(CODE_RUNNING)}
+    evil = do_stage(local_ctx, _zip(tmp_path / "evil.zip", {"rdf.yaml": RDF, **pickles}), uploader=UPLOADER).concept_id
+    swapped = do_stage(local_ctx, _zip(tmp_path / "w.zip", {"rdf.yaml": RDF, "weights.pt": b"reviewed"}), uploader=UPLOADER)
+    _awaiting_review(local_ctx, swapped.concept_id)
+    reviewed = local_ctx.concepts.get(swapped.concept_id).require_draft()
+    local_ctx.storage.put_bytes(keys.draft_files(swapped.concept_id, swapped.token) + "weights.pt", b"swapped after review")
+    return {"{cid}": cid, "{pub}": pub, "{pub-rdf}": local_ctx.concepts.get(pub).require_draft().rdf_sha256, "{evil}": evil,
+            "{swapped}": swapped.concept_id, "{reviewed}": reviewed.files_sha256}
 
 
 @pytest.mark.parametrize("name", list(ROWS), ids=list(ROWS))
