@@ -178,7 +178,7 @@ def staged(local_ctx: Context, tmp_path: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize("name", list(ROWS), ids=list(ROWS))
 def test_bad_input_is_one_line_non_zero_and_changes_nothing(
-    name: str, staged: str, settings_factory: Any, tmp_path: Path,
+    name: str, staged: dict[str, str], settings_factory: Any, tmp_path: Path,
 ) -> None:
     row = ROWS[name]
     settings = settings_factory()

@@ -183,7 +183,8 @@ def test_harmless_globals_are_torch_weights_only_allow_list() -> None:
     wo = pytest.importorskip("torch._weights_only_unpickler")
     torch_allowed: set[str] = set(wo._get_allowed_globals())  # pyright: ignore[reportPrivateUsage, reportUnknownMemberType, reportUnknownArgumentType]
     sparse = {g for g in torch_allowed if ".sparse." in g} | {"torch.serialization._get_layout"}
-    assert {g for g in torch_allowed - sparse if judge(*g.rsplit(".", 1), "suspicious") != "harmless"} == set()
+    split = [g.rsplit(".", 1) for g in torch_allowed - sparse]
+    assert {f"{m}.{n}" for m, n in split if judge(m, n, "suspicious") != "harmless"} == set()
     ours = {f"{m}.{n}" for m, names in HARMLESS_GLOBALS.items() if names != "*" for n in names}
     beyond = {g for g in ours - torch_allowed if not g.startswith(("torch.jit._pickle.", "numpy."))}
     assert beyond == set()  # only TorchScript's helpers and numpy's arrays are ours on top

@@ -161,7 +161,7 @@ def test_a_global_on_neither_list_fails(tmp_path: Path, module: str, name: str) 
 def test_validate_format_names_the_unknown_global_in_its_one_line(local_ctx: Context, tiny_model: Path, tmp_path: Path) -> None:
     """Through the command line: the one `error:` line names the file and the global, for the reviewer."""
     from package_edits import with_weights
-    from test_trust_handover import _bo, _env
+    from test_trust_handover import _bo, _env  # pyright: ignore[reportPrivateUsage]
 
     pkg = with_weights(tiny_model, tmp_path / "p.zip", {"weights.pt": reduce_pickle("zipimport", "zipimporter", "/tmp/x.zip")})
     cid = stage(local_ctx, str(pkg), uploader="mallory@example.org", progress=False).concept_id
