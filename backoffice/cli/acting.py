@@ -21,7 +21,7 @@ def acting_option() -> str | None:
     )
 
 
-def verified(ctx: Context, concept_id: str | None, step: str, claimed: str, acting_github_id: str | None) -> VerifiedActor:
+def verified(ctx: Context, step: str, claimed: str, acting_github_id: str | None) -> VerifiedActor:
     """Check who acts and return the verdict; writes nothing (a refusal leaves the store as it
     was: the `error:` line and the run's log say who was refused). A step that then succeeds
     logs the verdict on its concept with `log_verified`."""

@@ -30,7 +30,7 @@ def request_changes(
 
     reason = check_message(reason, "the reason")
     ctx = make_context()
-    actor = verified(ctx, concept_id, "request-changes", reviewer, acting_github_id)
+    actor = verified(ctx, "request-changes", reviewer, acting_github_id)
     request_changes_step(ctx, concept_id, reviewer, reason)
     log_verified(ctx, concept_id, "request-changes", actor)
     console.print(f"{concept_id}: changes requested")
@@ -52,7 +52,7 @@ def publish(
     if draft_sha256 is not None and not re.fullmatch(r"[0-9a-f]{64}", draft_sha256):
         raise InvalidArgumentError(f"--draft-sha256 must be 64 lowercase hex digits, not {draft_sha256[:80]!r}")
     ctx = make_context()
-    actor = verified(ctx, concept_id, "publish", reviewer, acting_github_id)
+    actor = verified(ctx, "publish", reviewer, acting_github_id)
     result = publish_step(ctx, concept_id, reviewer, draft_sha256)
     log_verified(ctx, concept_id, "publish", actor)
     set_outputs({"version": result.version, "rdf_url": result.rdf_url})
@@ -76,7 +76,7 @@ def chat(
         if not author:
             raise InvalidArgumentError("--author is required with --message")
         check_chat_author(ctx, record, author)
-        actor = verified(ctx, concept_id, "chat", author, acting_github_id)
+        actor = verified(ctx, "chat", author, acting_github_id)
         add_message(ctx, concept_id, author, message)
         log_verified(ctx, concept_id, "chat", actor)
     for m in ctx.chat(concept_id).read():

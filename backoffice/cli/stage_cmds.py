@@ -37,7 +37,7 @@ def stage(
 
     ctx = make_context()
     # the uploader is who dispatched, or whom the website bot vouches for
-    actor = verified(ctx, concept_id, "stage", uploader, acting_github_id) if uploader is not None else None
+    actor = verified(ctx, "stage", uploader, acting_github_id) if uploader is not None else None
     result = run_stage(ctx, source, concept_id=concept_id, uploader=uploader, progress=not no_progress,
                        new_concept_only=new_concept_only and concept_id is None)
     if actor is not None:
