@@ -13,9 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from stage_helpers import UPLOADER, do_stage
+from stage_helpers import OTHER, REVIEWER, UPLOADER, do_stage
 
 from backoffice.context import Context
+from backoffice.records import keys
+from package_edits import reduce_pickle
+from test_weight_scan_evasion import CODE_RUNNING
 from backoffice.storage.local import INTERNAL
 from cli_runner import cli_environ, run_backoffice
 
@@ -89,6 +92,11 @@ def _bad_logs(tmp: Path) -> str:
 DOWNLOADS_KEY = {"BACKOFFICE_DOWNLOADS_HASH_KEY": "bad-input-hash-key-0123456789"}
 
 
+def _collection_file(tmp: Path) -> dict[str, str]:
+    (tmp / "collection.yaml").write_text("affable-shark: {}\n")
+    return {"BACKOFFICE_COLLECTION_DIR": str(tmp / "collection.yaml")}
+
+
 ROWS: dict[str, Row] = {
     "status-300-char-id": Row(lambda t: ["status", LONG_ID], "invalid concept id"),
     "make-env-300-char-id": Row(lambda t: ["make-env", LONG_ID, "draft", "onnx"], "invalid concept id"),
@@ -122,33 +130,96 @@ ROWS: dict[str, Row] = {
                                                   {**DOWNLOADS_KEY, "BACKOFFICE_DOWNLOADS_STATE": "s3://bioimageio-collection/private/"}),
     "count-downloads-s3-without-state": Row(lambda t: ["count-downloads", _bad_logs(t)], "BACKOFFICE_DOWNLOADS_STATE must name",
                                             {**DOWNLOADS_KEY, "BACKOFFICE_STORAGE": "s3", "BACKOFFICE_S3_ENDPOINT_URL": "http://127.0.0.1:9"}),
+    "check-config-collection-a-file": Row(lambda t: ["check-config"], "the collection folder (BACKOFFICE_COLLECTION_DIR) is not a folder",
+                                          env_of=_collection_file),
+    # refused steps (issue 26): a refusal writes nothing, not even a log entry or an index marker
+    "publish-by-a-non-reviewer": Row(lambda t: ["publish", "{pub}", "--reviewer", OTHER], "is not a reviewer"),
+    "publish-a-draft-not-awaiting-review": Row(lambda t: ["publish", "{cid}", "--reviewer", REVIEWER], "cannot become 'accepted'"),
+    "publish-another-draft-than-reviewed": Row(lambda t: ["publish", "{pub}", "--reviewer", REVIEWER, "--draft-sha256", "0" * 64],
+                                               "is not the one reviewed"),
+    "publish-acting-as-someone-else": Row(lambda t: ["publish", "{pub}", "--reviewer", REVIEWER, "--acting-github-id", "4242"],
+                                          "may not act as"),
+    "request-changes-by-a-non-reviewer": Row(lambda t: ["request-changes", "{pub}", "--reviewer", OTHER, "--reason", "x"],
+                                             "is not a reviewer"),
+    "request-changes-acting-as-someone-else": Row(
+        lambda t: ["request-changes", "{pub}", "--reviewer", REVIEWER, "--reason", "x", "--acting-github-id", "4242"], "may not act as"),
+    "request-changes-not-awaiting-review": Row(lambda t: ["request-changes", "{cid}", "--reviewer", REVIEWER, "--reason", "x"],
+                                               "changes requested"),
+    "chat-by-a-foreign-author": Row(lambda t: ["chat", "{pub}", "--author", OTHER, "--message", "hi"], "may not write in the chat"),
+    "chat-acting-as-someone-else": Row(lambda t: ["chat", "{pub}", "--author", UPLOADER, "--message", "hi", "--acting-github-id", "4242"],
+                                       "may not act as"),
+    "chat-by-a-malformed-author": Row(lambda t: ["chat", "{pub}", "--author", "nobody", "--message", "hi"], "nobody"),
+    "publish-with-the-rdf-sha256": Row(lambda t: ["publish", "{pub}", "--reviewer", REVIEWER, "--draft-sha256", "{pub-rdf}"],
+                                       "that is its rdf's sha256"),
+    "publish-a-weight-swapped-after-review": Row(
+        lambda t: ["publish", "{swapped}", "--reviewer", REVIEWER, "--draft-sha256", "{reviewed}"], "is not the one reviewed"),
+    "validate-code-running-pickles": Row(lambda t: ["validate-format", "{evil}", "draft", "--handover-out", "v.json"],
+                                         "weight safety scan: 0-logging.config.pkl imports logging.config.dictConfig (dangerous) (and 5 more)"),
+    "publish-an-unknown-concept": Row(lambda t: ["publish", "no-such-concept", "--reviewer", REVIEWER], "no-such-concept"),
+    "chat-in-an-unknown-concept": Row(lambda t: ["chat", "no-such-concept", "--author", UPLOADER, "--message", "hi"],
+                                      "no-such-concept"),
+    "store-test-result-missing-file": Row(lambda t: ["store-test-result", "{pub}", "draft", "missing.json"], "missing.json"),
+    "ingest-reports-unknown-partner": Row(lambda t: ["ingest-reports", "no-such-partner", "x.json"], "no-such-partner"),
+    "chat-an-empty-message": Row(lambda t: ["chat", "{pub}", "--author", UPLOADER, "--message", ""], "empty"),
+    "stage-onto-a-published-version": Row(lambda t: ["stage", _pkg(t), "--concept-id", "{pub}", "--uploader", UPLOADER],
+                                          "is published already"),
+    "stage-onto-a-foreign-concept": Row(lambda t: ["stage", _pkg(t), "--concept-id", "{pub}", "--uploader", OTHER], "{pub}"),
+    "stage-acting-as-someone-else": Row(lambda t: ["stage", _pkg(t), "--concept-id", "{pub}", "--uploader", UPLOADER,
+                                                   "--acting-github-id", "4242"], "may not act as"),
     "plan-out-unwritable": Row(lambda t: ["plan-partner-check", "core-previous", "--out", "/proc/no-such-dir/plan.json"], "cannot write --out"),
 }
 
 
+def _awaiting_review(ctx: Context, cid: str) -> None:
+    from backoffice.records.concept import ConceptRecord
+    from backoffice.records.status import DraftStatus
+
+    def to_review(record: ConceptRecord) -> None:
+        record.set_draft_status(DraftStatus.TESTING)
+        record.set_draft_status(DraftStatus.AWAITING_REVIEW)
+
+    ctx.concepts.update(cid, to_review)
+
+
 @pytest.fixture
-def staged(local_ctx: Context, tmp_path: Path) -> str:
-    """A store with one staged draft; its concept id."""
-    return do_stage(local_ctx, _zip(tmp_path / "first.zip", {"rdf.yaml": RDF}), uploader=UPLOADER).concept_id
+def staged(local_ctx: Context, tmp_path: Path) -> dict[str, str]:
+    """A store with a staged draft (`{cid}`) and a concept with version 1.0 published and
+    version 2.0 awaiting review (`{pub}`)."""
+    from backoffice.review.publish import publish
+
+    cid = do_stage(local_ctx, _zip(tmp_path / "first.zip", {"rdf.yaml": RDF}), uploader=UPLOADER).concept_id
+    pub = do_stage(local_ctx, _zip(tmp_path / "pub.zip", {"rdf.yaml": RDF}), uploader=UPLOADER).concept_id
+    _awaiting_review(local_ctx, pub)
+    publish(local_ctx, pub, REVIEWER)
+    do_stage(local_ctx, _zip(tmp_path / "v2.zip", {"rdf.yaml": RDF.replace(b'"1.0"', b'"2.0"')}), concept_id=pub, uploader=UPLOADER)
+    _awaiting_review(local_ctx, pub)
+    pickles = {f"{i}-{module}.pkl": reduce_pickle(module, name) for i, (module, name) in enumerate(CODE_RUNNING)}
+    evil = do_stage(local_ctx, _zip(tmp_path / "evil.zip", {"rdf.yaml": RDF, **pickles}), uploader=UPLOADER).concept_id
+    swapped = do_stage(local_ctx, _zip(tmp_path / "w.zip", {"rdf.yaml": RDF, "weights.pt": b"reviewed"}), uploader=UPLOADER)
+    _awaiting_review(local_ctx, swapped.concept_id)
+    reviewed = local_ctx.concepts.get(swapped.concept_id).require_draft()
+    local_ctx.storage.put_bytes(keys.draft_files(swapped.concept_id, swapped.token) + "weights.pt", b"swapped after review")
+    return {"{cid}": cid, "{pub}": pub, "{pub-rdf}": local_ctx.concepts.get(pub).require_draft().rdf_sha256, "{evil}": evil,
+            "{swapped}": swapped.concept_id, "{reviewed}": reviewed.files_sha256}
 
 
 @pytest.mark.parametrize("name", list(ROWS), ids=list(ROWS))
 def test_bad_input_is_one_line_non_zero_and_changes_nothing(
-    name: str, staged: str, settings_factory: Any, tmp_path: Path,
+    name: str, staged: dict[str, str], settings_factory: Any, tmp_path: Path,
 ) -> None:
     row = ROWS[name]
     settings = settings_factory()
     root = Path(settings.local_root)
     work = tmp_path / "work"
     work.mkdir()
-    args = [a.replace("{cid}", staged) for a in row.args(work)]
+    args = [staged.get(a, a) for a in row.args(work)]
     env = {**row.env, **(row.env_of(work) if row.env_of else {})}
     before = store_snapshot(root)
     r = run_backoffice(args, cwd=work, env=cli_environ(settings, **env), timeout=300)
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert r.returncode != 0, r.stdout + r.stderr
     assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr[-3000:]
-    assert row.error in lines[0], lines[0]
+    assert staged.get(row.error, row.error) in lines[0], lines[0]
     assert "Traceback" not in r.stdout + r.stderr
     assert store_snapshot(root) == before, sorted(set(store_snapshot(root)) ^ set(before))
 

@@ -81,8 +81,9 @@ def store_test_result(
     if handover.step == "validate-format" and stored.status == "failed":
         from ..errors import ValidationFailedError
         from ..index.generate import generate_index
+        from ..records.weight_scan import scan_reason
 
         if which == "draft":  # the draft left testing: the reviewers' list must say so
             generate_index(ctx, "draft")
-        raise ValidationFailedError(f"{concept_id} {which}: static validation failed"
+        raise ValidationFailedError(f"{concept_id} {which}: static validation failed" + scan_reason(handover.weight_scan)
                                     + ("; changes requested from the uploader" if which == "draft" else ""))

@@ -86,6 +86,10 @@ def status(
         )
         if d.weight_scan is not None:
             console.print(f"weight scan: {d.weight_scan.status} ({d.weight_scan.scanner})", markup=False)
+        from ..review.publish import draft_digest
+
+        console.print(f"draft sha256 (every file; publish --draft-sha256): {d.files_sha256 or draft_digest(ctx, record.id, d)}",
+                      markup=False)
         if d.changes is not None:
             console.print(f"changes since {d.changes.old}: {len(d.changes.fields)} fields, {len(d.changes.files)} files"
                           f" (`backoffice diff {record.id}`)", markup=False)

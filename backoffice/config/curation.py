@@ -154,9 +154,12 @@ def load_curation_file(path: Path) -> CurationDecl:
 
 
 def load_curation(folder: Path) -> dict[str, CurationDecl]:
-    """All declarations in `folder`, keyed by concept id (files starting with `_` are skipped)."""
+    """All declarations in `folder`, keyed by concept id (files starting with `_` are skipped);
+    none if there is no such folder. A path that is there but no folder is refused."""
     out: dict[str, CurationDecl] = {}
     if not folder.is_dir():
+        if folder.exists() or folder.is_symlink():
+            raise ConfigError(f"{folder}: the collection folder (BACKOFFICE_COLLECTION_DIR) is not a folder")
         return out
     for path in sorted(folder.iterdir()):
         if path.name.startswith(("_", ".")) or path.suffix not in (".yaml", ".yml"):

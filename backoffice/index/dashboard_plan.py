@@ -159,7 +159,7 @@ def _time(value: datetime) -> str:
 
 
 def _scan(scan: WeightScan | None) -> dict[str, Any] | None:
-    """The weight safety scan: verdict, files with their dangerous and unusual globals, the formats' notes."""
+    """The weight safety scan: verdict, files with the globals that fail it (dangerous, or not known to be harmless), the formats' notes."""
     if scan is None:
         return None
     return {
@@ -210,8 +210,9 @@ def plan_detail(
             "updated": _time(d.updated),
             "source": d.source if "://" in d.source else None,
             "rdf_source": url_of(files + d.rdf_name),
-            # what the reviewer approves: `publish --draft-sha256` publishes only a draft with this rdf
             "rdf_sha256": d.rdf_sha256,
+            # what the reviewer approves: `publish --draft-sha256` publishes only a draft with exactly these files
+            "draft_sha256": d.files_sha256,
             "covers": [c if "://" in c else url_of(files + c) for c in s.covers],
             "thumbnails": {url_of(files + c): url_of(files + t) for c, t in s.thumbnails.items()},
             "warnings": [clip(w) for w in d.warnings],

@@ -240,6 +240,8 @@ class DraftEntry(_Out):
     rdf_sha256: str
     updated: datetime
     test_summary: ReportsSummary
+    draft_sha256: str = ""
+    """The digest of every file of the draft (what a reviewer approves; `publish --draft-sha256`)."""
     id_emoji: str | None = None
     """Emoji of the id's noun."""
     created: datetime | None = None

@@ -200,6 +200,7 @@ def plan_draft(
         uploader=d.uploader,
         rdf_source=rdf,
         rdf_sha256=d.rdf_sha256,
+        draft_sha256=d.files_sha256,
         updated=d.updated,
         test_summary=conflate(d.tests),
         id_emoji=None if config is None else emoji_of(config, record.id),

@@ -148,6 +148,10 @@ class DraftRecord(_Record):
     rdf_name: str = "rdf.yaml"
     """Name of the description file in the files folder."""
     rdf_sha256: str = ""
+    files_sha256: str = ""
+    """The draft sha256: the digest of every file of the draft (`manifest.files_digest`), made at
+    staging; what the reviewer approves and `publish --draft-sha256` pins. Empty for a draft
+    staged before it existed (`backoffice status` then hashes the files)."""
     summary: ResourceSummary = Field(default_factory=ResourceSummary)
     tests: dict[str, ReportBrief] = Field(default_factory=dict)
     """Outcomes so far, keyed by report name."""

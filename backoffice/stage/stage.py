@@ -33,7 +33,7 @@ from ..log import logger
 from ..records import keys
 from ..records.concept import ConceptRecord, DraftRecord, StagingRecord
 from ..records.journal import utcnow
-from ..records.manifest import FileEntry, write_manifest
+from ..records.manifest import FileEntry, files_digest, write_manifest
 from ..records.snapshot import changes_since_latest
 from ..records.status import DraftStatus, check_step
 from .fetch import resolve_source
@@ -138,6 +138,7 @@ def stage(
                     source=source,
                     rdf_name=rdf_name,
                     rdf_sha256=hashlib.sha256(rdf_bytes).hexdigest(),
+                    files_sha256=files_digest(manifest),
                     summary=summary,
                     warnings=thumbs.warnings,
                     version_assigned=assigned,

@@ -159,14 +159,15 @@
     const rows = [];
     for (const f of scan.files || []) {
       const flagged = f.flagged || [];
-      const what = flagged.map((g) => el("div", { className: g.level === "dangerous" ? "error" : "warn" },
-        g.level, " global ", el("code", {}, g.global), g.where ? [" in ", el("code", {}, g.where)] : null));
+      const what = flagged.map((g) => el("div", { className: "error" },
+        g.level === "dangerous" ? "dangerous global " : "global ", el("code", {}, g.global),
+        g.where ? [" in ", el("code", {}, g.where)] : null, g.level === "dangerous" ? null : ": not known to be harmless"));
       if (f.error) what.push(el("div", { className: "error" }, "could not be scanned: " + f.error));
       if (f.problem) what.push(el("div", { className: "warn" }, f.problem));
       rows.push(el("tr", { className: "scan-row", dataset: { file: f.file } },
         el("td", {}, el("code", {}, f.file), f.weight_format ? el("div", { className: "muted small" }, f.weight_format) : null),
         el("td", {}, f.kind), el("td", {}, what.length ? what : el("span", { className: "muted" },
-          "no dangerous or unusual global (" + f.harmless + " harmless)"))));
+          "only harmless globals (" + f.harmless + ")"))));
     }
     const formats = Object.entries(scan.formats || {}).map(([wf, note]) => el("li", {}, el("strong", {}, wf), ": ", note));
     return section("Weight safety scan",
@@ -230,8 +231,11 @@
           el("p", {}, "version ", el("strong", {}, draft.version || "?"), " · uploaded by ", draft.uploader || "?",
             " · staged ", when(draft.created)),
           el("p", {}, link(draft.rdf_source, "rdf.yaml"), draft.source ? [" · ", link(draft.source, "package")] : null),
-          // publishing takes this digest (publish --draft-sha256): a draft re-staged since is refused
-          el("p", {}, "rdf sha256 ", el("code", { className: "draft-sha256" }, draft.rdf_sha256 || "?")))),
+          // publishing takes this digest of every file (publish --draft-sha256): a draft re-staged
+          // or with any file changed since is refused
+          el("p", {}, "draft sha256 (every file; publish with it) ",
+            el("code", { className: "draft-sha256" }, draft.draft_sha256 || "? (run backoffice status)")),
+          el("p", { className: "muted small" }, "rdf sha256 ", el("code", {}, draft.rdf_sha256 || "?")))),
       draft.warnings && draft.warnings.length
         ? section("Warnings", el("ul", { className: "warnings" }, draft.warnings.map((w) => el("li", {}, w)))) : null,
       validationSection(draft.validation),
