@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from ..context import Context
-from ..errors import DownloadError, ImportSourceError, PackageError
+from ..errors import DownloadError, ImportSourceError, InvalidIdError, PackageError
 from ..importer.models import RunningItem
+from ..records.concept import ConceptRecord
 from ..importer.sources import MAX_JSON_BYTES, Reader, load_index, open_reader, version_dir
 from ..stage.fetch import download
 from ..storage.base import ObjectNotFound
@@ -92,8 +93,14 @@ def read_ours(ctx: Context, workers: int = 8) -> Ours:
     collection = _stored_json(ctx, "collection.json")
     entries: dict[str, dict[str, Any]] = {str(e.get("id")): e for e in collection.get("collection", []) if isinstance(e, dict)}
     id_map = _stored_json(ctx, "id_map.json")
+    def find(cid: str) -> ConceptRecord | None:
+        try:
+            return ctx.concepts.find(cid)
+        except InvalidIdError:  # an id our store cannot hold is not an imported concept of ours
+            return None
+
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        records = list(pool.map(ctx.concepts.find, list(entries)))
+        records = list(pool.map(find, list(entries)))
     exact = {f"{r.id}/{label}": v.legacy.rdf_exact
              for r in records if r is not None for label, v in r.versions.items() if v.legacy is not None}
     return Ours(entries, id_map, exact)
