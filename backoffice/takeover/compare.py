@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote, urlparse
 
 from .intended import REASONS
@@ -180,7 +180,7 @@ def _compare_version(d: _Diffs, name: str, cid: str, v: RunningVersion, mine: Ma
         return
     status = v.summary.get("status")
     test_summary = mine.get("test_summary")
-    our_status = test_summary.get("status") if isinstance(test_summary, dict) else None  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+    our_status = cast(dict[str, object], test_summary).get("status") if isinstance(test_summary, dict) else None
     if status is not None and our_status != status:
         d.add(name, v.label, "status", our_status, status)
 
@@ -220,9 +220,11 @@ def _author_names(value: object) -> list[str]:
 
 def _file_names(value: object) -> list[str]:
     """Covers by file name: ours are URLs, the rdf's are names relative to the rdf (or URLs)."""
-    if not isinstance(value, list):
-        return []
-    return [unquote(urlparse(str(c)).path).rsplit("/", 1)[-1] for c in value]  # pyright: ignore[reportUnknownVariableType]
+    return [unquote(urlparse(c).path).rsplit("/", 1)[-1] for c in _strings(value)]
+
+
+def _strings(value: object) -> list[str]:
+    return [str(x) for x in cast(list[object], value)] if isinstance(value, list) else []
 
 
 _DISPLAY: tuple[tuple[str, Any], ...] = (
@@ -244,8 +246,7 @@ def _compare_display(d: _Diffs, name: str, entry: Mapping[str, Any], rdf: Mappin
         if theirs != mine:
             d.add(name, None, key, mine if key in entry else ABSENT, theirs)
     if "tags" in rdf:
-        theirs_tags = [str(t) for t in rdf.get("tags") or []]
-        mine_tags = [str(t) for t in entry.get("tags") or []]
+        theirs_tags, mine_tags = _strings(rdf.get("tags")), _strings(entry.get("tags"))
         for t in theirs_tags:
             if t not in mine_tags:
                 d.add(name, None, "tags.missing", ABSENT, t)
@@ -272,8 +273,7 @@ def _compare_ids(d: _Diffs, r: RunningResource, entry: Mapping[str, Any], ours: 
 
 def _compare_links(d: _Diffs, name: str, entry: Mapping[str, Any], rdf: Mapping[str, Any],
                    ours: Ours, held_forms: set[str]) -> None:
-    theirs = [str(x) for x in rdf.get("links") or []] if isinstance(rdf.get("links"), list) else []
-    mine = [str(x) for x in entry.get("links") or []]
+    theirs, mine = _strings(rdf.get("links")), _strings(entry.get("links"))
     for link in theirs:
         if link not in mine:
             d.add(name, None, "links.missing", ABSENT, link)

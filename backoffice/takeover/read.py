@@ -7,8 +7,9 @@ import json
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..context import Context
 from ..errors import DownloadError, ImportSourceError, InvalidIdError, PackageError
@@ -69,10 +70,10 @@ def _summary(reader: Reader, item: RunningItem, label: str) -> dict[str, Any] | 
 def read_running(reader: Reader, workers: int = 8) -> list[RunningResource]:
     """Every resource of the running collection with its versions and their summaries."""
     index = load_index(reader)
-    pairs = [(item, v) for item in index.items for v in item.versions]
+    pairs = [(item, v.version) for item in index.items for v in item.versions]
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        summaries = list(pool.map(lambda p: _summary(reader, p[0], p[1].version), pairs))
-    by_pair = {(id(item), v.version): s for (item, v), s in zip(pairs, summaries, strict=True)}
+        summaries = list(pool.map(partial(_summary, reader), [i for i, _ in pairs], [label for _, label in pairs]))
+    by_pair = {(id(item), label): s for (item, label), s in zip(pairs, summaries, strict=True)}
     return [RunningResource(item.id, item.type, [
         RunningVersion(v.version, v.sha256, v.created_at.isoformat() if v.created_at else None, v.comment,
                        by_pair[(id(item), v.version)]) for v in item.versions]) for item in index.items]
@@ -91,7 +92,9 @@ def _stored_json(ctx: Context, key: str) -> dict[str, Any]:
 def read_ours(ctx: Context, workers: int = 8) -> Ours:
     """Our collection.json and id_map.json, and for each imported version whether its rdf is the published file."""
     collection = _stored_json(ctx, "collection.json")
-    entries: dict[str, dict[str, Any]] = {str(e.get("id")): e for e in collection.get("collection", []) if isinstance(e, dict)}
+    listed = collection.get("collection")
+    entries = {str(e.get("id")): e for e in (cast(list[dict[str, Any]], [x for x in cast(list[object], listed) if isinstance(x, dict)])
+                                             if isinstance(listed, list) else [])}
     id_map = _stored_json(ctx, "id_map.json")
     def find(cid: str) -> ConceptRecord | None:
         try:
