@@ -166,3 +166,12 @@ def test_sample_after_import_has_no_unexplained_difference(local_ctx: Context, r
     r = run_cli(["compare-collection", str(running)], settings=s)
     assert " 0 unexplained, " in r.stdout.splitlines()[-1]
     assert r.returncode == 0, "\n".join(ln for ln in r.stdout.splitlines() if "[intended" not in ln)
+
+
+@pytest.mark.parametrize("source", ["no-such-folder", "ftp://example.invalid/index.json"])
+def test_command_given_a_source_it_cannot_read(local_ctx: Context, run_cli: RunCli, source: str) -> None:
+    _store_index(local_ctx, _ours())
+    before = sorted(local_ctx.storage.list_keys(""))
+    r = run_cli(["compare-collection", source], settings=local_ctx.settings)
+    assert r.returncode == 16 and r.stderr.startswith("error: ") and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert sorted(local_ctx.storage.list_keys("")) == before
