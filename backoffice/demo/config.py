@@ -17,7 +17,7 @@ DEMO_CONFIG_FILE = "demo_config.json"
 
 def demo_additions() -> dict[str, Any]:
     """`reviewers` (added), `demo_reviewer` and `website_bot` (set) of the demo."""
-    return cast(dict[str, Any], json.loads(files(__package__).joinpath(DEMO_CONFIG_FILE).read_text(encoding="utf-8")))
+    return cast(dict[str, Any], json.loads(files("backoffice.demo").joinpath(DEMO_CONFIG_FILE).read_text(encoding="utf-8")))
 
 
 def with_demo(config: dict[str, Any], additions: dict[str, Any]) -> dict[str, Any]:
