@@ -8,7 +8,7 @@ import typer
 
 from ..errors import TakeoverDiffersError
 from ..gh_actions import append_summary
-from .common import make_context
+from .common import console, make_context
 
 
 def register(app: typer.Typer) -> None:
@@ -30,12 +30,12 @@ def compare_collection(
     s = ctx.settings
     running = read_running(running_reader(source, s.download_timeout, s.download_allowed_hosts), workers)
     differences = compare(running, read_ours(ctx, workers))
-    if as_json:
-        typer.echo(json.dumps(to_json(differences), ensure_ascii=False, indent=1))
-    else:
-        for d in differences:  # plain text: ids and rdf fields are user data, never markup
-            typer.echo(d.line())
-        typer.echo(summary_line(differences))
+    # plain text (ids and rdf fields are user data: never markup or emoji codes), through the
+    # console's stream that keeps a line from starting a workflow command
+    lines = [json.dumps(to_json(differences), ensure_ascii=False, indent=1)] if as_json else [
+        *(d.line() for d in differences), summary_line(differences)]
+    for line in lines:
+        console.print(line, markup=False, emoji=False, highlight=False)
     append_summary(f"## compare-collection\n\n{summary_line(differences)}\n")
     bad = unexplained(differences)
     if bad:
