@@ -138,3 +138,10 @@ class SandboxError(BackofficeError):
     beside code of the upload it could not end."""
 
     exit_code = 17
+
+
+class TakeoverDiffersError(BackofficeError):
+    """`compare-collection` found differences from the running collection that `docs/import.md`
+    does not list as intended."""
+
+    exit_code = 20

@@ -19,8 +19,9 @@ from backoffice.review.identity import verify_actor
 from backoffice.records.message_text import MAX_MESSAGE_CHARS, check_message
 from backoffice_fixtures import REPO
 from test_review import CID, REVIEWER, _setup
+from config_paths import TEST_CONFIG
 
-CONFIG = load_collection_config(REPO / "bioimageio_collection_config.json")
+CONFIG = load_collection_config(TEST_CONFIG)
 BOT = "10000099"  # bioimageio_collection_config.json: website_bot
 
 

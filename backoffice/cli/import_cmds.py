@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from datetime import datetime
 
 import typer
@@ -35,7 +36,8 @@ def import_collection(
         at = at.replace(tzinfo=timezone.utc)
     ctx = make_context()
     lines: list[str] = []
-    for report in run(ctx, sources, files=not no_files, update=update, at=at, workers=workers):
+    reports = run(ctx, sources, files=not no_files, update=update, at=at, workers=workers)
+    for report in reports:
         for o in report.outcomes:
             if o.action != "unchanged" or o.notes:
                 detail = f" {', '.join(o.versions)}" if o.versions else ""
@@ -46,6 +48,14 @@ def import_collection(
         lines.append(f"{p.source}: {report.count('create')} created, {report.count('extend')} extended, "
                      f"{report.count('mirror')} mirrored, {report.count('unchanged')} unchanged, {report.count('refused')} refused"
                      + (f"; {p.gitops_unmatched} GitOps-era entries not in it" if p.gitops_unmatched else ""))
+    lines.extend(curated_imports([o.id for r in reports for o in r.outcomes if o.action != "refused"], ctx.curation))
     for ln in lines:
         console.print(ln)
     append_summary("## import-collection\n\n" + "\n".join(f"- {ln}" for ln in lines) + "\n")
+
+
+def curated_imports(imported: Iterable[str], declared: Collection[str]) -> list[str]:
+    """One warning per imported id that `collection/` declares curation for: a declaration written for
+    another resource (an example, a demo) would change the real one (its display, owners, blocks)."""
+    return [f"warning: collection/{cid}.yaml declares curation for the imported '{cid}': it applies to that resource"
+            for cid in dict.fromkeys(imported) if cid in declared]

@@ -45,8 +45,10 @@ def check_config() -> None:
             )
     console.print(
         f"{ctx.settings.config_path}: {len(config.reviewers)} reviewers, {len(config.partners)} partners; "
-        f"{ctx.settings.collection_dir}: {len(curation)} declarations valid"
+        f"{ctx.settings.collection_dir}: {len(curation)} declarations valid", markup=False
     )
+    if not config.reviewers:
+        console.print("note: no reviewers yet: nobody can publish until the config names one (docs/curation.md)", markup=False)
 
 
 def status(

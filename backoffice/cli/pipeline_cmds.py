@@ -110,10 +110,15 @@ def generate_collection_json(
 
 def demo() -> None:
     """Run the whole pipeline on a tiny example model (the README's main job)."""
+    import tempfile
+    from pathlib import Path
+
+    from ..demo.config import demo_context
     from ..demo.pipeline import run_demo
 
-    ctx = make_context()
-    result = run_demo(ctx, lambda line: console.print(line, markup=False))
+    with tempfile.TemporaryDirectory(prefix="backoffice-demo-config-") as folder:  # the demo's reviewers, never the product's
+        ctx = demo_context(make_context(), Path(folder))
+        result = run_demo(ctx, lambda line: console.print(line, markup=False))
     where = result.collection_path or result.collection_json
     console.print(f"collection.json: {where}")
     console.print(f"served at {result.collection_json} by `backoffice serve`")

@@ -248,8 +248,8 @@
   }
 
   function historyDetail(d) {
-    const versions = (d.versions || []).map((v) => el("li", {}, "version ", el("strong", {}, v.version), " ", statusBadge(v.status),
-      " published ", when(v.published), v.published_by ? " by " + v.published_by : "",
+    const versions = (d.versions || []).map((v) => el("li", {}, "version ", el("strong", {}, versionLabel(v.version)), " ", statusBadge(v.status),
+      " ", when(v.published), v.imported ? " · imported from the running collection" : v.published_by ? " by " + v.published_by : "",
       v.doi ? [" · DOI ", link("https://doi.org/" + v.doi, v.doi)] : null));
     const latest = (d.versions || [])[0] || {};
     return el("div", { className: "detail" }, section("Versions", el("ul", {}, versions)),
@@ -363,8 +363,13 @@
     return box;
   }
 
+  // A version as reviewers read it: `v1.0` for `1.0`; a label that is not a number (`v0`) as it is.
+  function versionLabel(version) {
+    return /^[0-9]/.test(String(version)) ? "v" + version : String(version);
+  }
+
   function versionLine(v) {
-    return el("li", { className: v.yanked ? "yanked" : null }, "v", v.version, " · ", when(v.created).slice(0, 10),
+    return el("li", { className: v.yanked ? "yanked" : null }, versionLabel(v.version), " · ", when(v.created).slice(0, 10),
       v.doi ? [" · ", link("https://doi.org/" + v.doi, "DOI " + v.doi)] : null, " · ", link(v.rdf_source, "rdf"),
       typeof v.download_count === "number" ? " · " + v.download_count + " downloads" : null,
       v.yanked ? [" ", el("span", { className: "badge status-yanked", title: "yanked: never the latest; loadable by its exact id" }, "yanked"),
