@@ -20,7 +20,8 @@ from ..records import keys
 from ..records.concept import ConceptRecord, VersionRecord
 from ..records.imported import LegacyVersion, RemoteFile
 from ..records.journal import LogEntry
-from .files import Unreachable, all_remote, fetch_bytes, mirror_files
+from .files import Fetcher, Unreachable, all_remote, fetch_bytes, mirror_files
+from .progress import refusal_lines
 from .plan import IMPORT_ACTOR, ConceptPlan, ImportPlan, VersionPlan, entry_name
 from .reports import check_reports, store_reports
 from .sources import Reader
@@ -32,7 +33,8 @@ MAX_RDF_BYTES = 10 * 1024 * 1024
 class ImportOptions:
     files: bool
     """Mirror the files (else they stay remote)."""
-    timeout: float = 60.0
+    fetcher: Fetcher = field(default_factory=lambda: Fetcher(timeout=60.0))
+    """Every request of the run (the guard, the time limit per file host, the progress)."""
     workers: int = 8
     max_file_bytes: int = 4 * 1024**3
     mark: bool = True
@@ -61,7 +63,7 @@ def _rdf(vp: VersionPlan, opts: ImportOptions) -> tuple[bytes, bool, str | None]
     if not opts.files:
         return rdf_from_content(vp.rdf_content), False, "not mirrored (--no-files)"
     try:
-        data = fetch_bytes(vp.source_url, opts.timeout, MAX_RDF_BYTES)
+        data = fetch_bytes(opts.fetcher, vp.source_url, MAX_RDF_BYTES)
     except Unreachable as e:
         return rdf_from_content(vp.rdf_content), False, f"host unreachable: {e}"
     got = hashlib.sha256(data).hexdigest()
@@ -85,7 +87,7 @@ def write_version(ctx: Context, cid: str, vp: VersionPlan, opts: ImportOptions) 
     if vp.replace:
         ctx.storage.delete_prefix(keys.version_root(cid, vp.label))
     if why_remote is None:
-        remote = mirror_files(ctx.storage, files_prefix, vp.files, timeout=opts.timeout, max_bytes=opts.max_file_bytes,
+        remote = mirror_files(ctx.storage, files_prefix, vp.files, fetcher=opts.fetcher, max_bytes=opts.max_file_bytes,
                               workers=opts.workers)
     else:
         remote = all_remote(vp.files, why_remote)
@@ -149,7 +151,7 @@ def _mirror(ctx: Context, cp: ConceptPlan, record: ConceptRecord, opts: ImportOp
         v = record.versions[label].model_copy(deep=True)
         assert v.legacy is not None
         try:
-            data = fetch_bytes(v.legacy.source_url, opts.timeout, MAX_RDF_BYTES)
+            data = fetch_bytes(opts.fetcher, v.legacy.source_url, MAX_RDF_BYTES)
         except Unreachable as e:
             out.notes.append(f"{label}: files stay remote: host unreachable: {e}")
             continue
@@ -159,7 +161,7 @@ def _mirror(ctx: Context, cp: ConceptPlan, record: ConceptRecord, opts: ImportOp
         from .rdf_files import NamedFile
 
         missing = [NamedFile(n, r.url, r.sha256) for n, r in v.legacy.remote_files.items()]
-        still = mirror_files(ctx.storage, keys.version_files(cp.id, label), missing, timeout=opts.timeout,
+        still = mirror_files(ctx.storage, keys.version_files(cp.id, label), missing, fetcher=opts.fetcher,
                              max_bytes=opts.max_file_bytes, workers=opts.workers)
         if not v.legacy.rdf_exact:
             ctx.storage.put_bytes(keys.version_files(cp.id, label) + "rdf.yaml", data, content_type="application/x-yaml")
@@ -220,8 +222,16 @@ def execute(ctx: Context, reader: Reader, plan: ImportPlan, opts: ImportOptions,
             version_dir: Callable[[str, str], str]) -> list[ConceptOutcome]:
     """Import every planned concept (several at once); `version_dir(concept id, version)` is the
     source folder of a version's summary and reports."""
+    progress = opts.fetcher.progress
+
     def one(cp: ConceptPlan) -> ConceptOutcome:
-        return import_concept(ctx, reader, plan, cp, opts, lambda label: version_dir(cp.id, label))
+        out = import_concept(ctx, reader, plan, cp, opts, lambda label: version_dir(cp.id, label))
+        for line in refusal_lines(out.id, out.action, out.notes):  # as it happens, not at the end
+            progress.refused(line)
+        progress.advance(resources=1, versions=len(out.versions))
+        return out
+
+    progress.expect(resources=len(plan.concepts), versions=sum(len(cp.versions) for cp in plan.concepts))
 
     with ThreadPoolExecutor(max_workers=max(1, opts.workers)) as pool:
         return list(pool.map(one, plan.concepts))
