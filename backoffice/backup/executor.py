@@ -48,7 +48,7 @@ def _is_published(dep: Json) -> bool:
 
 def load_rdf(ctx: Context, cid: str, version: str) -> dict[str, Any]:
     v = ctx.concepts.get(cid).versions[version]
-    data = ctx.storage.get_bytes(keys.version_files(cid, version) + v.rdf_name)
+    data = ctx.storage.get_bytes(keys.version_files(cid, version, v.content) + v.rdf_name)
     try:  # the guard first: staged before uploads were checked for YAML bombs, or a UTF-16 one
         rdf: Any = load_yaml(data, f"{cid} {version}: {v.rdf_name}")
     except YamlRefused as e:
@@ -167,14 +167,14 @@ class VersionBackup:
         return draft
 
     # --- files ----------------------------------------------------------------
-    def _local_files(self) -> list[LocalFile]:
-        prefix = keys.version_files(self.cid, self.version)
+    def _local_files(self, content: str) -> list[LocalFile]:
+        prefix = keys.version_files(self.cid, self.version, content)
         return [LocalFile(name=o.key[len(prefix):], key=o.key, size=o.size, etag=o.etag)
                 for o in self.ctx.storage.list(prefix)]
 
-    def _sync_files(self, dep: Json) -> None:
+    def _sync_files(self, dep: Json, content: str) -> None:
         dep_id = int(dep["id"])
-        local = self._local_files()
+        local = self._local_files(content)
         remote = self.client.list_files(dep_id)
         md5: dict[str, str] = {}
         for f in needs_checksum(local, remote):
@@ -215,7 +215,7 @@ class VersionBackup:
         if not _is_published(dep):
             dep_id = int(dep["id"])
             self.client.update_metadata(dep_id, metadata)
-            self._sync_files(dep)
+            self._sync_files(dep, v.content)
             dep = self.client.publish(dep_id)
         return self._write_back(dep)
 

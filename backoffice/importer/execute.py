@@ -80,12 +80,29 @@ def _with_remote_urls(record: VersionRecord, remote: dict[str, RemoteFile]) -> N
         s.documentation = remote[s.documentation].url
 
 
-def write_version(ctx: Context, cid: str, vp: VersionPlan, opts: ImportOptions) -> VersionRecord:
-    """Store a version's rdf and files; its record (not committed). ValueError: refused."""
+def content_for(vp: VersionPlan, held: VersionRecord | None) -> str:
+    """Where a version's files and reports are written (`keys.version_root`): a new version at its
+    root; a replaced one (`--update`) beside what its record names now, in a folder named after the
+    upstream rdf's sha256 (a re-run writes the same keys), never the one in use."""
+    if not vp.replace or held is None:
+        return ""
+    return f"u{vp.source_sha256[:16]}"
+
+
+def remove_replaced(ctx: Context, cid: str, label: str, old: str) -> None:
+    """After the commit: the files and reports of a replaced version's earlier content."""
+    if old:
+        ctx.storage.delete_prefix(keys.version_root(cid, label, old))
+        return
+    for prefix in (keys.version_files(cid, label), keys.version_reports(cid, label)):
+        ctx.storage.delete_prefix(prefix)
+
+
+def write_version(ctx: Context, cid: str, vp: VersionPlan, opts: ImportOptions, content: str = "") -> VersionRecord:
+    """Store a version's rdf and files under `content` (see `content_for`); its record (not committed).
+    Nothing held is overwritten or deleted here. ValueError: refused."""
     rdf, exact, why_remote = _rdf(vp, opts)
-    files_prefix = keys.version_files(cid, vp.label)
-    if vp.replace:
-        ctx.storage.delete_prefix(keys.version_root(cid, vp.label))
+    files_prefix = keys.version_files(cid, vp.label, content)
     if why_remote is None:
         remote = mirror_files(ctx.storage, files_prefix, vp.files, fetcher=opts.fetcher, max_bytes=opts.max_file_bytes,
                               workers=opts.workers)
@@ -95,7 +112,7 @@ def write_version(ctx: Context, cid: str, vp: VersionPlan, opts: ImportOptions) 
     record = vp.record.model_copy(deep=True)
     record.rdf_sha256 = hashlib.sha256(rdf).hexdigest()
     record.legacy = LegacyVersion(source_url=vp.source_url, source_sha256=vp.source_sha256, rdf_exact=exact,
-                                  ids=vp.legacy_ids, remote_files=remote)
+                                  ids=vp.legacy_ids, remote_files=remote, content=content)
     _with_remote_urls(record, remote)
     return record
 
@@ -126,7 +143,7 @@ def _new_versions(ctx: Context, reader: Reader, cp: ConceptPlan, base: ConceptRe
     made: dict[str, VersionRecord] = {}
     for vp in cp.versions:
         try:
-            made[vp.label] = write_version(ctx, cp.id, vp, opts)
+            made[vp.label] = write_version(ctx, cp.id, vp, opts, content_for(vp, base.versions.get(vp.label)))
         except ValueError as e:
             out.notes.append(str(e))
     draft = base.model_copy(deep=True)
@@ -161,10 +178,10 @@ def _mirror(ctx: Context, cp: ConceptPlan, record: ConceptRecord, opts: ImportOp
         from .rdf_files import NamedFile
 
         missing = [NamedFile(n, r.url, r.sha256) for n, r in v.legacy.remote_files.items()]
-        still = mirror_files(ctx.storage, keys.version_files(cp.id, label), missing, fetcher=opts.fetcher,
+        still = mirror_files(ctx.storage, keys.version_files(cp.id, label, v.content), missing, fetcher=opts.fetcher,
                              max_bytes=opts.max_file_bytes, workers=opts.workers)
         if not v.legacy.rdf_exact:
-            ctx.storage.put_bytes(keys.version_files(cp.id, label) + "rdf.yaml", data, content_type="application/x-yaml")
+            ctx.storage.put_bytes(keys.version_files(cp.id, label, v.content) + "rdf.yaml", data, content_type="application/x-yaml")
             v.rdf_sha256, v.legacy.rdf_exact = v.legacy.source_sha256, True
         for name in v.legacy.remote_files:
             if name not in still:
@@ -214,7 +231,11 @@ def import_concept(ctx: Context, reader: Reader, plan: ImportPlan, cp: ConceptPl
         record.versions.update(made)
         record.versions = dict(sorted(record.versions.items(), key=lambda kv: (kv[1].published, kv[0])))
 
-    ctx.concepts.update(cp.id, mutate, marker=_marker(plan, cp, out.versions))
+    replaced = {label: current.versions[label].content for label, v in made.items()
+                if label in current.versions and v.content != current.versions[label].content}
+    ctx.concepts.update(cp.id, mutate, marker=_marker(plan, cp, out.versions))  # the one commit point
+    for label, old in replaced.items():
+        remove_replaced(ctx, cp.id, label, old)
     return out
 
 

@@ -227,7 +227,7 @@ def plan_detail(
             "published_by": v.published_by, "doi": v.doi, "weight_scan": _scan(v.weight_scan),
         }
         if i == 0:
-            entry.update(_tests(v.tests, version_reports, keys.version_reports(record.id, v.version), url_of))
+            entry.update(_tests(v.tests, version_reports, keys.version_reports(record.id, v.version, v.content), url_of))
         else:
             entry["tests"] = [_test(n, b, None) for n, b in sorted(v.tests.items())]
         versions.append(entry)

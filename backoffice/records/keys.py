@@ -102,12 +102,15 @@ def files_manifest(files_prefix: str) -> str:
     return files_prefix[: -len("files/")] + "files.json"
 
 
-def version_root(concept_id: str, version: str) -> str:
-    return f"{checked(concept_id)}/{version}/"
+def version_root(concept_id: str, version: str, content: str = "") -> str:
+    """`<id>/<version>/`; `<id>/<version>/<content>/` for a version whose files and reports an
+    `import-collection --update` replaced: the version record names `content`, so the switch to
+    the new files is its one concept-document commit (docs/import.md)."""
+    return f"{checked(concept_id)}/{version}/" + (f"{content}/" if content else "")
 
 
-def version_files(concept_id: str, version: str) -> str:
-    return f"{version_root(concept_id, version)}files/"
+def version_files(concept_id: str, version: str, content: str = "") -> str:
+    return f"{version_root(concept_id, version, content)}files/"
 
 
 def version_package(concept_id: str, version: str) -> str:
@@ -115,8 +118,8 @@ def version_package(concept_id: str, version: str) -> str:
     return f"{version_root(concept_id, version)}package.zip"
 
 
-def version_reports(concept_id: str, version: str) -> str:
-    return f"{version_root(concept_id, version)}reports/"
+def version_reports(concept_id: str, version: str, content: str = "") -> str:
+    return f"{version_root(concept_id, version, content)}reports/"
 
 
 def log_prefix(concept_id: str) -> str:

@@ -48,7 +48,7 @@ def changes_since_latest(storage: Storage, record: ConceptRecord, rdf: bytes, fi
     if not record.versions:
         return None
     latest = list(record.versions.values())[-1]
-    prefix = keys.version_files(record.id, latest.version)
+    prefix = keys.version_files(record.id, latest.version, latest.content)
     try:
         old = Snapshot(latest.version, rdf_data(storage.get_bytes(prefix + latest.rdf_name)), manifest_of(storage, prefix).by_name())
     except Exception as e:  # e.g. a storage failure: the draft is staged without its diff
