@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 @contextmanager
-def _progress() -> Iterator[ImportProgress]:
+def _progress() -> Generator[ImportProgress]:
     """The import's counts where the output goes: a live bar on a terminal (on stderr), else a
     plain line now and then; refusals as plain lines on stdout as they happen."""
     from ..importer.progress import DISPLAYS, ImportProgress, display_for

@@ -94,12 +94,12 @@ class ImportProgress:
             self.show(self.counts)
             return
         now = self._clock()
+        line: str | None = None
         with self._lock:
-            due = force or now - self._last >= self.every
-            if due:
+            if force or now - self._last >= self.every:
                 self._last = now
                 line = self.counts.line()
-        if due:
+        if line is not None:
             self.say(line)
 
 
