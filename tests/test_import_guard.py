@@ -287,3 +287,19 @@ def test_no_cli_text_is_written_as_markup() -> None:
     found = [f"{p.name}:{n.lineno}" for p in sorted(cli.glob("*.py")) for n in ast.walk(ast.parse(p.read_text()))
              if isinstance(n, ast.Constant) and isinstance(n.value, str) and "[/" in n.value]
     assert found == []
+
+
+def test_the_host_clock_counts_only_waiting_for_nothing() -> None:
+    from backoffice.importer.files import HostClock
+
+    clock = HostClock(10.0, clock=lambda: 0.0)
+    a, b = "http://a.example/x", "http://b.example:8080/y"
+    clock.waited(a, 6.0)
+    assert clock.left(a) == 4.0 and clock.left(b) == 10.0  # another host's waits never count
+    clock.answered(a)  # a slow but working host starts again
+    assert clock.left(a) == 10.0
+    clock.waited(a, 6.0)
+    clock.waited(a + "/z", 6.0)
+    assert clock.left(a) == 0.0
+    clock.answered(a)  # once used up, it stays used up for this import
+    assert clock.left(a) == 0.0 and "time limit of 10 s per file host" in clock.spent_reason()

@@ -28,16 +28,18 @@ class Unreachable(Exception):
 
 
 class HostClock:
-    """A whole-import time limit per file host: a host may keep the import waiting (connecting,
-    or between two pieces of data) for at most `limit` seconds in all, counted from its first
-    request and again from every piece of data it delivers. Once that is used up, every further
-    file of the host stays remote with the reason, without a request: an unanswering host costs
-    the import at most `limit` seconds, however many files it holds."""
+    """A whole-import time limit per file host: the time an import spends waiting on a host
+    without an answer (a connection or a read that timed out or broke off, counted from the
+    request or from the last piece of data) adds up per host; an answer from the host starts
+    its account again (a slow but working host is no dead one). Once a host's account reaches
+    `limit` seconds, every further file of it stays remote with the reason, without a request:
+    an unanswering host costs the import at most about `limit` seconds, however many files it
+    holds. Time spent on other hosts never counts."""
 
     def __init__(self, limit: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.limit = limit
-        self._clock = clock
-        self._deadline: dict[str, float] = {}
+        self.now = clock
+        self._waited: dict[str, float] = {}
         self._lock = threading.Lock()
 
     @staticmethod
@@ -45,16 +47,20 @@ class HostClock:
         return urlsplit(url).netloc.lower()
 
     def left(self, url: str) -> float:
-        """Seconds the host of `url` may still take (0: its time is up)."""
+        """Seconds the host of `url` may still keep the import waiting (0: its time is up)."""
         with self._lock:
-            deadline = self._deadline.setdefault(self.host(url), self._clock() + self.limit)
-            return max(0.0, deadline - self._clock())
+            return max(0.0, self.limit - self._waited.get(self.host(url), 0.0))
 
-    def delivered(self, url: str) -> None:
-        """The host delivered data: its clock starts again (a slow but working host is no dead one)."""
+    def waited(self, url: str, seconds: float) -> None:
+        """The host of `url` kept a request waiting `seconds` for nothing."""
         with self._lock:
-            if self._deadline.get(self.host(url), 1.0) > self._clock():
-                self._deadline[self.host(url)] = self._clock() + self.limit
+            self._waited[self.host(url)] = self._waited.get(self.host(url), 0.0) + max(0.0, seconds)
+
+    def answered(self, url: str) -> None:
+        """The host answered: its account starts again (unless its time is already up)."""
+        with self._lock:
+            if self._waited.get(self.host(url), 0.0) < self.limit:
+                self._waited[self.host(url)] = 0.0
 
     def spent_reason(self) -> str:
         return f"the host used up the import's time limit of {self.limit:g} s per file host"
@@ -75,19 +81,20 @@ class Fetcher:
         left = self.clock.left(url)
         if left <= 0:
             raise Unreachable(self.clock.spent_reason())
+        since = self.clock.now()
         try:
             with guarded_get(url, timeout=min(self.timeout, left), allowed_hosts=self.allowed_hosts) as r:
+                self.clock.answered(url)
                 if r.status_code != 200:
                     raise Unreachable(f"HTTP {r.status_code}")
                 for chunk in iter_capped(r, max_bytes, url, chunk=256 * 1024):
-                    self.clock.delivered(url)
+                    since = self.clock.now()
                     sink(chunk)
                     self.progress.advance(bytes=len(chunk))
-                    if self.clock.left(url) <= 0:
-                        raise Unreachable(self.clock.spent_reason())
         except TooLarge:
             raise Unreachable(f"larger than {max_bytes} bytes") from None
-        except DownloadError as e:
+        except DownloadError as e:  # refused, unreachable, timed out or broken off: the wait counts
+            self.clock.waited(url, self.clock.now() - since)
             raise Unreachable(f"could not be fetched: {e}") from None
 
 

@@ -25,7 +25,7 @@ from .sources import Reader, is_gitops_collection, load_gitops, load_index, load
 
 
 HOST_TIME_LIMIT = 300.0
-"""Seconds a file host may keep one import waiting in all (`import-collection --host-time-limit`)."""
+"""Seconds a file host may keep one import waiting without an answer, in all (`import-collection --host-time-limit`)."""
 
 BULK_CONCEPTS = 200
 """More new concepts than this: the index cache is dropped (the next index run reads every concept)
