@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import socket
 import threading
-import zipfile
 from collections.abc import Iterator
 from datetime import datetime
 from functools import partial
@@ -157,8 +156,8 @@ def test_a_host_that_never_answers_costs_the_time_limit_once(local_ctx: Context,
         listener.close()
         for s in accepted:
             s.close()
-    reasons = [f.reason for cid in local_ctx.concepts.list_ids() for v in local_ctx.concepts.get(cid).versions.values()
-               for f in (v.legacy.remote_files.values() if v.legacy else [])]
+    reasons: list[str] = [f.reason for cid in local_ctx.concepts.list_ids() for v in local_ctx.concepts.get(cid).versions.values()
+                          if v.legacy is not None for f in v.legacy.remote_files.values()]
     versions = sum(len(i["versions"]) for i in index["items"])
     assert report.count("create") == len(index["items"]) and len(accepted) <= 2 < versions
     assert sum("used up the import's time limit of 1 s per file host" in r for r in reasons) > len(reasons) // 2

@@ -10,11 +10,13 @@ import hashlib
 import json
 import shutil
 from datetime import datetime
+from collections.abc import Callable
 from pathlib import Path
 
 from backoffice.context import Context
 from backoffice.importer.run import import_collection
 from backoffice.records import keys
+from backoffice.settings import Settings
 from backoffice.storage.local import LocalStorage
 from faulty_storage import FaultyStorage, InjectedFault
 from import_helpers import AT, copy_running
@@ -63,7 +65,8 @@ def _check_whole(ctx: Context) -> str:
     return v.summary.description
 
 
-def test_a_failure_at_every_write_of_an_update_leaves_the_version_whole(settings_factory, tmp_path: Path) -> None:  # noqa: ANN001
+def test_a_failure_at_every_write_of_an_update_leaves_the_version_whole(settings_factory: Callable[..., Settings],
+                                                                         tmp_path: Path) -> None:
     src = _source(tmp_path)
     base = tmp_path / "base"
     ctx = Context(settings_factory(), storage=LocalStorage(base, "http://127.0.0.1:8765"))
