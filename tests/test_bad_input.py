@@ -58,6 +58,25 @@ def nested_report(tmp: Path) -> str:
     return str(path)
 
 
+def _running(tmp: Path, item_id: str = "bioimage-io/x", index: str | None = None) -> str:
+    """A running collection's folder with one item whose summary.json is a symbolic link (or the given index)."""
+    src = tmp / "running"
+    folder = src / "reports" / item_id / "v0"
+    folder.mkdir(parents=True)
+    (tmp / "secret.json").write_text("{}")
+    (folder / "summary.json").symlink_to(tmp / "secret.json")
+    (src / "index.json").write_text(index or json.dumps({"items": [{"id": item_id, "type": "model", "versions": [
+        {"version": "v0", "sha256": "a" * 64, "created_at": "2025-07-01T00:00:00Z", "source": "http://127.0.0.2/rdf.yaml"}]}]}))
+    return str(src)
+
+
+def _utf16_bomb() -> bytes:
+    names = "abcdefghi"
+    lines = ["type: model", "a: &a [x,x,x,x,x,x,x,x,x]"]
+    lines += [f"{n}: &{n} [{','.join([f'*{names[i - 1]}'] * 9)}]" for i, n in enumerate(names) if i]
+    return ("\n".join(lines) + "\n").encode("utf-16")
+
+
 @dataclass(frozen=True)
 class Row:
     args: Callable[[Path], list[str]]
@@ -166,6 +185,16 @@ ROWS: dict[str, Row] = {
     "stage-onto-a-foreign-concept": Row(lambda t: ["stage", _pkg(t), "--concept-id", "{pub}", "--uploader", OTHER], "{pub}"),
     "stage-acting-as-someone-else": Row(lambda t: ["stage", _pkg(t), "--concept-id", "{pub}", "--uploader", UPLOADER,
                                                    "--acting-github-id", "4242"], "may not act as"),
+    "import-url-to-127.0.0.2": Row(lambda t: ["import-collection", "http://127.0.0.2:9/collection", "--no-files"],
+                                   "127.0.0.2, a loopback, link-local or private address"),
+    "import-summary-a-symlink": Row(lambda t: ["import-collection", _running(t), "--no-files"], "symbolic link; links are not followed"),
+    "import-id-with-dotdot": Row(lambda t: ["import-collection", _running(t, "bioimage-io/../../x"), "--no-files"],
+                                 "leaves the collection's folder"),
+    "import-deep-json": Row(lambda t: ["import-collection", _running(t, index='{"items": ' + "[" * 100_000 + "]" * 100_000 + "}"),
+                                       "--no-files"], "more than 100 levels deep"),
+    "import-host-time-limit-0": Row(lambda t: ["import-collection", _running(t), "--host-time-limit", "0"],
+                                    "Invalid value for '--host-time-limit'"),
+    "stage-utf16-yaml-bomb": Row(lambda t: ["stage", _pkg(t, _utf16_bomb()), "--uploader", UPLOADER], "rdf.yaml is not UTF-8 text"),
     "plan-out-unwritable": Row(lambda t: ["plan-partner-check", "core-previous", "--out", "/proc/no-such-dir/plan.json"], "cannot write --out"),
 }
 

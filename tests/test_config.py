@@ -93,7 +93,7 @@ def test_wrong_curation_file_names_file_and_field(tmp_path: Path, text: str, fie
 def test_curation_yaml_syntax_error(tmp_path: Path) -> None:
     path = tmp_path / "affable-shark.yaml"
     path.write_text("blocked_versions: [\n")
-    with pytest.raises(ConfigError, match="affable-shark.yaml: not valid YAML"):
+    with pytest.raises(ConfigError, match="affable-shark.yaml is not valid YAML"):
         load_curation_file(path)
 
 

@@ -2,14 +2,50 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+import sys
+from collections.abc import Collection, Generator, Iterable
+from contextlib import contextmanager
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import typer
 
 from ..errors import InvalidArgumentError
 from ..gh_actions import append_summary
 from .common import console, make_context
+
+if TYPE_CHECKING:
+    from ..importer.progress import ImportProgress
+
+
+@contextmanager
+def _progress() -> Generator[ImportProgress]:
+    """The import's counts where the output goes: a live bar on a terminal (on stderr), else a
+    plain line now and then; refusals as plain lines on stdout as they happen."""
+    from ..importer.progress import DISPLAYS, ImportProgress, display_for
+
+    def say(line: str) -> None:
+        console.print(line)
+
+    display = DISPLAYS[display_for(sys.stdout.isatty())]
+    if not display.bar:
+        yield ImportProgress(say, every=display.every)
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    bar_console = Console(stderr=True, markup=False, emoji=False, highlight=False)
+    with Progress(TextColumn("importing"), BarColumn(), TextColumn("{task.description}", markup=False),
+                  console=bar_console, transient=True) as bar:
+        task = bar.add_task("", total=None)
+
+        def show(counts: object) -> None:
+            from ..importer.progress import Counts
+
+            assert isinstance(counts, Counts)
+            bar.update(task, description=counts.line(), completed=counts.done["resources"], total=counts.total["resources"] or None)
+
+        yield ImportProgress(say, show=show)
 
 
 def register(app: typer.Typer) -> None:
@@ -24,6 +60,8 @@ def import_collection(
     update: bool = typer.Option(False, "--update", help="Take rdfs changed upstream (else they are reported and left)."),
     at: datetime | None = typer.Option(None, "--at", help="Import time recorded (default: now; a resumed run keeps its first time)."),
     workers: int = typer.Option(8, "--workers", min=1, max=64, help="Concepts (and files) imported at once."),
+    host_time_limit: float = typer.Option(300.0, "--host-time-limit", min=1.0,
+                                          help="Seconds a file host may keep the import waiting in all; then its remaining files stay remote."),
 ) -> None:
     """Import resources, versions, ids, DOIs, owners, download counts and reports of an existing collection."""
     from ..importer.run import import_collection as run
@@ -36,7 +74,9 @@ def import_collection(
         at = at.replace(tzinfo=timezone.utc)
     ctx = make_context()
     lines: list[str] = []
-    reports = run(ctx, sources, files=not no_files, update=update, at=at, workers=workers)
+    with _progress() as progress:
+        reports = run(ctx, sources, files=not no_files, update=update, at=at, workers=workers, progress=progress,
+                      host_time_limit=host_time_limit)
     for report in reports:
         for o in report.outcomes:
             if o.action != "unchanged" or o.notes:

@@ -6,7 +6,7 @@ import json
 from typing import TYPE_CHECKING
 
 import typer
-from rich.markup import escape
+from rich.text import Text
 
 from ..errors import ConfigError
 from .choices import draft_or_version
@@ -68,7 +68,7 @@ def status(
         out["yanked_versions"] = [y.model_dump() for y in decl.yanked_versions]
         console.print_json(json.dumps(out, default=str))
         return
-    console.print(f"[bold]{record.id}[/bold] ({record.type}); owners: {', '.join(record.owners) or '-'}")
+    console.print(Text.assemble((record.id, "bold"), f" ({record.type}); owners: {', '.join(record.owners) or '-'}"))
     if record.concept_doi:
         console.print(f"concept DOI: {record.concept_doi}")
     if record.legacy is not None:
@@ -82,10 +82,10 @@ def status(
         tests = ", ".join(f"{k}: {v.status}" + ("" if v.runs is None else f" (runs: {'yes' if v.runs else 'no'},"
                           f" reproduces: {'yes' if v.reproduces else 'no' if v.reproduces is False else '?'})")
                           for k, v in d.tests.items()) or "none yet"
-        console.print(
-            f"draft: [bold]{d.status.value}[/bold] (version {d.summary.version or '?'}, uploader {d.uploader or '-'}, "
+        console.print(Text.assemble(
+            "draft: ", (d.status.value, "bold"), f" (version {d.summary.version or '?'}, uploader {d.uploader or '-'}, "
             f"updated {d.updated:%Y-%m-%d %H:%M}); tests: {tests}"
-        )
+        ))
         if d.weight_scan is not None:
             console.print(f"weight scan: {d.weight_scan.status} ({d.weight_scan.scanner})", markup=False)
         from ..review.publish import draft_digest
@@ -103,12 +103,12 @@ def status(
     if record.versions:
         console.print("published versions:")
         for v, rec in record.versions.items():
-            blocked = " [red]BLOCKED[/red]" if decl.is_blocked(v) else ""
             yanked = decl.yank_reason(v)
-            blocked += f" [yellow]YANKED[/yellow] ({escape(yanked)})" if yanked else ""
             doi = f", DOI {rec.doi}" if rec.doi else ""
             downloads = f", {record.downloads.versions.get(v, 0)} downloads" if record.downloads and record.downloads.until else ""
-            console.print(f"  {v}: {rec.status.value}{doi}, published {rec.published:%Y-%m-%d}{downloads}{blocked}")
+            console.print(Text.assemble(f"  {v}: {rec.status.value}{doi}, published {rec.published:%Y-%m-%d}{downloads}",
+                                        (" BLOCKED", "red") if decl.is_blocked(v) else "",
+                                        *((" ", ("YANKED", "yellow"), f" ({yanked})") if yanked else ())))
             if rec.legacy is not None:
                 _print_imported(rec.legacy)
     else:
@@ -146,6 +146,7 @@ def _print_imported(legacy: LegacyVersion) -> None:
     rdf = "the upstream rdf" if legacy.rdf_exact else "rdf written from the upstream rdf_content (upstream file not fetched)"
     console.print(f"    imported: {rdf}, upstream sha256 {legacy.source_sha256[:12]}…")
     if legacy.remote_files:
-        console.print(f"    [yellow]{len(legacy.remote_files)} files remote[/yellow] (a run of import-collection with files mirrors them):")
+        console.print(Text.assemble("    ", (f"{len(legacy.remote_files)} files remote", "yellow"),
+                                    " (a run of import-collection with files mirrors them):"))
         for name, f in legacy.remote_files.items():
             console.print(f"      {name}: {f.reason} ({f.url})")

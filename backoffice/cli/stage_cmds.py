@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+from rich.text import Text
 
 from ..errors import InvalidArgumentError
 from ..gh_actions import append_summary, set_outputs
@@ -47,10 +48,10 @@ def stage(
     append_summary(stage_markdown(result))
     if result.version_assigned:
         console.print(f"the description has no version: staged as version {result.version} (written into its rdf)")
-    console.print(
-        f"staged {result.files} files ({result.bytes} bytes) as draft of [bold]{result.concept_id}[/bold] "
-        f"version {result.version}: {result.rdf_url}"
-    )
+    console.print(Text.assemble(
+        f"staged {result.files} files ({result.bytes} bytes) as draft of ", (result.concept_id, "bold"),
+        f" version {result.version}: {result.rdf_url}"
+    ))
 
 
 def draft_concept(

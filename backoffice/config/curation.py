@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from ruamel.yaml import YAML, YAMLError
 
 from ..errors import ConfigError
+from ..util.yaml_guard import YamlRefused, load_yaml
 from ..weight_formats import WEIGHT_FORMATS
 from .errors import config_error
 
@@ -138,10 +138,10 @@ def load_curation_file(path: Path) -> CurationDecl:
     if not re.fullmatch(CONCEPT_ID, path.stem):
         raise ConfigError(f"{path}: file name must be '<concept-id>.yaml'")
     try:
-        raw: Any = YAML(typ="safe").load(path.read_text(encoding="utf-8"))  # pyright: ignore[reportUnknownMemberType]  # ruamel's stream types are hidden behind `if False:`
-    except YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML: {str(e).splitlines()[0]}") from None
-    except (OSError, UnicodeDecodeError) as e:
+        raw: Any = load_yaml(path.read_bytes(), str(path))
+    except YamlRefused as e:
+        raise ConfigError(str(e)) from None
+    except OSError as e:
         raise ConfigError(f"{path}: cannot be read: {e}") from None
     if raw is None:
         raw = {}

@@ -17,10 +17,15 @@ from ..records.concept import ConceptRecord
 from ..records.journal import utcnow
 from ..storage.base import ObjectNotFound, PreconditionFailed
 from .execute import ConceptOutcome, ImportOptions, execute
+from .files import Fetcher, HostClock
+from .progress import ImportProgress
 from .models import GitopsEntry
 from .plan import ImportPlan, LoadedItem, LoadedVersion, nickname_of, plan_import
 from .sources import Reader, is_gitops_collection, load_gitops, load_index, load_summary, open_reader, report_names, version_dir
 
+
+HOST_TIME_LIMIT = 300.0
+"""Seconds a file host may keep one import waiting without an answer, in all (`import-collection --host-time-limit`)."""
 
 BULK_CONCEPTS = 200
 """More new concepts than this: the index cache is dropped (the next index run reads every concept)
@@ -85,20 +90,24 @@ def _start(ctx: Context, sources: Sequence[str], at: datetime | None) -> tuple[s
 
 
 def import_collection(ctx: Context, sources: Sequence[str], *, files: bool = True, update: bool = False,
-                      at: datetime | None = None, workers: int = 8) -> list[ImportReport]:
+                      at: datetime | None = None, workers: int = 8, progress: ImportProgress | None = None,
+                      host_time_limit: float = HOST_TIME_LIMIT) -> list[ImportReport]:
     """Import the running collection `sources` (a GitOps-era collection.json among them adds its DOIs,
-    nicknames' icons, owners and download counts to the resources matched by nickname)."""
+    nicknames' icons, owners and download counts to the resources matched by nickname). Every request
+    goes through the guarded fetch; a file host may keep the import waiting `host_time_limit` seconds
+    in all (see `files.HostClock`); `progress` gets the counts and each refusal as it happens."""
     running = [s for s in sources if not is_gitops_collection(s)]
     gitops_sources = [s for s in sources if is_gitops_collection(s)]
     if not running:
         raise InvalidArgumentError("no running collection among the sources (a folder, zip or URL with index.json)")
-    timeout = ctx.settings.download_timeout
-    gitops: list[GitopsEntry] = [e for s in gitops_sources for e in load_gitops(s, timeout)]
-    readers = [open_reader(s, timeout) for s in running]
+    timeout, allowed = ctx.settings.download_timeout, ctx.settings.download_allowed_hosts
+    gitops: list[GitopsEntry] = [e for s in gitops_sources for e in load_gitops(s, timeout, allowed)]
+    readers = [open_reader(s, timeout, allowed) for s in running]
     loaded = [load_items(r, workers) for r in readers]  # everything read (and checked) before anything is written
     run_key, started = _start(ctx, sources, at)
     types = list(RESOURCE_TYPES)
-    opts = ImportOptions(files=files, timeout=timeout, workers=workers, max_file_bytes=ctx.settings.max_package_bytes)
+    fetcher = Fetcher(timeout=timeout, allowed_hosts=allowed, clock=HostClock(host_time_limit), progress=progress)
+    opts = ImportOptions(files=files, fetcher=fetcher, workers=workers, max_file_bytes=ctx.settings.max_package_bytes)
     reports: list[ImportReport] = []
     for source, reader, items in zip(running, readers, loaded, strict=True):
         existing = existing_records(ctx, [nickname_of(i.item) for i in items], workers)
@@ -110,6 +119,7 @@ def import_collection(ctx: Context, sources: Sequence[str], *, files: bool = Tru
         outcomes = execute(ctx, reader, plan, opts, lambda cid, label: version_dir(by_id[cid], label))
         reports.append(ImportReport(plan, outcomes))
     ctx.storage.delete(run_key)
+    fetcher.progress.finish()
     return reports
 
 

@@ -73,7 +73,7 @@ def detail_bytes(ctx: Context, record: ConceptRecord) -> bytes:
         log=ctx.log(record.id).read(limit=ctx.settings.dashboard_log_entries),
         chat=ctx.chat(record.id).read(),
         draft_reports=_reports(storage, keys.draft_reports(record.id, d.token)) if d is not None else {},
-        version_reports=_reports(storage, keys.version_reports(record.id, latest.version)) if latest is not None else {},
+        version_reports=_reports(storage, keys.version_reports(record.id, latest.version, latest.content)) if latest is not None else {},
         url_of=storage.public_url,
     )
     return _dump(detail)

@@ -243,7 +243,7 @@ def plan_detail(
             "imported": v.legacy is not None,  # taken over from the running collection: `published` is its date there
         }
         if i == 0:
-            entry.update(_tests(v.tests, version_reports, keys.version_reports(record.id, v.version), url_of))
+            entry.update(_tests(v.tests, version_reports, keys.version_reports(record.id, v.version, v.content), url_of))
         else:
             entry["tests"] = [_test(n, b, None) for n, b in sorted(v.tests.items())]
         versions.append(entry)

@@ -107,10 +107,10 @@ def _version_entry(record: ConceptRecord, v: VersionRecord, url_of: UrlOf, decl:
     return VersionEntry(
         yanked=decl.yank_reason(v.version),
         download_count=record.downloads.versions.get(v.version, 0) if record.downloads and record.downloads.until else None,
-        compatibility=compatibility_entry(v.compatibility, keys.version_reports(record.id, v.version), url_of),
+        compatibility=compatibility_entry(v.compatibility, keys.version_reports(record.id, v.version, v.content), url_of),
         tags=list(v.compatibility.tags) if v.compatibility else [],
         version=v.version,
-        rdf_source=url_of(keys.version_files(record.id, v.version) + v.rdf_name),
+        rdf_source=url_of(keys.version_files(record.id, v.version, v.content) + v.rdf_name),
         rdf_sha256=v.rdf_sha256,
         created=v.published,
         doi=v.doi,
@@ -132,7 +132,7 @@ def plan_entry(
         return None, {}
     usable = [v for v in listed if decl.yank_reason(v.version) is None]
     latest = usable[-1] if usable else listed[-1]  # yanked versions are never "latest" (unless all are)
-    files = keys.version_files(record.id, latest.version)
+    files = keys.version_files(record.id, latest.version, latest.content)
     s = latest.summary
     display: dict[str, Any] = {
         "name": s.name or record.id,

@@ -201,6 +201,11 @@ class VersionRecord(_Record):
     legacy: LegacyVersion | None = None
     """Set when the version was imported from an earlier collection (upstream sha256, files left remote)."""
 
+    @property
+    def content(self) -> str:
+        """Where under its root the version's files and reports are (`keys.version_root`)."""
+        return self.legacy.content if self.legacy is not None else ""
+
 
 class DownloadCounts(_Record):
     """Downloads of a concept: the earlier collection's count plus those counted from the

@@ -53,3 +53,6 @@ class LegacyVersion(_Record):
     """Earlier ids resolving to this version (older GitOps-era record DOIs)."""
     remote_files: dict[str, RemoteFile] = Field(default_factory=dict)
     """Files of the rdf not in our storage, by their name relative to the rdf."""
+    content: str = ""
+    """Sub-folder of the version's root holding its files and reports ("": the root itself); set by
+    `import-collection --update`, which writes the new content beside the old (see `keys.version_root`)."""

@@ -51,7 +51,7 @@ INDEX_INPUTS: dict[str, IndexInput] = {
                               "records.journal.ConceptChat.append, append_once"),
     "draft_reports": IndexInput("<id>/drafts/<token>/reports/", "dashboard details (validation by field, reasons)",
                                 "marker", "whoever stores a report also records its brief on the concept document"),
-    "version_reports": IndexInput("<id>/<version>/reports/", "dashboard details of the latest version",
+    "version_reports": IndexInput("<id>/<version>/[<content>/]reports/", "dashboard details of the latest version",
                                   "marker", "whoever stores a report also records its brief on the concept document"),
     "curation": IndexInput("collection/<id>.yaml (the repository, not storage)", "collection entries, id maps",
                            "fingerprint", "reviewers, by pull request"),

@@ -30,6 +30,9 @@ LAYOUT: tuple[KeyDoc, ...] = (
     KeyDoc("<id>/<version>/files.json", "the published files with size and sha256 (copied with the draft)", "`publish`"),
     KeyDoc("<id>/<version>/package.zip", "the version as one zip, where the collection serves one (reading it counts as a download)", "`publish`"),
     KeyDoc("<id>/<version>/reports/<tool>_<tool_version>.json", "reports of a published version", "`publish`, retests, `ingest-reports`"),
+    KeyDoc("<id>/<version>/u<sha256 16>/files/..., .../reports/..., .../compatibility.json",
+           "an imported version's files and reports after `import-collection --update` replaced them (its record's `legacy.content` names the folder; docs/import.md)",
+           "`import-collection --update`"),
     KeyDoc("<reports>/parts/<tool>_<version>/<part>.json", "one part of our own report (static checks, one weight format)", "`test`, `store-test-result`"),
     KeyDoc("<reports>/parts/<tool>_<version>/<part>/<hardware>/<output>.npy", "a produced output that did not reproduce", "`test`, `store-test-result`"),
     KeyDoc("<id>/<version>/compatibility.json", "all reports of a version conflated (scores, tags, every report, the etag of each report file)",
@@ -102,12 +105,15 @@ def files_manifest(files_prefix: str) -> str:
     return files_prefix[: -len("files/")] + "files.json"
 
 
-def version_root(concept_id: str, version: str) -> str:
-    return f"{checked(concept_id)}/{version}/"
+def version_root(concept_id: str, version: str, content: str = "") -> str:
+    """`<id>/<version>/`; `<id>/<version>/<content>/` for a version whose files and reports an
+    `import-collection --update` replaced: the version record names `content`, so the switch to
+    the new files is its one concept-document commit (docs/import.md)."""
+    return f"{checked(concept_id)}/{version}/" + (f"{content}/" if content else "")
 
 
-def version_files(concept_id: str, version: str) -> str:
-    return f"{version_root(concept_id, version)}files/"
+def version_files(concept_id: str, version: str, content: str = "") -> str:
+    return f"{version_root(concept_id, version, content)}files/"
 
 
 def version_package(concept_id: str, version: str) -> str:
@@ -115,8 +121,8 @@ def version_package(concept_id: str, version: str) -> str:
     return f"{version_root(concept_id, version)}package.zip"
 
 
-def version_reports(concept_id: str, version: str) -> str:
-    return f"{version_root(concept_id, version)}reports/"
+def version_reports(concept_id: str, version: str, content: str = "") -> str:
+    return f"{version_root(concept_id, version, content)}reports/"
 
 
 def log_prefix(concept_id: str) -> str:
