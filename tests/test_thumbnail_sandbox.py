@@ -270,13 +270,19 @@ def test_the_sandbox_user_is_neither_root_nor_ourselves_and_exists() -> None:
 
 
 def test_without_root_the_command_goes_through_sudo_with_a_fixed_environment(sandbox_user: str) -> None:
-    argv, ids, end = plan_command(sandbox_user, ["/usr/bin/python3", "-I"], root=False)
-    assert argv[:5] == ["sudo", "-n", "-u", sandbox_user, "--"] and argv[5:7] == ["env", "-i"] and ids is None
-    assert [a.split("=")[0] for a in argv[7:11]] == ["PATH", "HOME", "LANG", "USER"] and argv[11] == "prlimit"
+    folder = Path("/tmp/backoffice-sandbox-x")
+    argv, ids, end = plan_command(sandbox_user, ["/usr/bin/python3", "-I"], root=False, folder=folder)
+    assert argv[:5] == ["sudo", "-n", "-u", sandbox_user, "--"] and argv[5:9] == ["env", "-i", "-C", str(folder / "work")]
+    env = dict(a.split("=", 1) for a in argv[9:-6])
+    assert list(env)[:3] == ["PATH", "LANG", "USER"] and argv[-6] == "prlimit" and ids is None
+    # HOME, temporary files and caches in the run folder of this command only (issue 26)
+    assert env["HOME"] == str(folder / "home") and env["TMPDIR"] == str(folder / "tmp")
+    assert env["XDG_CACHE_HOME"] == str(folder / "cache") and env["BIOIMAGEIO_CACHE_PATH"] == str(folder / "cache" / "bioimageio")
     assert argv[-3:] == ["--", "/usr/bin/python3", "-I"]
     assert end == ["sudo", "-n", "-u", sandbox_user, "--", "kill", "-KILL", "-1"]  # sent by the user: all of its processes
-    argv, ids, end = plan_command(sandbox_user, ["/usr/bin/python3"], root=True)
-    assert argv[0] == "prlimit" and argv[-2:] == ["--", "/usr/bin/python3"] and ids is not None and ids[0] != 0
+    argv, ids, end = plan_command(sandbox_user, ["/usr/bin/python3"], root=True, folder=folder, cwd=Path("/covers"))
+    assert argv[:4] == ["env", "-C", "/covers", "prlimit"] and argv[-2:] == ["--", "/usr/bin/python3"]
+    assert ids is not None and ids[0] != 0
     assert end == ["kill", "-KILL", "-1"]
 
 
@@ -286,7 +292,8 @@ def test_through_sudo_the_child_has_only_the_fixed_environment_and_cannot_read_o
     """The workflows' path (the runner is no root): `sudo -n -u <user> -- env -i ...`."""
     if shutil.which("sudo") is None:
         pytest.skip("no sudo on this machine (the uid switch as root is tested above)")
-    argv, ids, end = plan_command(sandbox_user, [child_python, "-I", "-c", STEAL, "-", "-"], root=False)
+    argv, ids, end = plan_command(sandbox_user, [child_python, "-I", "-c", STEAL, "-", "-"], root=False,
+                                  folder=Path("/nonexistent"), cwd=Path("/"))
     from backoffice.util import cmd
 
     secret = "s3-secret-" + secrets.token_hex(8)
