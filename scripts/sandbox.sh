@@ -28,6 +28,7 @@
 #                   a name outside the folder or too many bytes is refused (`backoffice take-over`)
 #       --base DIR  where the run folders are made (default $SANDBOX_BASE, else /tmp); USER
 #                   must be able to create folders there
+#   The take-over runs `python3 -m backoffice` of this checkout ($SANDBOX_PYTHON instead of python3).
 #   Parallel runs (e.g. matrix legs under act on one host) each get their own run folder;
 #   give each its own USER too, since the end of a run kills every process of its user.
 set -euo pipefail
@@ -67,6 +68,14 @@ checked_relative() {
   case "/$1/" in
     //* | */../* | */./* | *//*) echo "sandbox.sh: '$1' must be a relative path inside the work folder" >&2; exit 2 ;;
   esac
+}
+
+take_over() {
+  # `backoffice take-over` of the checkout this script belongs to, run by $SANDBOX_PYTHON
+  # (default python3, which must have the backoffice's requirements)
+  local repo
+  repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+  PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}" "${SANDBOX_PYTHON:-python3}" -m backoffice take-over "$@"
 }
 
 remove_run() {
@@ -115,7 +124,7 @@ run() {
     # read as the user (a link can reach nothing it could not read anyway), checked and
     # written by us: regular files and folders only
     as_user "$user" sh -c 'cd "$1/work" && shift && for p; do if [ -e "$p" ] || [ -L "$p" ]; then printf "%s\0" "$p"; fi; done | tar --null -T - -cf -' sh "$dir" "${outs[@]}" \
-      | backoffice take-over --into . || { [ "$rc" != 0 ] || rc=1; }
+      | take_over --into . || { [ "$rc" != 0 ] || rc=1; }
     end_user "$user"
   fi
   trap - EXIT

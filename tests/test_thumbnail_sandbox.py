@@ -16,11 +16,8 @@ import secrets
 import shutil
 import subprocess
 import sys
-import sysconfig
-import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -29,6 +26,7 @@ from backoffice.errors import ConfigError
 from backoffice.stage.thumbnail_child import RESULT_MARKER, check_png, parse_results, render_in_child
 from backoffice.stage.thumbnail_plan import ThumbnailLimits
 from backoffice.util.sandbox_user import plan_command, run_as, sandbox_account
+from sandbox_users import python_for, throwaway_user
 
 REPO = Path(__file__).resolve().parents[1]
 SECRET_NAME = "BACKOFFICE_S3_SECRET_ACCESS_KEY"
@@ -88,23 +86,9 @@ print("{RESULT_MARKER}" + json.dumps([{{"png": None, "notes": [], "problem": "fl
 """
 
 
-@contextmanager
-def _throwaway_user(name: str) -> Iterator[str]:
-    if os.geteuid() != 0:
-        pytest.skip("making a throwaway user needs root")
-    if shutil.which("useradd") is None or shutil.which("pkill") is None:
-        pytest.skip("needs useradd and pkill")
-    subprocess.run(["useradd", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", name], check=True)
-    try:
-        yield name
-    finally:
-        subprocess.run(["pkill", "-KILL", "-u", name], check=False)
-        subprocess.run(["userdel", name], check=False)
-
-
 @pytest.fixture(scope="module")
 def sandbox_user() -> Iterator[str]:
-    with _throwaway_user(f"bo-thumbs-{os.getpid()}") as name:
+    with throwaway_user(f"bo-thumbs-{os.getpid()}") as name:
         yield name
 
 
@@ -112,35 +96,14 @@ def sandbox_user() -> Iterator[str]:
 def forking_user() -> Iterator[str]:
     """A user of its own for a test that leaves many dead processes: where nothing reaps
     orphans (a container without an init), zombies count towards a user's process limit."""
-    with _throwaway_user(f"bo-forks-{os.getpid()}") as name:
+    with throwaway_user(f"bo-forks-{os.getpid()}") as name:
         yield name
 
 
 @pytest.fixture(scope="module")
 def child_python(sandbox_user: str) -> Iterator[str]:
-    """An interpreter the sandbox user may run, with our packages: ours, else (ours sits in a
-    folder only root may enter) a venv of the system's python of the same version whose .pth
-    names our site-packages."""
-    probe = ["-I", "-c", "import sys; sys.path.insert(0, sys.argv[1]); import PIL, backoffice.stage.thumbnail_child", str(REPO)]
-    if run_as(sandbox_user, [sys.executable, *probe], timeout=60).ok:
-        yield sys.executable
-        return
-    system = Path(f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}")
-    if not system.exists():
-        pytest.skip(f"the sandbox user cannot run {sys.executable}, and there is no {system}")
-    folder = Path(tempfile.mkdtemp(prefix="backoffice-sandbox-python-"))
-    try:
-        folder.chmod(0o755)
-        subprocess.run([str(system), "-m", "venv", "--without-pip", str(folder / "venv")], check=True)
-        python = folder / "venv" / "bin" / "python"
-        site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                              capture_output=True, text=True, check=True).stdout.strip()
-        (Path(site) / "ours.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-        if not run_as(sandbox_user, [python, *probe], timeout=60).ok:
-            pytest.skip(f"the sandbox user cannot import the backoffice from {REPO}")
-        yield str(python)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    with python_for(sandbox_user, "PIL, backoffice.stage.thumbnail_child") as python:
+        yield python
 
 
 def _stage_like_parent(python: str, user: str, entry: str, cover: bytes, tmp_path: Path) -> tuple[list[dict[str, object]], str]:
@@ -357,7 +320,7 @@ def test_a_sandbox_user_that_does_not_exist_stops_the_staging_before_any_write(
     assert snapshot(ctx.storage) == before
 
 
-def test_every_job_that_stages_decodes_covers_as_a_throwaway_user() -> None:
+def test_every_job_that_stages_decodes_covers_as_athrowaway_user() -> None:
     """A job holding the storage secrets that stages (thumbnails) sets BACKOFFICE_SANDBOX_USER and
     makes that user first (`scripts/sandbox.sh setup`), the way the test matrix makes its users;
     its checkout leaves no token in the (world-readable) .git/config."""
