@@ -184,3 +184,70 @@ def test_each_run_folder_is_new_and_unpredictable() -> None:
 
     names = {new_run_folder().name for _ in range(50)}
     assert len(names) == 50 and all(len(n) >= len("backoffice-sandbox-") + 32 for n in names)
+
+
+# --------------------------------------------------------------------------
+# the same for the image decoder run as the sandbox user (run_as) and for dynamic tests
+# --------------------------------------------------------------------------
+
+LEAVE = """
+import os, pathlib
+print("home=" + os.environ["HOME"], "cwd=" + os.getcwd(), "cache=" + os.environ["BIOIMAGEIO_CACHE_PATH"])
+for folder in (os.environ["HOME"], os.getcwd(), os.environ["TMPDIR"], os.environ["XDG_CACHE_HOME"]):
+    pathlib.Path(folder, ".env").write_text("BIOIMAGEIO_CACHE_PATH=/tmp/planted\\n")
+"""
+LOOK = """
+import os
+print("left:" + ",".join(n for f in (os.environ["HOME"], os.getcwd(), os.environ["TMPDIR"], os.environ["XDG_CACHE_HOME"])
+                         for n in os.listdir(f)))
+"""
+
+
+def test_each_command_of_the_sandbox_user_gets_a_fresh_home_and_cache() -> None:
+    """`run_as` (the thumbnail decoder's way): a run folder per command, made and removed as the user."""
+    from backoffice.util.sandbox_user import run_as
+
+    with throwaway_user(f"bo-runas-{os.getpid()}") as user:
+        first = run_as(user, ["/usr/bin/env", "python3", "-I", "-c", LEAVE], timeout=60)
+        assert first.ok, first.output
+        where = dict(part.split("=", 1) for part in first.output.split())
+        folder = Path(where["home"]).parent
+        assert where == {"home": f"{folder}/home", "cwd": f"{folder}/work", "cache": f"{folder}/cache/bioimageio"}
+        assert not folder.exists()
+        second = run_as(user, ["/usr/bin/env", "python3", "-I", "-c", LOOK], timeout=60)
+        assert second.ok and second.output.strip() == "left:", second.output
+
+
+FAKE_PYTHON = '''#!{python}
+"""Stands in for a test environment's interpreter running the runner on a resource's code."""
+import json, os, sys
+from pathlib import Path
+args = dict(zip(sys.argv[2::2], sys.argv[3::2]))
+cache = Path(os.environ.get("BIOIMAGEIO_CACHE_PATH", Path(os.environ["HOME"], ".cache", "bioimageio")))
+seen = [str(p) for f in (os.environ["HOME"], os.getcwd(), cache) if Path(f).is_dir() for p in Path(f).iterdir()]
+cache.mkdir(parents=True, exist_ok=True)
+(cache / "entry__url_planted").write_text("swapped weights")  # for whoever tests next
+Path(".env").write_text("BIOIMAGEIO_CACHE_PATH=/tmp/planted\\n")
+Path(os.environ["HOME"], ".env").write_text("x")
+status = "failed" if seen else "passed"
+summary = {{"name": "fake", "status": status, "details": [], "seen": seen}}
+Path(args["--out"]).write_text(json.dumps({{"summary": summary, "markdown": "", "device": "CPU"}}))
+'''
+
+
+def test_each_dynamic_test_gets_a_fresh_home_and_cache(settings_factory, local_storage, tmp_path: Path,  # noqa: ANN001
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two tests in one `backoffice test` process: the second sees nothing the first's code left."""
+    from backoffice.context import Context
+    from backoffice.dynamic.run import run_in_env
+
+    monkeypatch.setenv("HOME", str(tmp_path / "our-home"))
+    monkeypatch.delenv("BIOIMAGEIO_CACHE_PATH", raising=False)
+    fake = tmp_path / "python"
+    fake.write_text(FAKE_PYTHON.format(python=sys.executable))
+    fake.chmod(0o755)
+    ctx = Context(settings_factory(), storage=local_storage)
+    for _ in range(2):
+        ran = run_in_env(ctx, PreparedEnv(fake, "fake"), "rdf.yaml", "onnx", {}, timeout=60)
+        assert ran.summary["status"] == "passed", ran.summary
+    assert not (tmp_path / "our-home").exists()
