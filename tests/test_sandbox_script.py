@@ -194,3 +194,19 @@ def test_paths_in_and_out_stay_inside_the_work_folder(user: str, tmp_path: Path,
     for option in ("--in", "--out"):
         done = _sandboxed(user, "true", tmp_path, option, path)
         assert done.returncode == 2 and "must be a relative path inside the work folder" in done.stderr
+
+
+def test_the_workflows_take_sandboxed_output_over_only_through_the_checked_take_over() -> None:
+    """No step copies out of a sandbox's folder itself (a plain `cp` follows a planted link), and
+    what the test job hands over and the locks come back through `sandbox.sh run --out`."""
+    from test_workflows import WORKFLOW_FILES, load, run_blocks
+
+    outs: list[str] = []
+    for path in WORKFLOW_FILES:
+        for job_id, script, _ in run_blocks(load(path)):
+            assert "/tmp/sandbox" not in script, f"{path.name} job {job_id} reaches into a sandbox folder itself"
+            joined = script.replace("\\\n", " ")
+            outs += [f"{path.name}:{job_id}:{line.split('--out ', 1)[1].split()[0]}" for line in joined.splitlines()
+                     if line.strip().startswith("scripts/sandbox.sh run ") and "--out " in line.split(" -- ", 1)[0]]
+    assert sorted(set(outs)) == ['test_matrix.yaml:env:"$LOCKFILE"', 'test_matrix.yaml:run:"$LOCKFILE"',
+                                 "test_matrix.yaml:run:handover/summary.json"]
