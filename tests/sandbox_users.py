@@ -9,7 +9,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @contextmanager
-def throwaway_user(name: str, home: bool = False) -> Iterator[str]:
+def throwaway_user(name: str, home: bool = False) -> Generator[str]:
     """A user made for the test and removed after it (with `home`: a home folder of its own,
     as `scripts/sandbox.sh setup` makes them)."""
     if os.geteuid() != 0:
@@ -38,7 +38,7 @@ def throwaway_user(name: str, home: bool = False) -> Iterator[str]:
 
 
 @contextmanager
-def python_for(user: str, imports: str) -> Iterator[str]:
+def python_for(user: str, imports: str) -> Generator[str]:
     """An interpreter `user` may run that imports `imports` (and the backoffice from REPO): ours,
     else (ours sits in a folder only root may enter) a venv of the system's python of the same
     version whose .pth names our site-packages."""

@@ -22,7 +22,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -30,6 +30,8 @@ import pytest
 from backoffice.config.collection_config import Partner, PartnerScript
 from backoffice.dynamic.environments import PreparedEnv
 from backoffice.partners.script import run_script
+from backoffice.settings import Settings
+from backoffice.storage.base import Storage
 from sandbox_users import REPO, python_for, throwaway_user
 
 SANDBOX_SH = REPO / "scripts" / "sandbox.sh"
@@ -235,8 +237,8 @@ Path(args["--out"]).write_text(json.dumps({{"summary": summary, "markdown": "", 
 '''
 
 
-def test_each_dynamic_test_gets_a_fresh_home_and_cache(settings_factory, local_storage, tmp_path: Path,  # noqa: ANN001
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_dynamic_test_gets_a_fresh_home_and_cache(settings_factory: Callable[..., Settings], local_storage: Storage,
+                                                       tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Two tests in one `backoffice test` process: the second sees nothing the first's code left."""
     from backoffice.context import Context
     from backoffice.dynamic.run import run_in_env

@@ -131,7 +131,8 @@ def test_an_exploited_decoder_reads_our_secret_as_our_user_but_not_as_the_sandbo
     sandbox_user: str, child_python: str, tmp_path: Path
 ) -> None:
     (control,), secret = _stage_like_parent(child_python, "", STEAL, b"any", tmp_path)
-    assert f"found:{secret}" in str(control["problem"]) and "parent-readable" in str(control["problem"])
+    # (other processes of the host may hold the variable too, e.g. empty: the secret is among what it found)
+    assert secret in str(control["problem"]).split("found:", 1)[1].split(",") and "parent-readable" in str(control["problem"])
     (sandboxed,), secret = _stage_like_parent(child_python, sandbox_user, STEAL, b"any", tmp_path)
     problem = str(sandboxed["problem"])
     assert "parent-denied found:" in problem and secret not in problem, problem

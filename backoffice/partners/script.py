@@ -105,7 +105,7 @@ def _run_one(command: Sequence[str], timeout: float, item: dict[str, Any], work:
         (work / "run").mkdir()
         fresh = make_run_folder(work / "run")
         values |= {"resources": str(work / "resources.json"), "out": str(own_out)}
-        ran = run([part.format(**values) for part in command], env=child_environ(secrets, PYTHONUNBUFFERED="1", **fresh),
+        ran = run([part.format(**values) for part in command], env=child_environ(secrets, PYTHONUNBUFFERED="1") | fresh,
                   timeout=timeout, cwd=work / "run" / "work")
     taken, other = _own_reports(own_out, item)
     return ran, taken, other

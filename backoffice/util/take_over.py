@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -48,7 +48,7 @@ def refusal(member: tarfile.TarInfo) -> str | None:
 
 
 @contextmanager
-def _folder_fd(into: Path, parts: tuple[str, ...], create: bool) -> Iterator[int]:
+def _folder_fd(into: Path, parts: tuple[str, ...], create: bool) -> Generator[int]:
     """A descriptor of into/parts..., each step opened without following a link (and made if `create`)."""
     fd = os.open(into, os.O_RDONLY | os.O_DIRECTORY)
     try:
