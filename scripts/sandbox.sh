@@ -18,7 +18,7 @@
 #
 #   sandbox.sh setup USER...
 #       create the users (sudo useradd)
-#   sandbox.sh run [--in PATH]... [--out PATH]... [--base DIR] USER [--in/--out/--base ...] [--] CMD...
+#   sandbox.sh run [--in PATH]... [--out PATH]... [--base DIR] [--sweep] USER [options] [--] CMD...
 #       run CMD as USER in <run>/work of a fresh <run> = DIR/sandbox.XXXXXXXXXX (mode 0700, the
 #       user's), with HOME=<run>/home, TMPDIR=<run>/tmp, XDG_CACHE_HOME=<run>/cache and
 #       BIOIMAGEIO_CACHE_PATH=<run>/cache/bioimageio; then kill all of USER's processes.
@@ -28,6 +28,9 @@
 #                   a name outside the folder or too many bytes is refused (`backoffice take-over`)
 #       --base DIR  where the run folders are made (default $SANDBOX_BASE, else /tmp); USER
 #                   must be able to create folders there
+#       --sweep     afterwards also remove what USER left in /tmp, /var/tmp and /dev/shm (for a
+#                   user that runs one resource after another: the partner checks; not for a
+#                   step whose output outside the run folder a later step needs, e.g. an env prefix)
 #   The take-over runs `python3 -m backoffice` of this checkout ($SANDBOX_PYTHON instead of python3).
 #   Parallel runs (e.g. matrix legs under act on one host) each get their own run folder;
 #   give each its own USER too, since the end of a run kills every process of its user.
@@ -89,18 +92,19 @@ remove_run() {
 }
 
 run() {
-  local base=${SANDBOX_BASE:-/tmp} user="" ins=() outs=()
+  local base=${SANDBOX_BASE:-/tmp} user="" ins=() outs=() sweep=0
   while [ $# -gt 0 ]; do
     case "$1" in
       --in) checked_relative "${2:?--in needs a path}"; ins+=("$2"); shift 2 ;;
       --out) checked_relative "${2:?--out needs a path}"; outs+=("$2"); shift 2 ;;
       --base) base=${2:?--base needs a folder}; shift 2 ;;
+      --sweep) sweep=1; shift ;;
       --) shift; break ;;
       -*) echo "sandbox.sh: unknown option $1" >&2; exit 2 ;;
       *) if [ -z "$user" ]; then user=$1; shift; else break; fi ;;
     esac
   done
-  [ -n "$user" ] && [ $# -gt 0 ] || { echo "usage: sandbox.sh run [--in PATH]... [--out PATH]... [--base DIR] USER CMD..." >&2; exit 2; }
+  [ -n "$user" ] && [ $# -gt 0 ] || { echo "usage: sandbox.sh run [--in PATH]... [--out PATH]... [--base DIR] [--sweep] USER CMD..." >&2; exit 2; }
   [ "$(id -u "$user")" != 0 ] && [ "$(id -u "$user")" != "$(id -u)" ] || { echo "sandbox.sh: '$user' must be an unprivileged user other than us" >&2; exit 2; }
 
   local dir rc=0 name
@@ -129,6 +133,11 @@ run() {
   fi
   trap - EXIT
   remove_run "$user" "$dir"
+  if [ "$sweep" = 1 ]; then
+    # what the user left elsewhere in the world-writable folders, as the user itself
+    as_user "$user" env -C / find /tmp /var/tmp /dev/shm -xdev -mindepth 1 -maxdepth 1 -user "$user" \
+      -exec rm -rf --one-file-system -- {} + 2>/dev/null || true
+  fi
   return "$rc"
 }
 

@@ -210,3 +210,23 @@ def test_the_workflows_take_sandboxed_output_over_only_through_the_checked_take_
                      if line.strip().startswith("scripts/sandbox.sh run ") and "--out " in line.split(" -- ", 1)[0]]
     assert sorted(set(outs)) == ['test_matrix.yaml:env:"$LOCKFILE"', 'test_matrix.yaml:run:"$LOCKFILE"',
                                  "test_matrix.yaml:run:handover/summary.json"]
+
+
+def test_with_sweep_what_the_user_left_in_the_shared_temporary_folders_goes_too(user: str, tmp_path: Path) -> None:
+    """A user that checks one resource after another (the partner checks) leaves nothing in
+    /tmp, /var/tmp or /dev/shm for the next: its TMPDIR is its own, and `--sweep` removes the rest."""
+    name = f"bo-left-{os.getpid()}"
+    places = [Path("/tmp") / name, Path("/var/tmp") / name] + ([Path("/dev/shm") / name] if Path("/dev/shm").is_dir() else [])
+    leave = "; ".join(f"mkdir -p {p}/sub && touch {p}/sub/file" for p in places)
+    try:
+        kept = _sandboxed(user, leave, tmp_path)
+        assert kept.returncode == 0, kept.stderr
+        assert all(p.is_dir() for p in places)  # without --sweep: the caller's choice (e.g. an env prefix a later step needs)
+        for p in places:
+            shutil.rmtree(p)
+        swept = _sandboxed(user, leave, tmp_path, "--sweep")
+        assert swept.returncode == 0, swept.stderr
+        assert not [p for p in places if p.exists()]
+    finally:
+        for p in places:
+            shutil.rmtree(p, ignore_errors=True)

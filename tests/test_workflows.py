@@ -120,6 +120,8 @@ def _sandboxed_command_at(tokens: list[str]) -> int | None:
     while i < len(tokens):
         if tokens[i] in ("--in", "--out", "--base"):
             i += 2
+        elif tokens[i] == "--sweep":
+            i += 1
         elif tokens[i] == "--":
             return i + 1
         elif not user:

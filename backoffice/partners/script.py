@@ -91,7 +91,7 @@ def _run_one(command: Sequence[str], timeout: float, item: dict[str, Any], work:
 
     Sandboxed, `scripts/sandbox.sh` gives the process an empty HOME, working folder, temporary
     folder and cache of its own, copies the resource list in and takes `out` back over (regular
-    files only), then removes all the run left. Unsandboxed, a run folder in `work` does the same
+    files only), then removes all the run left (`--sweep`: in /tmp, /var/tmp, /dev/shm too). Unsandboxed, a run folder in `work` does the same
     (`util/run_folder.py`): no `.env` and no cache entry of one resource reaches another's check."""
     (work / "resources.json").write_text(json.dumps([item]), encoding="utf-8")
     own_out = work / "out"
@@ -99,7 +99,8 @@ def _run_one(command: Sequence[str], timeout: float, item: dict[str, Any], work:
     values = {"python": str(python), "config_dir": str(config_dir.absolute())}
     if sandbox:  # relative to the run's own working folder, which sandbox.sh makes and removes
         values |= {"resources": "resources.json", "out": "out"}
-        args = [*sandbox, "--in", "resources.json", "--out", "out", "--", *(part.format(**values) for part in command)]
+        args = [*sandbox, "--sweep", "--in", "resources.json", "--out", "out", "--",
+                *(part.format(**values) for part in command)]
         ran = run(args, env=child_environ(secrets, PYTHONUNBUFFERED="1"), timeout=timeout, cwd=work)
     else:
         (work / "run").mkdir()
