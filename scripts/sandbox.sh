@@ -73,6 +73,20 @@ checked_relative() {
   esac
 }
 
+# run as the user in its run folder: a tar of the --out paths that exist; a path through a
+# link (a folder of it replaced by a link) is refused; links inside are packed as links, and
+# the take-over refuses them
+# shellcheck disable=SC2016
+PACK='cd "$1/work" && shift
+for p; do
+  d=$(dirname -- "$p")
+  if [ "$d" != . ] && [ -e "$d" ] && [ "$(cd -P -- "$d" && pwd)" != "$(pwd -P)/$d" ]; then
+    echo "sandbox.sh: refused $p: a link in its path" >&2
+    exit 3
+  fi
+done
+for p; do if [ -e "$p" ] || [ -L "$p" ]; then printf "%s\0" "$p"; fi; done | tar --null -T - -cf -'
+
 take_over() {
   # `backoffice take-over` of the checkout this script belongs to, run by $SANDBOX_PYTHON
   # (default python3, which must have the backoffice's requirements)
@@ -127,8 +141,7 @@ run() {
   if [ ${#outs[@]} -gt 0 ]; then
     # read as the user (a link can reach nothing it could not read anyway), checked and
     # written by us: regular files and folders only
-    as_user "$user" sh -c 'cd "$1/work" && shift && for p; do if [ -e "$p" ] || [ -L "$p" ]; then printf "%s\0" "$p"; fi; done | tar --null -T - -cf -' sh "$dir" "${outs[@]}" \
-      | take_over --into . || { [ "$rc" != 0 ] || rc=1; }
+    as_user "$user" sh -c "$PACK" sh "$dir" "${outs[@]}" | take_over --into . || { [ "$rc" != 0 ] || rc=1; }
     end_user "$user"
   fi
   trap - EXIT

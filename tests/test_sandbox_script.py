@@ -230,3 +230,14 @@ def test_with_sweep_what_the_user_left_in_the_shared_temporary_folders_goes_too(
     finally:
         for p in places:
             shutil.rmtree(p, ignore_errors=True)
+
+
+def test_an_output_path_through_a_link_is_refused(user: str, tmp_path: Path, open_dir: Path) -> None:
+    """`--out handover/summary.json` where the run made `handover` a link to a folder of ours."""
+    (open_dir / "ours").mkdir()
+    (open_dir / "ours" / "summary.json").write_text("the runner's file")
+    (open_dir / "ours" / "summary.json").chmod(0o644)
+    (open_dir / "ours").chmod(0o755)
+    done = _sandboxed(user, f"ln -s {open_dir / 'ours'} handover", tmp_path, "--out", "handover/summary.json")
+    assert done.returncode != 0 and "refused handover/summary.json: a link in its path" in done.stderr
+    assert not (tmp_path / "handover").exists()
