@@ -241,3 +241,19 @@ def test_an_output_path_through_a_link_is_refused(user: str, tmp_path: Path, ope
     done = _sandboxed(user, f"ln -s {open_dir / 'ours'} handover", tmp_path, "--out", "handover/summary.json")
     assert done.returncode != 0 and "refused handover/summary.json: a link in its path" in done.stderr
     assert not (tmp_path / "handover").exists()
+
+
+def test_no_settings_file_of_a_run_reaches_the_trusted_process(user: str, tmp_path: Path) -> None:
+    """The run writes `.env` files (settings that would break, or bend, the next backoffice
+    command) wherever it may: none comes back beside the hand-over, and the backoffice run in our
+    folder afterwards reads its own settings."""
+    bad = "BACKOFFICE_STORAGE=s3\\nBACKOFFICE_S3_BUCKET=attacker-bucket\\n"
+    script = (f'printf "{bad}" | tee .env "$HOME/.env" > /dev/null; mkdir handover; '
+              f'printf "{bad}" > handover/.env; echo "{{}}" > handover/summary.json')
+    done = _sandboxed(user, script, tmp_path, "--out", "handover/summary.json")
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == ["handover", "handover/summary.json"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BACKOFFICE_")}
+    settings = subprocess.run([sys.executable, "-m", "backoffice", "settings"], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=120)
+    assert settings.returncode == 0 and "attacker-bucket" not in settings.stdout, settings.stderr
