@@ -176,7 +176,6 @@ def run_in_env(
     with tempfile.TemporaryDirectory(prefix="backoffice-test-") as tmp:
         out = Path(tmp) / "summary.json"
         kept_dir = Path(tmp) / "kept"
-        (Path(tmp) / "run").mkdir()
         fresh = make_run_folder(Path(tmp) / "run")  # HOME, cache, tmp and working folder of this test only
         result = run(
             [env.python, RUNNER, "--rdf", rdf, "--weight-format", weight_format, "--kwargs", json.dumps(kwargs), "--out", out,

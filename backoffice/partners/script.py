@@ -91,8 +91,9 @@ def _run_one(command: Sequence[str], timeout: float, item: dict[str, Any], work:
 
     Sandboxed, `scripts/sandbox.sh` gives the process an empty HOME, working folder, temporary
     folder and cache of its own, copies the resource list in and takes `out` back over (regular
-    files only), then removes all the run left (`--sweep`: in /tmp, /var/tmp, /dev/shm too). Unsandboxed, a run folder in `work` does the same
-    (`util/run_folder.py`): no `.env` and no cache entry of one resource reaches another's check."""
+    files only), then removes all the run left (`--sweep`: in /tmp, /var/tmp, /dev/shm too).
+    Unsandboxed, a run folder in `work` does the same (`util/run_folder.py`): no `.env` and no
+    cache entry of one resource reaches another's check."""
     (work / "resources.json").write_text(json.dumps([item]), encoding="utf-8")
     own_out = work / "out"
     own_out.mkdir()
@@ -103,7 +104,6 @@ def _run_one(command: Sequence[str], timeout: float, item: dict[str, Any], work:
                 *(part.format(**values) for part in command)]
         ran = run(args, env=child_environ(secrets, PYTHONUNBUFFERED="1"), timeout=timeout, cwd=work)
     else:
-        (work / "run").mkdir()
         fresh = make_run_folder(work / "run")
         values |= {"resources": str(work / "resources.json"), "out": str(own_out)}
         ran = run([part.format(**values) for part in command], env=child_environ(secrets, PYTHONUNBUFFERED="1") | fresh,

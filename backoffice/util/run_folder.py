@@ -24,7 +24,8 @@ def run_environ(folder: Path) -> dict[str, str]:
 
 
 def make_run_folder(folder: Path) -> dict[str, str]:
-    """Make the (empty, private) folders of `LAYOUT` in `folder`, which exists; its `run_environ`."""
+    """Make `folder` (new) with the empty, private folders of `LAYOUT`; its `run_environ`."""
+    folder.mkdir(mode=0o700)
     for name in LAYOUT:
         (folder / name).mkdir(mode=0o700)
     return run_environ(folder)
