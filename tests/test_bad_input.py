@@ -75,6 +75,21 @@ def _utf16_bomb() -> bytes:
     lines = ["type: model", "a: &a [x,x,x,x,x,x,x,x,x]"]
     lines += [f"{n}: &{n} [{','.join([f'*{names[i - 1]}'] * 9)}]" for i, n in enumerate(names) if i]
     return ("\n".join(lines) + "\n").encode("utf-16")
+def handover_tar(tmp: Path, kind: str) -> str:
+    """A sandboxed run's output as `sandbox.sh run --out` packs it (issue 26), with one bad entry."""
+    import io
+    import tarfile
+
+    secret = tmp / "runner-secret.txt"
+    secret.write_text("token")
+    entry = tarfile.TarInfo({"link": "handover/summary.json", "outside": "../summary.json", "device": "handover/tty"}[kind])
+    entry.type, entry.linkname = {"link": (tarfile.SYMTYPE, str(secret)), "outside": (tarfile.REGTYPE, ""),
+                                  "device": (tarfile.CHRTYPE, "")}[kind]
+    path = tmp / f"{kind}.tar"
+    with tarfile.open(path, "w") as archive:
+        archive.addfile(entry, io.BytesIO(b"") if entry.isreg() else None)
+    (tmp / "into").mkdir(exist_ok=True)
+    return str(path)
 
 
 @dataclass(frozen=True)
@@ -195,6 +210,15 @@ ROWS: dict[str, Row] = {
     "import-host-time-limit-0": Row(lambda t: ["import-collection", _running(t), "--host-time-limit", "0"],
                                     "Invalid value for '--host-time-limit'"),
     "stage-utf16-yaml-bomb": Row(lambda t: ["stage", _pkg(t, _utf16_bomb()), "--uploader", UPLOADER], "rdf.yaml is not UTF-8 text"),
+    "take-over-symlink": Row(lambda t: ["take-over", "--from", handover_tar(t, "link"), "--into", str(t / "into")],
+                             "handover/summary.json: a symbolic link"),
+    "take-over-outside": Row(lambda t: ["take-over", "--from", handover_tar(t, "outside"), "--into", str(t / "into")],
+                             "../summary.json: a name outside the folder"),
+    "take-over-device": Row(lambda t: ["take-over", "--from", handover_tar(t, "device"), "--into", str(t / "into")],
+                            "handover/tty: not a regular file"),
+    "take-over-not-a-tar": Row(lambda t: ["take-over", "--from", _pkg(t), "--into", str(t)], "not a readable tar stream"),
+    "take-over-into-a-file": Row(lambda t: ["take-over", "--from", _pkg(t), "--into", _pkg(t)], "not a folder"),
+    "take-over-no-source": Row(lambda t: ["take-over", "--from", str(t / "none.tar"), "--into", str(t)], "no such file"),
     "plan-out-unwritable": Row(lambda t: ["plan-partner-check", "core-previous", "--out", "/proc/no-such-dir/plan.json"], "cannot write --out"),
 }
 
