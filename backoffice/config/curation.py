@@ -12,11 +12,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from ruamel.yaml import YAML, YAMLError
 
-from ..errors import ConfigError
+from ..errors import ConfigError, InvalidIdError
+from ..records import keys
 from ..weight_formats import WEIGHT_FORMATS
 from .errors import config_error
 
-CONCEPT_ID = r"^[a-z][a-z-]*[a-z]$"
 
 class DisplayOverrides(BaseModel):
     """Display fields a declaration may override in collection.json."""
@@ -135,8 +135,10 @@ class CurationDecl(BaseModel):
 
 def load_curation_file(path: Path) -> CurationDecl:
     """Load one declaration; errors name the file and the field."""
-    if not re.fullmatch(CONCEPT_ID, path.stem):
-        raise ConfigError(f"{path}: file name must be '<concept-id>.yaml'")
+    try:
+        keys.checked(path.stem)  # the one id rule (partner applications such as `imjoy:vizarr` too)
+    except InvalidIdError as e:
+        raise ConfigError(f"{path}: file name must be '<concept-id>.yaml': {e}") from None
     try:
         raw: Any = YAML(typ="safe").load(path.read_text(encoding="utf-8"))  # pyright: ignore[reportUnknownMemberType]  # ruamel's stream types are hidden behind `if False:`
     except YAMLError as e:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import NamedTuple
 
@@ -60,18 +61,79 @@ LAYOUT: tuple[KeyDoc, ...] = (
 CONCEPTS_PREFIX = "concepts/"
 
 MAX_CONCEPT_ID_LENGTH = 100
-_CONCEPT_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_CONCEPT_ID_LENGTH - 1}}}")
+MAX_LABEL_LENGTH = 64
+_PLAIN = r"[A-Za-z0-9][A-Za-z0-9._:-]"
+_CONCEPT_ID = re.compile(rf"{_PLAIN}{{0,{MAX_CONCEPT_ID_LENGTH - 1}}}")
+_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,%d}" % (MAX_LABEL_LENGTH - 1))
 
 
-def checked(concept_id: str) -> str:
-    """`concept_id` if it can name a concept (one key segment: letters, digits, `.`, `_`, `-`,
-    at most 100 characters), else an InvalidIdError, before any storage call."""
-    if not _CONCEPT_ID.fullmatch(concept_id):
-        shown = concept_id if len(concept_id) <= 40 else concept_id[:40] + "..."
+def _top_names(layout: tuple[KeyDoc, ...]) -> frozenset[str]:
+    """The fixed first segments of the layout's keys (`concepts`, `partners`, `collection.json`, ...)."""
+    out: set[str] = set()
+    for doc in layout:
+        for key in doc.key.split(", ") if "/" not in doc.key else [doc.key]:
+            head = key.split("/", 1)[0]
+            if not head.startswith("<"):
+                out.add(head.casefold())
+    return frozenset(out)
+
+
+def _folder_names(layout: tuple[KeyDoc, ...]) -> frozenset[str]:
+    """The fixed names directly in a concept's folder (`log`, `chat`, `drafts`, `versions.json`, ...)."""
+    out: set[str] = set()
+    for doc in layout:
+        parts = doc.key.split("/")
+        if parts[0] == "<id>" and len(parts) > 1 and not parts[1].startswith("<"):
+            out.add(parts[1].casefold())
+    return frozenset(out)
+
+
+RESERVED_IDS = _top_names(LAYOUT)
+"""Ids that are store prefixes or index files: derived from `LAYOUT`, never listed twice."""
+RESERVED_LABELS = _folder_names(LAYOUT)
+"""Version labels that are keys of a concept's folder: derived from `LAYOUT`."""
+
+
+def _shown(value: str) -> str:
+    return ascii(value if len(value) <= 40 else value[:40] + "...")
+
+
+def checked(concept_id: str, held: Iterable[str] = ()) -> str:
+    """THE id rule, for every way a concept enters (stage, import, curation): `concept_id` if it
+    can name a concept, else an InvalidIdError, before any storage call.
+
+    One key segment of letters, digits, `.`, `_`, `-` and `:` (partner applications such as
+    `imjoy:vizarr`), starting with a letter or digit, at most 100 characters, case as given;
+    not `..`-like, not a store prefix or index file of `LAYOUT` (`partners`, `pending`,
+    `concepts`, ..., in any case), and not a case variant of one of `held` (the ids the
+    store holds; `Affable-Shark` beside `affable-shark` would collide on case-insensitive
+    file systems). New uploads get memorable ids on top of this (`ids.check_id`)."""
+    if not isinstance(concept_id, str) or not _CONCEPT_ID.fullmatch(concept_id) or ".." in concept_id:  # pyright: ignore[reportUnnecessaryIsInstance]
         raise InvalidIdError(
-            f"invalid concept id {shown!r}: letters, digits, '.', '_' and '-', at most {MAX_CONCEPT_ID_LENGTH} characters"
-            f" (e.g. affable-shark)")
+            f"invalid concept id {_shown(str(concept_id))}: letters, digits, '.', '_', '-' and ':', starting with a letter or "
+            f"digit, at most {MAX_CONCEPT_ID_LENGTH} characters (e.g. affable-shark, imjoy:vizarr)")
+    if concept_id.casefold() in RESERVED_IDS:
+        raise InvalidIdError(f"invalid concept id {_shown(concept_id)}: a name the store keeps for itself "
+                             f"({', '.join(sorted(RESERVED_IDS))})")
+    folded = concept_id.casefold()
+    clash = next((h for h in held if h != concept_id and h.casefold() == folded), None)
+    if clash is not None:
+        raise InvalidIdError(f"invalid concept id {_shown(concept_id)}: only its case differs from the held concept {_shown(clash)}")
     return concept_id
+
+
+def checked_label(label: str) -> str:
+    """THE version label rule, for every way a version enters (stage, import, curation): one key
+    segment of letters, digits, `.`, `_`, `+`, `-` (at most 64 characters, starting with a letter or
+    digit), not `..`-like and not a fixed key of a concept's folder (`log`, `chat`, `drafts`,
+    `versions.json`, ...). Else an InvalidIdError."""
+    if not isinstance(label, str) or not _LABEL.fullmatch(label) or ".." in label:  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise InvalidIdError(f"invalid version label {_shown(str(label))}: letters, digits, '.', '_', '+' and '-', starting with a "
+                             f"letter or digit, at most {MAX_LABEL_LENGTH} characters (e.g. v0)")
+    if label.casefold() in RESERVED_LABELS:
+        raise InvalidIdError(f"invalid version label {_shown(label)}: a name of the concept's own folder "
+                             f"({', '.join(sorted(RESERVED_LABELS))})")
+    return label
 
 
 def concept_doc(concept_id: str) -> str:
@@ -103,7 +165,7 @@ def files_manifest(files_prefix: str) -> str:
 
 
 def version_root(concept_id: str, version: str) -> str:
-    return f"{checked(concept_id)}/{version}/"
+    return f"{checked(concept_id)}/{checked_label(version)}/"
 
 
 def version_files(concept_id: str, version: str) -> str:
