@@ -6,7 +6,7 @@ from datetime import datetime
 
 import typer
 
-from ..errors import InvalidArgumentError
+from ..errors import ImportRefusedError, InvalidArgumentError
 from ..gh_actions import append_summary
 from .common import console, make_context
 
@@ -35,6 +35,7 @@ def import_collection(
         at = at.replace(tzinfo=timezone.utc)
     ctx = make_context()
     lines: list[str] = []
+    refused = 0
     for report in run(ctx, sources, files=not no_files, update=update, at=at, workers=workers):
         for o in report.outcomes:
             if o.action != "unchanged" or o.notes:
@@ -43,9 +44,16 @@ def import_collection(
                 lines.append(f"{o.id}: {o.action}{detail}; {o.reports} reports{remote}")
                 lines.extend(f"  {n}" for n in o.notes)
         p = report.plan
+        by_reason = report.refusals()
+        refused += sum(by_reason.values())
         lines.append(f"{p.source}: {report.count('create')} created, {report.count('extend')} extended, "
                      f"{report.count('mirror')} mirrored, {report.count('unchanged')} unchanged, {report.count('refused')} refused"
-                     + (f"; {p.gitops_unmatched} GitOps-era entries not in it" if p.gitops_unmatched else ""))
+                     + (f" ({', '.join(f'{n} {r}' for r, n in by_reason.items())})" if by_reason else "")
+                     + (f"; {p.gitops_unmatched} GitOps-era entries not in it" if p.gitops_unmatched else "")
+                     + (f"; {p.gitops_without_nickname} GitOps-era entries without a nickname (not imported)"
+                        if p.gitops_without_nickname else ""))
     for ln in lines:
-        console.print(ln)
+        console.print(ln, markup=False, highlight=False, emoji=False)
     append_summary("## import-collection\n\n" + "\n".join(f"- {ln}" for ln in lines) + "\n")
+    if refused:
+        raise ImportRefusedError(f"{refused} resources or versions refused (their reasons above)")

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from ..context import Context
-from ..errors import ConflictError
+from ..errors import BackofficeError, ConflictError
 from ..records import keys
 from ..records.concept import ConceptRecord, VersionRecord
 from ..records.imported import LegacyVersion, RemoteFile
@@ -47,6 +47,8 @@ class ConceptOutcome:
     reports: int = 0
     notes: list[str] = field(default_factory=list[str])
     remote_files: int = 0
+    refusals: list[str] = field(default_factory=list[str])
+    """One short reason per refused resource or version (the summary counts them by reason)."""
 
 
 def rdf_from_content(content: dict[str, Any]) -> bytes:
@@ -92,8 +94,9 @@ def write_version(ctx: Context, cid: str, vp: VersionPlan, opts: ImportOptions) 
     ctx.storage.put_bytes(files_prefix + "rdf.yaml", rdf, content_type="application/x-yaml")
     record = vp.record.model_copy(deep=True)
     record.rdf_sha256 = hashlib.sha256(rdf).hexdigest()
-    record.legacy = LegacyVersion(source_url=vp.source_url, source_sha256=vp.source_sha256, rdf_exact=exact,
-                                  ids=vp.legacy_ids, remote_files=remote)
+    planned = record.legacy or LegacyVersion(source_url=vp.source_url, source_sha256=vp.source_sha256, rdf_exact=exact)
+    record.legacy = planned.model_copy(update={"rdf_exact": exact, "ids": vp.legacy_ids, "remote_files": remote,
+                                               "restored": [] if exact else vp.restored})
     _with_remote_urls(record, remote)
     return record
 
@@ -127,6 +130,7 @@ def _new_versions(ctx: Context, reader: Reader, cp: ConceptPlan, base: ConceptRe
             made[vp.label] = write_version(ctx, cp.id, vp, opts)
         except ValueError as e:
             out.notes.append(str(e))
+            out.refusals.append("sha256 differs")
     draft = base.model_copy(deep=True)
     draft.versions.update(made)
     for vp in cp.versions:
@@ -180,7 +184,7 @@ def _mirror(ctx: Context, cp: ConceptPlan, record: ConceptRecord, opts: ImportOp
 
 def import_concept(ctx: Context, reader: Reader, plan: ImportPlan, cp: ConceptPlan, opts: ImportOptions,
                    version_dir: Callable[[str], str]) -> ConceptOutcome:
-    out = ConceptOutcome(cp.id, cp.action, notes=list(cp.notes))
+    out = ConceptOutcome(cp.id, cp.action, notes=list(cp.notes), refusals=list(cp.refusals))
     if cp.action in ("refused", "unchanged"):
         return out
     if cp.action == "create":
@@ -197,6 +201,7 @@ def import_concept(ctx: Context, reader: Reader, plan: ImportPlan, cp: ConceptPl
             ctx.concepts.create(record, marker=_marker(plan, cp, out.versions), mark=opts.mark)
         except ConflictError:
             out.action = "refused"
+            out.refusals.append("created meanwhile")
             out.notes.append(f"refused: '{cp.id}' was created by another run meanwhile; run the import again")
         return out
     current = ctx.concepts.get(cp.id)
@@ -221,7 +226,11 @@ def execute(ctx: Context, reader: Reader, plan: ImportPlan, opts: ImportOptions,
     """Import every planned concept (several at once); `version_dir(concept id, version)` is the
     source folder of a version's summary and reports."""
     def one(cp: ConceptPlan) -> ConceptOutcome:
-        return import_concept(ctx, reader, plan, cp, opts, lambda label: version_dir(cp.id, label))
+        try:
+            return import_concept(ctx, reader, plan, cp, opts, lambda label: version_dir(cp.id, label))
+        except (BackofficeError, ValueError, UnicodeError) as e:  # one resource refused with its reason; the import goes on
+            return ConceptOutcome(cp.id, "refused", notes=[*cp.notes, f"refused: {ascii(str(e))[1:-1]}"],
+                                  refusals=[*cp.refusals, type(e).__name__])
 
     with ThreadPoolExecutor(max_workers=max(1, opts.workers)) as pool:
         return list(pool.map(one, plan.concepts))

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from ..resource_types import RESOURCE_TYPES
 from ..context import Context
-from ..errors import ImportSourceError, InvalidArgumentError
+from ..errors import ImportSourceError, InvalidArgumentError, InvalidIdError
 from ..records import keys
 from ..records.concept import ConceptRecord
 from ..records.journal import utcnow
@@ -35,6 +35,14 @@ class ImportReport:
     def count(self, action: str) -> int:
         return sum(1 for o in self.outcomes if o.action == action)
 
+    def refusals(self) -> dict[str, int]:
+        """Refused resources and versions, counted by reason."""
+        out: dict[str, int] = {}
+        for o in self.outcomes:
+            for r in o.refusals:
+                out[r] = out.get(r, 0) + 1
+        return dict(sorted(out.items()))
+
 
 def load_items(reader: Reader, workers: int) -> list[LoadedItem]:
     index = load_index(reader)
@@ -42,6 +50,10 @@ def load_items(reader: Reader, workers: int) -> list[LoadedItem]:
     def one(item_version: tuple[int, int]) -> LoadedVersion:
         item = index.items[item_version[0]]
         entry = item.versions[item_version[1]]
+        try:
+            keys.checked_label(entry.version)
+        except InvalidIdError:
+            return LoadedVersion(entry, None, [])  # not read: the plan refuses the label
         summary = load_summary(reader, item, entry.version)
         return LoadedVersion(entry, summary, report_names(reader, item, entry.version, summary))
 
@@ -56,12 +68,14 @@ def load_items(reader: Reader, workers: int) -> list[LoadedItem]:
     return out
 
 
-def existing_records(ctx: Context, ids: Sequence[str], workers: int) -> dict[str, ConceptRecord | None]:
-    held = set(ctx.concepts.list_ids())
-    wanted = [i for i in ids if i in held]
+def existing_records(ctx: Context, ids: Sequence[str], workers: int) -> tuple[dict[str, ConceptRecord | None], list[str]]:
+    """(the records of `ids` the store holds, every id it holds)."""
+    held = ctx.concepts.list_ids()
+    known = set(held)
+    wanted = [i for i in ids if i in known]
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         found = list(pool.map(ctx.concepts.find, wanted))
-    return {i: r for i, r in zip(wanted, found, strict=True)}
+    return {i: r for i, r in zip(wanted, found, strict=True)}, list(held)
 
 
 def run_key(sources: Sequence[str]) -> str:
@@ -101,8 +115,9 @@ def import_collection(ctx: Context, sources: Sequence[str], *, files: bool = Tru
     opts = ImportOptions(files=files, timeout=timeout, workers=workers, max_file_bytes=ctx.settings.max_package_bytes)
     reports: list[ImportReport] = []
     for source, reader, items in zip(running, readers, loaded, strict=True):
-        existing = existing_records(ctx, [nickname_of(i.item) for i in items], workers)
-        plan = plan_import(items, gitops, existing, types=types, source=source, at=started, files=files, update=update)
+        existing, held = existing_records(ctx, [nickname_of(i.item) for i in items], workers)
+        plan = plan_import(items, gitops, existing, types=types, source=source, at=started, files=files, update=update,
+                           held=held, mail_from=[ctx.settings.mail_from or ""])
         if plan.count("create") > BULK_CONCEPTS:  # one cache removal instead of a change marker per concept
             ctx.storage.delete(keys.INDEX_CACHE)
             opts = replace(opts, mark=False)
