@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from .config.collection_config import CollectionConfig, IdParts
 from .errors import ConflictError, InvalidIdError
+from .records.concept import ConceptRecord
 from .resource_types import ID_WORD_LISTS, RESOURCE_KINDS, ResourceType
 
 
@@ -52,6 +53,14 @@ def check_id(config: CollectionConfig, concept_id: str, rtype: ResourceType) -> 
 def emoji_of(config: CollectionConfig, concept_id: str) -> str | None:
     found = split_id(config, concept_id)
     return None if found is None else config.id_parts[found[0]].nouns[found[2]]
+
+
+def concept_emoji(config: CollectionConfig, record: ConceptRecord) -> str | None:
+    """The emoji shown with a concept: an imported rdf's own `id_emoji` (kept as published), else
+    the one of its id's noun in our word lists."""
+    if record.legacy is not None and record.legacy.id_emoji:
+        return record.legacy.id_emoji
+    return emoji_of(config, record.id)
 
 
 def random_id(

@@ -14,6 +14,7 @@ from ..description import summarize
 from ..errors import InvalidIdError
 from ..records import keys
 from ..records.concept import ConceptRecord, DownloadCounts, ResourceType, VersionRecord
+from ..records.scoring import version_key
 from ..records.imported import LegacyConcept, LegacyVersion
 from .models import GitopsEntry, RunningItem, RunningSummary, RunningVersion
 from .rdf_files import NamedFile, declared_sha256s, named_files
@@ -226,12 +227,13 @@ def _version_dois(versions: Sequence[tuple[str, set[str]]], gitops: GitopsEntry 
 
 
 def _newest_statuses(tests: Any) -> dict[str, str]:
-    """The tests behind upstream's status: per tool, the status of its newest report (by tool version as listed)."""
+    """The tests behind upstream's status: per tool, the status of its newest report (by tool version)."""
     out: dict[str, str] = {}
     if isinstance(tests, dict):
         for tool, by_version in cast(dict[str, Any], tests).items():
             if isinstance(by_version, dict) and by_version:
-                newest: Any = list(cast(dict[str, Any], by_version).values())[-1]
+                listed = cast(dict[str, Any], by_version)
+                newest: Any = listed[max(listed, key=lambda v: version_key(str(v)))]
                 status: Any = cast(dict[str, Any], newest).get("status") if isinstance(newest, dict) else None
                 if isinstance(status, str):
                     out[str(tool)] = status

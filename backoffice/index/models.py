@@ -98,6 +98,8 @@ class VersionEntry(_Out):
     """`<tool>-compatible` and `<tool>_<version>-compatible` tags of this version's passed reports."""
     yanked: str | None = None
     """Why this version is yanked (`collection/<id>.yaml` `yanked_versions`): still loadable by its exact id and DOI, never the latest."""
+    comment: str | None = None
+    """The version's comment as the earlier collection published it (imported versions)."""
     download_count: int | None = None
     """Downloads of this version counted from the access logs (None: nothing counted)."""
 
