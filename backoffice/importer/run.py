@@ -51,9 +51,10 @@ def load_items(reader: Reader, workers: int) -> list[LoadedItem]:
         item = index.items[item_version[0]]
         entry = item.versions[item_version[1]]
         try:
+            keys.checked(nickname_of(item))
             keys.checked_label(entry.version)
         except InvalidIdError:
-            return LoadedVersion(entry, None, [])  # not read: the plan refuses the label
+            return LoadedVersion(entry, None, [])  # not read: the plan refuses the id or the label
         summary = load_summary(reader, item, entry.version)
         return LoadedVersion(entry, summary, report_names(reader, item, entry.version, summary))
 
