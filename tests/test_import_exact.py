@@ -206,7 +206,7 @@ def test_old_ids_and_links_resolve_to_the_held_concept(imported: Imported) -> No
     known = {form: _nickname(i) for i in _items() for form in _forms(i)}
     links = 0
     for item in _items():
-        published = _summary(item, item["versions"][-1]["version"])["rdf_content"].get("links") or []
+        published: list[str] = _summary(item, item["versions"][-1]["version"])["rdf_content"].get("links") or []
         entry = imported.collection[_nickname(item)]
         assert all(link in entry["links"] for link in published), item["id"]
         for link in entry["links"]:

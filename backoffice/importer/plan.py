@@ -285,13 +285,13 @@ def _refuse(plan: ConceptPlan, reason: str, note: str) -> ConceptPlan:
 
 def plan_concept(loaded: LoadedItem, existing: ConceptRecord | None, gitops: GitopsEntry | None, *,
                  types: Sequence[str], source: str, at: datetime, files: bool, update: bool,
-                 held: Sequence[str] = (), bots: set[str] | None = None) -> ConceptPlan:
-    """`held`: the ids the store holds (a case variant of one is refused)."""
+                 held_ids: Sequence[str] = (), bots: set[str] | None = None) -> ConceptPlan:
+    """`held_ids`: ids the store holds (a case variant of one is refused)."""
     cid = nickname_of(loaded.item)
     rtype = loaded.item.type
     plan = ConceptPlan(cid, rtype, "unchanged")
     try:
-        keys.checked(cid, held)
+        keys.checked(cid, held_ids)
     except InvalidIdError as e:
         plan.id = ascii(cid)[1:-1]  # shown and counted, never a key
         return _refuse(plan, "concept id", f"refused: {e}")
@@ -358,7 +358,7 @@ def plan_import(items: Sequence[LoadedItem], gitops: Sequence[GitopsEntry], exis
             continue
         seen.add(cid)
         cp = plan_concept(loaded, existing.get(cid), by_nickname.get(cid), types=types, source=source, at=at,
-                          files=files, update=update, held=[h] if (h := folded.get(cid.casefold())) else [], bots=bots)
+                          files=files, update=update, held_ids=[h] if (h := folded.get(cid.casefold())) else [], bots=bots)
         if cp.action != "refused":
             folded.setdefault(cid.casefold(), cid)
         concepts.append(cp)

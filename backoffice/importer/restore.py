@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 INF = math.inf
 
@@ -60,10 +60,10 @@ def _visit(node: Any, path: tuple[str, ...], label: str, restore: Callable[[Any,
     if head == "*":
         if not isinstance(node, list):
             return node
-        return [_visit(x, rest, f"{label}[{i}]", restore) for i, x in enumerate(node)]  # pyright: ignore[reportUnknownArgumentType, reportUnknownVariableType]
+        return [_visit(x, rest, f"{label}[{i}]", restore) for i, x in enumerate(cast(list[Any], node))]
     if not isinstance(node, dict) or head not in node:
-        return node
-    out = dict(node)  # pyright: ignore[reportUnknownArgumentType]
+        return cast(Any, node)
+    out: dict[str, Any] = dict(cast(dict[str, Any], node))
     out[head] = _visit(out[head], rest, f"{label}.{head}", restore)
     return out
 
@@ -77,9 +77,9 @@ def restore_json_losses(content: dict[str, Any]) -> tuple[dict[str, Any], list[s
     def restore_for(values: tuple[float, ...] | float) -> Callable[[Any, str], Any]:
         def restore(value: Any, label: str) -> Any:
             if isinstance(values, tuple):
-                if not isinstance(value, list) or len(value) != len(values):  # pyright: ignore[reportUnknownArgumentType]
-                    return value
-                out: list[Any] = list(value)  # pyright: ignore[reportUnknownArgumentType]
+                if not isinstance(value, list) or len(cast(list[Any], value)) != len(values):
+                    return cast(Any, value)
+                out: list[Any] = list(cast(list[Any], value))
                 for i, v in enumerate(out):
                     if v is None:
                         out[i] = values[i]
