@@ -245,3 +245,25 @@ def test_bad_resources_are_refused_with_their_reason_and_the_good_ones_imported(
     store = LocalStorage(settings.local_root, "http://127.0.0.1:1")
     held = {k[len("concepts/"):-len(".json")] for k in store.list_keys("concepts/")}
     assert held == {_nickname(i) for i in _items()}
+
+
+def test_an_rdf_that_would_not_validate_is_named_with_why(tmp_path: Path) -> None:
+    from backoffice.importer.restore import restore_json_losses
+    from backoffice.importer.spec_check import format_problem
+
+    [sauropod] = [i for i in _items() if i["id"] == "bioimage-io/easy-going-sauropod"]
+    as_json = _summary(sauropod, "v0")["rdf_content"]
+    assert "data_range" in (format_problem(as_json) or "")  # JSON's nulls alone would not validate
+    assert format_problem(restore_json_losses(as_json)[0]) is None
+    src = shutil.copytree(RUNNING, tmp_path / "running")
+    path = src / version_dir(RunningItem.model_validate(sauropod), "v0") / "summary.json"
+    summary = json.loads(path.read_text())
+    del summary["rdf_content"]["inputs"]  # a loss the import does not undo
+    path.write_text(json.dumps(summary))
+    settings = _settings(tmp_path)
+    ctx = Context(settings, storage=LocalStorage(settings.local_root, "http://127.0.0.1:1/store"))
+    [report] = import_collection(ctx, [str(src)], files=False, at=datetime.fromisoformat(AT), workers=2)
+    [out] = [o for o in report.outcomes if o.id == "easy-going-sauropod"]
+    assert out.action == "create" and any(
+        n.startswith("v0: upstream's test passed, but its rdf does not validate with bioimageio.spec 0.5.") and "inputs" in n
+        for n in out.notes), out.notes

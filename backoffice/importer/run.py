@@ -16,6 +16,7 @@ from ..records import keys
 from ..records.concept import ConceptRecord
 from ..records.journal import utcnow
 from ..storage.base import ObjectNotFound, PreconditionFailed
+from .spec_check import format_problem
 from .execute import ConceptOutcome, ImportOptions, execute
 from .models import GitopsEntry
 from .plan import ImportPlan, LoadedItem, LoadedVersion, nickname_of, plan_import
@@ -119,6 +120,7 @@ def import_collection(ctx: Context, sources: Sequence[str], *, files: bool = Tru
         existing, held = existing_records(ctx, [nickname_of(i.item) for i in items], workers)
         plan = plan_import(items, gitops, existing, types=types, source=source, at=started, files=files, update=update,
                            held=held, mail_from=[ctx.settings.mail_from or ""])
+        note_invalid(plan)
         if plan.count("create") > BULK_CONCEPTS:  # one cache removal instead of a change marker per concept
             ctx.storage.delete(keys.INDEX_CACHE)
             opts = replace(opts, mark=False)
@@ -127,6 +129,17 @@ def import_collection(ctx: Context, sources: Sequence[str], *, files: bool = Tru
         reports.append(ImportReport(plan, outcomes))
     ctx.storage.delete(run_key)
     return reports
+
+
+def note_invalid(plan: ImportPlan) -> None:
+    """Name each version upstream's test passed whose rdf (as we would write it from `rdf_content`)
+    does not validate with our bioimageio.spec, and why."""
+    from bioimageio.spec import __version__ as spec
+
+    for cp in plan.concepts:
+        for vp in cp.versions:
+            if vp.record.legacy is not None and vp.record.legacy.status == "passed" and (why := format_problem(vp.rdf_content)):
+                cp.notes.append(f"{vp.label}: upstream's test passed, but its rdf does not validate with bioimageio.spec {spec}: {why}")
 
 
 def check_sources(sources: Sequence[str]) -> None:
