@@ -203,6 +203,13 @@ def test_old_ids_and_links_resolve_to_the_held_concept(imported: Imported) -> No
     assert imported.id_map["ilastik/ilastik"] == latest["ilastik:ilastik"]
     assert imported.id_map["bioimage-io/imjoy:vizarr"] == imported.id_map["imjoy/vizarr"] == latest["imjoy:vizarr"]
     assert imported.id_map["10.5281/zenodo.7380171/7405349"] == latest["easy-going-sauropod"]  # a GitOps-era rdf id
+    gitops_ids = 0
+    for entry in json.loads(GITOPS.read_text())["collection"]:  # every record of a held concept, as `<concept DOI>/<record>`
+        if entry.get("nickname") in latest and entry["id"].startswith("10."):
+            for record in entry["versions"]:
+                assert f"{entry['id']}/{record}" in imported.id_map, (entry["nickname"], record)
+                gitops_ids += 1
+    assert gitops_ids >= 10
     known = {form: _nickname(i) for i in _items() for form in _forms(i)}
     links = 0
     for item in _items():

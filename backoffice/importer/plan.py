@@ -211,7 +211,8 @@ def _version_dois(versions: Sequence[tuple[str, set[str]]], gitops: GitopsEntry 
     A GitOps record becomes the oldest running version that shares a file with it (by the
     sha256s its rdf in `rdfs/` declares); without that evidence, the oldest running version
     (the running collection started from the GitOps era's newest records). The newest record
-    of a version is its DOI, older ones resolve to it too."""
+    of a version is its DOI, older ones resolve to it too, and so does each record's GitOps-era
+    rdf id `<concept DOI>/<record id>`."""
     out: dict[str, tuple[str | None, list[str]]] = {label: (None, []) for label, _ in versions}
     if gitops is None or not versions:
         return out
@@ -223,6 +224,8 @@ def _version_dois(versions: Sequence[tuple[str, set[str]]], gitops: GitopsEntry 
             out[label] = (zenodo_doi(record), older)
         else:
             older.append(zenodo_doi(record))
+        if gitops.id.startswith("10."):
+            older.append(f"{gitops.id}/{record}")  # the GitOps-era rdf id `<concept DOI>/<record id>`
     return out
 
 
