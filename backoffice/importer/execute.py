@@ -167,7 +167,7 @@ def _mirror(ctx: Context, cp: ConceptPlan, record: ConceptRecord, opts: ImportOp
                              max_bytes=opts.max_file_bytes, workers=opts.workers)
         if not v.legacy.rdf_exact:
             ctx.storage.put_bytes(keys.version_files(cp.id, label) + "rdf.yaml", data, content_type="application/x-yaml")
-            v.rdf_sha256, v.legacy.rdf_exact = v.legacy.source_sha256, True
+            v.rdf_sha256, v.legacy.rdf_exact, v.legacy.restored = v.legacy.source_sha256, True, []
         for name in v.legacy.remote_files:
             if name not in still:
                 v.summary.covers = [name if c == v.legacy.remote_files[name].url else c for c in v.summary.covers]
