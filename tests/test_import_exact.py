@@ -274,3 +274,17 @@ def test_an_rdf_that_would_not_validate_is_named_with_why(tmp_path: Path) -> Non
     assert out.action == "create" and any(
         n.startswith("v0: upstream's test passed, but its rdf does not validate with bioimageio.spec 0.5.") and "inputs" in n
         for n in out.notes), out.notes
+
+
+def test_status_shows_both_statuses_and_what_each_owner_may_do(imported: Imported, tmp_path: Path) -> None:
+    r = run_backoffice(["status", "affable-shark"], cwd=tmp_path, env=cli_environ(imported.ctx.settings))
+    assert r.returncode == 0, r.stderr
+    assert ("test status: passed (upstream: biapy: passed, bioimageio.core: failed, careamics: not-applicable, deepimagej: failed, "
+            "ilastik: passed); failed (our conflation of its reports); they differ") in r.stdout
+    assert "thefynnbe@gmail.com: may stage new versions" in r.stdout
+    assert "zenodo|77626: cannot act here" in r.stdout and "github-user|constantinpape: cannot act here" in r.stdout
+    assert "comment: Deleted weights_torchscript.pt" in r.stdout
+    r = run_backoffice(["status", "ilastik:ilastik"], cwd=tmp_path, env=cli_environ(imported.ctx.settings))
+    assert "ilastik:ilastik (application); owners: -" in r.stdout  # its uploader is the running collection's bot
+    assert "bioimageiobot" not in r.stdout
+    assert imported.ctx.settings.mail_from not in {o for c in imported.ctx.concepts.list_ids() for o in imported.ctx.concepts.get(c).owners}

@@ -117,3 +117,18 @@ def test_gitops_records_go_to_the_running_version_that_shares_their_files() -> N
     v0, v1 = cp.versions
     assert (v1.record.doi, v1.legacy_ids) == ("10.5281/zenodo.105", ["10.5281/zenodo.100/105"])
     assert (v0.record.doi, v0.legacy_ids) == ("10.5281/zenodo.103", ["10.5281/zenodo.100/103", "10.5281/zenodo.101", "10.5281/zenodo.100/101"])
+
+
+def test_the_bot_is_never_an_owner_and_maintainers_are_named_owners() -> None:
+    bot = {"type": "application", "name": "Vizarr", "uploader": {"email": "robot@example.org"}}
+    person = {"type": "application", "name": "App", "uploader": {"email": "robot@example.org"},
+              "maintainers": [{"github_user": "octo"}, {"name": "no login"}]}
+    plain = {"type": "application", "name": "Mine", "uploader": {"email": "sender@example.org"}}
+    plan = _plan([_item("imjoy:vizarr", rtype="application", rdf=bot), _item("good-app", rtype="application", rdf=person),
+                  _item("my-app", rtype="application", rdf=plain)], mail_from=["sender@example.org"])
+    vizarr, app, mine = (cp.record for cp in plan.concepts)
+    assert vizarr and app and mine
+    # the uploader of partner applications is the running collection's bot, found in the data; mail_from is ours
+    assert vizarr.owners == [] and app.owners == [] and mine.owners == []
+    assert app.legacy and app.legacy.named_owners == ["github-user|octo"]
+    assert vizarr.legacy and vizarr.legacy.ids == ["bioimage-io/imjoy:vizarr", "imjoy/vizarr"]
