@@ -90,3 +90,15 @@ def test_import_refuses_a_version_labelled_log_and_keeps_the_rest(local_ctx: Con
     assert any("'log': refused: invalid version label 'log': a name of the concept's own folder" in n for n in out.notes)
     assert list(local_ctx.concepts.get("chatty-frog").versions) == ["v0"]
     assert not local_ctx.storage.list_keys("chatty-frog/log/files/")
+
+
+def test_import_reads_nothing_outside_the_reports_of_a_plain_workspace(local_ctx: Context, tmp_path: Path) -> None:
+    src = shutil.copytree(RUNNING, tmp_path / "running")
+    index = json.loads((src / "index.json").read_text())
+    frog = next(i for i in index["items"] if i["id"] == "bioimage-io/chatty-frog")
+    index["items"].append({**frog, "id": "../../outside/sneaky-frog"})
+    (src / "index.json").write_text(json.dumps(index))
+    [report] = import_collection(local_ctx, [str(src)], files=False, at=datetime.fromisoformat(AT), workers=2)
+    [out] = [o for o in report.outcomes if o.id == "sneaky-frog"]
+    assert out.action == "refused" and out.refusals == ["concept id"] and "workspace is not a plain folder name" in out.notes[0]
+    assert "sneaky-frog" not in local_ctx.concepts.list_ids()

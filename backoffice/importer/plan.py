@@ -95,6 +95,18 @@ def nickname_of(item: RunningItem) -> str:
     return item.id.rsplit("/", 1)[-1]
 
 
+def id_problem(item: RunningItem) -> str | None:
+    """Why an index item's id cannot be imported, or None: its nickname must pass the one id rule,
+    and its workspace must be plain path segments (it names the folder its reports are read from)."""
+    if any(part in ("", ".", "..") or part != part.strip() for part in item.id.split("/")[:-1]):
+        return f"invalid index id {ascii(item.id)}: its workspace is not a plain folder name"
+    try:
+        keys.checked(nickname_of(item))
+    except InvalidIdError as e:
+        return str(e)
+    return None
+
+
 def old_ids(item: RunningItem, rdf_ids: Sequence[str] = ()) -> list[str]:
     """The ids a resource of the running collection is known by besides its nickname: the index id
     `bioimage-io/<nickname>`; for a partner application `<partner>:<name>` also `<partner>/<name>`
@@ -294,6 +306,9 @@ def plan_concept(loaded: LoadedItem, existing: ConceptRecord | None, gitops: Git
     rtype = loaded.item.type
     plan = ConceptPlan(cid, rtype, "unchanged")
     try:
+        problem = id_problem(loaded.item)
+        if problem is not None:
+            raise InvalidIdError(problem)
         keys.checked(cid, held_ids)
     except InvalidIdError as e:
         plan.id = ascii(cid)[1:-1]  # shown and counted, never a key

@@ -19,7 +19,7 @@ from ..storage.base import ObjectNotFound, PreconditionFailed
 from .spec_check import format_problem
 from .execute import ConceptOutcome, ImportOptions, execute
 from .models import GitopsEntry
-from .plan import ImportPlan, LoadedItem, LoadedVersion, nickname_of, plan_import
+from .plan import ImportPlan, LoadedItem, LoadedVersion, id_problem, nickname_of, plan_import
 from .sources import Reader, is_gitops_collection, load_gitops, load_index, load_summary, open_reader, report_names, version_dir
 
 
@@ -52,10 +52,11 @@ def load_items(reader: Reader, workers: int) -> list[LoadedItem]:
         item = index.items[item_version[0]]
         entry = item.versions[item_version[1]]
         try:
-            keys.checked(nickname_of(item))
             keys.checked_label(entry.version)
         except InvalidIdError:
-            return LoadedVersion(entry, None, [])  # not read: the plan refuses the id or the label
+            return LoadedVersion(entry, None, [])  # not read: the plan refuses the label
+        if id_problem(item) is not None:
+            return LoadedVersion(entry, None, [])  # not read: the plan refuses the id
         summary = load_summary(reader, item, entry.version)
         return LoadedVersion(entry, summary, report_names(reader, item, entry.version, summary))
 
