@@ -204,7 +204,7 @@ ROWS: dict[str, Row] = {
                                    "127.0.0.2, a loopback, link-local or private address"),
     "import-summary-a-symlink": Row(lambda t: ["import-collection", _running(t), "--no-files"], "symbolic link; links are not followed"),
     "import-id-with-dotdot": Row(lambda t: ["import-collection", _running(t, "bioimage-io/../../x"), "--no-files"],
-                                 "leaves the collection's folder"),
+                                 "its workspace is not a plain folder name"),
     "import-deep-json": Row(lambda t: ["import-collection", _running(t, index='{"items": ' + "[" * 100_000 + "]" * 100_000 + "}"),
                                        "--no-files"], "more than 100 levels deep"),
     "import-host-time-limit-0": Row(lambda t: ["import-collection", _running(t), "--host-time-limit", "0"],

@@ -159,7 +159,8 @@ def test_a_host_that_never_answers_costs_the_time_limit_once(local_ctx: Context,
     reasons: list[str] = [f.reason for cid in local_ctx.concepts.list_ids() for v in local_ctx.concepts.get(cid).versions.values()
                           if v.legacy is not None for f in v.legacy.remote_files.values()]
     versions = sum(len(i["versions"]) for i in index["items"])
-    assert report.count("create") == len(index["items"]) and len(accepted) <= 2 < versions
+    # every resource is created (but the one whose rdf upstream could not read), its files left remote
+    assert report.count("create") == len(index["items"]) - sum(report.refusals().values()) and len(accepted) <= 2 < versions
     assert sum("used up the import's time limit of 1 s per file host" in r for r in reasons) > len(reasons) // 2
 
 

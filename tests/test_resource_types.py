@@ -36,8 +36,8 @@ from config_paths import TEST_CONFIG
 
 REPO = Path(__file__).resolve().parents[1]
 RUNNING_INDEX = REPO / "tests" / "data" / "realdata" / "running" / "index.json"
-SAMPLE: list[tuple[str, str]] = [
-    (item["id"].split("/", 1)[1], item["type"]) for item in json.loads(RUNNING_INDEX.read_text())["items"]
+SAMPLE: list[tuple[str, str]] = [  # partner applications (`imjoy:vizarr`) keep ids of their own form
+    (item["id"].split("/", 1)[1], item["type"]) for item in json.loads(RUNNING_INDEX.read_text())["items"] if ":" not in item["id"]
 ]
 
 

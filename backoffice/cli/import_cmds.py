@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from ..errors import InvalidArgumentError
+from ..errors import ImportRefusedError, InvalidArgumentError
 from ..gh_actions import append_summary
 from .common import console, make_context
 
@@ -74,6 +74,8 @@ def import_collection(
         at = at.replace(tzinfo=timezone.utc)
     ctx = make_context()
     lines: list[str] = []
+    refused: dict[str, int] = {}
+    first: list[str] = []
     with _progress() as progress:
         reports = run(ctx, sources, files=not no_files, update=update, at=at, workers=workers, progress=progress,
                       host_time_limit=host_time_limit)
@@ -85,13 +87,23 @@ def import_collection(
                 lines.append(f"{o.id}: {o.action}{detail}; {o.reports} reports{remote}")
                 lines.extend(f"  {n}" for n in o.notes)
         p = report.plan
+        by_reason = report.refusals()
+        for r, n in by_reason.items():
+            refused[r] = refused.get(r, 0) + n
+        first.extend(n for o in report.outcomes if o.refusals for n in o.notes[:1])
         lines.append(f"{p.source}: {report.count('create')} created, {report.count('extend')} extended, "
                      f"{report.count('mirror')} mirrored, {report.count('unchanged')} unchanged, {report.count('refused')} refused"
-                     + (f"; {p.gitops_unmatched} GitOps-era entries not in it" if p.gitops_unmatched else ""))
+                     + (f" ({', '.join(f'{n} {r}' for r, n in by_reason.items())})" if by_reason else "")
+                     + (f"; {p.gitops_unmatched} GitOps-era entries not in it" if p.gitops_unmatched else "")
+                     + (f"; {p.gitops_without_nickname} GitOps-era entries without a nickname (not imported)"
+                        if p.gitops_without_nickname else ""))
     lines.extend(curated_imports([o.id for r in reports for o in r.outcomes if o.action != "refused"], ctx.curation))
     for ln in lines:
-        console.print(ln)
+        console.print(ln, markup=False, highlight=False, emoji=False)
     append_summary("## import-collection\n\n" + "\n".join(f"- {ln}" for ln in lines) + "\n")
+    if refused:  # one line that names the problem: the count by reason and the first refusal's own words
+        raise ImportRefusedError(f"{sum(refused.values())} resources or versions refused "
+                                 f"({', '.join(f'{n} {r}' for r, n in sorted(refused.items()))}): {first[0] if first else ''}")
 
 
 def curated_imports(imported: Iterable[str], declared: Collection[str]) -> list[str]:

@@ -14,6 +14,7 @@ from .common import console, make_context
 
 if TYPE_CHECKING:
     from ..records.imported import LegacyVersion
+    from ..records.concept import VersionRecord
 
 
 def register(app: typer.Typer) -> None:
@@ -69,6 +70,11 @@ def status(
         console.print_json(json.dumps(out, default=str))
         return
     console.print(Text.assemble((record.id, "bold"), f" ({record.type}); owners: {', '.join(record.owners) or '-'}"))
+    from ..stage.ownership import owner_rights
+
+    named = record.legacy.named_owners if record.legacy else []
+    for owner in [*record.owners, *named]:
+        console.print(f"  {owner}: {owner_rights(owner)}", markup=False)
     if record.concept_doi:
         console.print(f"concept DOI: {record.concept_doi}")
     if record.legacy is not None:
@@ -109,6 +115,7 @@ def status(
             console.print(Text.assemble(f"  {v}: {rec.status.value}{doi}, published {rec.published:%Y-%m-%d}{downloads}",
                                         (" BLOCKED", "red") if decl.is_blocked(v) else "",
                                         *((" ", ("YANKED", "yellow"), f" ({yanked})") if yanked else ())))
+            console.print(f"    test status: {_statuses(rec)}", markup=False)
             if rec.legacy is not None:
                 _print_imported(rec.legacy)
     else:
@@ -142,9 +149,26 @@ def diff(
         console.print(line, markup=False, highlight=False)
 
 
+def _statuses(rec: VersionRecord) -> str:
+    """Upstream's and ours, side by side where both exist (docs/compatibility.md)."""
+    from ..index.plan import conflate, upstream_status
+
+    ours = rec.compatibility.status if rec.compatibility else conflate(rec.tests).status
+    upstream = upstream_status(rec)
+    if upstream is None:
+        return f"{ours} (ours)"
+    tests = ", ".join(f"{t}: {st}" for t, st in sorted(rec.legacy.status_tests.items())) if rec.legacy else ""
+    differs = "; they differ, upstream's is shown until our test runs" if upstream != ours else ""
+    return f"{upstream} (upstream{': ' + tests if tests else ''}); {ours} (our conflation of its reports){differs}"
+
+
 def _print_imported(legacy: LegacyVersion) -> None:
     rdf = "the upstream rdf" if legacy.rdf_exact else "rdf written from the upstream rdf_content (upstream file not fetched)"
     console.print(f"    imported: {rdf}, upstream sha256 {legacy.source_sha256[:12]}…")
+    if legacy.comment:
+        console.print(f"    comment: {legacy.comment}", markup=False)
+    if legacy.restored:
+        console.print(f"    JSON's losses undone: {', '.join(legacy.restored)}", markup=False)
     if legacy.remote_files:
         console.print(Text.assemble("    ", (f"{len(legacy.remote_files)} files remote", "yellow"),
                                     " (a run of import-collection with files mirrors them):"))

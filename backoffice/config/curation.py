@@ -11,12 +11,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..errors import ConfigError
+from ..errors import ConfigError, InvalidIdError
+from ..layout import checked
 from ..util.yaml_guard import YamlRefused, load_yaml
 from ..weight_formats import WEIGHT_FORMATS
 from .errors import config_error
 
-CONCEPT_ID = r"^[a-z][a-z-]*[a-z]$"
 
 class DisplayOverrides(BaseModel):
     """Display fields a declaration may override in collection.json."""
@@ -135,8 +135,10 @@ class CurationDecl(BaseModel):
 
 def load_curation_file(path: Path) -> CurationDecl:
     """Load one declaration; errors name the file and the field."""
-    if not re.fullmatch(CONCEPT_ID, path.stem):
-        raise ConfigError(f"{path}: file name must be '<concept-id>.yaml'")
+    try:
+        checked(path.stem)  # the one id rule (partner applications such as `imjoy:vizarr` too)
+    except InvalidIdError as e:
+        raise ConfigError(f"{path}: file name must be '<concept-id>.yaml': {e}") from None
     try:
         raw: Any = load_yaml(path.read_bytes(), str(path))
     except YamlRefused as e:

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from ..context import Context
-from ..errors import ConflictError
+from ..errors import BackofficeError, ConflictError
 from ..records import keys
 from ..records.concept import ConceptRecord, VersionRecord
 from ..records.imported import LegacyVersion, RemoteFile
@@ -49,6 +49,8 @@ class ConceptOutcome:
     reports: int = 0
     notes: list[str] = field(default_factory=list[str])
     remote_files: int = 0
+    refusals: list[str] = field(default_factory=list[str])
+    """One short reason per refused resource or version (the summary counts them by reason)."""
 
 
 def rdf_from_content(content: dict[str, Any]) -> bytes:
@@ -111,8 +113,9 @@ def write_version(ctx: Context, cid: str, vp: VersionPlan, opts: ImportOptions, 
     ctx.storage.put_bytes(files_prefix + "rdf.yaml", rdf, content_type="application/x-yaml")
     record = vp.record.model_copy(deep=True)
     record.rdf_sha256 = hashlib.sha256(rdf).hexdigest()
-    record.legacy = LegacyVersion(source_url=vp.source_url, source_sha256=vp.source_sha256, rdf_exact=exact,
-                                  ids=vp.legacy_ids, remote_files=remote, content=content)
+    planned = record.legacy or LegacyVersion(source_url=vp.source_url, source_sha256=vp.source_sha256, rdf_exact=exact)
+    record.legacy = planned.model_copy(update={"rdf_exact": exact, "ids": vp.legacy_ids, "remote_files": remote,
+                                               "restored": [] if exact else vp.restored, "content": content})
     _with_remote_urls(record, remote)
     return record
 
@@ -146,6 +149,7 @@ def _new_versions(ctx: Context, reader: Reader, cp: ConceptPlan, base: ConceptRe
             made[vp.label] = write_version(ctx, cp.id, vp, opts, content_for(vp, base.versions.get(vp.label)))
         except ValueError as e:
             out.notes.append(str(e))
+            out.refusals.append("sha256 differs")
     draft = base.model_copy(deep=True)
     draft.versions.update(made)
     for vp in cp.versions:
@@ -182,7 +186,7 @@ def _mirror(ctx: Context, cp: ConceptPlan, record: ConceptRecord, opts: ImportOp
                              max_bytes=opts.max_file_bytes, workers=opts.workers)
         if not v.legacy.rdf_exact:
             ctx.storage.put_bytes(keys.version_files(cp.id, label, v.content) + "rdf.yaml", data, content_type="application/x-yaml")
-            v.rdf_sha256, v.legacy.rdf_exact = v.legacy.source_sha256, True
+            v.rdf_sha256, v.legacy.rdf_exact, v.legacy.restored = v.legacy.source_sha256, True, []
         for name in v.legacy.remote_files:
             if name not in still:
                 v.summary.covers = [name if c == v.legacy.remote_files[name].url else c for c in v.summary.covers]
@@ -199,7 +203,7 @@ def _mirror(ctx: Context, cp: ConceptPlan, record: ConceptRecord, opts: ImportOp
 
 def import_concept(ctx: Context, reader: Reader, plan: ImportPlan, cp: ConceptPlan, opts: ImportOptions,
                    version_dir: Callable[[str], str]) -> ConceptOutcome:
-    out = ConceptOutcome(cp.id, cp.action, notes=list(cp.notes))
+    out = ConceptOutcome(cp.id, cp.action, notes=list(cp.notes), refusals=list(cp.refusals))
     if cp.action in ("refused", "unchanged"):
         return out
     if cp.action == "create":
@@ -216,6 +220,7 @@ def import_concept(ctx: Context, reader: Reader, plan: ImportPlan, cp: ConceptPl
             ctx.concepts.create(record, marker=_marker(plan, cp, out.versions), mark=opts.mark)
         except ConflictError:
             out.action = "refused"
+            out.refusals.append("created meanwhile")
             out.notes.append(f"refused: '{cp.id}' was created by another run meanwhile; run the import again")
         return out
     current = ctx.concepts.get(cp.id)
@@ -246,7 +251,11 @@ def execute(ctx: Context, reader: Reader, plan: ImportPlan, opts: ImportOptions,
     progress = opts.fetcher.progress
 
     def one(cp: ConceptPlan) -> ConceptOutcome:
-        out = import_concept(ctx, reader, plan, cp, opts, lambda label: version_dir(cp.id, label))
+        try:
+            out = import_concept(ctx, reader, plan, cp, opts, lambda label: version_dir(cp.id, label))
+        except (BackofficeError, ValueError, UnicodeError) as e:  # one resource refused with its reason; the import goes on
+            out = ConceptOutcome(cp.id, "refused", notes=[*cp.notes, f"refused: {ascii(str(e))[1:-1]}"],
+                                 refusals=[*cp.refusals, type(e).__name__])
         for line in refusal_lines(out.id, out.action, out.notes):  # as it happens, not at the end
             progress.refused(line)
         progress.advance(resources=1, versions=len(out.versions))

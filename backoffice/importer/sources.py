@@ -190,8 +190,11 @@ def load_index(reader: Reader) -> RunningIndex:
 
 
 def version_dir(item: RunningItem, version: str) -> str:
-    """`reports/<workspace>/<nickname>/<version>/` of a version (index ids are `<workspace>/<nickname>`)."""
-    return f"reports/{item.id}/{version}/"
+    """`reports/<workspace>/<folder>/<version>/` of a version (index ids are `<workspace>/<nickname>`;
+    the running collection keeps a partner application `bioimage-io/imjoy:vizarr` under `imjoy_vizarr`)."""
+    workspace, _, nickname = item.id.rpartition("/")
+    folder = nickname.replace(":", "_")
+    return f"reports/{workspace}/{folder}/{version}/" if workspace else f"reports/{folder}/{version}/"
 
 
 def load_summary(reader: Reader, item: RunningItem, version: str) -> RunningSummary | None:

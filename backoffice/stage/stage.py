@@ -28,7 +28,7 @@ from ..description import (
     summarize,
     with_concept_id,
 )
-from ..errors import ConflictError, IllegalTransitionError, PackageError
+from ..errors import ConflictError, IllegalTransitionError, InvalidIdError, PackageError
 from ..log import logger
 from ..records import keys
 from ..records.concept import ConceptRecord, DraftRecord, StagingRecord
@@ -65,7 +65,10 @@ def new_token() -> str:
 def check_version(version: str) -> str:
     if not VERSION.fullmatch(version):
         raise PackageError(f"version '{version}' must start with a digit and hold only letters, digits and . + _ -")
-    return version
+    try:
+        return keys.checked_label(version)  # the one label rule under the upload's own pattern
+    except InvalidIdError as e:
+        raise PackageError(str(e)) from None
 
 
 def stage(

@@ -372,6 +372,7 @@
     return el("li", { className: v.yanked ? "yanked" : null }, versionLabel(v.version), " · ", when(v.created).slice(0, 10),
       v.doi ? [" · ", link("https://doi.org/" + v.doi, "DOI " + v.doi)] : null, " · ", link(v.rdf_source, "rdf"),
       typeof v.download_count === "number" ? " · " + v.download_count + " downloads" : null,
+      v.comment ? [" · ", el("span", { className: "comment" }, v.comment)] : null,
       v.yanked ? [" ", el("span", { className: "badge status-yanked", title: "yanked: never the latest; loadable by its exact id" }, "yanked"),
         " ", el("span", { className: "yank-reason" }, v.yanked)] : null);
   }
