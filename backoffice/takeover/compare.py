@@ -38,6 +38,11 @@ class RunningVersion:
         content = self.summary.get("rdf_content") if self.summary is not None else None
         return content if isinstance(content, dict) else {}  # pyright: ignore[reportUnknownVariableType]
 
+    @property
+    def unreadable(self) -> bool:
+        """The running collection could not read this rdf itself: its `rdf_content` is only an `error`."""
+        return set(self.rdf) == {"error"}
+
 
 @dataclass(frozen=True)
 class RunningResource:
@@ -107,7 +112,8 @@ def compare(running: list[RunningResource], ours: Ours) -> list[Difference]:
     for resource in running:
         cid = _our_id(resource, ours)
         if cid is None:
-            d.add(resource.id, None, "resource.missing", ABSENT, resource.type)
+            kind = "resource.unreadable" if resource.versions and all(v.unreadable for v in resource.versions) else "resource.missing"
+            d.add(resource.id, None, kind, ABSENT, resource.type)
             continue
         matched.add(cid)
         _compare_resource(d, resource, cid, ours, held_forms)

@@ -33,6 +33,10 @@ INTENDED: tuple[Intended, ...] = (
     Intended("created.earlier",
              "the concept's `created` is the earliest known date: the GitOps era's records are older than the "
              "running collection's versions, which carry the day it migrated (`docs/import.md`)"),
+    Intended("resource.unreadable",
+             "the running collection could not read the resource's rdf itself (its `summary.json` `rdf_content` is "
+             "only an `error`, its test failed on that): the import refuses it with that reason instead of "
+             "publishing an error text as a description (`docs/import.md`, Refused, reported, left alone)"),
     Intended("summary.missing",
              "the running collection publishes no `summary.json` for this version: its status and rdf fields "
              "cannot be compared"),
