@@ -75,6 +75,31 @@ def _utf16_bomb() -> bytes:
     lines = ["type: model", "a: &a [x,x,x,x,x,x,x,x,x]"]
     lines += [f"{n}: &{n} [{','.join([f'*{names[i - 1]}'] * 9)}]" for i, n in enumerate(names) if i]
     return ("\n".join(lines) + "\n").encode("utf-16")
+
+
+def _imported(tmp: Path, item_id: str, label: str | None = None, beside: str | None = None) -> str:
+    """A running collection's folder holding one real resource of the sample under `item_id` (and
+    version `label`), or beside it under its own id (`beside`): ids and labels an import must refuse."""
+    from import_helpers import RUNNING
+
+    index = json.loads((RUNNING / "index.json").read_text())
+    [real] = [i for i in index["items"] if i["id"] == "bioimage-io/affable-shark"]
+    src = tmp / "running"
+    items: list[dict[str, Any]] = []
+    for iid in [x for x in (beside, item_id) if x]:
+        item = json.loads(json.dumps(real))
+        version = item["versions"][-1]
+        folder = RUNNING / "reports" / "bioimage-io" / "affable-shark" / version["version"]
+        item["id"], version["version"] = iid, (label if iid == item_id and label else version["version"])
+        item["versions"] = [version]
+        target = src / "reports" / iid.encode("utf-8", "surrogateescape").decode("utf-8", "replace") / version["version"]
+        target.mkdir(parents=True, exist_ok=True)
+        (target / "summary.json").write_bytes((folder / "summary.json").read_bytes())
+        items.append(item)
+    (src / "index.json").write_text(json.dumps({"items": items}))
+    return str(src)
+
+
 def handover_tar(tmp: Path, kind: str) -> str:
     """A sandboxed run's output as `sandbox.sh run --out` packs it (issue 26), with one bad entry."""
     import io
@@ -205,6 +230,17 @@ ROWS: dict[str, Row] = {
     "import-summary-a-symlink": Row(lambda t: ["import-collection", _running(t), "--no-files"], "symbolic link; links are not followed"),
     "import-id-with-dotdot": Row(lambda t: ["import-collection", _running(t, "bioimage-io/../../x"), "--no-files"],
                                  "its workspace is not a plain folder name"),
+    # imported ids and labels take the one id rule and label rule (issue 26): store prefixes, folder names, case variants
+    "import-id-partners": Row(lambda t: ["import-collection", _imported(t, "bioimage-io/partners", "core-previous"), "--no-files"],
+                              "invalid concept id 'partners': a name the store keeps for itself"),
+    "import-id-pending": Row(lambda t: ["import-collection", _imported(t, "bioimage-io/pending", "conflation"), "--no-files"],
+                             "invalid concept id 'pending': a name the store keeps for itself"),
+    "import-id-concepts": Row(lambda t: ["import-collection", _imported(t, "bioimage-io/concepts"), "--no-files"],
+                              "invalid concept id 'concepts'"),
+    "import-label-log": Row(lambda t: ["import-collection", _imported(t, "bioimage-io/some-model", "log"), "--no-files"],
+                            "invalid version label 'log'"),
+    "import-id-a-lone-surrogate": Row(lambda t: ["import-collection", _imported(t, "bioimage-io/a\udcffb"), "--no-files"],
+                                      "invalid concept id 'a\\udcffb'"),
     "import-deep-json": Row(lambda t: ["import-collection", _running(t, index='{"items": ' + "[" * 100_000 + "]" * 100_000 + "}"),
                                        "--no-files"], "more than 100 levels deep"),
     "import-host-time-limit-0": Row(lambda t: ["import-collection", _running(t), "--host-time-limit", "0"],
