@@ -172,3 +172,46 @@ def test_validate_format_names_the_unknown_global_in_its_one_line(local_ctx: Con
     assert "global zipimport.zipimporter in weights.pt: not known to be harmless" in r.stdout
     draft = local_ctx.concepts.get(cid).require_draft()
     assert draft.weight_scan is not None and draft.weight_scan.status == "failed"
+
+
+BASE_0_INT = b"I0x10\n0"
+"""An INT in base 0 (Python's unpickler reads it, `pickletools.genops` gives up on it), popped:
+picklescan's parser stops before any global and reports none, and no error."""
+_LEGACY_MAGIC = b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19."
+"""The first pickle of a legacy `torch.save` file: its magic number."""
+
+
+def _zip_with(name: str, data: bytes) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr(name, data)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(("file", "data", "weights"), [
+    ("weights.pt", BASE_0_INT + PROTOCOL_0, True),
+    ("weights.model", BASE_0_INT + PROTOCOL_0, True),
+    ("extra.pkl", b"\x80\x02" + BASE_0_INT + PROTOCOL_0, False),
+    ("weights.pt", _zip_with("archive/data.pkl", BASE_0_INT + PROTOCOL_0), True),
+    ("weights.pt", _LEGACY_MAGIC + b"\x80\x02" + BASE_0_INT + PROTOCOL_0, True),
+])
+def test_a_pickle_the_scanners_parser_gives_up_on_before_its_first_global_fails(
+        tmp_path: Path, file: str, data: bytes, weights: bool) -> None:
+    """Python's unpickler would run os.system from each of these; picklescan found nothing in them."""
+    path = tmp_path / file
+    path.write_bytes(data)
+    scan = scan_file(path, file, weights=weights)
+    assert scan is not None and (scan.error or _dangerous(scan)), scan
+    assert assess(scanner_name(), [scan], [], 1).status == "failed"
+
+
+def test_a_legacy_torch_file_and_a_torch_zip_still_pass(tmp_path: Path) -> None:
+    """The control: the parser reads every pickle a loader reads of ordinary weights."""
+    legacy = tmp_path / "legacy.pt"
+    legacy.write_bytes(_LEGACY_MAGIC + b"\x80\x02M\xe9\x03." + b"\x80\x02}q\x00." + b"\x80\x02}q\x00." + b"\x80\x02]q\x00."
+                       + b"\x00" * 64)  # raw storage bytes follow the five pickles
+    zipped = tmp_path / "zipped.pt"
+    zipped.write_bytes(_benign_zip())
+    for path in (legacy, zipped):
+        scan = scan_file(path, path.name, weights=True)
+        assert scan is not None and scan.error is None and not scan.globals, scan
