@@ -192,6 +192,7 @@ def _zip_with(name: str, data: bytes) -> bytes:
     ("weights.pt", BASE_0_INT + PROTOCOL_0, True),
     ("weights.model", BASE_0_INT + PROTOCOL_0, True),
     ("extra.pkl", b"\x80\x02" + BASE_0_INT + PROTOCOL_0, False),
+    ("extra.pth", BASE_0_INT + PROTOCOL_0, False),
     ("weights.pt", _zip_with("archive/data.pkl", BASE_0_INT + PROTOCOL_0), True),
     ("weights.pt", _LEGACY_MAGIC + b"\x80\x02" + BASE_0_INT + PROTOCOL_0, True),
 ])

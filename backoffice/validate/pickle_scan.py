@@ -34,6 +34,8 @@ number, protocol, system info, the object, the storage keys); raw storage bytes 
 _LEGACY_TORCH_MAGIC = 0x1950A86A20F9469CFC6C
 LOADED_ENTRY_EXTENSIONS = frozenset({".pkl", ".pickle"})
 """Zip entries a loader unpickles whatever their first bytes (`torch.load`: `data.pkl`; TorchScript: `constants.pkl`)."""
+LOADED_EXTENSIONS = LOADED_ENTRY_EXTENSIONS | {".pt", ".pth", ".joblib"}
+"""Files that are pickles (or torch zips) whatever their first bytes; `.bin`, `.dat`, `.data` are often raw bytes."""
 
 
 def scanner_name() -> str:
@@ -192,7 +194,8 @@ def scan_file(path: Path, name: str, weights: bool = False) -> FileScan | None:
             return FileScan(file=name, kind="zip of pickles", globals=_sorted(found), error=why,
                             problem="a pickle inside could be read only in part" if partial else None)
         if kind == "pickle":
-            found, partial, why = _scan_pickle(path, name, weights or is_pickle_head(head))
+            found, partial, why = _scan_pickle(path, name, weights or is_pickle_head(head)
+                                          or Path(name).suffix.lower() in LOADED_EXTENSIONS)
             return FileScan(file=name, kind="pickle", globals=_sorted(found), error=why,
                             problem="the pickle could be read only in part" if partial else None)
         with path.open("rb") as f:
