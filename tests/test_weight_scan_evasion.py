@@ -188,7 +188,22 @@ def _zip_with(name: str, data: bytes) -> bytes:
     return buf.getvalue()
 
 
+def _legacy_tar(payload: bytes) -> bytes:
+    """torch's oldest format, which `torch.load(weights_only=False)` still reads: a tar whose
+    `storages` member is unpickled first (picklescan never looks inside a tar)."""
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in (("storages", payload), ("tensors", b"\x80\x02K\x00."), ("pickle", b"\x80\x02K\x00.")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
 @pytest.mark.parametrize(("file", "data", "weights"), [
+    ("weights.pt", _legacy_tar(reduce_pickle("os", "system")), True),
     ("weights.pt", BASE_0_INT + PROTOCOL_0, True),
     ("weights.model", BASE_0_INT + PROTOCOL_0, True),
     ("extra.pkl", b"\x80\x02" + BASE_0_INT + PROTOCOL_0, False),
@@ -198,7 +213,8 @@ def _zip_with(name: str, data: bytes) -> bytes:
 ])
 def test_a_pickle_the_scanners_parser_gives_up_on_before_its_first_global_fails(
         tmp_path: Path, file: str, data: bytes, weights: bool) -> None:
-    """Python's unpickler would run os.system from each of these; picklescan found nothing in them."""
+    """Python's unpickler (or torch's tar reader) would run os.system from each of these;
+    picklescan found nothing in them."""
     path = tmp_path / file
     path.write_bytes(data)
     scan = scan_file(path, file, weights=weights)
