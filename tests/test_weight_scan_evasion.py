@@ -232,3 +232,19 @@ def test_a_legacy_torch_file_and_a_torch_zip_still_pass(tmp_path: Path) -> None:
     for path in (legacy, zipped):
         scan = scan_file(path, path.name, weights=True)
         assert scan is not None and scan.error is None and not scan.globals, scan
+
+
+def test_raw_bytes_that_start_like_a_pickle_header_do_not_fail(tmp_path: Path) -> None:
+    """A tensor's storage in a torch zip and a `.bin` shard are raw bytes; now and then they start
+    with 0x80 0x02: no loader unpickles them, so they must not fail a sound model."""
+    raw = b"\x80\x02" + bytes(range(256)) * 4
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("archive/data.pkl", b"\x80\x02}q\x00.")
+        zf.writestr("archive/data/0", raw)
+    zipped, shard = tmp_path / "weights.pt", tmp_path / "group1-shard1of1.bin"
+    zipped.write_bytes(buf.getvalue())
+    shard.write_bytes(raw)
+    for path, weights in ((zipped, True), (shard, False)):
+        scan = scan_file(path, path.name, weights=weights)
+        assert scan is None or scan.error is None, scan

@@ -35,7 +35,9 @@ _LEGACY_TORCH_MAGIC = 0x1950A86A20F9469CFC6C
 LOADED_ENTRY_EXTENSIONS = frozenset({".pkl", ".pickle"})
 """Zip entries a loader unpickles whatever their first bytes (`torch.load`: `data.pkl`; TorchScript: `constants.pkl`)."""
 LOADED_EXTENSIONS = LOADED_ENTRY_EXTENSIONS | {".pt", ".pth", ".joblib"}
-"""Files that are pickles (or torch zips) whatever their first bytes; `.bin`, `.dat`, `.data` are often raw bytes."""
+"""Files that are pickles (or torch zips) whatever their first bytes. Not a pickle header alone:
+raw bytes (`.bin` shards, a tensor's storage in a torch zip) start with one now and then
+(0x80 0x02-0x05) and would fail a sound model; picklescan still scans those as before."""
 
 
 def scanner_name() -> str:
@@ -141,7 +143,7 @@ def _scan_zip(path: Path, name: str) -> tuple[Found, bool, bool, str | None]:
                     result = scanner.scan_numpy(entry, f"{name}:{info.filename}")
                 else:
                     result = scanner.scan_pickle_bytes(entry, f"{name}:{info.filename}")
-            if is_npy or is_pickle_head(head) or ext in LOADED_ENTRY_EXTENSIONS:  # what a loader unpickles
+            if is_npy or ext in LOADED_ENTRY_EXTENSIONS:  # what a loader unpickles (a tensor's raw bytes may look like a pickle)
                 with zf.open(info) as entry:
                     if is_npy:
                         _npy_skip_header(entry)
@@ -163,7 +165,7 @@ def _scan_pickle(path: Path, name: str, loaded: bool) -> tuple[Found, bool, str 
     picklescan's own choice (by extension, or a zip's end record anywhere in the file) is
     joined by a read of the pickles from the first byte, as a legacy loader reads them: a
     pickle with a zip appended is no zip to `torch.load`. `loaded`: a loader unpickles it (weights,
-    or a pickle header): what the scanner's parser cannot read of it fails (`unparsed`)."""
+    or a pickle by its extension): what the scanner's parser cannot read of it fails (`unparsed`)."""
     scanner = _picklescan()
     with path.open("rb") as f:
         result = scanner.scan_bytes(f, name, path.suffix.lower())
@@ -194,8 +196,7 @@ def scan_file(path: Path, name: str, weights: bool = False) -> FileScan | None:
             return FileScan(file=name, kind="zip of pickles", globals=_sorted(found), error=why,
                             problem="a pickle inside could be read only in part" if partial else None)
         if kind == "pickle":
-            found, partial, why = _scan_pickle(path, name, weights or is_pickle_head(head)
-                                          or Path(name).suffix.lower() in LOADED_EXTENSIONS)
+            found, partial, why = _scan_pickle(path, name, weights or Path(name).suffix.lower() in LOADED_EXTENSIONS)
             return FileScan(file=name, kind="pickle", globals=_sorted(found), error=why,
                             problem="the pickle could be read only in part" if partial else None)
         with path.open("rb") as f:
