@@ -248,3 +248,23 @@ def test_raw_bytes_that_start_like_a_pickle_header_do_not_fail(tmp_path: Path) -
     for path, weights in ((zipped, True), (shard, False)):
         scan = scan_file(path, path.name, weights=weights)
         assert scan is None or scan.error is None, scan
+
+
+def _short(text: str) -> bytes:
+    data = text.encode()
+    return b"\x8c" + bytes([len(data)]) + data
+
+
+def test_a_later_pickles_memo_cannot_borrow_an_earlier_pickles_names(tmp_path: Path) -> None:
+    """A legacy torch file under a name picklescan does not know as torch's: picklescan read its
+    pickles with one memo, while each `pickle.load` starts with an empty one. The system-info
+    pickle memoizes `torch` and `Size`; the object pickle memoizes `os` and `system` (its own
+    entries 0 and 1) and takes them with BINGET 0, 1: picklescan saw `torch.Size`."""
+    magic, protocol = _LEGACY_MAGIC, b"\x80\x02M\xe9\x03."
+    sys_info = b"\x80\x04}" + _short("torch") + b"\x94" + _short("Size") + b"\x94s."
+    main = b"\x80\x04" + _short("os") + b"\x94" + _short("system") + b"\x94h\x00h\x01\x93" + _short("echo pwned") + b"\x85R."
+    path = tmp_path / "weights.model"
+    path.write_bytes(magic + protocol + sys_info + main + b"\x80\x02]q\x00." + b"\x00" * 16)
+    scan = scan_file(path, path.name, weights=True)
+    assert "os.system" in _dangerous(scan)
+    assert assess(scanner_name(), [scan], [], 1).status == "failed"  # type: ignore[list-item]

@@ -164,18 +164,28 @@ def _scan_pickle(path: Path, name: str, loaded: bool) -> tuple[Found, bool, str 
     of a file that starts as a pickle.
     picklescan's own choice (by extension, or a zip's end record anywhere in the file) is
     joined by a read of the pickles from the first byte, as a legacy loader reads them: a
-    pickle with a zip appended is no zip to `torch.load`. `loaded`: a loader unpickles it (weights,
+    pickle with a zip appended is no zip to `torch.load`; and each of the first pickles is
+    scanned on its own too (picklescan's read of several pickles keeps one memo for all, so a
+    later pickle's `BINGET` of a memoized name was taken for an earlier pickle's entry, e.g.
+    `torch.Size` for `os.system`). `loaded`: a loader unpickles it (weights,
     or a pickle by its extension): what the scanner's parser cannot read of it fails (`unparsed`)."""
     scanner = _picklescan()
     with path.open("rb") as f:
         result = scanner.scan_bytes(f, name, path.suffix.lower())
     with path.open("rb") as f:
         stream = scanner.scan_pickle_bytes(f, name)  # stops at the first bytes that are no pickle
+    found = {**_globals(stream, ""), **_globals(result, "")}
+    with path.open("rb") as f:  # each pickle with a memo of its own, as each `pickle.load` of a loader has
+        for _ in range(LEGACY_TORCH_PICKLES):
+            found.update(_globals(scanner.scan_pickle_bytes(f, name, multiple_pickles=False), ""))
+            if not f.read(1):
+                break
+            f.seek(-1, 1)
     why = None
     if loaded:
         with path.open("rb") as f:
             why = unparsed(f)
-    return {**_globals(stream, ""), **_globals(result, "")}, bool(result.scan_err), why
+    return found, bool(result.scan_err), why
 
 
 def scan_file(path: Path, name: str, weights: bool = False) -> FileScan | None:
