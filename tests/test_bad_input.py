@@ -18,7 +18,7 @@ from stage_helpers import OTHER, REVIEWER, UPLOADER, do_stage
 from backoffice.context import Context
 from backoffice.records import keys
 from package_edits import reduce_pickle
-from test_weight_scan_evasion import CODE_RUNNING
+from test_weight_scan_evasion import BASE_0_INT, CODE_RUNNING, PROTOCOL_0
 from backoffice.storage.local import INTERNAL
 from cli_runner import cli_environ, run_backoffice
 
@@ -214,6 +214,9 @@ ROWS: dict[str, Row] = {
         lambda t: ["publish", "{swapped}", "--reviewer", REVIEWER, "--draft-sha256", "{reviewed}"], "is not the one reviewed"),
     "validate-code-running-pickles": Row(lambda t: ["validate-format", "{evil}", "draft", "--handover-out", "v.json"],
                                          "weight safety scan: 0-logging.config.pkl imports logging.config.dictConfig (dangerous) (and 5 more)"),
+    "validate-a-pickle-its-scanner-cannot-parse": Row(
+        lambda t: ["validate-format", "{unparsed}", "draft", "--handover-out", "v.json"],
+        "weight safety scan: extra.pkl "),
     "publish-an-unknown-concept": Row(lambda t: ["publish", "no-such-concept", "--reviewer", REVIEWER], "no-such-concept"),
     "chat-in-an-unknown-concept": Row(lambda t: ["chat", "no-such-concept", "--author", UPLOADER, "--message", "hi"],
                                       "no-such-concept"),
@@ -284,11 +287,13 @@ def staged(local_ctx: Context, tmp_path: Path) -> dict[str, str]:
     _awaiting_review(local_ctx, pub)
     pickles = {f"{i}-{module}.pkl": reduce_pickle(module, name) for i, (module, name) in enumerate(CODE_RUNNING)}
     evil = do_stage(local_ctx, _zip(tmp_path / "evil.zip", {"rdf.yaml": RDF, **pickles}), uploader=UPLOADER).concept_id
+    unparsed = do_stage(local_ctx, _zip(tmp_path / "unparsed.zip", {"rdf.yaml": RDF, "extra.pkl": b"\x80\x02" + BASE_0_INT + PROTOCOL_0}),
+                        uploader=UPLOADER).concept_id
     swapped = do_stage(local_ctx, _zip(tmp_path / "w.zip", {"rdf.yaml": RDF, "weights.pt": b"reviewed"}), uploader=UPLOADER)
     _awaiting_review(local_ctx, swapped.concept_id)
     reviewed = local_ctx.concepts.get(swapped.concept_id).require_draft()
     local_ctx.storage.put_bytes(keys.draft_files(swapped.concept_id, swapped.token) + "weights.pt", b"swapped after review")
-    return {"{cid}": cid, "{pub}": pub, "{pub-rdf}": local_ctx.concepts.get(pub).require_draft().rdf_sha256, "{evil}": evil,
+    return {"{cid}": cid, "{pub}": pub, "{pub-rdf}": local_ctx.concepts.get(pub).require_draft().rdf_sha256, "{evil}": evil, "{unparsed}": unparsed,
             "{swapped}": swapped.concept_id, "{reviewed}": reviewed.files_sha256}
 
 

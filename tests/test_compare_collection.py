@@ -174,3 +174,15 @@ def test_command_given_a_source_it_cannot_read(local_ctx: Context, run_cli: RunC
     r = run_cli(["compare-collection", source], settings=local_ctx.settings)
     assert r.returncode == 16 and r.stderr.startswith("error: ") and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert sorted(local_ctx.storage.list_keys("")) == before
+
+
+def test_a_deeply_nested_summary_of_the_running_collection_is_one_error_line(local_ctx: Context, run_cli: RunCli,
+                                                                              tmp_path: Path) -> None:
+    """A hostile running collection: a summary.json nested 100 000 levels deep (the importer's
+    JSON reader refuses it; compare-collection parsed it itself and ended in a RecursionError)."""
+    _store_index(local_ctx, _ours())
+    source = _running_folder(tmp_path / "running", _running())
+    (source / "reports" / "bioimage-io" / "affable-shark" / "v0" / "summary.json").write_text("[" * 100_000 + "]" * 100_000)
+    r = run_cli(["compare-collection", str(source)], settings=local_ctx.settings)
+    assert r.returncode == 16 and r.stderr.startswith("error: ") and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "levels deep" in r.stderr

@@ -48,10 +48,14 @@ def test_an_allowed_host_still_connects(local_ctx: Context, file_server: tuple[P
 
 @pytest.mark.parametrize("url", ["http://0.0.0.0/p.zip", "http://2130706433/p.zip", "http://0x7f.1/p.zip", "http://[::1]/p.zip",
                                  "http://[::ffff:127.0.0.1]/p.zip", "http://[::ffff:169.254.169.254]/p.zip",
-                                 "http://[64:ff9b::a9fe:a9fe]/p.zip", "http://[2002:7f00:1::]/p.zip", "http://localhost/p.zip"])
+                                 "http://[64:ff9b::a9fe:a9fe]/p.zip", "http://[2002:7f00:1::]/p.zip", "http://localhost/p.zip",
+                                 "http://[::127.0.0.1]/p.zip", "http://[::169.254.169.254]/p.zip",
+                                 "http://[::ffff:0:169.254.169.254]/p.zip", "http://[64:ff9b:1::a9fe:a9fe]/p.zip"])
 def test_every_spelling_of_a_non_public_address_is_refused(url: str) -> None:
     """Decimal and hex IPv4, IPv4-mapped IPv6, NAT64 (64:ff9b::/96) and 6to4 (2002::/16)
-    addresses that embed a loopback or link-local IPv4 address, names resolving to 127.0.0.1."""
+    addresses that embed a loopback or link-local IPv4 address, names resolving to 127.0.0.1;
+    IPv4-compatible (`::a.b.c.d`), IPv4-translated (`::ffff:0:a.b.c.d`) and local-use NAT64
+    (64:ff9b:1::/48) forms, which Python's `is_global` admits: only 2000::/3 is public IPv6."""
     from backoffice.util.fetch import check_public_address
 
     with pytest.raises(DownloadError, match="loopback, link-local or private"):

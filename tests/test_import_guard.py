@@ -303,3 +303,42 @@ def test_the_host_clock_counts_only_waiting_for_nothing() -> None:
     assert clock.left(a) == 0.0
     clock.answered(a)  # once used up, it stays used up for this import
     assert clock.left(a) == 0.0 and "time limit of 10 s per file host" in clock.spent_reason()
+
+
+def test_a_host_that_answers_and_then_stalls_still_uses_up_its_time() -> None:
+    """A hostile file host sends its headers at once and then never a byte of the body: its
+    answer must not start its account again, or it costs the import the timeout per file, for
+    every file it holds (the time limit per host never trips)."""
+    from backoffice.importer.files import Fetcher, HostClock, Unreachable
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    accepted: list[socket.socket] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn = listener.accept()[0]
+            except OSError:
+                return
+            accepted.append(conn)
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")  # and then nothing
+
+    threading.Thread(target=serve, daemon=True).start()
+    host = f"127.0.0.1:{listener.getsockname()[1]}"
+    fetcher = Fetcher(timeout=0.3, allowed_hosts=(host,), clock=HostClock(1.0))
+    reasons: list[str] = []
+    try:
+        for i in range(8):
+            try:
+                fetcher.stream(f"http://{host}/f{i}", 1000, lambda _: None)
+            except Unreachable as e:
+                reasons.append(str(e))
+    finally:
+        listener.close()
+        for s in accepted:
+            s.close()
+    assert len(reasons) == 8 and len(accepted) <= 5, (len(accepted), reasons)
+    assert "used up the import's time limit" in reasons[-1]

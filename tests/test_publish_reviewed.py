@@ -164,3 +164,23 @@ def test_the_review_page_shows_the_digest() -> None:
 
     app = static_files()["app.js"].decode()
     assert 'el("code", { className: "draft-sha256" }, draft.draft_sha256' in app
+
+
+def test_a_manifest_swapped_after_the_review_is_not_published(local_ctx: Context, packages: dict[str, Path]) -> None:
+    """The files stay as reviewed, but the draft's `files.json` (copied into the version as its
+    list of files with their sha256) is replaced: it no longer names the weights and gives
+    the rdf another sha256. Publishing with the reviewed digest is refused; nothing changes."""
+    from backoffice.records.manifest import Manifest, read_manifest
+
+    cid = stage(local_ctx, str(packages["model"]), uploader="jane@example.org", progress=False).concept_id
+    reviewed = _awaiting_review(local_ctx, cid)
+    draft = local_ctx.concepts.get(cid).require_draft()
+    files = keys.draft_files(cid, draft.token)
+    manifest = read_manifest(local_ctx.storage, files)
+    assert manifest is not None
+    forged = Manifest(files=[f.model_copy(update={"sha256": "0" * 64}) for f in manifest.files if f.name != "weights.pt"])
+    local_ctx.storage.put_bytes(keys.files_manifest(files), forged.model_dump_json().encode())
+    before = _state(local_ctx)
+    with pytest.raises(ConflictError, match="is not the one reviewed"):
+        publish(local_ctx, cid, REVIEWER, draft_sha256=reviewed)
+    assert _state(local_ctx) == before and local_ctx.concepts.get(cid).versions == {}

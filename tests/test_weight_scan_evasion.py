@@ -172,3 +172,99 @@ def test_validate_format_names_the_unknown_global_in_its_one_line(local_ctx: Con
     assert "global zipimport.zipimporter in weights.pt: not known to be harmless" in r.stdout
     draft = local_ctx.concepts.get(cid).require_draft()
     assert draft.weight_scan is not None and draft.weight_scan.status == "failed"
+
+
+BASE_0_INT = b"I0x10\n0"
+"""An INT in base 0 (Python's unpickler reads it, `pickletools.genops` gives up on it), popped:
+picklescan's parser stops before any global and reports none, and no error."""
+_LEGACY_MAGIC = b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19."
+"""The first pickle of a legacy `torch.save` file: its magic number."""
+
+
+def _zip_with(name: str, data: bytes) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def _legacy_tar(payload: bytes) -> bytes:
+    """torch's oldest format, which `torch.load(weights_only=False)` still reads: a tar whose
+    `storages` member is unpickled first (picklescan never looks inside a tar)."""
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in (("storages", payload), ("tensors", b"\x80\x02K\x00."), ("pickle", b"\x80\x02K\x00.")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(("file", "data", "weights"), [
+    ("weights.pt", _legacy_tar(reduce_pickle("os", "system")), True),
+    ("weights.pt", BASE_0_INT + PROTOCOL_0, True),
+    ("weights.model", BASE_0_INT + PROTOCOL_0, True),
+    ("extra.pkl", b"\x80\x02" + BASE_0_INT + PROTOCOL_0, False),
+    ("extra.pth", BASE_0_INT + PROTOCOL_0, False),
+    ("weights.pt", _zip_with("archive/data.pkl", BASE_0_INT + PROTOCOL_0), True),
+    ("weights.pt", _LEGACY_MAGIC + b"\x80\x02" + BASE_0_INT + PROTOCOL_0, True),
+])
+def test_a_pickle_the_scanners_parser_gives_up_on_before_its_first_global_fails(
+        tmp_path: Path, file: str, data: bytes, weights: bool) -> None:
+    """Python's unpickler (or torch's tar reader) would run os.system from each of these;
+    picklescan found nothing in them."""
+    path = tmp_path / file
+    path.write_bytes(data)
+    scan = scan_file(path, file, weights=weights)
+    assert scan is not None and (scan.error or _dangerous(scan)), scan
+    assert assess(scanner_name(), [scan], [], 1).status == "failed"
+
+
+def test_a_legacy_torch_file_and_a_torch_zip_still_pass(tmp_path: Path) -> None:
+    """The control: the parser reads every pickle a loader reads of ordinary weights."""
+    legacy = tmp_path / "legacy.pt"
+    legacy.write_bytes(_LEGACY_MAGIC + b"\x80\x02M\xe9\x03." + b"\x80\x02}q\x00." + b"\x80\x02}q\x00." + b"\x80\x02]q\x00."
+                       + b"\x00" * 64)  # raw storage bytes follow the five pickles
+    zipped = tmp_path / "zipped.pt"
+    zipped.write_bytes(_benign_zip())
+    for path in (legacy, zipped):
+        scan = scan_file(path, path.name, weights=True)
+        assert scan is not None and scan.error is None and not scan.globals, scan
+
+
+def test_raw_bytes_that_start_like_a_pickle_header_do_not_fail(tmp_path: Path) -> None:
+    """A tensor's storage in a torch zip and a `.bin` shard are raw bytes; now and then they start
+    with 0x80 0x02: no loader unpickles them, so they must not fail a sound model."""
+    raw = b"\x80\x02" + bytes(range(256)) * 4
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("archive/data.pkl", b"\x80\x02}q\x00.")
+        zf.writestr("archive/data/0", raw)
+    zipped, shard = tmp_path / "weights.pt", tmp_path / "group1-shard1of1.bin"
+    zipped.write_bytes(buf.getvalue())
+    shard.write_bytes(raw)
+    for path, weights in ((zipped, True), (shard, False)):
+        scan = scan_file(path, path.name, weights=weights)
+        assert scan is None or scan.error is None, scan
+
+
+def _short(text: str) -> bytes:
+    data = text.encode()
+    return b"\x8c" + bytes([len(data)]) + data
+
+
+def test_a_later_pickles_memo_cannot_borrow_an_earlier_pickles_names(tmp_path: Path) -> None:
+    """A legacy torch file under a name picklescan does not know as torch's: picklescan read its
+    pickles with one memo, while each `pickle.load` starts with an empty one. The system-info
+    pickle memoizes `torch` and `Size`; the object pickle memoizes `os` and `system` (its own
+    entries 0 and 1) and takes them with BINGET 0, 1: picklescan saw `torch.Size`."""
+    magic, protocol = _LEGACY_MAGIC, b"\x80\x02M\xe9\x03."
+    sys_info = b"\x80\x04}" + _short("torch") + b"\x94" + _short("Size") + b"\x94s."
+    main = b"\x80\x04" + _short("os") + b"\x94" + _short("system") + b"\x94h\x00h\x01\x93" + _short("echo pwned") + b"\x85R."
+    path = tmp_path / "weights.model"
+    path.write_bytes(magic + protocol + sys_info + main + b"\x80\x02]q\x00." + b"\x00" * 16)
+    scan = scan_file(path, path.name, weights=True)
+    assert "os.system" in _dangerous(scan)
+    assert assess(scanner_name(), [scan], [], 1).status == "failed"  # type: ignore[list-item]

@@ -30,8 +30,9 @@ class Unreachable(Exception):
 class HostClock:
     """A whole-import time limit per file host: the time an import spends waiting on a host
     without an answer (a connection or a read that timed out or broke off, counted from the
-    request or from the last piece of data) adds up per host; an answer from the host starts
-    its account again (a slow but working host is no dead one). Once a host's account reaches
+    request or from the last piece of data) adds up per host; a whole answer from the host (the
+    body received, not its headers alone) starts its account again (a slow but working host is
+    no dead one). Once a host's account reaches
     `limit` seconds, every further file of it stays remote with the reason, without a request:
     an unanswering host costs the import at most about `limit` seconds, however many files it
     holds. Time spent on other hosts never counts."""
@@ -84,13 +85,13 @@ class Fetcher:
         since = self.clock.now()
         try:
             with guarded_get(url, timeout=min(self.timeout, left), allowed_hosts=self.allowed_hosts) as r:
-                self.clock.answered(url)
                 if r.status_code != 200:
                     raise Unreachable(f"HTTP {r.status_code}")
                 for chunk in iter_capped(r, max_bytes, url, chunk=256 * 1024):
                     since = self.clock.now()
                     sink(chunk)
                     self.progress.advance(bytes=len(chunk))
+            self.clock.answered(url)  # a whole answer: not its headers alone (a host may send them and stall)
         except TooLarge:
             raise Unreachable(f"larger than {max_bytes} bytes") from None
         except DownloadError as e:  # refused, unreachable, timed out or broken off: the wait counts

@@ -148,14 +148,19 @@ def _json(reader: Reader, rel: str) -> object:
     data = reader.read(rel)
     if data is None:
         raise ImportSourceError(f"{reader.name}: no {rel}")
+    return parse_json(data, f"{reader.name}/{rel}")
+
+
+def parse_json(data: bytes, where: str) -> object:
+    """JSON of a source's file within MAX_JSON_BYTES and MAX_JSON_DEPTH; ImportSourceError (one line) otherwise."""
     if len(data) > MAX_JSON_BYTES:
-        raise ImportSourceError(f"{reader.name}/{rel}: more than {MAX_JSON_BYTES} bytes")
+        raise ImportSourceError(f"{where}: more than {MAX_JSON_BYTES} bytes")
     if _nests_deeper(data, MAX_JSON_DEPTH):
-        raise ImportSourceError(f"{reader.name}/{rel}: refused: nests lists or objects more than {MAX_JSON_DEPTH} levels deep")
+        raise ImportSourceError(f"{where}: refused: nests lists or objects more than {MAX_JSON_DEPTH} levels deep")
     try:
         return json.loads(data)
     except (ValueError, RecursionError) as e:
-        raise ImportSourceError(f"{reader.name}/{rel}: not JSON ({type(e).__name__})") from None
+        raise ImportSourceError(f"{where}: not JSON ({type(e).__name__})") from None
 
 
 _JSON_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')

@@ -19,7 +19,7 @@ from ..log import logger
 from ..records import keys
 from ..records.concept import ConceptRecord, DraftRecord, VersionRecord
 from ..records.journal import utcnow
-from ..records.manifest import files_digest, hash_files
+from ..records.manifest import files_digest, hash_files, read_manifest
 from ..records.status import DraftStatus, check_step
 from ..storage.base import ObjectNotFound
 from .request_changes import require_reviewer
@@ -54,10 +54,15 @@ def draft_digest(ctx: Context, cid: str, draft: DraftRecord) -> str:
 
 def check_reviewed_files(ctx: Context, cid: str, draft: DraftRecord, draft_sha256: str) -> None:
     """Refuse a draft whose files are not those reviewed (a file swapped in the store after the
-    review): every file is read and hashed, before anything is written."""
+    review): every file is read and hashed, before anything is written; and its `files.json`,
+    which is published with them as their list and sha256s, must say the same."""
     now = draft_digest(ctx, cid, draft)
     if now != draft_sha256:
         raise _not_reviewed(cid, draft, now, draft_sha256)
+    manifest = read_manifest(ctx.storage, keys.draft_files(cid, draft.token))
+    if manifest is not None and files_digest(manifest.files) != draft_sha256:
+        raise ConflictError(f"the draft of '{cid}' is not the one reviewed: its files.json no longer lists its files"
+                            " as they are; nothing was published")
 
 
 def _no_draft(record: ConceptRecord) -> IllegalTransitionError:

@@ -15,7 +15,7 @@ from ..context import Context
 from ..errors import DownloadError, ImportSourceError, InvalidIdError, PackageError
 from ..importer.models import RunningItem
 from ..records.concept import ConceptRecord
-from ..importer.sources import MAX_JSON_BYTES, Reader, load_index, open_reader, version_dir
+from ..importer.sources import MAX_JSON_BYTES, Reader, load_index, open_reader, parse_json, version_dir
 from ..stage.fetch import download
 from ..storage.base import ObjectNotFound
 from .compare import Ours, RunningResource, RunningVersion
@@ -60,10 +60,7 @@ def _summary(reader: Reader, item: RunningItem, label: str) -> dict[str, Any] | 
     data = reader.read(rel)
     if data is None:
         return None
-    try:
-        raw: object = json.loads(data)
-    except ValueError as e:
-        raise ImportSourceError(f"{reader.name}/{rel}: not JSON ({e})") from None
+    raw = parse_json(data, f"{reader.name}/{rel}")  # size and nesting capped, as the importer reads it
     return raw if isinstance(raw, dict) else None  # pyright: ignore[reportUnknownVariableType]
 
 

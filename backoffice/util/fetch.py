@@ -28,6 +28,9 @@ from ..errors import DownloadError
 CHUNK = 1024 * 1024
 MAX_REDIRECTS = 10
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_GLOBAL_UNICAST = ipaddress.IPv6Network("2000::/3")
+"""The only IPv6 addresses in use on the internet; outside it `is_global` still admits forms
+that carry an IPv4 address or reach a local translator (`::127.0.0.1`, `::ffff:0:a.b.c.d`, `64:ff9b:1::/48`)."""
 
 Response = requests.Response
 
@@ -74,7 +77,7 @@ def _check_ip(address: str, url: str) -> None:
     if isinstance(ip, ipaddress.IPv6Address):  # an IPv4 address inside: mapped, 6to4, NAT64
         nat64 = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF) if ip in _NAT64 else None
         ip = ip.ipv4_mapped or ip.sixtofour or nat64 or ip
-    if not ip.is_global:
+    if not ip.is_global or (isinstance(ip, ipaddress.IPv6Address) and ip not in _GLOBAL_UNICAST):
         raise DownloadError(f"{url} leads to {ip}, a loopback, link-local or private address; only public hosts are fetched")
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import pickletools
 import zipfile
 from pathlib import Path
 from typing import IO, Any
@@ -27,6 +28,16 @@ PICKLE_EXTENSIONS = frozenset({".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt"
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 NUMPY_MAGIC = b"\x93NUMPY"
 HEAD_BYTES = 8
+LEGACY_TORCH_PICKLES = 5
+"""Pickles a legacy `torch.load` reads one after another from the start of the file (magic
+number, protocol, system info, the object, the storage keys); raw storage bytes follow."""
+_LEGACY_TORCH_MAGIC = 0x1950A86A20F9469CFC6C
+LOADED_ENTRY_EXTENSIONS = frozenset({".pkl", ".pickle"})
+"""Zip entries a loader unpickles whatever their first bytes (`torch.load`: `data.pkl`; TorchScript: `constants.pkl`)."""
+LOADED_EXTENSIONS = LOADED_ENTRY_EXTENSIONS | {".pt", ".pth", ".joblib"}
+"""Files that are pickles (or torch zips) whatever their first bytes. Not a pickle header alone:
+raw bytes (`.bin` shards, a tensor's storage in a torch zip) start with one now and then
+(0x80 0x02-0x05) and would fail a sound model; picklescan still scans those as before."""
 
 
 def scanner_name() -> str:
@@ -54,6 +65,25 @@ def sniff(name: str, head: bytes, weights: bool = False) -> str | None:
     return None
 
 
+def unparsed(f: IO[bytes]) -> str | None:
+    """Why the pickles a loader reads from the start of `f` cannot be read to their end by the
+    parser the scanner uses (`pickletools.genops`), or None. picklescan reports no global and
+    no error for a pickle its parser gives up on before the first global, but Python's
+    unpickler reads more than that parser (`I0x10`: an int in base 0), so such a pickle would
+    pass unscanned: the first pickle, and for a legacy `torch.save` file the four after it,
+    must be read to their STOP."""
+    for i in range(LEGACY_TORCH_PICKLES):
+        legacy = False
+        try:
+            for _, arg, _ in pickletools.genops(f):
+                legacy = legacy or arg == _LEGACY_TORCH_MAGIC
+        except Exception as e:
+            return f"pickle {i + 1} could not be read to its end by the scanner ({type(e).__name__}: {e})"[:300]
+        if i == 0 and not legacy:
+            return None
+    return None
+
+
 Found = dict[tuple[str, str, str], FoundGlobal]
 """Globals by (where, module, name)."""
 
@@ -71,6 +101,14 @@ def _globals(result: Any, where: str) -> Found:
     return out
 
 
+def _npy_skip_header(f: IO[bytes]) -> None:
+    """Read past an `.npy` header (its object array's pickle follows)."""
+    import numpy as np
+
+    version = np.lib.format.read_magic(f)
+    (np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0)(f)
+
+
 def _npy_has_objects(f: IO[bytes]) -> bool:
     import numpy as np
 
@@ -81,11 +119,13 @@ def _npy_has_objects(f: IO[bytes]) -> bool:
     return bool(dtype.hasobject)
 
 
-def _scan_zip(path: Path, name: str) -> tuple[Found, bool, bool]:
-    """(globals, whether any entry holds a pickle, whether a pickle was read only in part)."""
+def _scan_zip(path: Path, name: str) -> tuple[Found, bool, bool, str | None]:
+    """(globals, whether any entry holds a pickle, whether a pickle was read only in part, why
+    a pickle a loader reads could not be read to its end)."""
     scanner = _picklescan()
     found: Found = {}
     any_pickle = partial = False
+    why: str | None = None
     with zipfile.ZipFile(path) as zf:
         for info in zf.infolist():
             if info.is_dir():
@@ -103,6 +143,12 @@ def _scan_zip(path: Path, name: str) -> tuple[Found, bool, bool]:
                     result = scanner.scan_numpy(entry, f"{name}:{info.filename}")
                 else:
                     result = scanner.scan_pickle_bytes(entry, f"{name}:{info.filename}")
+            if is_npy or ext in LOADED_ENTRY_EXTENSIONS:  # what a loader unpickles (a tensor's raw bytes may look like a pickle)
+                with zf.open(info) as entry:
+                    if is_npy:
+                        _npy_skip_header(entry)
+                    entry_why = unparsed(entry)
+                why = why or (f"{info.filename}: {entry_why}" if entry_why else None)
             any_pickle = True
             partial = partial or bool(result.scan_err)
             found.update(_globals(result, info.filename))
@@ -110,20 +156,36 @@ def _scan_zip(path: Path, name: str) -> tuple[Found, bool, bool]:
         whole = _globals(scanner.scan_bytes(f, name, path.suffix.lower()), "")
     named = {(m, n) for _, m, n in found}
     found.update({k: g for k, g in whole.items() if (k[1], k[2]) not in named})
-    return found, any_pickle or bool(whole), partial
+    return found, any_pickle or bool(whole), partial, why
 
 
-def _scan_pickle(path: Path, name: str) -> tuple[Found, bool]:
-    """(globals, whether picklescan read it only in part) of a file that starts as a pickle.
+def _scan_pickle(path: Path, name: str, loaded: bool) -> tuple[Found, bool, str | None]:
+    """(globals, whether picklescan read it only in part, why it could not be read to its end)
+    of a file that starts as a pickle.
     picklescan's own choice (by extension, or a zip's end record anywhere in the file) is
     joined by a read of the pickles from the first byte, as a legacy loader reads them: a
-    pickle with a zip appended is no zip to `torch.load`."""
+    pickle with a zip appended is no zip to `torch.load`; and each of the first pickles is
+    scanned on its own too (picklescan's read of several pickles keeps one memo for all, so a
+    later pickle's `BINGET` of a memoized name was taken for an earlier pickle's entry, e.g.
+    `torch.Size` for `os.system`). `loaded`: a loader unpickles it (weights,
+    or a pickle by its extension): what the scanner's parser cannot read of it fails (`unparsed`)."""
     scanner = _picklescan()
     with path.open("rb") as f:
         result = scanner.scan_bytes(f, name, path.suffix.lower())
     with path.open("rb") as f:
         stream = scanner.scan_pickle_bytes(f, name)  # stops at the first bytes that are no pickle
-    return {**_globals(stream, ""), **_globals(result, "")}, bool(result.scan_err)
+    found = {**_globals(stream, ""), **_globals(result, "")}
+    with path.open("rb") as f:  # each pickle with a memo of its own, as each `pickle.load` of a loader has
+        for _ in range(LEGACY_TORCH_PICKLES):
+            found.update(_globals(scanner.scan_pickle_bytes(f, name, multiple_pickles=False), ""))
+            if not f.read(1):
+                break
+            f.seek(-1, 1)
+    why = None
+    if loaded:
+        with path.open("rb") as f:
+            why = unparsed(f)
+    return found, bool(result.scan_err), why
 
 
 def scan_file(path: Path, name: str, weights: bool = False) -> FileScan | None:
@@ -138,20 +200,23 @@ def scan_file(path: Path, name: str, weights: bool = False) -> FileScan | None:
         return None
     try:
         if kind == "zip":
-            found, any_pickle, partial = _scan_zip(path, name)
+            found, any_pickle, partial, why = _scan_zip(path, name)
             if not any_pickle:
                 return None
-            return FileScan(file=name, kind="zip of pickles", globals=_sorted(found),
+            return FileScan(file=name, kind="zip of pickles", globals=_sorted(found), error=why,
                             problem="a pickle inside could be read only in part" if partial else None)
         if kind == "pickle":
-            found, partial = _scan_pickle(path, name)
-            return FileScan(file=name, kind="pickle", globals=_sorted(found),
+            found, partial, why = _scan_pickle(path, name, weights or Path(name).suffix.lower() in LOADED_EXTENSIONS)
+            return FileScan(file=name, kind="pickle", globals=_sorted(found), error=why,
                             problem="the pickle could be read only in part" if partial else None)
         with path.open("rb") as f:
             if not _npy_has_objects(f):
                 return None
             result = scanner.scan_numpy(f, name)
-        return FileScan(file=name, kind="numpy array with objects", globals=_sorted(_globals(result, "")),
+            f.seek(0)
+            _npy_skip_header(f)
+            why = unparsed(f)
+        return FileScan(file=name, kind="numpy array with objects", globals=_sorted(_globals(result, "")), error=why,
                         problem="the pickle could be read only in part" if result.scan_err else None)
     except Exception as e:  # a file the scanner cannot read is not passed
         return FileScan(file=name, kind=kind, error=f"{type(e).__name__}: {e}"[:500])
