@@ -186,3 +186,14 @@ def test_a_deeply_nested_summary_of_the_running_collection_is_one_error_line(loc
     r = run_cli(["compare-collection", str(source)], settings=local_ctx.settings)
     assert r.returncode == 16 and r.stderr.startswith("error: ") and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "levels deep" in r.stderr
+
+
+def test_a_url_source_reads_nothing_outside_its_base() -> None:
+    """compare-collection reads a URL through the importer's reader: a path an index's ids build
+    that leaves the base (`..`) is refused before any request (the review of issue 26)."""
+    from backoffice.errors import ImportSourceError
+    from backoffice.takeover.read import running_reader
+
+    reader = running_reader("http://127.0.0.1:9/collection", 1.0, ("127.0.0.1",))
+    with pytest.raises(ImportSourceError, match="leaves the collection's folder"):
+        reader.read("reports/bioimage-io/../../../admin/summary.json")

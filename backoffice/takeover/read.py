@@ -4,55 +4,22 @@ or an http(s) URL fetched through the guarded fetch) and our index in the store.
 from __future__ import annotations
 
 import json
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from typing import Any, cast
 
 from ..context import Context
-from ..errors import DownloadError, ImportSourceError, InvalidIdError, PackageError
+from ..errors import ImportSourceError, InvalidIdError
 from ..importer.models import RunningItem
 from ..records.concept import ConceptRecord
-from ..importer.sources import MAX_JSON_BYTES, Reader, load_index, open_reader, parse_json, version_dir
-from ..stage.fetch import download
+from ..importer.sources import Reader, load_index, open_reader, parse_json, version_dir
 from ..storage.base import ObjectNotFound
 from .compare import Ours, RunningResource, RunningVersion
 
 
-@dataclass
-class GuardedUrlReader:
-    """The running collection's files under a base URL, each fetched through the guarded fetch
-    (public addresses only, size-limited)."""
-
-    base: str
-    name: str
-    timeout: float
-    allowed_hosts: tuple[str, ...] = ()
-
-    def read(self, rel: str) -> bytes | None:
-        url = self.base.rstrip("/") + "/" + rel
-        with tempfile.TemporaryDirectory(prefix="backoffice-compare-") as tmp:
-            try:
-                path = download(url, Path(tmp), max_bytes=MAX_JSON_BYTES, timeout=self.timeout, progress=False,
-                                allowed_hosts=self.allowed_hosts)
-            except DownloadError as e:
-                if str(e).endswith("answered HTTP 404"):
-                    return None
-                raise ImportSourceError(str(e)) from None
-            except PackageError as e:
-                raise ImportSourceError(f"{url}: {e}") from None
-            return path.read_bytes()
-
-    def list(self, rel_dir: str) -> list[str] | None:
-        return None
-
-
 def running_reader(source: str, timeout: float, allowed_hosts: tuple[str, ...] = ()) -> Reader:
-    if source.startswith(("http://", "https://")):
-        return GuardedUrlReader(source.removesuffix("/index.json"), source, timeout, allowed_hosts)
-    return open_reader(source, timeout)
+    """The import's own reader (a URL through the guarded fetch, every path checked to stay inside the source)."""
+    return open_reader(source, timeout, allowed_hosts)
 
 
 def _summary(reader: Reader, item: RunningItem, label: str) -> dict[str, Any] | None:
