@@ -13,14 +13,14 @@ folder), nothing else, and:
 3. `--full`: the same with the cache present (etags compared, markers not trusted);
 4. the regeneration after one publish (incremental).
 
-For each: wall time, S3 requests (a botocore event hook, and obstore's own count; per
-concept), CPU of this process (per request) and of moto, and this process's peak RSS
-during that run. `--client` picks what sends the whole-object GETs and small PUTs on moto:
-`direct` (ours, `storage/s3_direct.py`), `obstore` (`obstore_fast_path.py`), or `both`,
-alternated over `--rounds` rounds (A B B A: both see the same load). The last line is
+For each: wall time, S3 requests (botocore's `before-call` event, which the fast path
+emits too; per concept), CPU of this process (per request) and of moto, and this
+process's peak RSS during that run. `--client` picks what sends the whole-object GETs and
+small PUTs on moto: `obstore` (the fast path, `storage/s3_obstore.py`), `botocore`, or
+`both`, alternated over `--rounds` rounds (A B B A: both see the same load). The last line is
 `RESULT {json}` for `plot_index_growth.py` (the first run's figures, and every run).
 
-    python benchmarks/bench_index.py [--concepts N] [--local] [--client direct|obstore|both] [--rounds R] [--profile]
+    python benchmarks/bench_index.py [--concepts N] [--local] [--client obstore|botocore|both] [--rounds R] [--profile]
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def main() -> None:
     parser.add_argument("--concepts", type=int, default=10_000)
     parser.add_argument("--local", action="store_true", help="a local folder instead of moto's S3 server")
     parser.add_argument("--profile", action="store_true", help="profile the warm full generation")
-    parser.add_argument("--client", choices=("direct", "obstore", "both"), default="direct",
+    parser.add_argument("--client", choices=("obstore", "botocore", "both"), default="obstore",
                         help="what sends whole-object GETs and small PUTs on moto (both: alternated)")
     parser.add_argument("--rounds", type=int, default=1, help="runs per client (each on a fresh store)")
     args = parser.parse_args()
@@ -144,7 +144,7 @@ def main() -> None:
             else:  # a fresh bucket of moto's S3 server
                 storage = s3_storage(endpoint, public)
                 counter = RequestCounter(storage)
-                use_client(storage, client, counter.count)
+                use_client(storage, client)
             start = time.perf_counter()
             seed(storage)
             print(f"[{client}] seeded {n} concept documents in {time.perf_counter() - start:.1f} s (load {os.getloadavg()[0]:.1f})", flush=True)

@@ -1,5 +1,5 @@
-"""Benchmark: our direct S3 requests (`storage/s3_direct.py`) against obstore
-(`obstore_fast_path.py`), side by side on moto's S3 server in its own process.
+"""Benchmark: the S3 fast path (obstore, `storage/s3_obstore.py`) against botocore, side
+by side on moto's S3 server in its own process (through `S3Storage.get`/`put_bytes`).
 
 N objects of about 3 KB (a concept document's size; override with --objects), then
 --rounds rounds, each client in turn within a round (so both see the same load): N
@@ -8,6 +8,9 @@ ingest make them. Printed per client and operation: CPU seconds per request in t
 process and in moto, wall time, and the load average; then the medians.
 
     python benchmarks/bench_s3_client.py [--objects N] [--rounds R]
+
+(The comparison with the hand-written client obstore replaced, `s3_direct.py`, was made
+by this script at commit 169387c; `docs/benchmarks.md` has the figures.)
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import cpu_seconds, moto_process, s3_storage  # noqa: E402
-from obstore_fast_path import ObstoreRequests  # noqa: E402
+from benchlib import cpu_seconds, moto_process, s3_storage, use_client  # noqa: E402
+
+from backoffice.storage.s3 import S3Storage  # noqa: E402
 
 
 def timed(n: int, work: Callable[[], None]) -> tuple[float, float, float]:
@@ -45,14 +49,15 @@ def main() -> None:
     args = parser.parse_args()
     n = args.objects
     body = (b'{"id": "some-concept", "versions": {}, "padding": "' + b"x" * 3000 + b'"}')
-    keys = [f"concepts/c{i:05d}/concept.json" for i in range(n)]
+    keys: list[str] = [f"concepts/c{i:05d}/concept.json" for i in range(n)]
     with ExitStack() as stack:
         storage = s3_storage(stack.enter_context(moto_process()))
-        direct = storage._direct  # pyright: ignore[reportPrivateUsage]
-        clients: dict[str, Any] = {"s3_direct": direct, "obstore": ObstoreRequests.for_storage(storage)}
-        full = [storage.prefix + k for k in keys]
+        plain = S3Storage(bucket=storage.bucket, prefix=storage.prefix, endpoint_url=storage.endpoint_url,
+                          access_key_id="testing", secret_access_key="testing")  # the same bucket
+        use_client(plain, "botocore")
+        clients: dict[str, Any] = {"obstore": storage, "botocore": plain}
         with ThreadPoolExecutor(16) as pool:
-            list(pool.map(lambda k: storage.put_bytes(k, body), keys))
+            list(pool.map(lambda k: storage.put_bytes(k, body), keys))  # pyright: ignore[reportUnknownLambdaType, reportUnknownArgumentType]
             figures: dict[tuple[str, str], list[tuple[float, float, float, float]]] = {}
             for r in range(args.rounds):
                 order = list(clients.items()) if r % 2 == 0 else list(reversed(clients.items()))
@@ -60,10 +65,9 @@ def main() -> None:
                     for name, client in order:
                         def work(client: Any = client, op: str = op) -> None:
                             if op == "GET":
-                                got = list(pool.map(client.get, full))
+                                list(pool.map(client.get, keys))
                             else:
-                                got = list(pool.map(lambda k: client.put(k, body), full))
-                            assert all(g is not None for g in got), f"{name} fell back to botocore"
+                                list(pool.map(lambda k: client.put_bytes(k, body), keys))  # pyright: ignore[reportUnknownLambdaType, reportUnknownArgumentType]
                         here, moto, wall = timed(n, work)
                         load = os.getloadavg()[0]
                         figures.setdefault((name, op), []).append((here, moto, wall, load))

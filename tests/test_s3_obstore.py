@@ -63,7 +63,7 @@ def test_keys_obstore_would_change_go_through_botocore(s3_storage: Storage) -> N
         assert s3.get(k)[0] == k.encode()
     assert parsed == ["PutObject", "GetObject"] * len(keys)
     assert sorted(o.key for o in s3.list()) == sorted(keys)
-    assert not s3._direct.disabled  # pyright: ignore[reportPrivateUsage]
+    assert s3._direct is not None and not s3._direct.disabled  # pyright: ignore[reportPrivateUsage]
 
 
 def test_small_writes_bypass_botocore_and_keep_s3s_conditions(s3_storage: Storage) -> None:

@@ -35,12 +35,15 @@ import urllib.request
 from datetime import timedelta
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 import obstore
 from botocore.credentials import Credentials  # pyright: ignore[reportMissingTypeStubs]  # boto3/botocore ship no stubs
 from obstore.store import S3Store
+
+if TYPE_CHECKING:
+    from obstore.store import ClientConfig
 
 from ..log import logger
 from .base import ObjectNotFound, PreconditionFailed, etag_of, plain_md5
@@ -105,7 +108,7 @@ class DirectRequests:
             return None
         config: Any = client.meta.config
         frozen: Any = credentials.get_frozen_credentials()
-        options: dict[str, Any] = {"allow_http": endpoint.startswith("http://"), "allow_invalid_certificates": verify is False,
+        options: ClientConfig = {"allow_http": endpoint.startswith("http://"), "allow_invalid_certificates": verify is False,
                                    "connect_timeout": timedelta(seconds=config.connect_timeout),
                                    "timeout": timedelta(seconds=config.read_timeout)}
         if isinstance(verify, str):
