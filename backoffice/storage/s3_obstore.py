@@ -109,8 +109,8 @@ class DirectRequests:
         config: Any = client.meta.config
         frozen: Any = credentials.get_frozen_credentials()
         options: ClientConfig = {"allow_http": endpoint.startswith("http://"), "allow_invalid_certificates": verify is False,
-                                   "connect_timeout": timedelta(seconds=config.connect_timeout),
-                                   "timeout": timedelta(seconds=config.read_timeout)}
+                                 "connect_timeout": timedelta(seconds=config.connect_timeout),
+                                 "timeout": timedelta(seconds=config.read_timeout)}
         if isinstance(verify, str):
             options["root_certificate"] = _pem(verify)
         credential: dict[str, Any] = {"access_key_id": frozen.access_key, "secret_access_key": frozen.secret_key,
