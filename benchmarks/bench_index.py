@@ -1,21 +1,26 @@
 """Benchmark: index generation for a synthetic collection, on moto's S3 server in its
 own process (or a local folder with --local).
 
-10,000 model concepts with 2 published versions each (override with --concepts). Concept
-documents are seeded into a local folder and the first index run makes every
-`versions.json` and dashboard detail there (once per store: the pipeline's own runs
-write them as concepts change); the store is then copied to moto (unless --local) and:
+10,000 model concepts with 2 published versions each (override with --concepts). For each
+run, the concept documents are seeded into a fresh store (a new moto bucket, or a local
+folder), nothing else, and:
 
-1. (the first run, above, timed on the local folder);
-2. the full generation: the index cache deleted, every concept document listed and read;
+1. the cold full generation: no index cache, no `index/derived.json`: every concept
+   document read and every `versions.json` and dashboard detail written (what a store
+   gets once; the pipeline's own runs then write them as concepts change);
+2. the warm full generation: the index cache deleted, every concept document listed and
+   read, the derived files present (written only where due);
 3. `--full`: the same with the cache present (etags compared, markers not trusted);
 4. the regeneration after one publish (incremental).
 
-For each: wall time, S3 requests (a botocore event hook; per concept) and this
-process's peak RSS during that run. The last line is `RESULT {json}` for
-`plot_index_growth.py`.
+For each: wall time, S3 requests (botocore's `before-call` event, which the fast path
+emits too; per concept), CPU of this process (per request) and of moto, and this
+process's peak RSS during that run. `--client` picks what sends the whole-object GETs and
+small PUTs on moto: `obstore` (the fast path, `storage/s3_obstore.py`), `botocore`, or
+`both`, alternated over `--rounds` rounds (A B B A: both see the same load). The last line is
+`RESULT {json}` for `plot_index_growth.py` (the first run's figures, and every run).
 
-    python benchmarks/bench_index.py [--concepts N] [--local] [--profile]
+    python benchmarks/bench_index.py [--concepts N] [--local] [--client obstore|botocore|both] [--rounds R] [--profile]
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import REPO, RequestCounter, cpu_seconds, moto_process, peak_rss_mib, reset_peak_rss, s3_storage  # noqa: E402
+from benchlib import REPO, RequestCounter, client_order, cpu_seconds, moto_process, peak_rss_mib, reset_peak_rss, s3_storage, use_client  # noqa: E402
 
 if TYPE_CHECKING:
     from backoffice.records.concept import ConceptRecord
@@ -80,7 +85,8 @@ def measure(label: str, run: Callable[[], Any], counter: RequestCounter | None, 
     cpu = [after - before for after, before in zip(cpu_seconds(), cpu_before)]
     peak = peak_rss_mib()
     requests = counter.n if counter is not None else None
-    per = f", {requests} requests ({requests / n:.3f} per concept)" if requests is not None else ""
+    per = (f", {requests} requests ({requests / n:.3f} per concept, {1000 * cpu[0] / requests:.2f} ms CPU here per request)"
+           if requests else "")
     print(f"{label}: {seconds:.2f} s{per}, {result.fetched} concept documents read, peak RSS {peak:.0f} MB;"
           f" CPU {cpu[0]:.1f} s here, {cpu[1]:.1f} s moto (load {os.getloadavg()[0]:.1f})", flush=True)
     return {"seconds": round(seconds, 2), "requests": requests, "fetched": result.fetched, "peak_rss_mb": round(peak),
@@ -91,7 +97,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--concepts", type=int, default=10_000)
     parser.add_argument("--local", action="store_true", help="a local folder instead of moto's S3 server")
-    parser.add_argument("--profile", action="store_true", help="profile the full generation")
+    parser.add_argument("--profile", action="store_true", help="profile the warm full generation")
+    parser.add_argument("--client", choices=("obstore", "botocore", "both"), default="obstore",
+                        help="what sends whole-object GETs and small PUTs on moto (both: alternated)")
+    parser.add_argument("--rounds", type=int, default=1, help="runs per client (each on a fresh store)")
     args = parser.parse_args()
 
     from backoffice.config.collection_config import load_collection_config
@@ -122,40 +131,38 @@ def main() -> None:
 
     settings = Settings(config_path=REPO / "bioimageio_collection_config.json", collection_dir=REPO / "collection")
     n = len(ids)
-    figures: dict[str, Any] = {"concepts": n, "backend": "local" if args.local else "moto", "load": os.getloadavg()}
+    figures: dict[str, Any] = {"concepts": n, "backend": "local" if args.local else "moto", "load": os.getloadavg(), "runs": []}
+    clients = ["local"] * args.rounds if args.local else client_order(args.client, args.rounds)
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-index-")))
-        local = LocalStorage(tmp / "store", public)
-        start = time.perf_counter()
-        seed(local)
-        print(f"seeded {n} concept documents in a local folder in {time.perf_counter() - start:.1f} s", flush=True)
-        # the first run makes every versions.json and dashboard detail (once per store; the
-        # pipeline's own runs write them as concepts change): measured on the local folder
-        figures["first"] = measure("first run, local folder (writes every versions.json and detail)",
-                                   lambda: generate_index(Context(settings, storage=local)), None, n)
-        storage: Storage = local
-        counter: RequestCounter | None = None
-        if not args.local:  # the same store on moto's S3 server (copied in parallel), as the pipeline leaves it
-            storage = s3_storage(stack.enter_context(moto_process()), public)
+        endpoint = "" if args.local else stack.enter_context(moto_process())
+        for number, client in enumerate(clients):
+            storage: Storage
+            counter: RequestCounter | None = None
+            if args.local:
+                storage = LocalStorage(tmp / f"store-{number}", public)
+            else:  # a fresh bucket of moto's S3 server
+                storage = s3_storage(endpoint, public)
+                counter = RequestCounter(storage)
+                use_client(storage, client)
             start = time.perf_counter()
-
-            def copy(key: str) -> None:
-                storage.put_bytes(key, local.get_bytes(key))
-
-            with ThreadPoolExecutor(16) as pool:
-                copied = len(list(pool.map(copy, local.list_keys(""))))
-            print(f"copied {copied} objects to moto S3 in {time.perf_counter() - start:.1f} s", flush=True)
-            counter = RequestCounter(storage)
-        ctx = Context(settings, storage=storage)
-        storage.delete(keys.INDEX_CACHE)
-        figures["full"] = measure("full generation (no index cache)", lambda: generate_index(ctx), counter, n, args.profile)
-        figures["rescan"] = measure("--full (cache present)", lambda: generate_index(ctx, full=True), counter, n)
-        ctx.concepts.save(record(ids[min(123, n - 1)], 3))  # one publish: the concept document changes
-        figures["one_publish"] = measure("regeneration after one publish", lambda: generate_index(ctx), counter, n)
-        size = storage.head(keys.COLLECTION_JSON)
-        print(f"collection.json: {size.size / 1e6:.1f} MB" if size else "collection.json missing")
+            seed(storage)
+            print(f"[{client}] seeded {n} concept documents in {time.perf_counter() - start:.1f} s (load {os.getloadavg()[0]:.1f})", flush=True)
+            ctx = Context(settings, storage=storage)
+            run: dict[str, Any] = {"client": client}
+            run["cold"] = measure(f"[{client}] cold full generation (no cache: every versions.json and detail written)",
+                                  lambda: generate_index(ctx), counter, n)
+            storage.delete(keys.INDEX_CACHE)
+            run["full"] = measure(f"[{client}] warm full generation (no index cache, derived files present)",
+                                  lambda: generate_index(ctx), counter, n, args.profile)
+            run["rescan"] = measure(f"[{client}] --full (cache present)", lambda: generate_index(ctx, full=True), counter, n)
+            ctx.concepts.save(record(ids[min(123, n - 1)], 3))  # one publish: the concept document changes
+            run["one_publish"] = measure(f"[{client}] regeneration after one publish", lambda: generate_index(ctx), counter, n)
+            size = storage.head(keys.COLLECTION_JSON)
+            print(f"collection.json: {size.size / 1e6:.1f} MB" if size else "collection.json missing", flush=True)
+            figures["runs"].append(run)
+        figures.update({k: v for k, v in figures["runs"][0].items() if k != "client"})
         print("RESULT " + json.dumps(figures), flush=True)
-
 
 if __name__ == "__main__":
     main()

@@ -7,15 +7,20 @@ them, stores them, and conflates every touched version once. Then the index is
 generated, and one more report is ingested and the index regenerated (incremental: only
 that version is re-read). Local storage by default, `--s3` for moto's S3 server; with
 `--s3` it prints the ingest's S3 requests per report by operation, and the CPU of this
-process and of moto during the ingest.
+process and of moto during each partner's ingest. `--client` picks what sends the
+whole-object GETs and small PUTs on moto: `obstore` (the fast path,
+`storage/s3_obstore.py`), `botocore`, or `both` (the default), alternated partner by
+partner (A B B A: the partners' ingests are the same work, under the same load; the
+first one's is cheaper: it finds no earlier conflation to merge).
 
-    python benchmarks/bench_partner_reports.py [--versions N] [--s3]
+    python benchmarks/bench_partner_reports.py [--versions N] [--s3] [--client obstore|botocore|both]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -26,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import REPO, RequestCounter, cpu_seconds, moto_process, s3_storage  # noqa: E402
+from benchlib import REPO, RequestCounter, client_order, cpu_seconds, moto_process, s3_storage, use_client  # noqa: E402
 
 SHA = "ab" * 32
 
@@ -35,6 +40,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--versions", type=int, default=2_500)
     parser.add_argument("--s3", action="store_true", help="use a moto S3 server on 127.0.0.1 instead of a local folder")
+    parser.add_argument("--client", choices=("obstore", "botocore", "both"), default="both",
+                        help="with --s3: what sends whole-object GETs and small PUTs (both: alternated by partner)")
     args = parser.parse_args()
 
     from backoffice.context import Context
@@ -91,16 +98,25 @@ def main() -> None:
             by_operation.update([event_name.rsplit(".", 1)[-1]])
 
         s3: Any = storage
-        s3.client.meta.events.register("before-send.s3", count)
+        s3.client.meta.events.register("before-call.s3", count)
+    clients = client_order(args.client, (len(partners) + 1) // 2)[: len(partners)] if args.s3 else ["local"] * len(partners)
     started, (cpu, server_cpu) = time.perf_counter(), cpu_seconds()
-    for p in partners:
-        t0 = time.perf_counter()
+    for p, client in zip(partners, clients):
+        if args.s3:
+            fast = s3._direct  # pyright: ignore[reportPrivateUsage]
+            use_client(storage, client)
+        t0, (cpu0, server0), before = time.perf_counter(), cpu_seconds(), sum(by_operation.values())
         accepted = conflated = 0
         for folder in folders[p.id]:  # one `ingest-reports` call per hand-in
             result = ingest(ctx, p.id, [str(folder)])
             accepted, conflated = accepted + len(result.accepted), conflated + len(result.versions)
+        (cpu1, server1), requests = cpu_seconds(), sum(by_operation.values()) - before
+        cost = (f"; [{client}] {requests} S3 requests, CPU {cpu1 - cpu0:.1f} s here ({1000 * (cpu1 - cpu0) / requests:.2f} ms per"
+                f" request), {server1 - server0:.1f} s moto (load {os.getloadavg()[0]:.1f})") if requests else ""
         print(f"  ingest {p.id}: {accepted} reports in {len(folders[p.id])} hand-ins, {conflated} versions conflated"
-              f" in {time.perf_counter() - t0:.1f} s")
+              f" in {time.perf_counter() - t0:.1f} s{cost}", flush=True)
+        if args.s3:
+            s3._direct = fast  # pyright: ignore[reportPrivateUsage]
     ingest_s, (cpu_after, server_after) = time.perf_counter() - started, cpu_seconds()
     ingest_cpu, ingest_server = cpu_after - cpu, server_after - server_cpu
     print(f"ingest + conflate {total} reports: {ingest_s:.1f} s ({1000 * ingest_s / total:.2f} ms per report),"

@@ -140,11 +140,29 @@ def run_child(script: str, args: list[str], env: dict[str, str]) -> tuple[float,
 
 
 class RequestCounter:
-    """Counts the S3 requests of a storage (a botocore event hook)."""
+    """Counts the S3 requests of a storage (botocore's `before-call` event, which the fast
+    path emits for its requests too; botocore's retries are not counted)."""
 
     def __init__(self, storage: Any) -> None:
         self.n = 0
-        storage.client.meta.events.register("before-send.s3", self._count)
+        storage.client.meta.events.register("before-call.s3", self._count)
 
     def _count(self, **_: object) -> None:
         self.n += 1
+
+
+
+def client_order(choice: str, rounds: int) -> list[str]:
+    """The S3 clients of a benchmark's runs: `choice` alone, or for `both` the fast path
+    and botocore alternated A B B A ..., so that both see the same load."""
+    if choice != "both":
+        return [choice] * rounds
+    pair = ["obstore", "botocore"]
+    return [c for r in range(rounds) for c in (pair if r % 2 == 0 else pair[::-1])]
+
+
+def use_client(storage: Any, client: str) -> None:
+    """Make `storage` (an `S3Storage`) send its whole-object GETs and small PUTs through
+    `client`: `obstore` (the fast path, `storage/s3_obstore.py`, as it is) or `botocore`."""
+    if client == "botocore":
+        storage._direct = None  # pyright: ignore[reportPrivateUsage]

@@ -18,7 +18,7 @@ from botocore.utils import determine_content_length, parse_timestamp  # pyright:
 
 from ..errors import StorageError
 from .base import ByteStream, ObjectInfo, ObjectNotFound, PreconditionFailed, Storage, check_key, normalize_prefix
-from .s3_direct import DirectRequests
+from .s3_obstore import DirectRequests
 
 _TRANSFER = TransferConfig(
     multipart_threshold=64 * 1024**2,
