@@ -13,7 +13,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "backoffice"
-NETWORK = ("requests", "urllib.request", "urllib3", "http.client", "http.server", "httpx", "aiohttp", "socket", "ssl",
+NETWORK = ("obstore", "requests", "urllib.request", "urllib3", "http.client", "http.server", "httpx", "aiohttp", "socket", "ssl",
            "smtplib", "imaplib", "poplib", "ftplib", "telnetlib", "xmlrpc", "boto3", "botocore", "github3", "pycurl",
            "websocket", "websockets", "pooch", "fsspec", "asyncio.streams")
 YAML_LIBS = ("yaml", "ruamel.yaml", "ruamel")
