@@ -37,6 +37,7 @@ from backoffice.records.concept import ConceptRecord  # noqa: E402
 from backoffice.records.scoring import Compatibility  # noqa: E402
 from backoffice.records.tool_report import ToolReport  # noqa: E402
 from backoffice.settings import Settings  # noqa: E402
+from backoffice.weight_formats import FRAMEWORKS, WEIGHT_FORMATS  # noqa: E402
 
 SCHEMAS: dict[str, Any] = {
     "bioimageio_collection_config.schema.json": CollectionConfig,
@@ -69,6 +70,28 @@ def settings_markdown() -> str:
         shown = "(not set)" if default is None else f"`{default}`"
         doc = " ".join((field.description or "").split())
         lines.append(f"| `BACKOFFICE_{name.upper()}` | {shown} | {doc} |")
+    return "\n".join(lines) + "\n"
+
+
+def weight_formats_markdown() -> str:
+    """docs/weight_formats.md: a row per weight format and per framework, from their rows."""
+    lines = [
+        "# Weight formats",
+        "",
+        "Generated from `backoffice/weight_formats.py` by `scripts/generate_docs.py`; do not edit.",
+        "A new weight format is one `WeightFormat` row there: the weight safety scan",
+        "(`docs/weight_scan.md`), its report and the test environments read the rows.",
+        "",
+        "| weight format | framework | tested dynamically | pickles (always scanned) | what it can carry |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    lines += [f"| `{wf.name}` | `{wf.framework}` | {'yes' if wf.dynamic else 'no'} | {'yes' if wf.pickles else 'no'} | {_cell(wf.notes)} |"
+              for wf in WEIGHT_FORMATS.values()]
+    lines += ["", "## Frameworks", "", "| framework | version field | pinned package | supported |", "| --- | --- | --- | --- |"]
+    for fw in FRAMEWORKS.values():
+        supported = (", ".join(f"opsets {o.lowest} to {o.highest}: {fw.conda_package} {o.release.version}" for o in fw.opsets)
+                     or f"{fw.releases[0].version} to {fw.releases[-1].version} ({len(fw.releases)} releases)")
+        lines.append(f"| `{fw.name}` | `{fw.version_field}` | `{fw.conda_package}` | {supported} |")
     return "\n".join(lines) + "\n"
 
 
@@ -129,6 +152,7 @@ def outputs() -> dict[Path, str]:
     out = {REPO / "docs" / "schemas" / name: json.dumps(model.model_json_schema(), indent=2, ensure_ascii=False) + "\n"
            for name, model in SCHEMAS.items()}
     out[REPO / "docs" / "settings.md"] = settings_markdown()
+    out[REPO / "docs" / "weight_formats.md"] = weight_formats_markdown()
     docs = REPO / "docs"
     out[docs / "collection_json.md"] = with_generated(docs / "collection_json.md", "backoffice/index/models.py", index_fields_markdown())
     out[docs / "storage.md"] = with_generated(docs / "storage.md", "backoffice/records/keys.py", storage_keys_markdown())
