@@ -24,7 +24,9 @@ def import_collection(
     at: datetime | None = typer.Option(None, "--at", help="Import time recorded (default: now; a resumed run keeps its first time)."),
     workers: int = typer.Option(8, "--workers", min=1, max=64, help="Concepts (and files) imported at once."),
 ) -> None:
-    """Import resources, versions, ids, DOIs, owners, download counts and reports of an existing collection."""
+    """Take over an existing collection: the running collection's resources, versions, ids, rdfs, reports and files,
+    the GitOps era's DOIs, owners and download counts (see `docs/import.md`).
+    """
     from ..importer.run import import_collection as run
 
     if files != "mirror":
