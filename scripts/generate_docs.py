@@ -3,7 +3,7 @@ settings table (docs/settings.md), the field tables of docs/collection_json.md (
 published index files are made of) and the key table of docs/storage.md (from
 `backoffice/records/keys.py`), the weight format table (docs/weight_formats.md) and the
 command table of README.md (from the typer app: every command and option, the commands' help
-as their text). `--check` fails if the committed files are stale.
+as their text) and its exit code table (from `backoffice/errors.py`). `--check` fails if the committed files are stale.
 
     python scripts/generate_docs.py [--check]
 """
@@ -11,6 +11,7 @@ as their text). `--check` fails if the committed files are stale.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
 import types
@@ -33,6 +34,7 @@ from backoffice.index.models import (  # noqa: E402
     IdMapEntry,
     VersionsJson,
 )
+from backoffice import errors  # noqa: E402
 from backoffice.records import keys  # noqa: E402
 from backoffice.records.concept import ConceptRecord  # noqa: E402
 from backoffice.records.scoring import Compatibility  # noqa: E402
@@ -192,14 +194,27 @@ def cli_markdown() -> str:
     return "| command | what it does |\n| --- | --- |\n" + "\n".join(rows)
 
 
+def exit_codes_markdown() -> str:
+    """The README's exit code table: the reserved codes and each error class of `backoffice/errors.py`."""
+    classes = [c for _, c in inspect.getmembers(errors, inspect.isclass)
+               if issubclass(c, errors.BackofficeError) and c.__module__ == errors.__name__]
+    rows = {code: f"| {code} | {_cell(what)} |" for code, what in errors.RESERVED_EXIT_CODES.items()}
+    for cls in sorted(classes, key=lambda c: c.exit_code):
+        if "exit_code" in vars(cls) and cls is not errors.BackofficeError:
+            same = [c.__name__ for c in classes if c is not cls and issubclass(c, cls) and "exit_code" not in vars(c)]
+            more = f" (also {', '.join(f'`{n}`' for n in same)})" if same else ""
+            rows[cls.exit_code] = f"| {cls.exit_code} | `{cls.__name__}`{more}: {_cell(cls.__doc__ or '')} |"
+    return "| exit code | meaning |\n| --- | --- |\n" + "\n".join(rows[code] for code in sorted(rows))
+
+
 def storage_keys_markdown() -> str:
     rows = [f"| {', '.join(f'`{k.strip()}`' for k in d.key.split(','))} | {d.what} | {d.written_by} |" for d in keys.LAYOUT]
     return "| key | what | written by |\n| --- | --- | --- |\n" + "\n".join(rows)
 
 
-def with_generated(path: Path, source: str, content: str) -> str:
-    """The text of `path` with its generated part (between the markers) replaced."""
-    text = path.read_text(encoding="utf-8")
+def with_generated(path: Path, source: str, content: str, text: str | None = None) -> str:
+    """The text of `path` (or `text`, its text so far) with its generated part (between the markers) replaced."""
+    text = path.read_text(encoding="utf-8") if text is None else text
     begin = BEGIN.format(source=source)
     head, found, rest = text.partition(begin + "\n")
     if not found:
@@ -219,7 +234,8 @@ def outputs() -> dict[Path, str]:
     out[docs / "collection_json.md"] = with_generated(docs / "collection_json.md", "the models of the published files",
                                                    index_fields_markdown())
     out[docs / "storage.md"] = with_generated(docs / "storage.md", "backoffice/records/keys.py", storage_keys_markdown())
-    out[REPO / "README.md"] = with_generated(REPO / "README.md", "the typer app (backoffice/cli)", cli_markdown())
+    readme = with_generated(REPO / "README.md", "the typer app (backoffice/cli)", cli_markdown())
+    out[REPO / "README.md"] = with_generated(REPO / "README.md", "backoffice/errors.py", exit_codes_markdown(), readme)
     return out
 
 
