@@ -100,3 +100,9 @@ def test_the_function_length_check_finds_one() -> None:
 def test_no_function_over_80_lines() -> None:
     found = long_functions(_trees())
     assert not found, f"functions over {MAX_FUNCTION_LINES} lines (split them): {found}"
+
+
+def test_the_key_time_stamp_format_is_written_once() -> None:
+    """`keys.STAMP_FORMAT` (via `keys.time_stamp` / `keys.unique_stamp`) is the one time stamp of keys."""
+    found = [str(p.relative_to(REPO)) for p in PACKAGE.rglob("*.py") if "%Y%m%dT" in p.read_text()]
+    assert found == ["backoffice/records/keys.py"], found

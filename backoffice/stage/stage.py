@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import re
 import tempfile
-import uuid
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,7 +31,6 @@ from ..errors import ConflictError, IllegalTransitionError, PackageError
 from ..log import logger
 from ..records import keys
 from ..records.concept import ConceptRecord, DraftRecord, StagingRecord
-from ..records.journal import utcnow
 from ..records.manifest import FileEntry, files_digest, write_manifest
 from ..records.snapshot import changes_since_latest
 from ..records.status import DraftStatus, check_step
@@ -59,7 +57,7 @@ class StageResult:
 
 
 def new_token() -> str:
-    return utcnow().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    return keys.unique_stamp()
 
 
 def check_version(version: str) -> str:
