@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from backoffice.errors import RESERVED_EXIT_CODES
-from test_layers import _imports, _module_name, find_cycle
+from test_layers import _imports, _module_name, find_cycle  # pyright: ignore[reportPrivateUsage]
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "backoffice"
@@ -51,7 +51,8 @@ def exit_codes(trees: dict[str, ast.Module]) -> dict[str, int]:
                 target = stmt.target if isinstance(stmt, ast.AnnAssign) else stmt.targets[0] if isinstance(stmt, ast.Assign) else None
                 value = getattr(stmt, "value", None)
                 if isinstance(target, ast.Name) and target.id == "exit_code" and isinstance(value, ast.Constant):
-                    codes[cls.name] = int(value.value)
+                    assert isinstance(value.value, int), f"{cls.name}.exit_code is not an int"
+                    codes[cls.name] = value.value
     return codes
 
 

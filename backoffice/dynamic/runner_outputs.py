@@ -108,8 +108,9 @@ def tolerance(model: Any, weight_format: str, member: str, deprecated: dict[str,
         chosen = v0_5.ReproducibilityTolerance()
         extra: Any = model.config.bioimageio.model_extra or {}
         legacy: Any = extra.get("test_kwargs", {})
-        if isinstance(legacy, dict) and isinstance(kw := legacy.get(weight_format), dict):  # pyright: ignore[reportUnknownMemberType]
-            kw = cast(dict[str, Any], kw)
+        found: Any = cast(dict[str, Any], legacy).get(weight_format) if isinstance(legacy, dict) else None
+        if isinstance(found, dict):
+            kw = cast(dict[str, Any], found)
             chosen = v0_5.ReproducibilityTolerance(relative_tolerance=kw.get("relative_tolerance", 1e-3),
                                                    absolute_tolerance=kw.get("absolute_tolerance", 1e-3))
         for entry in model.config.bioimageio.reproducibility_tolerance:
