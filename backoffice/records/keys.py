@@ -162,8 +162,14 @@ def time_stamp(when: datetime | None = None) -> str:
 
 def unique_stamp(when: datetime | None = None) -> str:
     """A key part that sorts by when it was made and is unique: `time_stamp(when)` and 12
-    random hex digits (change markers, pending objects, journal entries, draft tokens)."""
+    random hex digits (change markers, pending objects, journal entries)."""
     return time_stamp(when) + "-" + uuid.uuid4().hex[:12]
+
+
+def new_draft_token() -> str:
+    """A new draft's token: a `unique_stamp` in the characters a token may hold (no `.`,
+    see `records/handover.py`), so that a concept's drafts sort by when they were staged."""
+    return unique_stamp().replace(".", "")
 
 
 def dirty_marker(concept_id: str, stamp: str) -> str:

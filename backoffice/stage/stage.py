@@ -57,7 +57,7 @@ class StageResult:
 
 
 def new_token() -> str:
-    return keys.unique_stamp()
+    return keys.new_draft_token()
 
 
 def check_version(version: str) -> str:
