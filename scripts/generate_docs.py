@@ -1,9 +1,11 @@
-"""Generate the reference docs from the models: JSON schemas (docs/schemas/), the
-settings table (docs/settings.md), the field tables of docs/collection_json.md (every model the
-published index files are made of) and the key table of docs/storage.md (from
-`backoffice/records/keys.py`), the weight format table (docs/weight_formats.md) and the
-command table of README.md (from the typer app: every command and option, the commands' help
-as their text) and its exit code table (from `backoffice/errors.py`). `--check` fails if the committed files are stale.
+"""Generate the reference docs from the code: JSON schemas (docs/schemas/), the settings
+table (docs/settings.md), the field tables of docs/collection_json.md (every model the
+published index files are made of), the key table of docs/storage.md (from
+`backoffice/records/keys.py`), the weight format table (docs/weight_formats.md, from the rows
+of `backoffice/weight_formats.py`), and in README.md the command table (from the typer app:
+every command with every option, the command's help as its text) and the exit code table
+(from `backoffice/errors.py`). `--check` fails if the committed files are stale; without it,
+every generated doc is rewritten (one command, e.g. after a merge that adds a CLI option):
 
     python scripts/generate_docs.py [--check]
 """
