@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import typer
 
+from backoffice.errors import ConfigError
 from backoffice.cli import app
 from cli_runner import RunCli
 from config_paths import TEST_CONFIG
@@ -66,7 +67,7 @@ def test_wrong_config_fails_with_file_and_field(tmp_path: Path, run_cli: RunCli,
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))
     r = run_cli(["check-config"], settings=settings_factory(), BACKOFFICE_CONFIG_PATH=str(path))
-    assert r.returncode == 2
+    assert r.returncode == ConfigError.exit_code
     assert r.stderr.strip() == f"error: {path}: field 'reviewers[0].id': String should match pattern '^github\\|[0-9]+$'"
 
 

@@ -16,6 +16,7 @@ import pytest
 from access_logs import RECORDS, UA, D1, expected, log_line, object_names, scenario
 from cli_runner import cli_environ
 
+from backoffice.errors import ConfigError
 from backoffice.context import Context
 from backoffice.downloads.agents import classify_agent
 from backoffice.downloads.count import count_downloads
@@ -154,7 +155,7 @@ def test_bad_input_leaves_the_state_alone(local_ctx: Context, tmp_path: Path, se
     assert missing.returncode == 4 and missing.stderr.strip().startswith("error: no log file or folder")
     write_logs(tmp_path / "logs", scenario())
     no_key = run_cli(["count-downloads", str(tmp_path / "logs")], settings=settings)
-    assert no_key.returncode == 2 and "BACKOFFICE_DOWNLOADS_HASH_KEY" in no_key.stderr
+    assert no_key.returncode == ConfigError.exit_code and "BACKOFFICE_DOWNLOADS_HASH_KEY" in no_key.stderr
     assert not private(local_ctx).exists(keys.DOWNLOADS_STATE_NAME)
 
 
@@ -212,9 +213,9 @@ def test_logs_from_a_log_prefix_on_moto(moto_server: str, s3_storage: Storage, t
           "BACKOFFICE_S3_PREFIX": prefix, "BACKOFFICE_S3_ACCESS_KEY_ID": "testing", "BACKOFFICE_S3_SECRET_ACCESS_KEY": "testing",
           "BACKOFFICE_DOWNLOADS_HASH_KEY": HASH_KEY, "BACKOFFICE_DOWNLOADS_LOG_SOURCE": f"s3://{log_bucket}/access/"}
     unset = run_cli(["count-downloads"], settings=settings_factory(), **s3)  # S3 has no private place of its own
-    assert unset.returncode == 2 and unset.stderr.startswith("error: BACKOFFICE_DOWNLOADS_STATE must name a private place"), unset.stderr
+    assert unset.returncode == ConfigError.exit_code and unset.stderr.startswith("error: BACKOFFICE_DOWNLOADS_STATE must name a private place"), unset.stderr
     public = run_cli(["count-downloads"], settings=settings_factory(), **s3, BACKOFFICE_DOWNLOADS_STATE=f"s3://{s3_storage.bucket}/private/")  # type: ignore[attr-defined]
-    assert public.returncode == 2 and "public storage" in public.stderr, public.stderr
+    assert public.returncode == ConfigError.exit_code and "public storage" in public.stderr, public.stderr
     s3["BACKOFFICE_DOWNLOADS_STATE"] = f"s3://{log_bucket}/counting/"
     first = run_cli(["count-downloads", "--index"], settings=settings_factory(), **s3)
     assert first.returncode == 0, first.stderr

@@ -12,6 +12,7 @@ import pytest
 from access_logs import D1, log_line
 from test_downloads import HASH_KEY, seed
 
+from backoffice.errors import ConfigError
 from backoffice.context import Context
 from backoffice.description import summarize
 from backoffice.downloads.catalog import catalog_of
@@ -112,7 +113,7 @@ def test_access_logs_inside_the_public_collection_storage_are_refused(local_ctx:
     for source in (str(inside.parent), f"s3://{settings.s3_bucket}/logs/"):
         out = run_cli(["count-downloads", source], settings=settings, BACKOFFICE_DOWNLOADS_HASH_KEY=HASH_KEY,
                       BACKOFFICE_S3_ENDPOINT_URL="http://127.0.0.1:9")  # nothing listens: refused before connecting
-        assert out.returncode == 2, out.stderr
+        assert out.returncode == ConfigError.exit_code, out.stderr
         assert out.stderr.strip().startswith("error: ") and "public" in out.stderr and len(out.stderr.strip().splitlines()) == 1
     assert not state_place(settings)[0].exists(keys.DOWNLOADS_STATE_NAME)
 
@@ -242,7 +243,7 @@ def test_the_state_is_not_in_the_public_store_nor_served(local_ctx: Context, tmp
     # a place inside the store is refused before anything is read
     out = run_cli(["count-downloads", str(tmp_path / "logs")], settings=ctx.settings, BACKOFFICE_DOWNLOADS_HASH_KEY=HASH_KEY,
                   BACKOFFICE_DOWNLOADS_STATE=str(ctx.settings.local_root / "downloads"))
-    assert out.returncode == 2 and out.stderr.startswith("error: count-downloads' state at") and "public storage" in out.stderr
+    assert out.returncode == ConfigError.exit_code and out.stderr.startswith("error: count-downloads' state at") and "public storage" in out.stderr
     assert not (ctx.settings.local_root / "downloads").exists()
 
 

@@ -34,9 +34,9 @@ from backoffice.dynamic.env_render import (
     template_for,
 )
 from backoffice.dynamic.environments import PreparedEnv
-from backoffice.dynamic.framework_versions import PYTORCH, TENSORFLOW, VERSIONED, nearest_release
+from backoffice.dynamic.framework_versions import nearest_release
 from backoffice.util.cmd import CmdResult
-from backoffice.weight_formats import FRAMEWORKS, WEIGHT_FORMATS
+from backoffice.weight_formats import FRAMEWORKS, PYTORCH, TENSORFLOW, WEIGHT_FORMATS
 from cli_runner import cli_environ
 
 REPO = Path(__file__).resolve().parents[1]
@@ -226,8 +226,9 @@ def test_nearest_supported_release(framework: str, wanted: Any, expected: str, w
 
 
 def test_every_framework_has_its_releases() -> None:
-    """The frameworks are listed once (weight_formats.FRAMEWORKS); each has its releases here."""
-    assert set(FRAMEWORKS) == {*VERSIONED, "onnx"}
+    """The frameworks are listed once (weight_formats.FRAMEWORKS); each row has its releases or opsets."""
+    assert all(bool(fw.releases) != bool(fw.opsets) for fw in FRAMEWORKS.values())
+    assert {wf.framework for wf in WEIGHT_FORMATS.values()} <= set(FRAMEWORKS)
     with pytest.raises(ValueError, match="unknown framework"):
         nearest_release("jax", "0.4")
 

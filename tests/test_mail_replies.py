@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from backoffice.errors import ConfigError
 from backoffice.context import Context
 from backoffice.notify import notify_uploader
 from backoffice.notify.mail_replies import HANDLED_KEYWORD, read_mail_replies
@@ -229,7 +230,7 @@ def test_missing_imap_settings_is_one_line_error(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BACKOFFICE_IMAP")}
     r = subprocess.run([sys.executable, "-m", "backoffice", "read-mail-replies"], env={**env, "PYTHONPATH": str(REPO)},
                        capture_output=True, text=True, timeout=120, cwd=tmp_path)
-    assert r.returncode == 2 and r.stderr.strip().count("\n") == 0
+    assert r.returncode == ConfigError.exit_code and r.stderr.strip().count("\n") == 0
     assert r.stderr.startswith("error: reading mail replies needs BACKOFFICE_IMAP_HOST")
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from backoffice.context import Context
+from backoffice.errors import ConfigError
 from backoffice.records import keys
 from backoffice.records.handover import MAX_HANDOVER_BYTES
 from backoffice.records.status import DraftStatus
@@ -74,7 +75,7 @@ def test_run_test_refuses_to_hold_a_secret(local_ctx: Context, packages: dict[st
     env = _env(local_ctx, BACKOFFICE_STORAGE="public", BACKOFFICE_PUBLIC_BASE_URL=served,
                BACKOFFICE_MAIL_PASSWORD=SECRETS["BACKOFFICE_MAIL_PASSWORD"])
     r = _bo(["run-test", cid, "draft", "--out", "t.json"], env, tmp_path)
-    _one_line_error(r, 2, "must hold no secret, but mail_password is set")
+    _one_line_error(r, ConfigError.exit_code, "must hold no secret, but mail_password is set")
     assert not (tmp_path / "t.json").exists()
 
 

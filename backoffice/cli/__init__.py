@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any, NoReturn
 
 import typer
 
@@ -59,28 +60,33 @@ compare_cmds.register(app)
 downloads_cmds.register(app)
 
 
+def _usage_error(e: typer.TyperException) -> NoReturn:
+    """A usage error (click's, under typer's public base class) as one `error:` line."""
+    ctx: Any = getattr(e, "ctx", None)
+    message: str = getattr(e, "format_message", e.__str__)()
+    command = ctx.command_path if ctx is not None else "backoffice"
+    print(f"error: {break_old_commands(' '.join(message.split()))} (see `{command} --help`)", file=sys.stderr)
+    sys.exit(getattr(e, "exit_code", 2))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; a BackofficeError becomes one line on stderr and its exit code.
 
     A usage error (unknown option, a value of the wrong type, a missing argument) is one
-    `error:` line too, with click's exit code 2 (no usage box); anything else is a bug and
-    shows its traceback.
+    `error:` line too, with click's exit code 2 (no usage box); `backoffice` alone shows the
+    help, with that code; anything else is a bug and shows its traceback.
     """
-    from typer._click.exceptions import NoArgsIsHelpError, UsageError  # pyright: ignore[reportPrivateUsage]
-
+    args = sys.argv[1:] if argv is None else argv
+    if not args:  # `backoffice` alone: the help, and the code of a usage error
+        app(args=["--help"], standalone_mode=False)
+        sys.exit(2)
     try:
-        result = app(args=argv, standalone_mode=False)
+        result = app(args=args, standalone_mode=False)
     except BackofficeError as e:
         print(f"error: {break_old_commands(str(e))}", file=sys.stderr)
         sys.exit(e.exit_code)
-    except NoArgsIsHelpError as e:
-        e.show()  # `backoffice` alone, or a command group without its arguments: the help
-        sys.exit(e.exit_code)
-    except typer.TyperException as e:  # click's usage errors, as typer vendors them
-        command = e.ctx.command_path if isinstance(e, UsageError) and e.ctx is not None else "backoffice"
-        message = " ".join(e.format_message().split())
-        print(f"error: {break_old_commands(message)} (see `{command} --help`)", file=sys.stderr)
-        sys.exit(e.exit_code)
+    except typer.TyperException as e:  # click's exceptions, as typer vendors them (under this public base class)
+        _usage_error(e)
     except typer.Abort:
         print("error: aborted", file=sys.stderr)
         sys.exit(1)

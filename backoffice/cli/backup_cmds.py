@@ -18,7 +18,10 @@ def backup(
     concept_id: str | None = typer.Argument(None, help="Concept id (default: every concept)."),
     version: str | None = typer.Argument(None, help="Published version (default: every version without a DOI; earlier pending ones go first)."),
 ) -> None:
-    """Back up published, unblocked versions without a DOI to Zenodo and write the DOIs back."""
+    """Back up published, unblocked versions without a DOI to Zenodo (one record per concept, one Zenodo version per
+    version), write the DOIs back and regenerate the index; skipped without `BACKOFFICE_ZENODO_URL` /
+    `BACKOFFICE_ZENODO_TOKEN` (see `docs/backup.md`).
+    """
     from ..backup.run import SKIPPED, make_client, run_backup
     from ..index.generate import generate_index
 

@@ -16,9 +16,11 @@ def count_downloads(
     sources: list[str] = typer.Argument(None, help="Log files or folders, or `s3://<bucket>/<prefix>` (default: BACKOFFICE_DOWNLOADS_LOG_SOURCE)."),
     index: bool = typer.Option(False, "--index", help="Regenerate the index afterwards (collection.json carries the counts)."),
 ) -> None:
-    """Count downloads in the access log objects not counted before (weights and package zips
-    of published versions; once per client address, version and day, once it was sent at least half
-    of such a file; bots excluded; unreadable lines skipped and counted)."""
+    """Count downloads in the access log objects not counted before (weights and package zips of published versions;
+    once per client address, version and day, once it was sent at least half of such a file; bots excluded; per
+    tool; unreadable lines skipped and counted), in a crash-safe ledger in a private place
+    (`BACKOFFICE_DOWNLOADS_STATE`; see `docs/downloads.md`).
+    """
     from ..downloads.count import count_downloads as run, summary_markdown
     from ..errors import ConfigError
 

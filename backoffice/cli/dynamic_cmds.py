@@ -30,7 +30,11 @@ def test(
     timeout: float = testing_options.TIMEOUT,
     actor: str | None = typer.Option(None, "--actor", help="Who asked for it (for the log)."),
 ) -> None:
-    """Run bioimageio.core's test of one weight format and store the report."""
+    """Run bioimageio.core's test of one weight format in a subprocess, in an environment made for it, and store the
+    report whatever happens, with both verdicts (*runs*, *reproduces*: `passed`, `warning` = runs but does not
+    reproduce, `failed`), the error figures and the produced output (`.npy`) of a reproduction failure, and the
+    hardware (see `docs/verdicts.md`).
+    """
     from ..dynamic.env_builders import environment_for_test
     from ..dynamic.run import run_static_only_test, run_weight_format_test
 
@@ -73,7 +77,11 @@ def finish_testing(
 def serve(
     port: int | None = typer.Option(None, "--port", parser=port_number, help="Port on 127.0.0.1, 1 to 65535 (default: the serve_port setting)."),
 ) -> None:
-    """Serve the store over HTTP on 127.0.0.1 (index URLs resolve; bioimageio.spec loads by id)."""
+    """Serve the store over HTTP on 127.0.0.1 so that index URLs resolve (bioimageio.spec loads by id; a path that
+    names no key is answered 400). On another port than the index was generated for (`serve_port`, no
+    `public_base_url` set), the index's JSON files are served with their links naming this port, package
+    files byte for byte.
+    """
     from ..serve.server import index_url_root, make_server, rebase_for
 
     ctx = make_context()

@@ -30,7 +30,7 @@ def make_env(
     weight_format: str = typer.Argument(..., help="Weight format whose test environment to render."),
     out: Path | None = typer.Option(None, "--out", help="Write the file here (default: print it; on GitHub Actions: env-<weight-format>.yaml)."),
 ) -> None:
-    """Render the conda environment file (from env_templates/) that tests one weight format."""
+    """Render the conda environment file (from `env_templates/`) that tests one weight format."""
     from ..dynamic.env_inputs import render_for_target
     from ..records.target import resolve_target
 

@@ -31,7 +31,7 @@ def plan_retest(
     only_missing: bool = typer.Option(False, "--only-missing", help="Only versions/weight formats without a report from the current bioimageio.core (or bioimageio.spec for static checks)."),
     chunk_size: int = typer.Option(MAX_MATRIX_JOBS, "--chunk-size", help=f"Jobs per matrix, 1 to {MAX_MATRIX_JOBS}."),
 ) -> None:
-    """Plan test jobs for every published version, as matrices for the retest workflow."""
+    """Plan test jobs for every published version, chunked as matrices for the retest workflow."""
     from ..retest.plan import plan_retest as make_plan
     from ..retest.plan import published_versions
     from ..retest.summary import plan_markdown
@@ -73,7 +73,9 @@ def stage_from_issue(
         help="Without --concept-id: refuse a concept that exists, also the form's (the run waits in no draft's concurrency group).",
     ),
 ) -> None:
-    """Stage the package named in an upload issue form and comment the outcome on the issue."""
+    """Stage the package named in an upload issue form and comment the outcome on the issue (the GitHub side of the
+    upload workflow).
+    """
     from ..github.api import GitHubClient
     from ..github.issue_upload import stage_from_issue as run
 

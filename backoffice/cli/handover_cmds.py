@@ -32,7 +32,9 @@ def run_test(
     env_prefix: Path | None = testing_options.ENV_PREFIX,
     timeout: float = testing_options.TIMEOUT,
 ) -> None:
-    """Test without storing (no secrets allowed): read the package from its public URL, write a hand-over."""
+    """The test job without secrets: read the package from its public URL (`BACKOFFICE_STORAGE=public`), run the test,
+    write a hand-over file; refuses to start with a secret set. Stores nothing.
+    """
     from ..dynamic.env_builders import environment_for_test
     from ..dynamic.handover_run import refuse_secrets, run_test_for_handover
     from ..records.handover import write_handover
@@ -63,7 +65,10 @@ def store_test_result(
         None, "--expect-sha256",
         help="The sha256 of the hand-over its job reported (job outputs); a replaced or forged file is refused."),
 ) -> None:
-    """Check a hand-over (size, shape, that it is this draft or version) and store its report."""
+    """The job with secrets: check a hand-over (the sha256 its job reported, size, shape, that it is this draft or
+    version, kept outputs) from `run-test` or `validate-format --handover-out` and store its report; both
+    verdicts are derived from the checks in it.
+    """
     from ..dynamic.handover_store import store_handover
     from ..records.handover import parse_handover
 

@@ -63,7 +63,9 @@ def import_collection(
     host_time_limit: float = typer.Option(300.0, "--host-time-limit", min=1.0,
                                           help="Seconds a file host may keep the import waiting in all; then its remaining files stay remote."),
 ) -> None:
-    """Import resources, versions, ids, DOIs, owners, download counts and reports of an existing collection."""
+    """Take over an existing collection: the running collection's resources, versions, ids, rdfs, reports and files,
+    the GitOps era's DOIs, owners and download counts (see `docs/import.md`).
+    """
     from ..importer.run import import_collection as run
 
     if files != "mirror":

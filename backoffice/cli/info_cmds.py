@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
 
 
 def show_settings() -> None:
-    """Print the effective settings (secrets masked)."""
+    """Print the effective settings, secrets masked."""
     ctx = make_context()
     for name, value in ctx.settings.describe().items():
         console.print(f"{name} = {value}")
@@ -33,7 +33,7 @@ def show_settings() -> None:
 
 
 def check_config() -> None:
-    """Validate bioimageio_collection_config.json and every file in collection/."""
+    """Validate bioimageio_collection_config.json and every file in collection/ (an empty collection/ and no reviewers yet pass, with a note)."""
     ctx = make_context()
     config = ctx.config
     curation = ctx.curation
@@ -57,7 +57,9 @@ def status(
     log_entries: int = typer.Option(10, "--log", help="How many of the last log entries to show."),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
 ) -> None:
-    """Show a concept's draft, published versions and last log entries."""
+    """Show a concept's draft (with its draft sha256, the digest of every file that `publish --draft-sha256` takes),
+    published versions, blocked versions and last log entries.
+    """
     ctx = make_context()
     record = ctx.concepts.get(concept_id)
     decl = ctx.curation_of(concept_id)
@@ -134,8 +136,10 @@ def diff(
     new: str | None = typer.Argument(None, help="`draft` or a version (default: the draft).", parser=draft_or_version),
     as_json: bool = typer.Option(False, "--json", help="Print the diff as JSON."),
 ) -> None:
-    """What changed from one version to another: the description field by field, the files
-    (added, removed, changed: size and sha256) and the verdicts."""
+    """What changed from one version to another (`draft` or versions; default: the latest published version against the
+    draft): the description field by field, the files (added, removed, changed: size and sha256) and the
+    verdicts, old against new.
+    """
     from ..records.changes import diff_lines
     from ..records.snapshot import diff_of
 

@@ -13,7 +13,9 @@ def register(app: typer.Typer) -> None:
 
 
 def read_mail_replies() -> None:
-    """Append replies to notification e-mails (IMAP mailbox) to the concepts' review chats."""
+    """Read the bot's mailbox over IMAP and append replies to notification e-mails to the concepts' review chats, each
+    once (see `docs/mail_replies.md`).
+    """
     from ..notify.mail_replies import read_mail_replies as run_read
 
     ctx = make_context()

@@ -31,7 +31,10 @@ def verify_reporter(
         help="Artifact mode: the run whose artifact holds the reports; it must be of the partner's repository,"
         " workflow file and branch, and not a pull request's."),
 ) -> None:
-    """Check that a GitHub user may hand in a partner's reports; outputs the artifact repository."""
+    """Check that a GitHub user may hand in a partner's reports, and (artifact) that the run is of the partner's
+    workflow file and branch and no pull request's; outputs the artifact repository (report_compatibility
+    workflow).
+    """
     from ..partners.identity import check_report_run
     from ..partners.identity import verify_reporter as verify
 
@@ -60,7 +63,10 @@ def ingest_reports(
         " the sha256 of the rdf it checked or the release the partner's environment pins, is refused.",
     ),
 ) -> None:
-    """Check a partner's compatibility reports, store them next to the versions' reports and conflate."""
+    """Check a partner's compatibility reports (`<concept>/<version>/<tool>_<version>.json`), store them next to the
+    versions' reports and merge them into each version's `compatibility.json` (no listing); one bad report
+    refuses all.
+    """
     from ..partners.ingest import ingest, load_expected
 
     ctx = make_context()
@@ -75,7 +81,9 @@ def ingest_reports(
 def dispatch_partners(
     dry_run: bool = typer.Option(False, "--dry-run", help="Plan only: print what would be dispatched."),
 ) -> None:
-    """Dispatch every partner's check with the resource versions it has not answered yet."""
+    """Dispatch every partner's check workflow with the resource versions it has not answered yet (chunked; missed ones
+    resent).
+    """
     from ..partners.service import dispatch_partners as run
 
     ctx = make_context()
@@ -100,7 +108,7 @@ def plan_partner_check(
     partner: str = typer.Argument(..., help="Id of a partner with a `script` check."),
     out: Path = typer.Option(..., "--out", help="JSON file to write the resource versions to check into."),
 ) -> None:
-    """Write the resource versions a script partner has not answered yet (its check's input)."""
+    """Write the resource versions a `script` partner has not answered yet (its check's input)."""
     from ..partners.service import plan_now
 
     ctx = make_context()
@@ -125,8 +133,9 @@ def run_partner_check(
         "", "--sandbox",
         help="Command prefix that runs each resource's process as a throwaway user (the workflow: `scripts/sandbox.sh run <user>`)."),
 ) -> None:
-    """Run a script partner's check in its own environment (no storage, no credentials needed):
-    once per resource, each in its own process, taking over only that resource's report."""
+    """Run a `script` partner's check in its own venv (no storage, no credentials needed): once per resource, each in
+    its own process, taking over only that resource's report.
+    """
     from ..partners.script import partner_env, run_script
     from ..settings import Settings
 
@@ -151,7 +160,9 @@ def conflate(
     concept: str | None = typer.Argument(None, help="Concept id (default: every concept)."),
     version: str | None = typer.Argument(None, help="Published version (default: every version)."),
 ) -> None:
-    """Conflate the stored reports again (e.g. after a change of the scoring rules)."""
+    """Conflate the stored reports again: re-read the reports of versions and recompute their scores (e.g. after a
+    change of the scoring rules).
+    """
     from ..records import keys
     from ..records.conflation import conflate_target
 

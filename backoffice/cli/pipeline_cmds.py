@@ -32,9 +32,10 @@ def validate_format(
         " validation job reads the package from its public URL and holds no secret).",
     ),
 ) -> None:
-    """Validate a draft or version statically with bioimageio.spec; plan the dynamic tests.
-
-    Exits non-zero when the validation fails; a draft then goes back to its uploader.
+    """Validate a draft or version statically with bioimageio.spec and the weight safety scan (every pickle scanned,
+    never loaded; it fails closed: any global not known to be harmless fails and is named in the error line; see
+    `docs/weight_scan.md`); plan the dynamic tests (the test matrix, as step outputs on GitHub Actions). Exits
+    non-zero when the validation fails; a draft then goes back to its uploader.
     """
     from ..records.handover import Handover, ToolSummary, write_handover
     from ..validate.static import validate_for_handover
@@ -94,7 +95,10 @@ def generate_collection_json(
                               help="`published` (collection.json, id_map.json), `draft` (collection_draft.json, id_map_draft.json) or `all`."),
     full: bool = typer.Option(False, "--full", help="Rescan every concept document instead of only those marked as changed."),
 ) -> None:
-    """Write collection.json, collection_draft.json, id_map.json and id_map_draft.json."""
+    """Write `collection.json`, `collection_draft.json`, `id_map.json`, `id_map_draft.json`, `compatibility.json`,
+    `all_versions.json` and the dashboard; `--full` rescans every concept. First repairs what an interrupted
+    `ingest-reports` left (`docs/compatibility.md`).
+    """
     from ..index.generate import generate_index
     from ..partners.ingest import repair_interrupted
 
@@ -109,7 +113,7 @@ def generate_collection_json(
 
 
 def demo() -> None:
-    """Run the whole pipeline on a tiny example model (the README's main job)."""
+    """Run the whole pipeline on a tiny example model (the README's main job), with the demo's own reviewer (`backoffice/demo/demo_config.json`) added to a copy of the config it writes for itself."""
     import tempfile
     from pathlib import Path
 

@@ -24,7 +24,7 @@ def request_changes(
     reason: str = typer.Option(..., "--reason", help="What the uploader should change."),
     acting_github_id: str | None = acting_option(),
 ) -> None:
-    """Send a draft awaiting review back to its uploader with a reason."""
+    """Send a draft awaiting review back to its uploader with a reason (chat entry, e-mail)."""
     from ..records.message_text import check_message
     from ..review.steps import request_changes_step
 
@@ -46,7 +46,11 @@ def publish(
              " The publish workflow always passes it."),
     acting_github_id: str | None = acting_option(),
 ) -> None:
-    """Publish the draft awaiting review as a new version and regenerate the index."""
+    """Publish the draft awaiting review as a new version (one commit point) and regenerate the index. With
+    `--draft-sha256` (the publish workflow always passes it) only the draft whose files are exactly those the
+    reviewer saw: the draft sha256, a digest of every file, which the review page and `status` show; a weight
+    swapped after the review is refused.
+    """
     from ..review.steps import publish_step
 
     if draft_sha256 is not None and not re.fullmatch(r"[0-9a-f]{64}", draft_sha256):

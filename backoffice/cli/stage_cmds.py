@@ -33,7 +33,13 @@ def stage(
     ),
     acting_github_id: str | None = acting_option(),
 ) -> None:
-    """Stage a package as the draft of a concept (new id if none is given)."""
+    """Stage a package as the draft of a concept: check the package, reserve or check the concept id (new id if none is
+    given; `--new-concept-only` refuses an existing concept unless given by `--concept-id`), unpack it as the
+    concept's draft (a description without `version` gets one) and make cover thumbnails (Pillow in a child
+    process, as the throwaway user `BACKOFFICE_SANDBOX_USER` if set, else without secrets and with a warning).
+    URLs and their redirects must lead to public addresses (`BACKOFFICE_DOWNLOAD_ALLOWED_HOSTS` names exceptions
+    for a given URL).
+    """
     from ..stage.stage import stage as run_stage
 
     ctx = make_context()
@@ -62,10 +68,11 @@ def draft_concept(
     uploader: str | None = typer.Option(None, "--uploader", help="Uploader: 'github|<number>' or an e-mail address."),
     acting_github_id: str | None = acting_option(),
 ) -> None:
-    """The concept a staging will write to, known before it runs (the given id, else the one the
-    description names) if it exists and the verified uploader may stage it; else empty (a new
-    concept queues alone): the step output `concept_id`, for the workflow's draft concurrency group.
-    Reads the package and the concept's document; writes nothing."""
+    """The concept a staging will write to, known before it runs (the given id, else the one the description names) if
+    it exists and the verified uploader may stage it; else empty (a new concept queues alone): the step output
+    `concept_id`, for the workflows' draft concurrency group. Reads the package and the concept's document;
+    writes nothing.
+    """
     from ..github.issue_form import parse_upload_request
     from ..log import in_github_actions
     from ..review.identity import verify_actor

@@ -87,6 +87,77 @@ _BROKEN_ARCHITECTURE_SOURCE = (
     f"raise RuntimeError({BROKEN_IMPORT_MESSAGE!r})\n\n" + _ARCHITECTURE_SOURCE
 )
 
+def _ordered_formats(formats: Sequence[str], broken_import: bool) -> list[TorchWeightFormat]:
+    """The requested weight formats in `TORCH_WEIGHT_FORMATS` order (the first is the parent of the others)."""
+    requested = set(formats)
+    unknown = requested - set(TORCH_WEIGHT_FORMATS)
+    if unknown or not requested:
+        raise ValueError(
+            f"unsupported or no weight formats {sorted(unknown) or list(formats)};"
+            + f" choose from {TORCH_WEIGHT_FORMATS}"
+        )
+    if broken_import and "pytorch_state_dict" not in requested:
+        raise ValueError("broken_import needs the pytorch_state_dict weight format")
+    return [f for f in TORCH_WEIGHT_FORMATS if f in requested]
+
+
+def _tiny_net() -> Any:
+    """The network of `_ARCHITECTURE_SOURCE` with its fixed weights, in eval mode."""
+    import torch
+
+    namespace: dict[str, Any] = {}
+    exec(compile(_ARCHITECTURE_SOURCE, "tiny_net.py", "exec"), namespace)
+    net = cast(torch.nn.Module, namespace["TinyNet"]())
+    with torch.no_grad():
+        conv = cast(torch.nn.Conv2d, net.conv)
+        _ = conv.weight.copy_(torch.tensor(KERNEL).reshape(1, 1, 3, 3))
+        assert conv.bias is not None
+        _ = conv.bias.fill_(BIAS)
+    _ = net.eval()
+    return net
+
+
+def _write_weights(d: Path, net: Any, example: Any, ordered: list[TorchWeightFormat], broken_import: bool) -> dict[str, Any]:
+    """Write the weights of each format into `d`; their descriptions by format."""
+    import torch
+
+    torch_any: Any = torch
+    parent: TorchWeightFormat = ordered[0]
+    torch_version = Version(torch.__version__.split("+")[0])
+    weights: dict[str, Any] = {}
+    for wf in ordered:
+        wf_parent: TorchWeightFormat | None = None if wf == parent else parent
+        if wf == "pytorch_state_dict":
+            arch_path = d / "tiny_net.py"
+            _ = arch_path.write_text(
+                _BROKEN_ARCHITECTURE_SOURCE if broken_import else _ARCHITECTURE_SOURCE,
+                encoding="utf-8",
+            )
+            torch.save(net.state_dict(), d / "weights.pt")
+            weights[wf] = PytorchStateDictWeightsDescr(
+                source=d / "weights.pt",
+                architecture=ArchitectureFromFileDescr(
+                    source=arch_path, callable=Identifier("TinyNet")
+                ),
+                pytorch_version=torch_version,
+                parent=wf_parent,
+            )
+        elif wf == "torchscript":
+            traced: Any = torch_any.jit.trace(net, example)
+            traced.save(str(d / "weights_torchscript.pt"))
+            weights[wf] = TorchscriptWeightsDescr(
+                source=d / "weights_torchscript.pt",
+                pytorch_version=torch_version,
+                parent=wf_parent,
+            )
+        else:
+            _export_onnx(net, example, d / "weights.onnx")
+            weights[wf] = OnnxWeightsDescr(
+                source=d / "weights.onnx", opset_version=ONNX_OPSET, parent=wf_parent
+            )
+    return weights
+
+
 def build_model_package(
     out: Path,
     *,
@@ -120,31 +191,11 @@ def build_model_package(
     import torch
 
     torch_any: Any = torch  # torch's stubs are partially unknown to strict pyright
-    requested = set(formats)
-    unknown = requested - set(TORCH_WEIGHT_FORMATS)
-    if unknown or not requested:
-        raise ValueError(
-            f"unsupported or no weight formats {sorted(unknown) or list(formats)};"
-            + f" choose from {TORCH_WEIGHT_FORMATS}"
-        )
-    if broken_import and "pytorch_state_dict" not in requested:
-        raise ValueError("broken_import needs the pytorch_state_dict weight format")
-
-    ordered: list[TorchWeightFormat] = [f for f in TORCH_WEIGHT_FORMATS if f in requested]
-    parent: TorchWeightFormat = ordered[0]
-    torch_version = Version(torch.__version__.split("+")[0])
+    ordered = _ordered_formats(formats, broken_import)
 
     with tempfile.TemporaryDirectory(prefix="demo_model_") as tmp:
         d = Path(tmp)
-        namespace: dict[str, Any] = {}
-        exec(compile(_ARCHITECTURE_SOURCE, "tiny_net.py", "exec"), namespace)
-        net = cast(torch.nn.Module, namespace["TinyNet"]())
-        with torch.no_grad():
-            conv = cast(torch.nn.Conv2d, net.conv)
-            _ = conv.weight.copy_(torch.tensor(KERNEL).reshape(1, 1, 3, 3))
-            assert conv.bias is not None
-            _ = conv.bias.fill_(BIAS)
-        _ = net.eval()
+        net = _tiny_net()
 
         input_array = demo_image(64, 64)[None, None]
         example = cast(torch.Tensor, torch_any.from_numpy(input_array))
@@ -162,37 +213,7 @@ def build_model_package(
                 " with fixed weights that mildly sharpens a 2d grayscale image.")
         _ = (d / "README.md").write_text(model_readme(name, what, ordered, notes), encoding="utf-8")
 
-        weights: dict[str, Any] = {}
-        for wf in ordered:
-            wf_parent: TorchWeightFormat | None = None if wf == parent else parent
-            if wf == "pytorch_state_dict":
-                arch_path = d / "tiny_net.py"
-                _ = arch_path.write_text(
-                    _BROKEN_ARCHITECTURE_SOURCE if broken_import else _ARCHITECTURE_SOURCE,
-                    encoding="utf-8",
-                )
-                torch.save(net.state_dict(), d / "weights.pt")
-                weights[wf] = PytorchStateDictWeightsDescr(
-                    source=d / "weights.pt",
-                    architecture=ArchitectureFromFileDescr(
-                        source=arch_path, callable=Identifier("TinyNet")
-                    ),
-                    pytorch_version=torch_version,
-                    parent=wf_parent,
-                )
-            elif wf == "torchscript":
-                traced: Any = torch_any.jit.trace(net, example)
-                traced.save(str(d / "weights_torchscript.pt"))
-                weights[wf] = TorchscriptWeightsDescr(
-                    source=d / "weights_torchscript.pt",
-                    pytorch_version=torch_version,
-                    parent=wf_parent,
-                )
-            else:
-                _export_onnx(net, example, d / "weights.onnx")
-                weights[wf] = OnnxWeightsDescr(
-                    source=d / "weights.onnx", opset_version=ONNX_OPSET, parent=wf_parent
-                )
+        weights = _write_weights(d, net, example, ordered, broken_import)
 
         inputs, outputs = io_tensors(d, channels_last=False)
         model = ModelDescr(

@@ -13,7 +13,7 @@ Float outputs are compared with the tolerance bioimageio.core used (its own
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -96,11 +96,38 @@ def _declared_integer(descr: Any) -> bool | None:
     return all(t in INTEGER_TYPES for t in types) if types else None
 
 
+def tolerance(model: Any, weight_format: str, member: str, deprecated: dict[str, Any]) -> tuple[float, float, float]:
+    """(relative, absolute, mismatched elements per million) tolerance of one output, as
+    bioimageio.core's test judges reproduction: a 0.5 description's first
+    `config.bioimageio.reproducibility_tolerance` entry that names this weight format and
+    output (or none), else its legacy `test_kwargs` of this format, else the spec's defaults;
+    a 0.4 description: the test's (deprecated) `decimal`, or its tolerances (default 1e-3)."""
+    from bioimageio.spec.model import v0_5
+
+    if isinstance(model, v0_5.ModelDescr):
+        chosen = v0_5.ReproducibilityTolerance()
+        extra: Any = model.config.bioimageio.model_extra or {}
+        legacy: Any = extra.get("test_kwargs", {})
+        found: Any = cast(dict[str, Any], legacy).get(weight_format) if isinstance(legacy, dict) else None
+        if isinstance(found, dict):
+            kw = cast(dict[str, Any], found)
+            chosen = v0_5.ReproducibilityTolerance(relative_tolerance=kw.get("relative_tolerance", 1e-3),
+                                                   absolute_tolerance=kw.get("absolute_tolerance", 1e-3))
+        for entry in model.config.bioimageio.reproducibility_tolerance:
+            if (not entry.weights_formats or weight_format in entry.weights_formats) and (
+                    not entry.output_ids or member in entry.output_ids):
+                chosen = entry
+                break
+        return chosen.relative_tolerance, chosen.absolute_tolerance, chosen.mismatched_elements_per_million
+    if deprecated.get("decimal") is not None:
+        return 0.0, 1.5 * 10 ** (-deprecated["decimal"]), 0.0
+    return deprecated.get("relative_tolerance", 1e-3), deprecated.get("absolute_tolerance", 1e-3), 0.0
+
+
 def collect(rdf: str, weight_format: str, kwargs: dict[str, Any], produced_dir: Path, keep_dir: Path, *,
             keep_all: bool) -> dict[str, Any]:
     """Per output tensor: the figures (from what bioimageio.core produced in `produced_dir`)
     and, where it does not reproduce (or `keep_all`), the kept output in `keep_dir`."""
-    from bioimageio.core._resource_tests import _get_tolerance  # pyright: ignore[reportPrivateUsage]
     from bioimageio.core.digest_spec import get_test_output_sample
     from bioimageio.spec import load_model_description
 
@@ -118,8 +145,7 @@ def collect(rdf: str, weight_format: str, kwargs: dict[str, Any], produced_dir: 
         integer = _declared_integer(descr)
         if integer is None:
             integer = wanted.dtype.kind in "biu"
-        tolerance: Any = _get_tolerance
-        rtol, atol, mtol = tolerance(model, weight_format, member, **deprecated)
+        rtol, atol, mtol = tolerance(model, weight_format, member, deprecated)
         figures = compare(actual, wanted, rtol=float(rtol), atol=float(atol), mismatched_tol=float(mtol), integer=integer)
         if (keep_all or not figures.get("reproduces")) and len([f for f in out.values() if "kept" in f]) < MAX_KEPT_OUTPUTS:
             keep_dir.mkdir(parents=True, exist_ok=True)

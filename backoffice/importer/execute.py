@@ -130,7 +130,7 @@ def _log(ctx: Context, plan: ImportPlan, cp: ConceptPlan, out: ConceptOutcome) -
 
 
 def _marker(plan: ImportPlan, cp: ConceptPlan, labels: list[str]) -> str:
-    return plan.at.strftime("%Y%m%dT%H%M%S.%fZ") + "-" + entry_name(plan.source, cp.id, [cp.action, *labels])
+    return keys.time_stamp(plan.at) + "-" + entry_name(plan.source, cp.id, [cp.action, *labels])
 
 
 def _mark_before(ctx: Context, plan: ImportPlan, cp: ConceptPlan, out: ConceptOutcome, opts: ImportOptions) -> None:

@@ -8,7 +8,6 @@ nothing is read-modified-written, nothing is lost.
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import datetime, timezone
 from typing import Any
 
@@ -54,8 +53,7 @@ class ChatMessage(BaseModel):
 
 
 def _new_key(prefix: str, when: datetime) -> str:
-    stamp = when.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
-    return f"{prefix}{stamp}-{uuid.uuid4().hex[:12]}.json"
+    return f"{prefix}{keys.unique_stamp(when)}.json"
 
 
 class Journal:
@@ -81,7 +79,7 @@ class Journal:
         returns False if that entry exists already (it was appended before)."""
         if not name or not all(c.isalnum() or c in "-_" for c in name):
             raise ValueError(f"unsafe journal entry name {name!r}")
-        stamp = when.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        stamp = keys.time_stamp(when)
         try:
             self.storage.put_bytes(f"{self.prefix}{stamp}-{name}.json", json.dumps(entry, default=str).encode(),
                                    if_none_match=True, content_type="application/json")

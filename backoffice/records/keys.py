@@ -96,10 +96,26 @@ def dirty_prefix(concept_id: str) -> str:
     return f"{DIRTY_PREFIX}{checked(concept_id)}/"
 
 
-def unique_stamp() -> str:
-    """A key part that sorts by when it was made and is unique: UTC time to the microsecond
-    and 12 random hex digits (change markers, pending objects)."""
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ") + "-" + uuid.uuid4().hex[:12]
+STAMP_FORMAT = "%Y%m%dT%H%M%S.%fZ"
+"""The time part of a key: UTC to the microsecond, sorting as the times do (`20250101T120000.000000Z`)."""
+
+
+def time_stamp(when: datetime | None = None) -> str:
+    """`when` (default: now; a naive time is taken as UTC) as the time part of a key (`STAMP_FORMAT`)."""
+    when = datetime.now(timezone.utc) if when is None else when
+    return (when if when.tzinfo is None else when.astimezone(timezone.utc)).strftime(STAMP_FORMAT)
+
+
+def unique_stamp(when: datetime | None = None) -> str:
+    """A key part that sorts by when it was made and is unique: `time_stamp(when)` and 12
+    random hex digits (change markers, pending objects, journal entries)."""
+    return time_stamp(when) + "-" + uuid.uuid4().hex[:12]
+
+
+def new_draft_token() -> str:
+    """A new draft's token: a `unique_stamp` in the characters a token may hold (no `.`,
+    see `records/handover.py`), so that a concept's drafts sort by when they were staged."""
+    return unique_stamp().replace(".", "")
 
 
 def dirty_marker(concept_id: str, stamp: str) -> str:

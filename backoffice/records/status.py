@@ -1,4 +1,6 @@
-"""The draft lifecycle (DESIGN.md §4) as data, and the one check every step goes through."""
+"""The draft lifecycle as data (`DraftStatus` in order, `ALLOWED_STEPS`: this module is its
+description; `docs/workflows.md` says which workflow takes each step), and the one check every
+step goes through."""
 
 from __future__ import annotations
 

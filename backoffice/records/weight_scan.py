@@ -17,6 +17,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..weight_formats import format_note
+
 Level = Literal["dangerous", "unusual", "harmless"]
 """`unusual`: not known to be harmless (it fails the scan as a dangerous one does)."""
 ScanStatus = Literal["passed", "warning", "failed"]
@@ -97,21 +99,6 @@ covers its submodules, and a dotted name (`torch.load` looked up through a harml
 is never harmless. A protocol 2 pickle may write Python 2 names (`__builtin__.set`): they
 are judged as the loaders read them (`builtins.set`)."""
 
-FORMAT_NOTES: dict[str, str] = {
-    "pytorch_state_dict": "pickles (torch.save zip): can run code when loaded; scanned."
-                          " Its architecture is Python source that runs by design: read it.",
-    "torchscript": "zip of pickles and TorchScript code: the pickles are scanned; TorchScript runs in"
-                   " PyTorch's own interpreter, not as Python.",
-    "onnx": "protobuf graph of ONNX operators: cannot carry Python code.",
-    "tensorflow_saved_model_bundle": "protobuf graph and variables: cannot carry Python code"
-                                     " (graph operators only); pickles inside the zip, if any, are scanned.",
-    "keras_hdf5": "HDF5 (or .keras zip): no pickles; a Lambda layer may hold marshalled Python bytecode,"
-                  " which this scan does not read.",
-    "tensorflow_js": "JSON graph and binary weights: cannot carry Python code.",
-}
-"""Per weight format: whether it can carry code and what the scan does about it."""
-
-
 def _in(table: dict[str, frozenset[str] | Literal["*"]], module: str, name: str) -> bool:
     parts = module.split(".")
     for i in range(len(parts), 0, -1):
@@ -187,7 +174,7 @@ class WeightScan(_Model):
     files: list[FileScan] = Field(default_factory=list[FileScan])
     """Every file that holds a pickle."""
     formats: dict[str, str] = Field(default_factory=dict)
-    """Per weight format of the description: whether it can carry code (see `FORMAT_NOTES`)."""
+    """Per weight format of the description: whether it can carry code (the `notes` of its `weight_formats.WEIGHT_FORMATS` row)."""
     checked: int = 0
     """Files looked at (the others hold no pickle)."""
 
@@ -206,7 +193,7 @@ def assess(scanner: str, files: Iterable[FileScan], formats: Iterable[str], chec
                                   "harmless": f.harmless + sum(g.level == "harmless" for g in f.globals)}) for f in files]
     failing = any(f.globals or f.error for f in files)
     status: ScanStatus = "failed" if failing else "warning" if any(f.problem for f in files) else "passed"
-    notes = {wf: FORMAT_NOTES.get(wf, "unknown weight format: not judged") for wf in formats}
+    notes = {wf: format_note(wf) for wf in formats}
     return WeightScan(scanner=scanner, status=status, files=files, formats=notes, checked=checked)
 
 

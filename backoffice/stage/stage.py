@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import re
 import tempfile
-import uuid
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,7 +31,6 @@ from ..errors import ConflictError, IllegalTransitionError, InvalidIdError, Pack
 from ..log import logger
 from ..records import keys
 from ..records.concept import ConceptRecord, DraftRecord, StagingRecord
-from ..records.journal import utcnow
 from ..records.manifest import FileEntry, files_digest, write_manifest
 from ..records.snapshot import changes_since_latest
 from ..records.status import DraftStatus, check_step
@@ -59,7 +57,7 @@ class StageResult:
 
 
 def new_token() -> str:
-    return utcnow().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    return keys.new_draft_token()
 
 
 def check_version(version: str) -> str:
@@ -116,23 +114,7 @@ def stage(
                 _step(ctx, cid, token, DraftStatus.UNPACKING)
                 ctx.record_step(cid, "stage", f"unpacking {len(plan.entries)} files ({plan.total_size} bytes)", actor=uploader)
                 files_prefix = keys.draft_files(cid, token)
-                with Progress(TextColumn("unpacking"), BarColumn(), DownloadColumn(), disable=not progress, transient=True) as bar:
-                    task = bar.add_task("unpack", total=plan.total_size)
-                    manifest: list[FileEntry] = []
-                    for entry in plan.entries:
-                        if entry is plan.description:
-                            ctx.storage.put_bytes(files_prefix + entry.dest, rdf_bytes, content_type="application/x-yaml")
-                            manifest.append(_entry(entry.dest, rdf_bytes))
-                        else:
-                            digest = hashlib.sha256()
-                            stream = _ChunkStream(iter_entry_chunks(zf, entry), digest)
-                            ctx.storage.put_stream(files_prefix + entry.dest, stream)
-                            manifest.append(FileEntry(name=entry.dest, size=stream.size, sha256=digest.hexdigest()))
-                        bar.update(task, advance=entry.size)
-                    for name, png in thumbs.files.items():
-                        ctx.storage.put_bytes(files_prefix + name, png, content_type="image/png")
-                        manifest.append(_entry(name, png))
-                    write_manifest(ctx.storage, files_prefix, manifest)
+                manifest = _unpack(ctx, zf, plan, files_prefix, rdf_bytes, thumbs.files, progress)
                 changes = changes_since_latest(ctx.storage, ctx.concepts.get(cid), rdf_bytes, manifest)
                 draft = DraftRecord(
                     token=token,
@@ -161,6 +143,30 @@ def stage(
             logger.warning("could not remove files of the replaced draft %s: %s", previous, e)
     return StageResult(cid, token, version, len(plan.entries), plan.total_size, ctx.storage.public_url(files_prefix + rdf_name),
                        version_assigned=assigned)
+
+
+def _unpack(ctx: Context, zf: zipfile.ZipFile, plan: PackagePlan, files_prefix: str, rdf_bytes: bytes,
+            thumbnails: dict[str, bytes], progress: bool) -> list[FileEntry]:
+    """Write every file of the package (the description as `rdf_bytes`) and the thumbnails
+    under `files_prefix`, then their `files.json`; the manifest written."""
+    with Progress(TextColumn("unpacking"), BarColumn(), DownloadColumn(), disable=not progress, transient=True) as bar:
+        task = bar.add_task("unpack", total=plan.total_size)
+        manifest: list[FileEntry] = []
+        for entry in plan.entries:
+            if entry is plan.description:
+                ctx.storage.put_bytes(files_prefix + entry.dest, rdf_bytes, content_type="application/x-yaml")
+                manifest.append(_entry(entry.dest, rdf_bytes))
+            else:
+                digest = hashlib.sha256()
+                stream = _ChunkStream(iter_entry_chunks(zf, entry), digest)
+                ctx.storage.put_stream(files_prefix + entry.dest, stream)
+                manifest.append(FileEntry(name=entry.dest, size=stream.size, sha256=digest.hexdigest()))
+            bar.update(task, advance=entry.size)
+        for name, png in thumbnails.items():
+            ctx.storage.put_bytes(files_prefix + name, png, content_type="image/png")
+            manifest.append(_entry(name, png))
+        write_manifest(ctx.storage, files_prefix, manifest)
+    return manifest
 
 
 def read_package(ctx: Context, zf: zipfile.ZipFile) -> tuple[PackagePlan, dict[str, Any]]:

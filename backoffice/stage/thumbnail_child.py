@@ -7,7 +7,7 @@ user with a fixed environment (`util/sandbox_user.py`): it can read neither our
 our user with an environment holding no secret (`util/child_environ.py`), and a warning says so.
 
 The parent writes the covers and `job.json` into a fresh folder the child may read; the child
-(`python -I -c ... main(folder)`) renders each with `thumbnails.render_thumbnail` and prints one
+(`python -I -c ... main(folder)`, `thumbnail_entry.py`) renders each with `thumbnails.render_thumbnail` and prints one
 line `RESULT_MARKER <json>` (a result per cover, thumbnails base64-encoded). The parent trusts
 none of it: each thumbnail must be a PNG within the size limits (`check_png`, read from its
 header, never decoded here). A child that crashes, runs out of time or answers nonsense yields
@@ -39,7 +39,7 @@ RESULT_MARKER = "backoffice-thumbnails:"
 """Starts the child's one line of results on its output."""
 _PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 """The folder holding `backoffice/`: the child imports the same code as the parent."""
-_ENTRY = "import sys; sys.path.insert(0, sys.argv[1]); from backoffice.stage.thumbnail_child import main; main(sys.argv[2])"
+_ENTRY = "import sys; sys.path.insert(0, sys.argv[1]); from backoffice.stage.thumbnail_entry import main; main(sys.argv[2])"
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -136,22 +136,3 @@ def render_in_child(covers: Sequence[tuple[str, bytes]], limits: ThumbnailLimits
 def _write_readable(path: Path, data: bytes) -> None:
     path.write_bytes(data)
     os.chmod(path, 0o644)
-
-
-def main(folder_name: str) -> None:
-    """The child: render every cover of `job.json`; print the results as one marked line."""
-    from .thumbnails import CoverProblem, render_thumbnail
-
-    folder = Path(folder_name)
-    job = json.loads((folder / "job.json").read_text(encoding="utf-8"))
-    limits = ThumbnailLimits(**job["limits"])
-    results: list[dict[str, Any]] = []
-    for i, path in enumerate(job["paths"]):
-        try:
-            png, notes = render_thumbnail((folder / "in" / str(i)).read_bytes(), str(path), limits)
-        except CoverProblem as e:
-            results.append({"png": None, "notes": [], "problem": str(e)})
-            continue
-        results.append({"png": None if png is None else base64.b64encode(png).decode(), "notes": notes, "problem": None})
-    sys.stdout.write(RESULT_MARKER + json.dumps(results) + "\n")
-    sys.stdout.flush()

@@ -26,6 +26,7 @@ from ..errors import StorageError
 from ..storage.base import ObjectNotFound, Storage, check_key
 from ..storage.local import LocalStorage
 from ..storage.public import PublicStorage
+from ..weight_formats import pickle_formats
 from .pickle_scan import HEAD_BYTES, scan_file, scanner_name, sniff
 
 
@@ -70,10 +71,6 @@ def weight_files(rdf: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
-PICKLE_FORMATS = frozenset({"pytorch_state_dict", "torchscript"})
-"""Weight formats whose loaders unpickle: their weights are scanned whatever their name or first bytes."""
-
-
 def _package_path(source: str) -> str | None:
     """The weights' path in the package, or None: a URL, or a path leaving the package."""
     if "://" in source or source.startswith("/"):
@@ -87,7 +84,7 @@ def _outside(by_file: Mapping[str, str], names: list[str]) -> list[FileScan]:
     held = set(names)
     return [FileScan(file=source, kind="pickle", weight_format=wf,
                      error=f"the {wf} weights {source} are not a file of the package; they cannot be scanned")
-            for source, wf in by_file.items() if wf in PICKLE_FORMATS and _package_path(source) not in held]
+            for source, wf in by_file.items() if wf in pickle_formats() and _package_path(source) not in held]
 
 
 def _scan_one(storage: Storage, key: str, name: str, tmp: Path, weights: bool) -> FileScan | None | bool:
@@ -114,11 +111,12 @@ def scan_target(storage: Storage, target: Target) -> WeightScan:
     by_file = weight_files(rdf)
     by_path = {p: wf for source, wf in by_file.items() if (p := _package_path(source)) is not None}
     names = file_names(storage, target, rdf)
+    pickles = pickle_formats()
     files: list[FileScan] = []
     checked = 0
     with tempfile.TemporaryDirectory(prefix="backoffice-scan-") as tmp:
         for name in names:
-            scanned = _scan_one(storage, target.files_prefix + name, name, Path(tmp), by_path.get(name) in PICKLE_FORMATS)
+            scanned = _scan_one(storage, target.files_prefix + name, name, Path(tmp), by_path.get(name) in pickles)
             if scanned is False:
                 names = [n for n in names if n != name]
                 continue
