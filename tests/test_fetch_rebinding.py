@@ -60,3 +60,41 @@ def test_every_spelling_of_a_non_public_address_is_refused(url: str) -> None:
 
     with pytest.raises(DownloadError, match="loopback, link-local or private"):
         check_public_address(url)
+
+
+def test_a_host_dripping_its_body_is_cut_off_by_the_minimum_rate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A host that sends one byte just before each read's timeout would hold a fetch for ever:
+    after the grace period the body must come at the minimum average rate (the review of issue 26)."""
+    import threading
+    import time
+
+    from backoffice.util import fetch
+
+    monkeypatch.setattr(fetch, "RATE_GRACE", 0.5)
+    monkeypatch.setattr(fetch, "MIN_RATE", 1000)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    sent: list[int] = []
+
+    def drip() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 200\r\n\r\n")
+            try:
+                for _ in range(200):
+                    conn.sendall(b"x")
+                    sent.append(1)
+                    time.sleep(0.05)  # 20 bytes/s, each well inside the read timeout
+            except OSError:
+                pass
+
+    threading.Thread(target=drip, daemon=True).start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/slow"
+    try:
+        with pytest.raises(DownloadError, match="too slow"):
+            fetch.get_bytes(url, max_bytes=1000, timeout=5.0, allowed_hosts=("127.0.0.1",))
+    finally:
+        listener.close()
+    assert len(sent) < 200  # cut off before the whole body came

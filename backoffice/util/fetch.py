@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import time
 from collections.abc import Collection, Iterator
 from typing import Any
 from urllib.parse import urljoin, urlparse
@@ -21,12 +22,17 @@ from urllib.parse import urljoin, urlparse
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from ..errors import DownloadError
 
 CHUNK = 1024 * 1024
 MAX_REDIRECTS = 10
+MIN_RATE = 16 * 1024
+"""Bytes per second a body must come at, on average, once `RATE_GRACE` seconds have passed: a host
+that drips a byte just before each read's timeout would otherwise hold a fetch for ever."""
+RATE_GRACE = 30.0
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 _GLOBAL_UNICAST = ipaddress.IPv6Network("2000::/3")
 """The only IPv6 addresses in use on the internet; outside it `is_global` still admits forms
@@ -149,19 +155,26 @@ def guarded_get(url: str, *, timeout: float, allowed_hosts: Collection[str] = ()
 
 def iter_capped(response: requests.Response, max_bytes: int, url: str, chunk: int = CHUNK) -> Iterator[bytes]:
     """The body in chunks; TooLarge once more than `max_bytes` came (or were announced), before
-    they are held; DownloadError when the transfer breaks off."""
+    they are held; DownloadError when the transfer breaks off or, after `RATE_GRACE` seconds, its
+    average falls below `MIN_RATE` (each read takes at most one read of the socket, so a dripping
+    host is seen between its bytes)."""
     length = response.headers.get("Content-Length", "")
     declared = int(length) if length.isdigit() else 0
     if declared > max_bytes:
         raise TooLarge(f"{url} is {declared} bytes, more than the limit of {max_bytes}")
     received = 0
+    started = time.monotonic()
     try:
-        for part in response.iter_content(chunk):
+        while part := response.raw.read1(chunk, decode_content=True):
             received += len(part)
             if received > max_bytes:
                 raise TooLarge(f"{url} is larger than the limit of {max_bytes} bytes")
+            late = time.monotonic() - started - RATE_GRACE
+            if late > 0 and received < MIN_RATE * late:
+                raise DownloadError(f"the transfer of {url} is too slow: {received} bytes in {late + RATE_GRACE:.0f} s "
+                                    f"(at least {MIN_RATE} bytes/s after the first {RATE_GRACE:.0f} s)")
             yield part
-    except requests.RequestException as e:
+    except (requests.RequestException, Urllib3Error, OSError) as e:
         raise DownloadError(f"the transfer of {url} broke off: {type(e).__name__}") from None
 
 
