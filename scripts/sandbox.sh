@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs a step of uploaded code (locking or building a resource's environment, its test) as
-# an unprivileged user of its own, in /tmp/sandbox, and kills every process of that user when
+# an unprivileged user of its own, in /tmp/sandbox (or $SANDBOX_DIR), and kills every process of that user when
 # the command returns. Used by the test matrix on the (ephemeral) runner. The stage jobs only
 # `setup` their user: the backoffice runs its image decoder as BACKOFFICE_SANDBOX_USER itself
 # (backoffice/util/sandbox_user.py) and ends that user's processes the same way.
@@ -11,11 +11,12 @@
 # step, so uploaded code never sees that token (which could save cache entries or replace
 # artifacts).
 #
-#   sandbox.sh setup USER...   create the users and /tmp/sandbox (owned by the first)
-#   sandbox.sh run USER CMD... run CMD as USER in /tmp/sandbox, then kill all of USER's processes
+#   sandbox.sh setup USER...   create the users and the folder (owned by the first)
+#   sandbox.sh run USER CMD... run CMD as USER in the folder, then kill all of USER's processes
 set -euo pipefail
 
-sandbox_dir=/tmp/sandbox
+# SANDBOX_DIR: a folder of the caller's job or matrix leg (legs sharing a host never meet)
+sandbox_dir=${SANDBOX_DIR:-/tmp/sandbox}
 
 setup() {
   local first=1 user
@@ -49,7 +50,8 @@ run() {
   local vars=("PATH=/tmp/micromamba-bin:$PATH" "HOME=$home" "MAMBA_ROOT_PREFIX=$home/micromamba" "LANG=C.UTF-8")
   local name
   for name in GITHUB_ACTIONS PIP_ONLY_BINARY BACKOFFICE_STORAGE BACKOFFICE_PUBLIC_BASE_URL \
-    BACKOFFICE_S3_ENDPOINT_URL BACKOFFICE_S3_BUCKET BACKOFFICE_S3_PREFIX; do
+    BACKOFFICE_S3_ENDPOINT_URL BACKOFFICE_S3_BUCKET BACKOFFICE_S3_PREFIX BACKOFFICE_DOWNLOAD_ALLOWED_HOSTS \
+    BACKOFFICE_CONFIG_PATH BACKOFFICE_ENV_TEMPLATES_DIR BACKOFFICE_COLLECTION_DIR; do
     [ -z "${!name:-}" ] || vars+=("$name=${!name}")
   done
   (cd "$sandbox_dir" && sudo -u "$user" -- env -i "${vars[@]}" "$@") || rc=$?
