@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
+import re
 import shutil
 import subprocess
 import sys
@@ -222,11 +224,34 @@ def offline_partners(project: Path) -> None:
     config_path.write_text(json.dumps(config, indent=2))
 
 
+LEG_USER = re.compile(r"^bioimageio-[tlb][0-9a-f]{10}$")
+"""The sandbox users test_matrix.yaml makes per matrix leg (see its first steps)."""
+
+
+def _leg_users() -> set[str]:
+    return {entry.pw_name for entry in pwd.getpwall() if LEG_USER.match(entry.pw_name)}
+
+
+def _leg_folders() -> set[Path]:
+    return {p for p in Path("/tmp").glob("sandbox-*") if re.fullmatch(r"sandbox-(env-)?[0-9a-f]{10}", p.name)}
+
+
+def _remove_new_legs(users: set[str], folders: set[Path]) -> None:
+    """The users and folders the session's workflow runs made (they outlive their jobs on a
+    host that is not an ephemeral runner)."""
+    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    for user in sorted(_leg_users() - users):
+        subprocess.run([*sudo, "userdel", "--remove", user], capture_output=True, check=False)
+    for folder in sorted(_leg_folders() - folders):
+        subprocess.run([*sudo, "rm", "-rf", str(folder)], capture_output=True, check=False)
+
+
 @contextmanager
 def harness_session() -> Iterator[Harness]:
     """A scratch folder every user may read (sandbox users run the jobs' Pythons from it),
     removed afterwards."""
     root = Path(tempfile.mkdtemp(prefix="backoffice-act-"))
+    users, folders = _leg_users(), _leg_folders()
     try:
         root.chmod(0o755)
         for sub in ("home", "tmp", "artifacts", "scratch"):
@@ -244,5 +269,6 @@ def harness_session() -> Iterator[Harness]:
         })
         yield harness
     finally:
+        _remove_new_legs(users, folders)
         subprocess.run(["chmod", "-R", "u+rwX", str(root)], check=False)
         shutil.rmtree(root, ignore_errors=True)
