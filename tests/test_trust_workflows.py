@@ -180,3 +180,11 @@ def test_conda_lock_and_the_cache_follow_the_rendered_file(local_ctx: Context, p
     assert "steps.cache.outputs.cache-hit != 'true'" in create["if"] and '--file "$LOCKFILE"' in create["run"]
     assert '--prefix "$ENV_PREFIX"' in create["run"]
     assert '--env-prefix "$ENV_PREFIX"' in next(s["run"] for s in job["steps"] if "run-test" in s.get("run", ""))
+
+
+def test_the_nightly_download_count_queues_with_the_index() -> None:
+    """count downloads writes the index files too: it waits in the index's group, never beside a generation."""
+    downloads = workflow("count_downloads.yaml")["concurrency"]
+    index = workflow("generate_collection_json.yaml")["concurrency"]
+    assert downloads["group"] == index["group"] == "generate-collection-json-${{ inputs.environment || 'production' }}"
+    assert downloads["cancel-in-progress"] is False
