@@ -64,7 +64,7 @@ class World:
     github: FakeGitHub
     zenodo: Any
     found: dict[str, str] = field(default_factory=lambda: dict[str, str]())
-    """What earlier runs made: `model`, `dataset` -> concept id."""
+    """What earlier runs made: `model`, `issue`, `published_dataset` -> concept id."""
 
     @property
     def store(self) -> Any:
@@ -107,7 +107,7 @@ class World:
         return self.store.list_keys(keys.version_reports(cid, version))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def world(packages: dict[str, Path]) -> Iterator[World]:
     from backoffice.context import Context
     from backoffice.demo.packages import build_model_package
@@ -143,6 +143,7 @@ def world(packages: dict[str, Path]) -> Iterator[World]:
         })
         # one weight format: one test leg per run (act runs a matrix's legs at once)
         build_model_package(files / "model.zip", formats=("torchscript",))
+        build_model_package(files / "issue_model.zip", formats=("torchscript",), name="Tiny Issue Model")
         (files / "dataset.zip").write_bytes(packages["dataset"].read_bytes())
         try:
             yield World(act, ctx, public, files, files_url, github, zenodo)
@@ -180,7 +181,7 @@ def test_stage_tests_and_finishes_a_draft(world: World) -> None:
 
 
 def test_upload_via_issue_stages_tests_and_comments(world: World) -> None:
-    body = (f"### Package URL\n\n{world.files_url}/dataset.zip\n\n### Concept id\n\n_No response_\n")
+    body = (f"### Package URL\n\n{world.files_url}/issue_model.zip\n\n### Concept id\n\n_No response_\n")
     payload = {"action": "opened", "issue": {
         "number": 7, "title": "Upload: a dataset", "body": body, "labels": [{"name": "upload"}],
         "author_association": "MEMBER", "user": {"id": 10000001, "login": "demo-reviewer"}}}
@@ -190,13 +191,14 @@ def test_upload_via_issue_stages_tests_and_comments(world: World) -> None:
     (cid,) = set(world.ctx.concepts.list_ids()) - before
     draft = _draft(world, cid)
     assert draft.status.value == "awaiting review" and draft.uploader == UPLOADER
+    assert world.reports(cid, "draft")["bioimageio.core_0.11.0_torchscript"] == "passed"
     staged, tested = world.github.comments(7)
     assert cid in staged and cid in tested and "awaits review" in tested
-    world.found["dataset"] = cid
+    world.found["issue"] = cid
 
 
 def test_request_changes_sends_the_draft_back(world: World) -> None:
-    cid = world.found["dataset"]
+    cid = world.found["issue"]
     _ok(world.act.run("request_changes.yaml", {
         "concept_id": cid, "reviewer": UPLOADER, "reason": "please add a cover", "environment": "sandbox"}))
     draft = _draft(world, cid)
@@ -285,7 +287,7 @@ def test_count_downloads_on_moto(world: World, moto_server: str) -> None:
 
 
 def test_mail_replies_reach_the_review_chat(world: World, dovecot: Dovecot) -> None:
-    cid = world.found["dataset"]  # its draft went back to its uploader above
+    cid = world.found["issue"]  # its draft went back to its uploader above
     mailbox = dovecot.new_mailbox()
     reply = EmailMessage()
     reply["Authentication-Results"] = f"{AUTHSERV}; dkim=pass header.i=@example.org; dmarc=pass header.from=example.org"
