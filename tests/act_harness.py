@@ -93,10 +93,6 @@ class ActResult:
     output: str
     seconds: float
 
-    def job_succeeded(self, job: str) -> bool:
-        return f"[{job}] 🏁  Job succeeded" in self.output or any(
-            line.startswith(f"[{job}") and "Job succeeded" in line for line in self.output.splitlines())
-
     def tail(self, lines: int = 60) -> str:
         """The failed steps' lines, then the log's end."""
         every = self.output.splitlines()

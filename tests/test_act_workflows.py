@@ -3,14 +3,21 @@ suite's own services: the embedded local store (moto for one run) served by `bac
 serve` for the public reads, the suite's GitHub API and Zenodo servers, a file server
 for packages. Each run is checked by what it left in the store and on the servers.
 
-The runs build on each other in file order (one store for the module): stage → test →
+The runs build on each other in file order (one store, one harness for the session): stage → test →
 finish makes the draft that publish publishes, and so on. Workflows run one at a time.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
 import threading
+import time
+import urllib.error
+import urllib.request
 from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -32,6 +39,7 @@ pytestmark = pytest.mark.slow
 if (_why := missing_tools()) is not None:
     pytest.skip(_why, allow_module_level=True)
 
+REPO = Path(__file__).resolve().parents[1]
 UPLOADER = "github|10000001"
 ZENODO_TOKEN = "act-zenodo-token"
 REVIEWER_MAIL = "demo-reviewer@example.org"
@@ -47,6 +55,41 @@ class _Quiet(SimpleHTTPRequestHandler):
 def _serve(server: ThreadingHTTPServer) -> str:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return f"http://127.0.0.1:{server.server_address[1]}"
+
+
+@dataclass
+class _Served:
+    """`backoffice serve` over a local store, in a process of its own."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def _backoffice_serve(store_root: Path, cwd: Path) -> _Served:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    env = {**os.environ, "PYTHONPATH": str(REPO), "BACKOFFICE_LOCAL_ROOT": str(store_root)}
+    process = subprocess.Popen([sys.executable, "-m", "backoffice", "serve", "--port", str(port)], env=env, cwd=cwd,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/no-such-key"):
+                break
+        except urllib.error.HTTPError:
+            break  # it answers
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError("backoffice serve did not start") from None
+            time.sleep(0.2)
+    return _Served(url, process)
 
 
 @dataclass
@@ -111,7 +154,6 @@ class World:
 def world(packages: dict[str, Path]) -> Iterator[World]:
     from backoffice.context import Context
     from backoffice.demo.packages import build_model_package
-    from backoffice.serve.server import make_server
     from backoffice.settings import Settings
     from backoffice.storage.local import LocalStorage
     from zenodo_server import zenodo_standin
@@ -123,8 +165,8 @@ def world(packages: dict[str, Path]) -> Iterator[World]:
         files_url = _serve(file_server)
         store_root = act.root / "store"
         store_root.mkdir()
-        public_server = make_server(LocalStorage(store_root, "http://127.0.0.1"), port=0)
-        public = _serve(public_server)
+        served = _backoffice_serve(store_root, act.root)
+        public = served.url
         settings = Settings(local_root=store_root, public_base_url=public,  # type: ignore[call-arg]
                             config_path=act.project / "bioimageio_collection_config.json",
                             collection_dir=act.project / "collection", env_templates_dir=act.project / "env_templates")
@@ -148,9 +190,9 @@ def world(packages: dict[str, Path]) -> Iterator[World]:
         try:
             yield World(act, ctx, public, files, files_url, github, zenodo)
         finally:
-            for server in (file_server, public_server):
-                server.shutdown()
-                server.server_close()
+            file_server.shutdown()
+            file_server.server_close()
+            served.stop()
             total = sum(s for _, s in act.runs)
             print("\nact runs: " + ", ".join(f"{w} {s:.0f} s" for w, s in act.runs) + f"; total {total:.0f} s")
 
