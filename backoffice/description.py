@@ -8,12 +8,12 @@ import io
 import re
 from typing import Any, cast
 
-from ruamel.yaml import YAML, YAMLError
+from ruamel.yaml import YAML
 
 from .resource_types import RESOURCE_TYPES, ResourceType
 from .errors import PackageError
 from .records.concept import BadgeSummary, PersonSummary, ResourceSummary
-from .util.yaml_guard import yaml_problem
+from .util.yaml_guard import YamlRefused, load_yaml
 
 
 def _yaml() -> YAML:
@@ -26,17 +26,9 @@ def _yaml() -> YAML:
 def parse_description(data: bytes, name: str = "rdf.yaml") -> dict[str, Any]:
     """Parse YAML into a mapping (round-trip, so it can be written back unchanged)."""
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise PackageError(f"{name} is not UTF-8 text") from None
-    problem = yaml_problem(text, name)  # before the loader could expand a YAML bomb
-    if problem:
-        raise PackageError(problem)
-    try:
-        content: Any = _yaml().load(text)  # pyright: ignore[reportUnknownMemberType]  # ruamel's stream types are hidden behind `if False:`
-    except YAMLError as e:
-        first = str(e).strip().splitlines()
-        raise PackageError(f"{name} is not valid YAML: {' '.join(first[:2])}") from None
+        content: Any = load_yaml(data, name, loader=_yaml())  # the guard first: a YAML bomb is never expanded
+    except YamlRefused as e:
+        raise PackageError(str(e)) from None
     if not isinstance(content, dict):
         raise PackageError(f"{name} does not hold a mapping of fields")
     return cast(dict[str, Any], content)

@@ -133,8 +133,21 @@ class ImportSourceError(BackofficeError):
     exit_code = 16
 
 
+class ImportRefusedError(BackofficeError):
+    """An import ran to its end, but refused resources or versions (each named with its reason)."""
+
+    exit_code = 18
+
+
 class SandboxError(BackofficeError):
     """A process of the sandbox user outlived its command: the step stops rather than go on
     beside code of the upload it could not end."""
 
     exit_code = 17
+
+
+class TakeoverDiffersError(BackofficeError):
+    """`compare-collection` found differences from the running collection that `docs/import.md`
+    does not list as intended."""
+
+    exit_code = 20

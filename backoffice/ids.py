@@ -54,6 +54,12 @@ def emoji_of(config: CollectionConfig, concept_id: str) -> str | None:
     return None if found is None else config.id_parts[found[0]].nouns[found[2]]
 
 
+def concept_emoji(config: CollectionConfig, concept_id: str, published_emoji: str | None) -> str | None:
+    """The emoji shown with a concept: an imported rdf's own `id_emoji` (`published_emoji`, kept as
+    published), else the one of its id's noun in our word lists."""
+    return published_emoji or emoji_of(config, concept_id)
+
+
 def random_id(
     config: CollectionConfig, rtype: ResourceType, taken: Callable[[str], bool], rng: random.Random | None = None
 ) -> str:

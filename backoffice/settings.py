@@ -84,7 +84,8 @@ class Settings(BaseSettings):
 
     download_allowed_hosts: tuple[str, ...] = ()
     """Hosts (`host` or `host:port`) on a loopback, link-local or private address that a package or
-    report URL may name (e.g. a test server on 127.0.0.1), as a JSON list. Every other URL, and
+    report URL, or an imported collection's source, rdf or file URL, may name (e.g. a test server
+    on 127.0.0.1), as a JSON list. Every other URL, and
     every redirect (also one from an allowed host), must lead to a public address (IPv4 inside IPv6 included: mapped, 6to4, NAT64),
     checked again on each connection's socket (a name rebound after the check is refused); no
     proxy from the environment is used."""
@@ -193,6 +194,11 @@ class Settings(BaseSettings):
 
     downloads_log_source: str | None = None
     """Where `count-downloads` reads access logs when given none: `s3://<log bucket>/<prefix>` or a folder."""
+
+    downloads_state: str | None = None
+    """Where `count-downloads` keeps its state (ledger, counts, the open days' hashed clients): a private
+    `s3://<bucket>/<prefix>` or folder, never inside the collection's storage (refused). Unset: with local
+    storage, the store's internal folder (never served); with S3 it must be set."""
 
     downloads_commit_seconds: float = 30.0
     """`count-downloads` commits its counts and ledger at least this often (and at the end)."""

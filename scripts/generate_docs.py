@@ -37,6 +37,7 @@ from backoffice.records.concept import ConceptRecord  # noqa: E402
 from backoffice.records.scoring import Compatibility  # noqa: E402
 from backoffice.records.tool_report import ToolReport  # noqa: E402
 from backoffice.settings import Settings  # noqa: E402
+from backoffice.takeover.intended import intended_markdown  # noqa: E402
 
 SCHEMAS: dict[str, Any] = {
     "bioimageio_collection_config.schema.json": CollectionConfig,
@@ -131,6 +132,7 @@ def outputs() -> dict[Path, str]:
     out[REPO / "docs" / "settings.md"] = settings_markdown()
     docs = REPO / "docs"
     out[docs / "collection_json.md"] = with_generated(docs / "collection_json.md", "backoffice/index/models.py", index_fields_markdown())
+    out[docs / "import.md"] = with_generated(docs / "import.md", "backoffice/takeover/intended.py", intended_markdown())
     out[docs / "storage.md"] = with_generated(docs / "storage.md", "backoffice/records/keys.py", storage_keys_markdown())
     return out
 

@@ -40,6 +40,7 @@ def build_store(folder: Path, port: int) -> tuple[object, str]:
 
     os.environ.update(offline_bioimageio_environ(folder / "bioimageio"))
     from backoffice.context import Context
+    from backoffice.demo.config import demo_context
     from backoffice.demo.packages import build_model_package
     from backoffice.demo.pipeline import run_demo
     from backoffice.index.generate import generate_index
@@ -57,7 +58,7 @@ def build_store(folder: Path, port: int) -> tuple[object, str]:
         collection_dir=folder / "collection", env_templates_dir=REPO / "env_templates",
     )
     storage = LocalStorage(folder / "store", f"http://127.0.0.1:{port}")
-    ctx = Context(settings, storage=storage)
+    ctx = demo_context(Context(settings, storage=storage), folder / "demo-config")  # the demo's reviewer
     result = run_demo(ctx, print)
     cid = result.concept_id
     package = build_model_package(folder / "update.zip", formats=["onnx"], concept_id=cid, version="1.1", wrong_output=True)

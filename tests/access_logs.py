@@ -26,17 +26,19 @@ UA = {
 
 
 def log_line(*, when: datetime, ip: str, key: str, status: int = 200, ua: str = UA["core"], op: str = "REST.GET.OBJECT",
-             bucket: str = BUCKET, size: int = 1000, tz: str = "+0000") -> str:
+             bucket: str = BUCKET, size: int = 1000, tz: str = "+0000", sent: int | None = None) -> str:
     """One access log record (fields as AWS documents them, including the newer trailing ones)."""
     method = op.split(".")[1]
     stamp = when.strftime("%d/%b/%Y:%H:%M:%S ") + tz
     enc = quote(key)
     err = "-" if status < 400 else {403: "AccessDenied", 404: "NoSuchKey", 500: "InternalError", 503: "SlowDown"}.get(status, "-")
-    sent = "-" if status >= 300 else str(size if status == 200 else size // 2)
+    if sent is None:
+        sent = 0 if status >= 300 else size if status == 200 else size // 2  # a 206: half the object
+    sent_field = str(sent) if sent else "-"
     rid = uuid.uuid4().hex[:16].upper()
     ua_field = ua.replace('"', '\\"') if ua else "-"
     return (f'{OWNER} {bucket} [{stamp}] {ip} - {rid} {op} {enc} "{method} /{bucket}/{enc} HTTP/1.1" {status} {err} '
-            f'{sent} {size} 12 10 "-" "{ua_field}" - {uuid.uuid4().hex}= SigV4 ECDHE-RSA-AES128-GCM-SHA256 - '
+            f'{sent_field} {size} 12 10 "-" "{ua_field}" - {uuid.uuid4().hex}= SigV4 ECDHE-RSA-AES128-GCM-SHA256 - '
             f"{bucket}.s3.eu-west-1.amazonaws.com TLSv1.3 - -")
 
 
@@ -84,7 +86,7 @@ def scenario(prefix: str = "") -> list[list[Labelled]]:
         _is("duplicate", when=t, ip="192.0.2.1", key=s + "affable-shark/1/files/weights.pt", status=206),
         _is("duplicate", when=t, ip="192.0.2.1", key=s + "affable-shark/1/files/my weights.onnx"),  # same version, same day
         _dl(t, "192.0.2.1", "affable-shark/2/files/weights.pt", "core", "bioimageio", prefix=s),
-        _dl(t, "192.0.2.1", "affable-shark/1/files/weights.pt", "firefox", "browser", prefix=s),  # same address, another agent
+        _is("duplicate", when=t, ip="192.0.2.1", key=s + "affable-shark/1/files/weights.pt", ua=UA["firefox"]),  # another agent: same client
         _dl(t, "198.51.100.2", "affable-shark/1/package.zip", "firefox", "browser", prefix=s),
         _is("not_download", when=t, ip="198.51.100.2", key=s + "affable-shark/1/files/rdf.yaml", ua=UA["firefox"]),
         _is("not_download", when=t, ip="198.51.100.2", key=s + "affable-shark/1/files/cover.png", ua=UA["firefox"]),
@@ -117,6 +119,9 @@ def scenario(prefix: str = "") -> list[list[Labelled]]:
         second[0].line.replace('HTTP/1.1" 206 ', 'HTTP/1.1" abc '),  # no status
     )]
     third = [
+        _is("partial", when=t, ip="203.0.113.10", key=s + "affable-shark/2/files/weights.pt", status=206, sent=300),  # 30 % of it
+        _is("partial", when=t, ip="203.0.113.10", key=s + "affable-shark/2/package.zip", status=206, sent=300),  # another object
+        _dl(t, "203.0.113.10", "affable-shark/2/files/weights.pt", "curl", "other", status=206, prefix=s),  # +50 %: 80 % of it
         _is("duplicate", when=t + timedelta(hours=5), ip="192.0.2.1", key=s + "affable-shark/1/files/weights.pt"),  # again, another object
         _dl(D2, "192.0.2.1", "affable-shark/1/files/weights.pt", "core", "bioimageio", prefix=s),  # the next day counts again
         Labelled(log_line(when=t.replace(hour=23, minute=30), tz="-0200", ip="203.0.113.9", key=s + "chatty-frog/1/files/weights.h5",

@@ -204,6 +204,15 @@ def copy_project(into: Path, edit: Callable[[Path], None] | None = None) -> Path
     return into
 
 
+def act_project(project: Path) -> None:
+    """The project copy as the runs use it: the tests' config (the demo's reviewers and website
+    bot added; the product config names none, `tests/config_paths.py`), its script partners offline."""
+    from config_paths import TEST_CONFIG
+
+    shutil.copy(TEST_CONFIG, project / "bioimageio_collection_config.json")
+    offline_partners(project)
+
+
 def offline_partners(project: Path) -> None:
     """The project copy's script partners run offline: each `script` partner that pins its tool
     (`<tool>==<release>`, installed from an index on GitHub) runs its own check script through
@@ -231,18 +240,28 @@ def _leg_users() -> set[str]:
     return {entry.pw_name for entry in pwd.getpwall() if LEG_USER.match(entry.pw_name)}
 
 
-def _leg_folders() -> set[Path]:
-    return {p for p in Path("/tmp").glob("sandbox-*") if re.fullmatch(r"sandbox-(env-)?[0-9a-f]{10}", p.name)}
+def _run_folders_of(users: set[str]) -> list[Path]:
+    """Run folders (`scripts/sandbox.sh`: /tmp/sandbox.XXXXXXXXXX) of these users that are left."""
+    found: list[Path] = []
+    for folder in Path("/tmp").glob("sandbox.*"):
+        try:
+            owner = pwd.getpwuid(folder.lstat().st_uid).pw_name
+        except (OSError, KeyError):
+            continue
+        if owner in users:
+            found.append(folder)
+    return found
 
 
-def _remove_new_legs(users: set[str], folders: set[Path]) -> None:
-    """The users and folders the session's workflow runs made (they outlive their jobs on a
-    host that is not an ephemeral runner)."""
+def _remove_new_legs(users: set[str]) -> None:
+    """The users the session's workflow runs made, and any run folder of theirs a failed run
+    left (they outlive their jobs on a host that is not an ephemeral runner)."""
     sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
-    for user in sorted(_leg_users() - users):
-        subprocess.run([*sudo, "userdel", "--remove", user], capture_output=True, check=False)
-    for folder in sorted(_leg_folders() - folders):
+    new = _leg_users() - users
+    for folder in sorted(_run_folders_of(new)):
         subprocess.run([*sudo, "rm", "-rf", str(folder)], capture_output=True, check=False)
+    for user in sorted(new):
+        subprocess.run([*sudo, "userdel", "--remove", user], capture_output=True, check=False)
 
 
 @contextmanager
@@ -250,7 +269,7 @@ def harness_session() -> Iterator[Harness]:
     """A scratch folder every user may read (sandbox users run the jobs' Pythons from it),
     removed afterwards."""
     root = Path(tempfile.mkdtemp(prefix="backoffice-act-"))
-    users, folders = _leg_users(), _leg_folders()
+    users = _leg_users()
     try:
         root.chmod(0o755)
         for sub in ("home", "tmp", "artifacts", "scratch"):
@@ -258,7 +277,7 @@ def harness_session() -> Iterator[Harness]:
         (root / "tmp").chmod(0o1777)
         (root / "scratch").chmod(0o755)
         (root / "home" / ".actrc").write_text("")
-        project = copy_project(root / "project", offline_partners)
+        project = copy_project(root / "project", act_project)
         harness = Harness(root=root, project=project)
         harness.environ.update({
             "ACT_PYTHON": str(shared_python()),
@@ -268,6 +287,6 @@ def harness_session() -> Iterator[Harness]:
         })
         yield harness
     finally:
-        _remove_new_legs(users, folders)
+        _remove_new_legs(users)
         subprocess.run(["chmod", "-R", "u+rwX", str(root)], check=False)
         shutil.rmtree(root, ignore_errors=True)

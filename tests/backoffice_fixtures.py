@@ -15,6 +15,7 @@ import pytest
 
 from backoffice.bioimageio_environ import offline_bioimageio_environ
 from cli_runner import RunCli, cli_environ, run_backoffice
+from config_paths import EXAMPLE_COLLECTION, TEST_CONFIG
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -40,12 +41,12 @@ def settings_factory(tmp_path: Path):
     from backoffice.settings import Settings
 
     collection_dir = tmp_path / "collection"
-    shutil.copytree(REPO / "collection", collection_dir)
+    shutil.copytree(EXAMPLE_COLLECTION, collection_dir)
 
     def make(**overrides: object) -> Settings:
         values: dict[str, object] = {
             "local_root": tmp_path / "store",
-            "config_path": REPO / "bioimageio_collection_config.json",
+            "config_path": TEST_CONFIG,
             "collection_dir": collection_dir,
             "env_templates_dir": REPO / "env_templates",
             "download_allowed_hosts": ("127.0.0.1",),  # the suite's file servers; redirects stay refused

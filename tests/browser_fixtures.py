@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from config_paths import EXAMPLE_COLLECTION, TEST_CONFIG
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -60,6 +61,6 @@ def store_on_free_port(tmp: Path) -> tuple[Any, int]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     storage = LocalStorage(tmp / "store", f"http://127.0.0.1:{port}")
-    settings = Settings(local_root=tmp / "store", config_path=REPO / "bioimageio_collection_config.json",  # type: ignore[call-arg]
-                        collection_dir=REPO / "collection", env_templates_dir=REPO / "env_templates")
+    settings = Settings(local_root=tmp / "store", config_path=TEST_CONFIG,  # type: ignore[call-arg]
+                        collection_dir=EXAMPLE_COLLECTION, env_templates_dir=REPO / "env_templates")
     return Context(settings, storage=storage), port

@@ -7,6 +7,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from backoffice.importer.models import RunningItem
+from backoffice.importer.sources import version_dir
 from backoffice.storage.base import Storage
 
 REPO = Path(__file__).resolve().parents[1]
@@ -25,7 +27,7 @@ def sample_report_files() -> dict[str, list[Path]]:
     out: dict[str, list[Path]] = {}
     for item in sample_index()["items"]:
         for v in item["versions"]:
-            folder = RUNNING / "reports" / item["id"] / v["version"] / "reports"
+            folder = RUNNING / version_dir(RunningItem.model_validate(item), v["version"]) / "reports"
             out[f"{item['id'].split('/')[-1]}/{v['version']}"] = sorted(folder.glob("*.json")) if folder.is_dir() else []
     return out
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 
-from act_harness import ActResult, Harness, copy_project, harness_session, missing_tools
+from act_harness import ActResult, Harness, copy_project, harness_session, missing_tools, act_project
 from dovecot_server import Dovecot, dovecot  # noqa: F401 - the fixture
 from github_server import FakeGitHub, serve_github
 
@@ -250,7 +250,10 @@ def test_request_changes_sends_the_draft_back(world: World) -> None:
 
 def test_publish_backs_up_dispatches_partners_and_runs_a_script_partner(world: World) -> None:
     cid = world.found["model"]
-    sha = _draft(world, cid).rdf_sha256
+    # the digest of every file of the draft, as collection_draft.json gives it to the website (not the rdf's)
+    (listed,) = [e for e in world.read_json("collection_draft.json")["collection"] if e["id"] == cid]
+    sha = listed["draft_sha256"]
+    assert sha == _draft(world, cid).files_sha256 and sha != listed.get("rdf_sha256"), listed
     _ok(world.act.run("publish.yaml", {"concept_id": cid, "reviewer": UPLOADER, "draft_sha256": sha,
                                        "environment": "sandbox"}))
     record = world.ctx.concepts.get(cid)
@@ -301,7 +304,8 @@ def test_generate_collection_json(world: World) -> None:
 
 
 def test_count_downloads_on_moto(world: World, moto_server: str) -> None:
-    """The nightly count on S3 (moto): the store copied into a bucket, access logs in another."""
+    """The nightly count on S3 (moto): the store copied into a bucket, access logs in another,
+    the counting state in a private one (`DOWNLOADS_STATE`)."""
     import boto3
     from access_logs import log_line
 
@@ -309,8 +313,8 @@ def test_count_downloads_on_moto(world: World, moto_server: str) -> None:
 
     s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1",  # pyright: ignore[reportUnknownMemberType]
                       aws_access_key_id="testing", aws_secret_access_key="testing")
-    bucket, logs, prefix = "act-collection", "act-collection-logs", "sandbox/"
-    for name in (bucket, logs):
+    bucket, logs, private, prefix = "act-collection", "act-collection-logs", "act-downloads-private", "sandbox/"
+    for name in (bucket, logs, private):
         s3.create_bucket(Bucket=name)
     for key in world.store.list_keys(""):
         s3.put_object(Bucket=bucket, Key=prefix + key, Body=world.store.get_bytes(key))
@@ -322,10 +326,17 @@ def test_count_downloads_on_moto(world: World, moto_server: str) -> None:
     _ok(world.act.run("count_downloads.yaml", {"environment": "sandbox"}, variables={
         "BACKOFFICE_STORAGE": "s3", "S3_ENDPOINT_URL": moto_server, "S3_BUCKET": bucket, "S3_PREFIX": prefix,
         "PUBLIC_BASE_URL": f"{moto_server}/{bucket}/{prefix.rstrip('/')}", "DOWNLOADS_LOG_SOURCE": f"s3://{logs}/access/",
+        "DOWNLOADS_STATE": f"s3://{private}/counting/",
     }, secrets={"S3_ACCESS_KEY_ID": "testing", "S3_SECRET_ACCESS_KEY": "testing", "DOWNLOADS_HASH_KEY": "act-downloads-hash-key-0123456789"}))
     collection = json.loads(s3.get_object(Bucket=bucket, Key=prefix + "collection.json")["Body"].read())
     (entry,) = [e for e in collection["collection"] if e["id"] == cid]
     assert entry["download_count"] == 3, entry.get("download_count")
+    # the state is in the private place, and nowhere in the collection's public bucket
+    state = json.loads(s3.get_object(Bucket=private, Key="counting/" + keys.DOWNLOADS_STATE_NAME)["Body"].read())
+    assert state["format"], state
+    public_keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+                   for o in page.get("Contents", [])]
+    assert not [k for k in public_keys if k.endswith(keys.DOWNLOADS_STATE_NAME)], public_keys
 
 
 def test_mail_replies_reach_the_review_chat(world: World, dovecot: Dovecot) -> None:
@@ -375,16 +386,18 @@ def test_the_sandboxed_test_renders_its_environment_from_the_collections_templat
 
 
 def test_the_sandboxed_test_without_its_settings_fails(world: World) -> None:
-    """The relative-path bug, caught by running the workflow: with the step that hands the
-    sandboxed test its settings taken out of test_matrix.yaml, the test runs where the
-    checkout's relative paths do not lead, and cannot render its environment file."""
+    """The relative-path bug, caught by running the workflow: with the settings (`--in-var`)
+    taken out of the sandboxed test's command in test_matrix.yaml, the test runs in its empty
+    run folder, where the checkout's relative paths do not lead, and cannot render its
+    environment file."""
 
     def revert(project: Path) -> None:
+        act_project(project)
         matrix = project / ".github/workflows/test_matrix.yaml"
         text = matrix.read_text()
-        start = text.index("      - name: The settings the test reads")
-        end = text.index("      - name: Render the environment file", start)
-        matrix.write_text(text[:start] + text[end:])
+        handed = '"$TEST_USER" "${settings[@]}" '
+        assert text.count(handed) == 1, "test_matrix.yaml no longer hands the test its settings this way"
+        matrix.write_text(text.replace(handed, '"$TEST_USER" '))
 
     stored = _venv_leg(world, copy_project(world.act.root / "reverted", revert))
     assert NOT_RENDERED in stored and "default.yaml.j2" in stored, stored[:2000]

@@ -12,8 +12,9 @@ from backoffice.config.curation import CurationDecl
 from backoffice.index.plan import plan_index
 from backoffice.records.concept import ConceptRecord, ResourceSummary, VersionRecord
 from backoffice_fixtures import REPO
+from config_paths import TEST_CONFIG
 
-CONFIG = load_collection_config(REPO / "bioimageio_collection_config.json")
+CONFIG = load_collection_config(TEST_CONFIG)
 WHEN = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 

@@ -20,6 +20,7 @@ from backoffice.index.generate import generate_index
 from backoffice.records import keys
 from backup_helpers import CID, TOKEN, add_published, client
 from zenodo_server import ZenodoStandIn, zenodo_standin
+from config_paths import EXAMPLE_COLLECTION, TEST_CONFIG
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -143,8 +144,8 @@ def test_gives_up_after_the_bounded_time_with_one_line(local_ctx: Context, zenod
 
 def _cli(args: list[str], store: Path, zenodo_url: str | None, summary: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO), "BACKOFFICE_LOCAL_ROOT": str(store),
-           "BACKOFFICE_CONFIG_PATH": str(REPO / "bioimageio_collection_config.json"),
-           "BACKOFFICE_COLLECTION_DIR": str(REPO / "collection"), "GITHUB_STEP_SUMMARY": str(summary),
+           "BACKOFFICE_CONFIG_PATH": str(TEST_CONFIG),
+           "BACKOFFICE_COLLECTION_DIR": str(EXAMPLE_COLLECTION), "GITHUB_STEP_SUMMARY": str(summary),
            "BACKOFFICE_ZENODO_GIVE_UP_SECONDS": "0"}
     if zenodo_url:
         env["BACKOFFICE_ZENODO_URL"] = zenodo_url

@@ -13,6 +13,7 @@ import typer
 
 from backoffice.cli import app
 from cli_runner import RunCli
+from config_paths import TEST_CONFIG
 
 REPO = Path(__file__).resolve().parents[1]
 COMMANDS = sorted(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
@@ -60,7 +61,7 @@ def test_errors_are_one_line_with_exit_code(run_cli: RunCli, settings_factory: A
 
 
 def test_wrong_config_fails_with_file_and_field(tmp_path: Path, run_cli: RunCli, settings_factory: Any) -> None:
-    config = json.loads((REPO / "bioimageio_collection_config.json").read_text())
+    config = json.loads((TEST_CONFIG).read_text())
     config["reviewers"][0]["id"] = "octocat"
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))

@@ -15,9 +15,10 @@ from backoffice.config.curation import load_curation, load_curation_file
 from backoffice.errors import ConfigError
 from backoffice.ids import check_id, emoji_of, random_id, split_id
 from backoffice.errors import InvalidIdError
+from config_paths import EXAMPLE_COLLECTION, TEST_CONFIG
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIG = REPO / "bioimageio_collection_config.json"
+CONFIG = TEST_CONFIG
 
 
 def test_shipped_config_valid_with_full_word_tables() -> None:
@@ -29,7 +30,7 @@ def test_shipped_config_valid_with_full_word_tables() -> None:
 
 def test_every_collection_file_validates() -> None:
     config = load_collection_config(CONFIG)
-    decls = load_curation(REPO / "collection")
+    decls = load_curation(EXAMPLE_COLLECTION)
     assert decls, "ship at least one example declaration"
     for concept_id in decls:
         assert split_id(config, concept_id) is not None, f"collection/{concept_id}.yaml is not named by a memorable id"
@@ -92,7 +93,7 @@ def test_wrong_curation_file_names_file_and_field(tmp_path: Path, text: str, fie
 def test_curation_yaml_syntax_error(tmp_path: Path) -> None:
     path = tmp_path / "affable-shark.yaml"
     path.write_text("blocked_versions: [\n")
-    with pytest.raises(ConfigError, match="affable-shark.yaml: not valid YAML"):
+    with pytest.raises(ConfigError, match="affable-shark.yaml is not valid YAML"):
         load_curation_file(path)
 
 

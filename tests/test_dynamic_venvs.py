@@ -29,6 +29,7 @@ from backoffice.dynamic.run import first_error, run_weight_format_test
 from backoffice.stage.stage import stage
 from cli_runner import cli_environ
 from test_envs import TEMPLATES, UPLOADER, description
+from config_paths import EXAMPLE_COLLECTION, TEST_CONFIG
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -42,8 +43,8 @@ def collection(tmp_path_factory: pytest.TempPathFactory, env_cache: Path) -> dic
     from backoffice.storage.local import LocalStorage
 
     root = tmp_path_factory.mktemp("envs-collection")
-    shutil.copytree(REPO / "collection", root / "collection")
-    settings = Settings(local_root=root / "store", config_path=REPO / "bioimageio_collection_config.json",
+    shutil.copytree(EXAMPLE_COLLECTION, root / "collection")
+    settings = Settings(local_root=root / "store", config_path=TEST_CONFIG,
                         collection_dir=root / "collection", env_templates_dir=TEMPLATES, env_cache_dir=env_cache)
     ctx = Context(settings, storage=LocalStorage(root / "store", "http://127.0.0.1:8765"))
     zips = root / "zips"

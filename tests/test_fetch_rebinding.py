@@ -52,7 +52,7 @@ def test_an_allowed_host_still_connects(local_ctx: Context, file_server: tuple[P
 def test_every_spelling_of_a_non_public_address_is_refused(url: str) -> None:
     """Decimal and hex IPv4, IPv4-mapped IPv6, NAT64 (64:ff9b::/96) and 6to4 (2002::/16)
     addresses that embed a loopback or link-local IPv4 address, names resolving to 127.0.0.1."""
-    from backoffice.stage.fetch import check_public_address
+    from backoffice.util.fetch import check_public_address
 
     with pytest.raises(DownloadError, match="loopback, link-local or private"):
         check_public_address(url)

@@ -49,7 +49,8 @@ def test_a_new_resource_becomes_a_concept_with_its_versions_ids_and_gitops_field
     assert r.owners == ["up@example.org", "zenodo|7"] and r.downloads is not None and r.downloads.legacy == 12 and r.legacy.nickname_icon == "🐕"
     assert r.created == datetime(2022, 6, 15, 22, 6, 22, 658325, tzinfo=timezone.utc)  # the older of both
     # the newest GitOps record is the running collection's first version; older records resolve to it too
-    assert cp.versions[0].record.doi == "10.5281/zenodo.103" and cp.versions[0].legacy_ids == ["10.5281/zenodo.101"]
+    assert cp.versions[0].record.doi == "10.5281/zenodo.103"
+    assert cp.versions[0].legacy_ids == ["10.5281/zenodo.100/103", "10.5281/zenodo.101", "10.5281/zenodo.100/101"]  # rdf ids too
     assert cp.versions[1].record.doi is None and cp.versions[1].legacy_ids == []
     assert cp.versions[1].record.published == datetime(2025, 1, 2, tzinfo=timezone.utc)
     assert cp.versions[0].record.summary.version == "v0" and cp.versions[0].record.summary.covers == ["cover.png"]
@@ -114,5 +115,20 @@ def test_gitops_records_go_to_the_running_version_that_shares_their_files() -> N
                          record_files={"105": ["2" * 64], "103": ["1" * 64, "9" * 64]})  # 101: no rdf in rdfs/
     [cp] = _plan([item], gitops=[gitops]).concepts
     v0, v1 = cp.versions
-    assert (v1.record.doi, v1.legacy_ids) == ("10.5281/zenodo.105", [])
-    assert (v0.record.doi, v0.legacy_ids) == ("10.5281/zenodo.103", ["10.5281/zenodo.101"])
+    assert (v1.record.doi, v1.legacy_ids) == ("10.5281/zenodo.105", ["10.5281/zenodo.100/105"])
+    assert (v0.record.doi, v0.legacy_ids) == ("10.5281/zenodo.103", ["10.5281/zenodo.100/103", "10.5281/zenodo.101", "10.5281/zenodo.100/101"])
+
+
+def test_the_bot_is_never_an_owner_and_maintainers_are_named_owners() -> None:
+    bot = {"type": "application", "name": "Vizarr", "uploader": {"email": "robot@example.org"}}
+    person = {"type": "application", "name": "App", "uploader": {"email": "robot@example.org"},
+              "maintainers": [{"github_user": "octo"}, {"name": "no login"}]}
+    plain = {"type": "application", "name": "Mine", "uploader": {"email": "sender@example.org"}}
+    plan = _plan([_item("imjoy:vizarr", rtype="application", rdf=bot), _item("good-app", rtype="application", rdf=person),
+                  _item("my-app", rtype="application", rdf=plain)], mail_from=["sender@example.org"])
+    vizarr, app, mine = (cp.record for cp in plan.concepts)
+    assert vizarr and app and mine
+    # the uploader of partner applications is the running collection's bot, found in the data; mail_from is ours
+    assert vizarr.owners == [] and app.owners == [] and mine.owners == []
+    assert app.legacy and app.legacy.named_owners == ["github-user|octo"]
+    assert vizarr.legacy and vizarr.legacy.ids == ["bioimage-io/imjoy:vizarr", "imjoy/vizarr"]

@@ -1,4 +1,4 @@
-"""`import-collection` on the real-data sample (29 resources of the running collection and
+"""`import-collection` on the real-data sample (32 resources of the running collection and
 the GitOps-era collection.json): everything held, every report accepted, ids and DOIs
 resolve, a re-run adds nothing, runs killed with SIGKILL then re-run end like a clean run."""
 
@@ -20,9 +20,15 @@ from backoffice.importer.run import import_collection
 from backoffice.index.generate import generate_index
 from backoffice.storage.local import LocalStorage
 from cli_runner import cli_environ
+from backoffice.errors import ImportRefusedError
+from backoffice.importer.models import RunningItem
+from backoffice.importer.sources import version_dir
 from import_helpers import AT, GITOPS, RUNNING, copy_running, sample_index, sample_report_files, store_state
 
 pytest_plugins = ["backoffice_fixtures"]
+
+UNREADABLE = "bioimage-io/independent-mouse"
+REFUSED_EXIT = ImportRefusedError.exit_code
 
 
 def _run(ctx: Context, *sources: str, **kwargs: object):  # noqa: ANN202
@@ -34,6 +40,7 @@ def test_whole_sample_is_held_with_every_report(local_ctx: Context) -> None:
     [report] = _run(ctx, str(RUNNING), str(GITOPS))
     index = sample_index()["items"]
     held = {cid: ctx.concepts.get(cid) for cid in ctx.concepts.list_ids()}
+    index = [i for i in index if i["id"] != UNREADABLE]  # refused: its rdf_content is only the running collection's error
     assert sorted(held) == sorted(i["id"].split("/")[-1] for i in index)
     assert {r.type for r in held.values()} == {"model", "dataset", "notebook", "application"}
     for item in index:
@@ -47,10 +54,11 @@ def test_whole_sample_is_held_with_every_report(local_ctx: Context) -> None:
             assert all("--no-files" in f.reason for f in version.legacy.remote_files.values())
     assert sum(len(held[c].versions["v0"].legacy.remote_files) for c in held) > 100  # pyright: ignore[reportOptionalMemberAccess]
     notes = [f"{o.id}: {n}" for o in report.outcomes for n in o.notes]
-    # the one rdf the running collection itself could not read (a form upload saved as rdf.yaml) is held as published
-    assert notes == ["independent-mouse: v0: the running collection could not read its rdf (mapping values are not "
-                     "allowed here); held as it is published there"]
-    files = sample_report_files()
+    # the one rdf the running collection itself could not read (a form upload saved as rdf.yaml) is refused with why
+    assert notes == ["independent-mouse: v0: refused: the running collection could not read its rdf (mapping values are not "
+                     "allowed here); summary.json holds only that error"]
+    assert report.refusals() == {"unreadable upstream rdf": 1}
+    files = {k: v for k, v in sample_report_files().items() if not k.startswith("independent-mouse/")}
     for key, reports in files.items():
         cid, version = key.split("/")
         stored = ctx.storage.list_keys(f"{cid}/{version}/reports/")
@@ -60,7 +68,7 @@ def test_whole_sample_is_held_with_every_report(local_ctx: Context) -> None:
     assert sum(o.reports for o in report.outcomes) == sum(len(r) for r in files.values())
     for item in index:  # the scores equal the running collection's (tests/test_running_scores.py names the differences)
         for v in item["versions"]:
-            published = json.loads((RUNNING / "reports" / item["id"] / v["version"] / "summary.json").read_text())["scores"]
+            published = json.loads((RUNNING / version_dir(RunningItem.model_validate(item), v["version"]) / "summary.json").read_text())["scores"]
             compat = held[item["id"].split("/")[-1]].versions[v["version"]].compatibility
             assert compat is not None
             assert compat.scores.tools == pytest.approx(published["tool_compatibility"], abs=1e-12), (item["id"], v["version"])
@@ -84,7 +92,7 @@ def test_ids_resolve_and_rerun_adds_nothing(local_ctx: Context) -> None:
     _run(ctx, str(RUNNING), str(GITOPS))
     before = store_state(ctx.storage)
     [again] = _run(ctx, str(RUNNING), str(GITOPS))
-    assert {o.action for o in again.outcomes} == {"unchanged"}
+    assert {o.action for o in again.outcomes if o.id != "independent-mouse"} == {"unchanged"}
     assert store_state(ctx.storage) == before
     generate_index(ctx)
     id_map = json.loads(ctx.storage.get_bytes("id_map.json"))
@@ -94,7 +102,7 @@ def test_ids_resolve_and_rerun_adds_nothing(local_ctx: Context) -> None:
         assert id_map[alias] == v0, alias
     assert id_map["romantic-shark"] == id_map["romantic-shark/v1"] != id_map["romantic-shark/v0"]
     collection = {e["id"]: e for e in json.loads(ctx.storage.get_bytes("collection.json"))["collection"]}
-    assert len(collection) == 29 and collection["affable-shark"]["download_count"] == 71879
+    assert len(collection) == 31 and collection["affable-shark"]["download_count"] == 71879
     assert collection["affable-shark"]["concept_doi"] == "10.5281/zenodo.5764892"
     compat = json.loads(ctx.storage.get_bytes("compatibility.json"))
     assert "affable-shark" in json.dumps(compat)
@@ -163,7 +171,7 @@ def test_kill_9_at_several_points_then_rerun_equals_clean_run(settings_factory, 
     clean_settings = settings_factory(local_root=tmp_path / "clean")
     r = subprocess.run(_import_cmd(tmp_path / "clean", {}), env=cli_environ(clean_settings), cwd=tmp_path,
                        capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == REFUSED_EXIT, r.stderr  # independent-mouse's unreadable rdf is refused
     clean = store_state(LocalStorage(tmp_path / "clean", "http://127.0.0.1:1"))
     assert len(clean) > 400
 
@@ -172,7 +180,7 @@ def test_kill_9_at_several_points_then_rerun_equals_clean_run(settings_factory, 
     killed = [_killed_at(n, store, env, tmp_path) for n in (1, 60, 200, 350)]
     assert killed[:3] == [True, True, True], killed  # really cut off mid-import
     r = subprocess.run(_import_cmd(store, env), env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == REFUSED_EXIT, r.stderr
     assert store_state(LocalStorage(store, "http://127.0.0.1:1")) == clean
 
 
@@ -182,8 +190,9 @@ def test_a_zip_of_the_published_folder_and_bad_sources(run_cli, settings_factory
     settings = settings_factory()
     archive = shutil.make_archive(str(tmp_path / "gh-pages"), "zip", root_dir=RUNNING.parent, base_dir="running")
     r = run_cli(["import-collection", archive, "--no-files", "--at", AT], settings=settings)
-    assert r.returncode == 0, r.stderr
-    assert f"{archive}: 29 created, 0 extended, 0 mirrored, 0 unchanged, 0 refused" in r.stdout
+    assert r.returncode == REFUSED_EXIT and r.stderr.startswith(
+        "error: 1 resources or versions refused (1 unreadable upstream rdf): ") and r.stderr.count("\n") == 1, r.stderr
+    assert f"{archive}: 31 created, 0 extended, 0 mirrored, 0 unchanged, 1 refused (1 unreadable upstream rdf)" in r.stdout
     for bad, message in ((str(tmp_path / "nowhere"), "no such folder, zip file or URL"), ("ftp://x/y", "only http(s) URLs"),
                          (str(GITOPS), "no running collection among the sources")):
         r = run_cli(["import-collection", bad, "--no-files"], settings=settings)

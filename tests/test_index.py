@@ -21,9 +21,10 @@ from backoffice.records.concept import (
     VersionRecord,
 )
 from backoffice.records.status import DraftStatus
+from config_paths import TEST_CONFIG
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIG = load_collection_config(REPO / "bioimageio_collection_config.json")
+CONFIG = load_collection_config(TEST_CONFIG)
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 

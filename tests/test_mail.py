@@ -22,6 +22,7 @@ from backoffice.notify import notify_uploader
 from backoffice_fixtures import REPO, SECRETS
 
 from backoffice.cli import main
+from config_paths import EXAMPLE_COLLECTION, TEST_CONFIG
 
 MAIL_USER = "bot"
 MAIL_PASSWORD = SECRETS["BACKOFFICE_MAIL_PASSWORD"]
@@ -94,8 +95,8 @@ def mail_cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, smtp_server: t
     Returns the inbox and the store folder."""
     inbox, port = smtp_server
     for name, value in {
-        "LOCAL_ROOT": str(tmp_path / "store"), "CONFIG_PATH": str(REPO / "bioimageio_collection_config.json"),
-        "COLLECTION_DIR": str(REPO / "collection"), "MAIL_HOST": "127.0.0.1", "MAIL_PORT": str(port),
+        "LOCAL_ROOT": str(tmp_path / "store"), "CONFIG_PATH": str(TEST_CONFIG),
+        "COLLECTION_DIR": str(EXAMPLE_COLLECTION), "MAIL_HOST": "127.0.0.1", "MAIL_PORT": str(port),
         "MAIL_USER": MAIL_USER, "MAIL_PASSWORD": MAIL_PASSWORD, "MAIL_STARTTLS": "false",
     }.items():
         monkeypatch.setenv(f"BACKOFFICE_{name}", value)

@@ -23,6 +23,7 @@ from backoffice.partners.service import dispatch_partners, plan_now
 from backoffice_fixtures import SECRETS
 from github_server import MAX_DISPATCH_INPUT_CHARS, FakeGitHub, serve_github
 from test_partner_reports import SHA, publish_record, write
+from config_paths import TEST_CONFIG
 
 REPO = Path(__file__).resolve().parents[1]
 TOKEN = SECRETS["BACKOFFICE_GITHUB_TOKEN"]
@@ -47,7 +48,7 @@ def gh_ctx(local_ctx: Context, github: FakeGitHub) -> Context:
 
 
 def config() -> CollectionConfig:
-    return load_collection_config(REPO / "bioimageio_collection_config.json")
+    return load_collection_config(TEST_CONFIG)
 
 
 def cands(n: int, kind: str = "model", pad: int = 0) -> list[Candidate]:

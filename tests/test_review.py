@@ -151,16 +151,17 @@ def _unchanged(ctx: Context):  # noqa: ANN202
     return check
 
 
-def test_unknown_reviewer_refused_and_logged(local_ctx: Context) -> None:
+def test_unknown_reviewer_refused_and_nothing_written(local_ctx: Context) -> None:
+    """A refusal changes nothing: no log entry, no index marker (issue 26)."""
     _setup(local_ctx)
     check = _unchanged(local_ctx)
+    before = [o.key for o in local_ctx.storage.list("")]
     with pytest.raises(PermissionDeniedError, match="'github|999' is not a reviewer"):
         publish(local_ctx, CID, "github|999")
     with pytest.raises(PermissionDeniedError):
         request_changes(local_ctx, CID, "github|999", "please fix")
     check()
-    refusals = [e for e in local_ctx.log(CID).read() if e.message.startswith("refused")]
-    assert [e.step for e in refusals] == ["publish", "request-changes"]
+    assert [o.key for o in local_ctx.storage.list("")] == before
 
 
 @pytest.mark.parametrize("status", [DraftStatus.TESTING, DraftStatus.CHANGES_REQUESTED, DraftStatus.UNPACKED])

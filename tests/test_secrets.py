@@ -17,14 +17,15 @@ import pytest
 from backoffice.log import SecretFilter, setup_logging
 from backoffice.settings import Settings
 from backoffice_fixtures import SECRETS
+from config_paths import EXAMPLE_COLLECTION, TEST_CONFIG
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def _cli(args: list[str], tmp_path: Path, extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **SECRETS, "PYTHONPATH": str(REPO), "BACKOFFICE_LOCAL_ROOT": str(tmp_path / "store"),
-           "BACKOFFICE_CONFIG_PATH": str(REPO / "bioimageio_collection_config.json"),
-           "BACKOFFICE_COLLECTION_DIR": str(REPO / "collection"),
+           "BACKOFFICE_CONFIG_PATH": str(TEST_CONFIG),
+           "BACKOFFICE_COLLECTION_DIR": str(EXAMPLE_COLLECTION),
            "BACKOFFICE_S3_SECRET_ACCESS_KEY": "s3-secret-key-44aa", **(extra or {})}
     return subprocess.run([sys.executable, "-m", "backoffice", *args], env=env, capture_output=True, text=True, cwd=tmp_path)
 

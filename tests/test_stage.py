@@ -47,6 +47,7 @@ from backoffice.records.manifest import read_manifest
 from backoffice.records.status import DraftStatus
 from backoffice.stage.stage import StageResult
 from backoffice.storage.local import LocalStorage
+from config_paths import EXAMPLE_COLLECTION, TEST_CONFIG
 
 # --------------------------------------------------------------------------
 # happy paths
@@ -252,7 +253,7 @@ def test_id_race(ctx: Context, packages: dict[str, Path]) -> None:
 
 def test_cli_stage(tmp_path: Path, packages: dict[str, Path], run_cli: RunCli) -> None:
     settings = _settings_for(tmp_path)
-    shutil.copytree(REPO / "collection", settings.collection_dir)
+    shutil.copytree(EXAMPLE_COLLECTION, settings.collection_dir)
     ok = run_cli(["stage", str(packages["model"]), "--uploader", "github|5"], settings=settings)
     assert ok.returncode == 0, ok.stderr
     assert "staged" in ok.stdout
@@ -282,7 +283,7 @@ def _settings_for(tmp_path: Path) -> Any:
 
     return Settings(
         local_root=tmp_path / "store",
-        config_path=REPO / "bioimageio_collection_config.json",
+        config_path=TEST_CONFIG,
         collection_dir=tmp_path / "collection",
     )
 

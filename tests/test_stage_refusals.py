@@ -119,8 +119,8 @@ BAD: dict[str, Bad] = {
         f"'{DATASET_ID}' is a dataset id, but the resource is a model",
         concept_id=DATASET_ID,
     ),
-    "ftp-url": Bad(lambda tmp, base: "ftp://127.0.0.1/package.zip", DownloadError, "only http(s) URLs can be staged, not 'ftp://'"),
-    "file-url": Bad(lambda tmp, base: f"file://{tmp}/package.zip", DownloadError, "only http(s) URLs can be staged, not 'file://'"),
+    "ftp-url": Bad(lambda tmp, base: "ftp://127.0.0.1/package.zip", DownloadError, "only http(s) URLs are fetched, not 'ftp://'"),
+    "file-url": Bad(lambda tmp, base: f"file://{tmp}/package.zip", DownloadError, "only http(s) URLs are fetched, not 'file://'"),
     "http-404": Bad(lambda tmp, base: f"{base()}/missing.zip", DownloadError, "answered HTTP 404"),
 }
 

@@ -14,7 +14,7 @@ import pytest
 
 from backoffice.context import Context
 from backoffice.records.status import DraftStatus
-from backoffice.records.weight_scan import FileScan, FoundGlobal, assess, judge, scan_detail
+from backoffice.records.weight_scan import HARMLESS_GLOBALS, FileScan, FoundGlobal, assess, judge, scan_detail, scan_reason
 from backoffice.stage.stage import stage
 from backoffice.validate.pickle_scan import scan_file
 from backoffice.validate.static import validate_format
@@ -83,6 +83,47 @@ def test_benign_state_dict_and_torchscript_pass(torch_files: dict[str, Path]) ->
     assert "cannot carry" not in result.formats["torchscript"] and "scanned" in result.formats["pytorch_state_dict"]
 
 
+def test_torch_checkpoints_of_every_kind_pass(tmp_path: Path) -> None:
+    """What `torch.save` writes beyond a plain state dict (parameters, quantized tensors,
+    sizes, dtypes, devices, sets, bytes, counters, numpy scalars), in the zip and the legacy
+    format: only harmless globals, nothing to fail."""
+    from collections import Counter
+
+    import torch
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.BatchNorm2d(2))
+    checkpoint = {
+        "state_dict": net.state_dict(), "parameter": torch.nn.Parameter(torch.ones(2)), "size": torch.Size([1, 2]),
+        "dtype": torch.float16, "device": torch.device("cpu"), "ids": {1, 2}, "raw": b"\x00\x01", "complex": 1j,
+        "buffer": bytearray(b"ab"), "counts": Counter(a=1), "half": torch.zeros(2, dtype=torch.bfloat16),
+        "quantized": torch.quantize_per_tensor(torch.ones(2), 0.1, 0, torch.quint8), "best": np.float32(0.5),
+    }
+    files = {"zip.pt": {}, "legacy.pt": {"_use_new_zipfile_serialization": False}}
+    for name, options in files.items():
+        torch.save(checkpoint, tmp_path / name, **options)  # pyright: ignore[reportUnknownMemberType]
+    scans = [scan_file(tmp_path / name, name, weights=True) for name in files]
+    assert [_flagged(s) for s in scans] == [[], []]
+    assert assess("picklescan", [s for s in scans if s], ["pytorch_state_dict"], 2).status == "passed"
+
+
+def test_the_tiny_models_cover_every_pickle_based_format_and_pass(local_ctx: Context, tmp_path: Path) -> None:
+    """The suite's tiny models (`backoffice/demo/`) hold every weight format whose loader
+    unpickles, and the scan passes each of them; the keras ones hold no pickle."""
+    from backoffice.demo.keras_packages import build_keras_model_package
+    from backoffice.demo.packages import TORCH_WEIGHT_FORMATS, build_model_package
+    from backoffice.records.target import resolve_target
+    from backoffice.validate.weight_safety import PICKLE_FORMATS, scan_target
+
+    assert PICKLE_FORMATS <= set(TORCH_WEIGHT_FORMATS)
+    for pkg in (build_model_package(tmp_path / "torch.zip"), build_keras_model_package(tmp_path / "keras.zip")):
+        cid = stage(local_ctx, str(pkg), uploader="jane@example.org", progress=False).concept_id
+        scan = scan_target(local_ctx.storage, resolve_target(local_ctx.concepts, cid, "draft"))
+        assert scan.status == "passed", scan
+        scanned = {f.weight_format for f in scan.files}
+        assert scanned == (PICKLE_FORMATS if pkg.name == "torch.zip" else set())
+        assert all(f.harmless > 0 and not f.globals for f in scan.files)
+
+
 def test_torchscript_with_malicious_inner_pickle(torch_files: dict[str, Path], tmp_path: Path) -> None:
     bad = replace_in_zip(torch_files["torchscript"], tmp_path / "ts.pt", {"/constants.pkl": reduce_pickle("subprocess", "Popen")})
     flagged = _flagged(scan_file(bad, "weights_torchscript.pt"))
@@ -91,15 +132,17 @@ def test_torchscript_with_malicious_inner_pickle(torch_files: dict[str, Path], t
     assert where.endswith("constants.pkl") and (dotted, level) == ("subprocess.Popen", "dangerous")
 
 
-def test_unusual_global_is_a_warning(tmp_path: Path) -> None:
+def test_a_global_not_known_to_be_harmless_fails_and_names_itself(tmp_path: Path) -> None:
+    """The scan fails closed: a global on neither list fails it, and the report names it."""
     path = tmp_path / "weights.pth"
     path.write_bytes(reduce_pickle("mylab.layers", "Custom", "x"))
     scan = scan_file(path, "weights.pth")
     assert _flagged(scan) == [("", "mylab.layers.Custom", "unusual")]
     result = assess("picklescan", [scan] if scan else [], [], 1)
     detail = scan_detail(result)
-    assert result.status == "warning" and detail["status"] == "passed" and not detail["errors"]
-    assert "mylab.layers.Custom" in detail["warnings"][0]["msg"]
+    assert result.status == "failed" and detail["status"] == "failed" and not detail["warnings"]
+    assert detail["errors"][0]["msg"].startswith("weights.pth imports the global mylab.layers.Custom, not known to be harmless")
+    assert scan_reason(result) == "; weight safety scan: weights.pth imports mylab.layers.Custom (not known to be harmless)"
 
 
 def test_numpy_files(tmp_path: Path) -> None:
@@ -124,7 +167,27 @@ def test_judge_table() -> None:
     assert judge("builtins", "__import__", "suspicious") == "dangerous"  # on our list, whatever the scanner says
     assert judge("importlib", "import_module", "suspicious") == "dangerous"
     assert judge("builtins", "set", "suspicious") == "harmless"
+    assert judge("__builtin__", "set", "suspicious") == "harmless"  # protocol 2's name of it, as the loaders read it
+    assert judge("__builtin__", "intern", "suspicious") == "dangerous"  # read as sys.intern
+    assert judge("collections", "OrderedDict", "innocuous") == "harmless"
+    assert judge("mylab", "Thing", "innocuous") == "unusual"  # the scanner's "innocuous" alone does not pass a global
+    assert judge("torch.jit._pickle", "torch.load", "suspicious") == "unusual"  # a dotted name reaches beyond the module
+    assert judge("collections", "OrderedDict.fromkeys", "suspicious") == "unusual"
+    assert judge("torch", "FloatStorage.from_file", "suspicious") == "unusual"
     assert FoundGlobal(module="a.b", name="c", level="unusual").dotted == "a.b.c"
+
+
+def test_harmless_globals_are_torch_weights_only_allow_list() -> None:
+    """The facts behind `HARMLESS_GLOBALS`: torch's own `weights_only` unpickler allows the
+    same torch globals, less those only sparse tensors use."""
+    wo = pytest.importorskip("torch._weights_only_unpickler")
+    torch_allowed: set[str] = set(wo._get_allowed_globals())  # pyright: ignore[reportPrivateUsage, reportUnknownMemberType, reportUnknownArgumentType]
+    sparse = {g for g in torch_allowed if ".sparse." in g} | {"torch.serialization._get_layout"}
+    split = [g.rsplit(".", 1) for g in torch_allowed - sparse]
+    assert {f"{m}.{n}" for m, n in split if judge(m, n, "suspicious") != "harmless"} == set()
+    ours = {f"{m}.{n}" for m, names in HARMLESS_GLOBALS.items() if names != "*" for n in names}
+    beyond = {g for g in ours - torch_allowed if not g.startswith(("torch.jit._pickle.", "numpy."))}
+    assert beyond == set()  # only TorchScript's helpers and numpy's arrays are ours on top
 
 
 def test_unscannable_file_fails(tmp_path: Path) -> None:

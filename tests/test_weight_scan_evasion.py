@@ -14,9 +14,10 @@ import pytest
 
 from backoffice.context import Context
 from backoffice.stage.stage import stage
-from backoffice.validate.pickle_scan import scan_file
+from backoffice.records.weight_scan import assess, scan_reason
+from backoffice.validate.pickle_scan import scan_file, scanner_name
 from backoffice.validate.static import validate_format
-from package_edits import edit_package, reduce_pickle
+from package_edits import edit_package, reduce_pickle, stack_global_pickle
 
 PROTOCOL_0 = b"cos\nsystem\n(S'echo pwned'\ntR."
 """A protocol 0 pickle (no PROTO header: it starts with GLOBAL) calling os.system."""
@@ -117,3 +118,57 @@ def test_a_published_version_naming_its_weights_by_url_is_not_failed_for_it(loca
     publish(local_ctx, cid, "github|10000001")
     scan = _scan(local_ctx, cid, "1.0")
     assert not [f for f in scan.files if f.error] and {f.file for f in scan.files} == {"weights.pt"}, scan
+
+
+# ----------------------------------------------------------------------------- the scan fails closed (issue 26)
+
+CODE_RUNNING = [
+    ("logging.config", "dictConfig"),  # its handler factories run whatever they name (os.system)
+    ("_posixsubprocess", "fork_exec"),
+    ("torch.utils.cpp_extension", "load_inline"),  # compiles and loads C++ source
+    ("numpy.ctypeslib", "load_library"),
+    ("_ctypes", "dlopen"),
+    ("site", "addpackage"),  # runs the `import` lines of a .pth file
+]
+"""Globals that passed the scan with a warning before it failed closed."""
+
+
+@pytest.mark.parametrize("write", [reduce_pickle, stack_global_pickle], ids=["GLOBAL", "STACK_GLOBAL"])
+@pytest.mark.parametrize(("module", "name"), CODE_RUNNING, ids=[f"{m}.{n}" for m, n in CODE_RUNNING])
+def test_code_running_globals_fail_and_are_named(tmp_path: Path, module: str, name: str, write: Any) -> None:
+    path = tmp_path / "weights.pt"
+    path.write_bytes(write(module, name))  # written opcode by opcode, never loaded
+    scan = scan_file(path, "weights.pt", weights=True)
+    assert _dangerous(scan) == [f"{module}.{name}"]
+    result = assess(scanner_name(), [scan] if scan else [], ["pytorch_state_dict"], 1)
+    assert result.status == "failed"
+    assert f"weights.pt imports {module}.{name} (dangerous)" in scan_reason(result)
+
+
+@pytest.mark.parametrize(("module", "name"), [("argparse", "Namespace"), ("zipimport", "zipimporter"), ("mylab.layers", "Custom"),
+                                              ("torch.nn.modules.conv", "Conv2d"), ("collections", "OrderedDict.fromkeys")])
+def test_a_global_on_neither_list_fails(tmp_path: Path, module: str, name: str) -> None:
+    """Not known to be harmless is not passed: a global nobody listed fails the scan too."""
+    path = tmp_path / "weights.pt"
+    path.write_bytes(stack_global_pickle(module, name))
+    scan = scan_file(path, "weights.pt", weights=True)
+    assert scan is not None and [(g.dotted, g.level) for g in scan.globals] == [(f"{module}.{name}", "unusual")]
+    result = assess(scanner_name(), [scan], ["pytorch_state_dict"], 1)
+    assert result.status == "failed"
+    assert scan_reason(result) == f"; weight safety scan: weights.pt imports {module}.{name} (not known to be harmless)"
+
+
+def test_validate_format_names_the_unknown_global_in_its_one_line(local_ctx: Context, tiny_model: Path, tmp_path: Path) -> None:
+    """Through the command line: the one `error:` line names the file and the global, for the reviewer."""
+    from package_edits import with_weights
+    from test_trust_handover import _bo, _env  # pyright: ignore[reportPrivateUsage]
+
+    pkg = with_weights(tiny_model, tmp_path / "p.zip", {"weights.pt": reduce_pickle("zipimport", "zipimporter", "/tmp/x.zip")})
+    cid = stage(local_ctx, str(pkg), uploader="mallory@example.org", progress=False).concept_id
+    r = _bo(["validate-format", cid, "draft"], _env(local_ctx), tmp_path)
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("error: ")]
+    assert r.returncode != 0 and len(lines) == 1, r.stdout + r.stderr
+    assert "static validation failed; weight safety scan: weights.pt imports zipimport.zipimporter (not known to be harmless)" in lines[0]
+    assert "global zipimport.zipimporter in weights.pt: not known to be harmless" in r.stdout
+    draft = local_ctx.concepts.get(cid).require_draft()
+    assert draft.weight_scan is not None and draft.weight_scan.status == "failed"

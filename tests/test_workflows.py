@@ -111,6 +111,26 @@ class Call:
     """Arguments after `backoffice`."""
 
 
+def _sandboxed_command_at(tokens: list[str]) -> int | None:
+    """Index of the command that `scripts/sandbox.sh run` runs in `tokens`, or None."""
+    at = next((i for i in range(len(tokens) - 1) if tokens[i].endswith("sandbox.sh") and tokens[i + 1] == "run"), None)
+    if at is None:
+        return None
+    i, user = at + 2, False
+    while i < len(tokens):
+        if tokens[i] in ("--in", "--out", "--base"):
+            i += 2
+        elif tokens[i] == "--sweep":
+            i += 1
+        elif tokens[i] == "--":
+            return i + 1
+        elif not user:
+            user, i = True, i + 1
+        else:
+            return i
+    return None
+
+
 def backoffice_calls(script: str, where: str) -> list[Call]:
     """Every `backoffice ...` (or `python -m backoffice ...`) command in a shell script."""
     joined = re.sub(r"\\\n\s*", " ", script)  # line continuations
@@ -124,8 +144,8 @@ def backoffice_calls(script: str, where: str) -> list[Call]:
         for i, token in enumerate(tokens):
             at_command = i == 0 or tokens[i - 1] in SEPARATORS
             via_module = i >= 2 and tokens[i - 1] == "-m" and re.match(r"^(.*/)?python3?$", tokens[i - 2]) is not None
-            # `scripts/sandbox.sh run <user> backoffice ...`: run as the throwaway user of uploaded code
-            via_sandbox = i >= 3 and tokens[i - 3].endswith("sandbox.sh") and tokens[i - 2] == "run"
+            # `scripts/sandbox.sh run [options] <user> [options] [--] backoffice ...`: run as the throwaway user of uploaded code
+            via_sandbox = _sandboxed_command_at(tokens) == i
             if token == "backoffice" and (at_command or via_module or via_sandbox):
                 args: list[str] = []
                 for t in tokens[i + 1 :]:

@@ -25,6 +25,7 @@ from backoffice.records.concept import ConceptRecord, ConceptStore, ResourceSumm
 from backoffice.serve.server import make_server
 from backoffice.settings import Settings
 from backoffice.storage.local import LocalStorage
+from config_paths import TEST_CONFIG
 
 CID = "affable-shark"
 REASON = "wrong normalisation in the preprocessing; use version 2"
@@ -43,7 +44,7 @@ def _store(tmp: Path, port: int) -> Context:
 
     (tmp / "collection").mkdir()
     (tmp / "collection" / f"{CID}.yaml").write_text(DECL)
-    settings = Settings(local_root=tmp / "store", config_path=REPO / "bioimageio_collection_config.json",  # type: ignore[call-arg]
+    settings = Settings(local_root=tmp / "store", config_path=TEST_CONFIG,  # type: ignore[call-arg]
                         collection_dir=tmp / "collection", env_templates_dir=REPO / "env_templates",
                         downloads_hash_key="yank-test-hash-key-0123456789")  # type: ignore[arg-type]
     ctx = Context(settings, storage=storage)
@@ -112,7 +113,7 @@ def test_all_versions_yanked_leaves_the_concept_id_unresolved() -> None:
     record = ConceptRecord(id=CID, type="model", concept_doi="10.5281/zenodo.900",
                            versions={"1": VersionRecord(version="1", rdf_sha256="x")})
     decl = CurationDecl.model_validate({"yanked_versions": [{"version": "1", "reason": "broken"}]})
-    entry, ids = plan_entry(record, decl, load_collection_config(REPO / "bioimageio_collection_config.json"), lambda k: "http://x/" + k)
+    entry, ids = plan_entry(record, decl, load_collection_config(TEST_CONFIG), lambda k: "http://x/" + k)
     assert entry is not None and entry.versions[0].yanked == "broken"
     assert set(ids) == {f"{CID}/1"}
 
@@ -159,7 +160,7 @@ def test_the_descriptions_own_id_never_resolves_to_a_yanked_version() -> None:
     declared = ResourceSummary(declared_id="bioimage-io/affable-shark")
     record = ConceptRecord(id=CID, type="model", versions={
         v: VersionRecord(version=v, rdf_sha256=f"sha-{v}", summary=declared) for v in ("1", "2")})
-    config = load_collection_config(REPO / "bioimageio_collection_config.json")
+    config = load_collection_config(TEST_CONFIG)
     decl = CurationDecl.model_validate({"yanked_versions": [{"version": "2", "reason": "broken"}]})
     _, ids = plan_entry(record, decl, config, lambda k: "http://x/" + k)
     assert ids[CID].sha256 == ids["bioimage-io/affable-shark"].sha256 == "sha-1"
@@ -177,6 +178,6 @@ def test_a_yank_of_a_version_never_published_is_warned(caplog: pytest.LogCapture
     record = ConceptRecord(id=CID, type="model", versions={v: VersionRecord(version=v, rdf_sha256=f"sha-{v}") for v in ("1", "2")})
     decl = CurationDecl.model_validate({"yanked_versions": [{"version": "v2", "reason": "broken"}]})
     with caplog.at_level("WARNING", logger="backoffice"):
-        _, ids = plan_entry(record, decl, load_collection_config(REPO / "bioimageio_collection_config.json"), lambda k: "http://x/" + k)
+        _, ids = plan_entry(record, decl, load_collection_config(TEST_CONFIG), lambda k: "http://x/" + k)
     assert ids[CID].sha256 == "sha-2"
     assert f"collection/{CID}.yaml yanks version 'v2', which {CID} has not published" in caplog.text and "published: 1, 2" in caplog.text

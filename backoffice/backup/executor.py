@@ -24,7 +24,6 @@ import time
 from collections.abc import Callable
 from typing import Any, cast
 
-from ruamel.yaml import YAML
 
 from ..context import Context
 from ..errors import ConflictError, ValidationFailedError, ZenodoUnavailableError
@@ -32,7 +31,7 @@ from ..records import keys
 from ..records.concept import ConceptRecord
 from ..records.journal import utcnow
 from ..records.status import VersionStatus, check_version_step
-from ..util.yaml_guard import yaml_problem
+from ..util.yaml_guard import YamlRefused, load_yaml
 from .metadata import is_draft_of, with_overrides, zenodo_metadata
 from ..storage.base import plain_md5
 from .plan import LocalFile, needs_checksum, plan_files
@@ -49,14 +48,11 @@ def _is_published(dep: Json) -> bool:
 
 def load_rdf(ctx: Context, cid: str, version: str) -> dict[str, Any]:
     v = ctx.concepts.get(cid).versions[version]
-    data = ctx.storage.get_bytes(keys.version_files(cid, version) + v.rdf_name)
-    problem = yaml_problem(data.decode("utf-8", errors="replace"), f"{cid} {version}: {v.rdf_name}")
-    if problem:  # staged before uploads were checked for YAML bombs
-        raise ValidationFailedError(problem)
-    try:
-        rdf: Any = YAML(typ="safe").load(data)  # pyright: ignore[reportUnknownMemberType]
-    except Exception as e:
-        raise ValidationFailedError(f"{cid} {version}: {v.rdf_name} is not readable YAML: {e}") from None
+    data = ctx.storage.get_bytes(keys.version_files(cid, version, v.content) + v.rdf_name)
+    try:  # the guard first: staged before uploads were checked for YAML bombs, or a UTF-16 one
+        rdf: Any = load_yaml(data, f"{cid} {version}: {v.rdf_name}")
+    except YamlRefused as e:
+        raise ValidationFailedError(str(e)) from None
     if not isinstance(rdf, dict):
         raise ValidationFailedError(f"{cid} {version}: {v.rdf_name} is not a mapping")
     return rdf  # pyright: ignore[reportUnknownVariableType]
@@ -171,14 +167,14 @@ class VersionBackup:
         return draft
 
     # --- files ----------------------------------------------------------------
-    def _local_files(self) -> list[LocalFile]:
-        prefix = keys.version_files(self.cid, self.version)
+    def _local_files(self, content: str) -> list[LocalFile]:
+        prefix = keys.version_files(self.cid, self.version, content)
         return [LocalFile(name=o.key[len(prefix):], key=o.key, size=o.size, etag=o.etag)
                 for o in self.ctx.storage.list(prefix)]
 
-    def _sync_files(self, dep: Json) -> None:
+    def _sync_files(self, dep: Json, content: str) -> None:
         dep_id = int(dep["id"])
-        local = self._local_files()
+        local = self._local_files(content)
         remote = self.client.list_files(dep_id)
         md5: dict[str, str] = {}
         for f in needs_checksum(local, remote):
@@ -219,7 +215,7 @@ class VersionBackup:
         if not _is_published(dep):
             dep_id = int(dep["id"])
             self.client.update_metadata(dep_id, metadata)
-            self._sync_files(dep)
+            self._sync_files(dep, v.content)
             dep = self.client.publish(dep_id)
         return self._write_back(dep)
 

@@ -11,6 +11,7 @@ from ..log import break_old_commands
 from . import (
     backup_cmds,
     common,
+    compare_cmds,
     downloads_cmds,
     dynamic_cmds,
     env_cmds,
@@ -54,6 +55,7 @@ partner_cmds.register(app)
 mail_cmds.register(app)
 handover_cmds.register(app)
 import_cmds.register(app)
+compare_cmds.register(app)
 downloads_cmds.register(app)
 
 

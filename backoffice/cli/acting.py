@@ -21,22 +21,20 @@ def acting_option() -> str | None:
     )
 
 
-def verified(ctx: Context, concept_id: str | None, step: str, claimed: str, acting_github_id: str | None) -> VerifiedActor:
-    """Check who acts; log the verdict on the concept (refusals too), then return it."""
+def verified(ctx: Context, step: str, claimed: str, acting_github_id: str | None) -> VerifiedActor:
+    """Check who acts and return the verdict; writes nothing (a refusal leaves the store as it
+    was: the `error:` line and the run's log say who was refused). A step that then succeeds
+    logs the verdict on its concept with `log_verified`."""
     from ..review.identity import verify_actor
 
-    on_actions = in_github_actions()
-    exists = concept_id is not None and ctx.concepts.find(concept_id) is not None
-    try:
-        result = verify_actor(ctx.config, claimed, acting_github_id, on_github_actions=on_actions)
-    except Exception as e:
-        if exists and concept_id is not None:
-            ctx.record_step(concept_id, step, f"refused: {e}", actor=claimed)
-        raise
-    if acting_github_id or on_actions:
+    result = verify_actor(ctx.config, claimed, acting_github_id, on_github_actions=in_github_actions())
+    if acting_github_id or in_github_actions():
         logger.info("%s for %s: %s", step, result.actor, result.how)
     else:
         logger.debug("%s for %s: %s", step, result.actor, result.how)
-    if exists and concept_id is not None:
-        ctx.record_step(concept_id, "verify-actor", f"{step} for {result.actor}: {result.how}", actor=result.actor)
     return result
+
+
+def log_verified(ctx: Context, concept_id: str, step: str, result: VerifiedActor) -> None:
+    """Log on the concept how the actor of a step that succeeded was verified."""
+    ctx.record_step(concept_id, "verify-actor", f"{step} for {result.actor}: {result.how}", actor=result.actor)

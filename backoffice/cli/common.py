@@ -17,8 +17,10 @@ from ..log import CommandFreeStream, in_github_actions, log_group, logger, setup
 if TYPE_CHECKING:
     from ..context import Context
 
-console = Console(file=cast(IO[str], CommandFreeStream()), highlight=False, soft_wrap=True)
-"""What commands print: text from e-mails or uploads never starts a workflow command line."""
+console = Console(file=cast(IO[str], CommandFreeStream()), highlight=False, soft_wrap=True, markup=False, emoji=False)
+"""What commands print: text from e-mails or uploads never starts a workflow command line, and
+is printed as it is: no rich markup (`[red]`) and no emoji codes (`fiji:Fiji:` is no flag).
+Styles are given as `rich.text.Text` spans, never written into the text."""
 VERBOSE = False
 """Set by the global `--verbose` option."""
 

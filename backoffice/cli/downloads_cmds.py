@@ -17,7 +17,8 @@ def count_downloads(
     index: bool = typer.Option(False, "--index", help="Regenerate the index afterwards (collection.json carries the counts)."),
 ) -> None:
     """Count downloads in the access log objects not counted before (weights and package zips
-    of published versions; once per requester, version and day; bots excluded)."""
+    of published versions; once per client address, version and day, once it was sent at least half
+    of such a file; bots excluded; unreadable lines skipped and counted)."""
     from ..downloads.count import count_downloads as run, summary_markdown
     from ..errors import ConfigError
 
@@ -29,8 +30,8 @@ def count_downloads(
     lines = result.lines
     console.print(
         f"{result.objects} log objects read ({result.skipped_objects} already counted): {lines['lines']} lines, "
-        f"{lines['download']} downloads, {lines['duplicate']} repeated, {lines['bot']} by bots, {lines['malformed']} malformed; "
-        f"{result.concepts_updated} concepts updated"
+        f"{lines['download']} downloads, {lines['duplicate']} repeated, {lines['partial']} partial reads, {lines['bot']} by bots; "
+        f"{result.skipped_text()}; {result.concepts_updated} concepts updated"
     )
     set_outputs({"downloads": str(lines["download"]), "log_objects": str(result.objects)})
     append_summary(summary_markdown(result))

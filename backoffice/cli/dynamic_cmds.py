@@ -74,14 +74,20 @@ def serve(
     port: int | None = typer.Option(None, "--port", parser=port_number, help="Port on 127.0.0.1, 1 to 65535 (default: the serve_port setting)."),
 ) -> None:
     """Serve the store over HTTP on 127.0.0.1 (index URLs resolve; bioimageio.spec loads by id)."""
-    from ..serve.server import make_server
+    from ..serve.server import index_url_root, make_server, rebase_for
 
     ctx = make_context()
+    port = port or ctx.settings.serve_port
+    served = f"http://127.0.0.1:{port}"
+    # the index's links name the port it was generated for: served on another one, they are rewritten to it
+    rebase = None if ctx.settings.public_base_url else rebase_for(index_url_root(ctx.storage), served)
     try:
-        server = make_server(ctx.storage, port=port or ctx.settings.serve_port)
+        server = make_server(ctx.storage, port=port, rebase=rebase)
     except OSError as e:  # the port is taken, or not ours to use
-        raise InvalidArgumentError(f"cannot serve on 127.0.0.1:{port or ctx.settings.serve_port}: {e.strerror or e}") from None
-    console.print(f"serving {ctx.storage.describe()} at http://127.0.0.1:{server.server_address[1]} (Ctrl+C stops)")
+        raise InvalidArgumentError(f"cannot serve on 127.0.0.1:{port}: {e.strerror or e}") from None
+    console.print(f"serving {ctx.storage.describe()} at {served} (Ctrl+C stops)", markup=False)
+    if rebase is not None:
+        console.print(f"the index's links name {rebase.old}: its JSON files are served with {served} instead", markup=False)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

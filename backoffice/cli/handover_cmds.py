@@ -11,6 +11,7 @@ from ..dynamic.environments import EnvManagerName, current_env
 from ..errors import InvalidArgumentError
 from ..gh_actions import append_summary, set_outputs
 from ..log import in_github_actions
+from ..util.take_over import MAX_TAKE_OVER_BYTES
 from .choices import WHICH_HELP, draft_or_version
 from . import testing_options
 from .common import console, make_context
@@ -19,6 +20,7 @@ from .common import console, make_context
 def register(app: typer.Typer) -> None:
     app.command("run-test")(run_test)
     app.command("store-test-result")(store_test_result)
+    app.command("take-over")(take_over)
 
 
 def run_test(
@@ -81,8 +83,34 @@ def store_test_result(
     if handover.step == "validate-format" and stored.status == "failed":
         from ..errors import ValidationFailedError
         from ..index.generate import generate_index
+        from ..records.weight_scan import scan_reason
 
         if which == "draft":  # the draft left testing: the reviewers' list must say so
             generate_index(ctx, "draft")
-        raise ValidationFailedError(f"{concept_id} {which}: static validation failed"
+        raise ValidationFailedError(f"{concept_id} {which}: static validation failed" + scan_reason(handover.weight_scan)
                                     + ("; changes requested from the uploader" if which == "draft" else ""))
+
+
+def take_over(
+    into: Path = typer.Option(..., "--into", help="Existing folder to unpack into."),
+    source: Path | None = typer.Option(None, "--from", help="The tar file (default: standard input)."),
+    max_bytes: int = typer.Option(
+        MAX_TAKE_OVER_BYTES, "--max-bytes", min=0, help="Most bytes taken over, all files together."),
+) -> None:
+    """Take a sandboxed run's output over (`scripts/sandbox.sh run --out`): unpack a tar made as
+    the sandbox user, regular files and folders only; a link, device, name outside the folder or
+    too many bytes is refused."""
+    import sys
+
+    from ..util.take_over import take_over as unpack
+
+    if source is not None and not source.is_file():
+        raise InvalidArgumentError(f"--from {source}: no such file")
+    with source.open("rb") if source is not None else sys.stdin.buffer as stream:
+        done = unpack(stream, into, max_bytes)
+    for name in done.files:
+        console.print(f"took over {name}", markup=False)
+    for line in done.refused:
+        console.print(f"refused: {line}", markup=False)
+    if done.refused:
+        raise InvalidArgumentError(f"{len(done.refused)} entries of the run's output refused, first: {done.refused[0]}")

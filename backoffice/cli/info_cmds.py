@@ -6,7 +6,7 @@ import json
 from typing import TYPE_CHECKING
 
 import typer
-from rich.markup import escape
+from rich.text import Text
 
 from ..errors import ConfigError
 from .choices import draft_or_version
@@ -14,6 +14,7 @@ from .common import console, make_context
 
 if TYPE_CHECKING:
     from ..records.imported import LegacyVersion
+    from ..records.concept import VersionRecord
 
 
 def register(app: typer.Typer) -> None:
@@ -45,8 +46,10 @@ def check_config() -> None:
             )
     console.print(
         f"{ctx.settings.config_path}: {len(config.reviewers)} reviewers, {len(config.partners)} partners; "
-        f"{ctx.settings.collection_dir}: {len(curation)} declarations valid"
+        f"{ctx.settings.collection_dir}: {len(curation)} declarations valid", markup=False
     )
+    if not config.reviewers:
+        console.print("note: no reviewers yet: nobody can publish until the config names one (docs/curation.md)", markup=False)
 
 
 def status(
@@ -66,7 +69,12 @@ def status(
         out["yanked_versions"] = [y.model_dump() for y in decl.yanked_versions]
         console.print_json(json.dumps(out, default=str))
         return
-    console.print(f"[bold]{record.id}[/bold] ({record.type}); owners: {', '.join(record.owners) or '-'}")
+    console.print(Text.assemble((record.id, "bold"), f" ({record.type}); owners: {', '.join(record.owners) or '-'}"))
+    from ..stage.ownership import owner_rights
+
+    named = record.legacy.named_owners if record.legacy else []
+    for owner in [*record.owners, *named]:
+        console.print(f"  {owner}: {owner_rights(owner)}", markup=False)
     if record.concept_doi:
         console.print(f"concept DOI: {record.concept_doi}")
     if record.legacy is not None:
@@ -80,12 +88,16 @@ def status(
         tests = ", ".join(f"{k}: {v.status}" + ("" if v.runs is None else f" (runs: {'yes' if v.runs else 'no'},"
                           f" reproduces: {'yes' if v.reproduces else 'no' if v.reproduces is False else '?'})")
                           for k, v in d.tests.items()) or "none yet"
-        console.print(
-            f"draft: [bold]{d.status.value}[/bold] (version {d.summary.version or '?'}, uploader {d.uploader or '-'}, "
+        console.print(Text.assemble(
+            "draft: ", (d.status.value, "bold"), f" (version {d.summary.version or '?'}, uploader {d.uploader or '-'}, "
             f"updated {d.updated:%Y-%m-%d %H:%M}); tests: {tests}"
-        )
+        ))
         if d.weight_scan is not None:
             console.print(f"weight scan: {d.weight_scan.status} ({d.weight_scan.scanner})", markup=False)
+        from ..review.publish import draft_digest
+
+        console.print(f"draft sha256 (every file; publish --draft-sha256): {d.files_sha256 or draft_digest(ctx, record.id, d)}",
+                      markup=False)
         if d.changes is not None:
             console.print(f"changes since {d.changes.old}: {len(d.changes.fields)} fields, {len(d.changes.files)} files"
                           f" (`backoffice diff {record.id}`)", markup=False)
@@ -97,12 +109,13 @@ def status(
     if record.versions:
         console.print("published versions:")
         for v, rec in record.versions.items():
-            blocked = " [red]BLOCKED[/red]" if decl.is_blocked(v) else ""
             yanked = decl.yank_reason(v)
-            blocked += f" [yellow]YANKED[/yellow] ({escape(yanked)})" if yanked else ""
             doi = f", DOI {rec.doi}" if rec.doi else ""
             downloads = f", {record.downloads.versions.get(v, 0)} downloads" if record.downloads and record.downloads.until else ""
-            console.print(f"  {v}: {rec.status.value}{doi}, published {rec.published:%Y-%m-%d}{downloads}{blocked}")
+            console.print(Text.assemble(f"  {v}: {rec.status.value}{doi}, published {rec.published:%Y-%m-%d}{downloads}",
+                                        (" BLOCKED", "red") if decl.is_blocked(v) else "",
+                                        *((" ", ("YANKED", "yellow"), f" ({yanked})") if yanked else ())))
+            console.print(f"    test status: {_statuses(rec)}", markup=False)
             if rec.legacy is not None:
                 _print_imported(rec.legacy)
     else:
@@ -136,10 +149,28 @@ def diff(
         console.print(line, markup=False, highlight=False)
 
 
+def _statuses(rec: VersionRecord) -> str:
+    """Upstream's and ours, side by side where both exist (docs/compatibility.md)."""
+    from ..index.plan import conflate, upstream_status
+
+    ours = rec.compatibility.status if rec.compatibility else conflate(rec.tests).status
+    upstream = upstream_status(rec)
+    if upstream is None:
+        return f"{ours} (ours)"
+    tests = ", ".join(f"{t}: {st}" for t, st in sorted(rec.legacy.status_tests.items())) if rec.legacy else ""
+    differs = "; they differ, upstream's is shown until our test runs" if upstream != ours else ""
+    return f"{upstream} (upstream{': ' + tests if tests else ''}); {ours} (our conflation of its reports){differs}"
+
+
 def _print_imported(legacy: LegacyVersion) -> None:
     rdf = "the upstream rdf" if legacy.rdf_exact else "rdf written from the upstream rdf_content (upstream file not fetched)"
     console.print(f"    imported: {rdf}, upstream sha256 {legacy.source_sha256[:12]}…")
+    if legacy.comment:
+        console.print(f"    comment: {legacy.comment}", markup=False)
+    if legacy.restored:
+        console.print(f"    JSON's losses undone: {', '.join(legacy.restored)}", markup=False)
     if legacy.remote_files:
-        console.print(f"    [yellow]{len(legacy.remote_files)} files remote[/yellow] (a run of import-collection with files mirrors them):")
+        console.print(Text.assemble("    ", (f"{len(legacy.remote_files)} files remote", "yellow"),
+                                    " (a run of import-collection with files mirrors them):"))
         for name, f in legacy.remote_files.items():
             console.print(f"      {name}: {f.reason} ({f.url})")

@@ -166,7 +166,7 @@ def conflate(
         for v in versions:
             if v not in record.versions:
                 raise NotFoundError(f"'{cid}' has no published version {v}")
-            compat = conflate_target(ctx.storage, ctx.concepts, cid, v, keys.version_reports(cid, v))
+            compat = conflate_target(ctx.storage, ctx.concepts, cid, v, keys.version_reports(cid, v, record.versions[v].content))
             console.print(f"{cid} {v}: {compat.status}, overall score {compat.scores.overall:g}")
             n += 1
     console.print(f"conflated {n} versions")

@@ -62,15 +62,13 @@ def validate_format(
     if not in_github_actions():
         console.print(result.markdown, markup=False)
     if result.weight_scan is not None:
-        from ..records.weight_scan import scan_lines
+        from ..records.weight_scan import finding, scan_lines
 
         for line in scan_lines(result.weight_scan):
             console.print(line, markup=False)
         if in_github_actions():  # annotations on the run: the reviewer and the uploader see them first
-            for where, g in result.weight_scan.found("dangerous"):
-                logger.error("weight safety scan: %s imports the dangerous global %s", where, g.dotted)
-            for where, g in result.weight_scan.found("unusual"):
-                logger.warning("weight safety scan: %s imports the unusual global %s", where, g.dotted)
+            for where, g in [*result.weight_scan.found("dangerous"), *result.weight_scan.found("unusual")]:
+                logger.error("weight safety scan: %s", finding(where, g))
     console.print(
         f"{concept_id} {which}: static validation {result.status}; dynamic tests: "
         f"{', '.join(result.dynamic_formats) or 'none'}"
@@ -81,7 +79,9 @@ def validate_format(
             from ..index.generate import generate_index
 
             generate_index(ctx, "draft")
-        raise ValidationFailedError(f"{concept_id} {which}: static validation failed"
+        from ..records.weight_scan import scan_reason
+
+        raise ValidationFailedError(f"{concept_id} {which}: static validation failed" + scan_reason(result.weight_scan)
                                     + ("" if handover_out is not None or which != "draft" else "; changes requested from the uploader"))
 
 
@@ -110,10 +110,15 @@ def generate_collection_json(
 
 def demo() -> None:
     """Run the whole pipeline on a tiny example model (the README's main job)."""
+    import tempfile
+    from pathlib import Path
+
+    from ..demo.config import demo_context
     from ..demo.pipeline import run_demo
 
-    ctx = make_context()
-    result = run_demo(ctx, lambda line: console.print(line, markup=False))
+    with tempfile.TemporaryDirectory(prefix="backoffice-demo-config-") as folder:  # the demo's reviewers, never the product's
+        ctx = demo_context(make_context(), Path(folder))
+        result = run_demo(ctx, lambda line: console.print(line, markup=False))
     where = result.collection_path or result.collection_json
     console.print(f"collection.json: {where}")
     console.print(f"served at {result.collection_json} by `backoffice serve`")

@@ -8,7 +8,7 @@ import typer
 
 from ..errors import InvalidArgumentError
 from ..gh_actions import set_outputs
-from .acting import acting_option, verified
+from .acting import acting_option, log_verified, verified
 from .common import console, make_context
 
 
@@ -30,8 +30,9 @@ def request_changes(
 
     reason = check_message(reason, "the reason")
     ctx = make_context()
-    verified(ctx, concept_id, "request-changes", reviewer, acting_github_id)
+    actor = verified(ctx, "request-changes", reviewer, acting_github_id)
     request_changes_step(ctx, concept_id, reviewer, reason)
+    log_verified(ctx, concept_id, "request-changes", actor)
     console.print(f"{concept_id}: changes requested")
 
 
@@ -40,7 +41,8 @@ def publish(
     reviewer: str = typer.Option(..., "--reviewer", help="Reviewer id from the config (github|<number>)."),
     draft_sha256: str | None = typer.Option(
         None, "--draft-sha256",
-        help="The draft's rdf sha256 the reviewer approved (shown on the review page); another draft is refused."
+        help="The draft sha256 the reviewer approved: the digest of every file of the draft (shown on the review"
+             " page and by `status`); a draft re-staged since, or with any file changed since, is refused."
              " The publish workflow always passes it."),
     acting_github_id: str | None = acting_option(),
 ) -> None:
@@ -50,8 +52,9 @@ def publish(
     if draft_sha256 is not None and not re.fullmatch(r"[0-9a-f]{64}", draft_sha256):
         raise InvalidArgumentError(f"--draft-sha256 must be 64 lowercase hex digits, not {draft_sha256[:80]!r}")
     ctx = make_context()
-    verified(ctx, concept_id, "publish", reviewer, acting_github_id)
+    actor = verified(ctx, "publish", reviewer, acting_github_id)
     result = publish_step(ctx, concept_id, reviewer, draft_sha256)
+    log_verified(ctx, concept_id, "publish", actor)
     set_outputs({"version": result.version, "rdf_url": result.rdf_url})
     console.print(f"published {concept_id} version {result.version}: {result.rdf_url}")
 
@@ -73,7 +76,8 @@ def chat(
         if not author:
             raise InvalidArgumentError("--author is required with --message")
         check_chat_author(ctx, record, author)
-        verified(ctx, concept_id, "chat", author, acting_github_id)
+        actor = verified(ctx, "chat", author, acting_github_id)
         add_message(ctx, concept_id, author, message)
+        log_verified(ctx, concept_id, "chat", actor)
     for m in ctx.chat(concept_id).read():
         console.print(f"{m.timestamp:%Y-%m-%d %H:%M} {m.author}: {m.text}", markup=False)

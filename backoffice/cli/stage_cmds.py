@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+from rich.text import Text
 
 from ..errors import InvalidArgumentError
 from ..gh_actions import append_summary, set_outputs
-from .acting import acting_option, verified
+from .acting import acting_option, log_verified, verified
 from .common import console, make_context
 
 if TYPE_CHECKING:  # the command line imports the pipeline only when a command runs
@@ -36,19 +37,21 @@ def stage(
     from ..stage.stage import stage as run_stage
 
     ctx = make_context()
-    if uploader is not None:  # the uploader is who dispatched, or whom the website bot vouches for
-        verified(ctx, concept_id, "stage", uploader, acting_github_id)
+    # the uploader is who dispatched, or whom the website bot vouches for
+    actor = verified(ctx, "stage", uploader, acting_github_id) if uploader is not None else None
     result = run_stage(ctx, source, concept_id=concept_id, uploader=uploader, progress=not no_progress,
                        new_concept_only=new_concept_only and concept_id is None)
+    if actor is not None:
+        log_verified(ctx, result.concept_id, "stage", actor)
     set_outputs({"concept_id": result.concept_id, "version": result.version, "draft_token": result.token,
                  "version_assigned": "yes" if result.version_assigned else "no"})
     append_summary(stage_markdown(result))
     if result.version_assigned:
         console.print(f"the description has no version: staged as version {result.version} (written into its rdf)")
-    console.print(
-        f"staged {result.files} files ({result.bytes} bytes) as draft of [bold]{result.concept_id}[/bold] "
-        f"version {result.version}: {result.rdf_url}"
-    )
+    console.print(Text.assemble(
+        f"staged {result.files} files ({result.bytes} bytes) as draft of ", (result.concept_id, "bold"),
+        f" version {result.version}: {result.rdf_url}"
+    ))
 
 
 def draft_concept(

@@ -213,8 +213,8 @@ class CollectionTemplate(BaseModel):
 class CollectionConfig(_Strict):
     """The collection config file."""
 
-    reviewers: list[Reviewer] = Field(min_length=1)
-    """Reviewers of the collection."""
+    reviewers: list[Reviewer] = Field(default_factory=list)
+    """Reviewers of the collection (a deployment names its own; without one nobody can publish)."""
     partners: list[Partner] = Field(default_factory=list)
     """Community partners and how their checks run."""
     id_parts: dict[ResourceType, IdParts]
@@ -223,7 +223,7 @@ class CollectionConfig(_Strict):
     collection_template: CollectionTemplate = Field(default_factory=CollectionTemplate)
     """Template of collection.json."""
     demo_reviewer: str | None = None
-    """Reviewer id used by the README's demo pipeline (must be a reviewer)."""
+    """Reviewer id used by the README's demo pipeline (must be a reviewer; set by the demo's own config)."""
     website_bot: WebsiteBot | None = None
     """The account the website dispatches workflows with; steps it dispatches act for the
     person named in their inputs. Without it, only the named person may dispatch a step."""

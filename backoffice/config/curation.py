@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from ruamel.yaml import YAML, YAMLError
 
-from ..errors import ConfigError
+from ..errors import ConfigError, InvalidIdError
+from ..layout import checked
+from ..util.yaml_guard import YamlRefused, load_yaml
 from ..weight_formats import WEIGHT_FORMATS
 from .errors import config_error
 
-CONCEPT_ID = r"^[a-z][a-z-]*[a-z]$"
 
 class DisplayOverrides(BaseModel):
     """Display fields a declaration may override in collection.json."""
@@ -135,13 +135,15 @@ class CurationDecl(BaseModel):
 
 def load_curation_file(path: Path) -> CurationDecl:
     """Load one declaration; errors name the file and the field."""
-    if not re.fullmatch(CONCEPT_ID, path.stem):
-        raise ConfigError(f"{path}: file name must be '<concept-id>.yaml'")
     try:
-        raw: Any = YAML(typ="safe").load(path.read_text(encoding="utf-8"))  # pyright: ignore[reportUnknownMemberType]  # ruamel's stream types are hidden behind `if False:`
-    except YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML: {str(e).splitlines()[0]}") from None
-    except (OSError, UnicodeDecodeError) as e:
+        checked(path.stem)  # the one id rule (partner applications such as `imjoy:vizarr` too)
+    except InvalidIdError as e:
+        raise ConfigError(f"{path}: file name must be '<concept-id>.yaml': {e}") from None
+    try:
+        raw: Any = load_yaml(path.read_bytes(), str(path))
+    except YamlRefused as e:
+        raise ConfigError(str(e)) from None
+    except OSError as e:
         raise ConfigError(f"{path}: cannot be read: {e}") from None
     if raw is None:
         raw = {}
@@ -154,9 +156,12 @@ def load_curation_file(path: Path) -> CurationDecl:
 
 
 def load_curation(folder: Path) -> dict[str, CurationDecl]:
-    """All declarations in `folder`, keyed by concept id (files starting with `_` are skipped)."""
+    """All declarations in `folder`, keyed by concept id (files starting with `_` are skipped);
+    none if there is no such folder. A path that is there but no folder is refused."""
     out: dict[str, CurationDecl] = {}
     if not folder.is_dir():
+        if folder.exists() or folder.is_symlink():
+            raise ConfigError(f"{folder}: the collection folder (BACKOFFICE_COLLECTION_DIR) is not a folder")
         return out
     for path in sorted(folder.iterdir()):
         if path.name.startswith(("_", ".")) or path.suffix not in (".yaml", ".yml"):

@@ -1,7 +1,7 @@
 """`count-downloads`: read new access log objects, count downloads, write the counts.
 
 Exactly once: a log object's lines enter the counts together with its ledger entry, in
-one write of `downloads/state.json` (replace-if-unchanged, so two runs cannot both
+one write of the private state (`state.py`; replace-if-unchanged, so two runs cannot both
 commit). A run killed at any point leaves the state of its last commit; the re-run skips
 the objects that commit lists and reads the rest. The concept documents and
 `<id>/downloads.json` are derived afterwards from the state (idempotent), for the
@@ -12,24 +12,23 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import time
 from dataclasses import dataclass, field
-from typing import Any, cast
+from datetime import datetime, timedelta, timezone
 
 from ..context import Context
-from ..errors import BackofficeError, ConfigError, ConflictError, StorageError
+from ..errors import BackofficeError, ConfigError, StorageError
 from ..index.generate import load_records
 from ..log import logger
-from ..records import keys
 from ..records.concept import ConceptRecord
-from ..storage.base import ObjectNotFound, PreconditionFailed, normalize_prefix
+from ..storage.base import normalize_prefix
 from .agents import classify_agent
 from .catalog import Catalog, catalog_of
-from .logline import parse_line
+from .logline import SKIP_REASONS, parse_line
 from .publish import publish_counts
 from .sources import LogObject, iter_lines, resolve_sources
-from .tally import FORMAT, OUTCOMES, Tally
+from .state import StateStore
+from .tally import OUTCOMES, Tally
 
 DOWNLOAD_STATUSES = frozenset({200, 206})
 GET_OBJECT = frozenset({"REST.GET.OBJECT", "WEBSITE.GET.OBJECT"})
@@ -44,7 +43,17 @@ class CountResult:
     """Log objects skipped because the ledger has them."""
     lines: dict[str, int] = field(default_factory=lambda: dict[str, int].fromkeys(OUTCOMES, 0))
     """This run's lines by outcome."""
+    skipped: dict[str, int] = field(default_factory=dict[str, int])
+    """This run's skipped (`malformed`) lines by reason (keys of `SKIP_REASONS`)."""
     concepts_updated: int = 0
+
+    def skipped_text(self) -> str:
+        """`3 lines skipped (no valid date 1, not in the access log format 2)`."""
+        n = sum(self.skipped.values())
+        if not n:
+            return "no line skipped"
+        return f"{n} line{'s' if n != 1 else ''} skipped (" + ", ".join(
+            f"{SKIP_REASONS[r]} {self.skipped[r]}" for r in SKIP_REASONS if self.skipped.get(r)) + ")"
 
 
 @dataclass
@@ -55,42 +64,58 @@ class LineCounter:
     catalog: Catalog
     bucket: str
     key: bytes
+    last_day: str = field(default_factory=lambda: (datetime.now(timezone.utc) + timedelta(days=1)).date().isoformat())
+    """Lines of later days are skipped (`future`): one would close every real day."""
 
-    def requester(self, day: str, concept: str, version: str, ip: str, user_agent: str) -> str:
-        """Keyed hash of the requester (address and user agent) for one version on one day: the
-        address is not kept, and one requester's hashes of other days or versions do not match."""
-        text = f"{day}\x00{concept}/{version}\x00{ip}\x00{user_agent}"
+    def client(self, day: str, concept: str, version: str, ip: str) -> str:
+        """Keyed hash of the client address for one version on one day: the address is not kept,
+        and one client's hashes of other days or versions do not match. The user agent is not part
+        of it: a client that changes its agent is the same client."""
+        text = f"{day}\x00{concept}/{version}\x00{ip}"
         return hmac.new(self.key, text.encode(), hashlib.sha256).hexdigest()[:16]
 
-    def outcome(self, text: str) -> str:
+    def outcome(self, text: str) -> tuple[str, str | None]:
+        """What the line counts as, and why it is skipped (for `malformed`)."""
         line = parse_line(text)
-        if line is None:
-            return "malformed"
+        if isinstance(line, str):
+            return "malformed", line
+        if line.day > self.last_day:
+            return "malformed", "future"
         if line.bucket != self.bucket:
-            return "other_bucket"
+            return "other_bucket", None
         if line.operation not in GET_OBJECT:
-            return "other_request"
+            return "other_request", None
         target = self.catalog.download_of(line.key)
         if target is None:
-            return "not_download"
+            return "not_download", None
         if line.status not in DOWNLOAD_STATUSES:
-            return "failed"
+            return "failed", None
         tool = classify_agent(line.user_agent)
         if tool is None:
-            return "bot"
+            return "bot", None
         cid, version = target
-        return self.tally.add(line.day, cid, version, self.requester(line.day, cid, version, line.remote_ip, line.user_agent), tool)
+        obj = line.key.rsplit(f"{cid}/{version}/", 1)[-1]
+        return self.tally.add(line.day, cid, version, self.client(line.day, cid, version, line.remote_ip), obj,
+                              line.bytes_sent, line.object_size, tool), None
 
-    def read(self, obj: LogObject) -> dict[str, int]:
-        """Count one log object's lines (into the tally) and mark it processed."""
+    def read(self, obj: LogObject, skipped: dict[str, int]) -> dict[str, int]:
+        """Count one log object's lines (into the tally) and mark it processed. A line that cannot
+        be read is skipped and counted by reason (into `skipped`); it never stops the run."""
         counts: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
+        reasons: dict[str, int] = {}
         try:
             with obj.open() as stream:
                 for text in iter_lines(stream):
                     if not text.strip():
                         continue
                     counts["lines"] += 1
-                    counts[self.outcome(text)] += 1
+                    try:
+                        outcome, reason = self.outcome(text)
+                    except (ValueError, ArithmeticError):  # a field no check above foresaw: this line only
+                        outcome, reason = "malformed", "field"
+                    counts[outcome] += 1
+                    if reason:
+                        reasons[reason] = reasons.get(reason, 0) + 1
         except BackofficeError:
             raise
         except Exception as e:  # a broken read: nothing of this object is committed; the re-run reads it whole
@@ -98,39 +123,9 @@ class LineCounter:
         self.tally.mark_processed(obj.name)
         for k, n in counts.items():
             self.tally.stats[k] = self.tally.stats.get(k, 0) + n
+        for r, n in reasons.items():
+            skipped[r] = skipped.get(r, 0) + n
         return counts
-
-
-class StateStore:
-    """`downloads/state.json`, written whole and only over the version it was read from."""
-
-    def __init__(self, ctx: Context) -> None:
-        self.storage = ctx.storage
-        self.etag: str | None = None
-
-    def load(self) -> Tally:
-        try:
-            data, self.etag = self.storage.get(keys.DOWNLOADS_STATE)
-        except ObjectNotFound:
-            return Tally()
-        try:
-            raw: Any = json.loads(data)
-            if not isinstance(raw, dict) or cast(dict[str, Any], raw).get("format") != FORMAT:
-                raise ValueError(f"not a format {FORMAT} state")
-            return Tally.load(cast(dict[str, Any], raw))
-        except (ValueError, TypeError, KeyError, AttributeError) as e:
-            raise StorageError(f"{keys.DOWNLOADS_STATE} is unreadable ({e}); nothing was counted — restore it from a backup "
-                               "or a bucket version before counting again") from None
-
-    def commit(self, tally: Tally) -> None:
-        data = json.dumps(tally.dump(), separators=(",", ":")).encode()
-        try:
-            if self.etag is None:
-                self.etag = self.storage.put_bytes(keys.DOWNLOADS_STATE, data, if_none_match=True, content_type="application/json")
-            else:
-                self.etag = self.storage.put_bytes(keys.DOWNLOADS_STATE, data, if_match=self.etag, content_type="application/json")
-        except PreconditionFailed:
-            raise ConflictError("another count-downloads run committed meanwhile; run it again (nothing was counted twice)") from None
 
 
 def hash_key(ctx: Context) -> bytes:
@@ -156,12 +151,12 @@ def count_downloads(ctx: Context, sources: list[str], *, commit_seconds: float |
     counter = LineCounter(tally=tally, catalog=catalog, bucket=ctx.settings.s3_bucket, key=key)
     result = CountResult()
     last_commit = time.monotonic()
-    dirty = False
+    dirty = store.moved  # a state found in the public store is moved at the first commit
     for obj in objects:
         if tally.is_processed(obj.name):
             result.skipped_objects += 1
             continue
-        for k, n in counter.read(obj).items():
+        for k, n in counter.read(obj, result.skipped).items():
             result.lines[k] += n
         result.objects += 1
         dirty = True
@@ -174,13 +169,13 @@ def count_downloads(ctx: Context, sources: list[str], *, commit_seconds: float |
         result.concepts_updated = publish_counts(ctx, tally, records)
         tally.pending.clear()
         store.commit(tally)
-    logger.info("count-downloads: %d log objects read (%d already counted), %s", result.objects, result.skipped_objects,
-                ", ".join(f"{k} {n}" for k, n in result.lines.items()))
+    logger.info("count-downloads: %d log objects read (%d already counted), %s; %s", result.objects, result.skipped_objects,
+                ", ".join(f"{k} {n}" for k, n in result.lines.items()), result.skipped_text())
     return result
 
 
 def summary_markdown(result: CountResult) -> str:
     rows = "\n".join(f"| {k} | {n} |" for k, n in result.lines.items())
     return (f"### Downloads counted\n\n{result.objects} log objects read, {result.skipped_objects} already counted, "
-            f"{result.concepts_updated} concepts updated.\n\n| lines | n |\n| --- | --- |\n{rows}\n")
+            f"{result.concepts_updated} concepts updated; {result.skipped_text()}.\n\n| lines | n |\n| --- | --- |\n{rows}\n")
 

@@ -12,6 +12,7 @@ from typing import BinaryIO
 from ..errors import ConfigError, NotFoundError
 from ..settings import Settings
 from ..storage.base import Storage
+from ..storage.local import INTERNAL
 from .tally import stamp_of
 
 MAX_LINE = 1024 * 1024
@@ -54,11 +55,12 @@ def _local(path: Path) -> list[LogObject]:
     return [LogObject(name=str(p.resolve()), open=lambda p=p: p.open("rb")) for p in files]
 
 
-def _s3_storage(settings: Settings, bucket: str) -> Storage:
+def s3_storage(settings: Settings, bucket: str, prefix: str = "") -> Storage:
     from ..storage.s3 import S3Storage
 
     return S3Storage(
         bucket=bucket,
+        prefix=prefix,
         endpoint_url=settings.s3_endpoint_url,
         region=settings.s3_region,
         access_key_id=settings.s3_access_key_id.get_secret_value() if settings.s3_access_key_id else None,
@@ -70,24 +72,27 @@ def _s3(settings: Settings, url: str) -> list[LogObject]:
     bucket, _, prefix = url[len("s3://"):].partition("/")
     if not bucket:
         raise NotFoundError(f"no bucket in {url!r} (expected s3://<bucket>/<prefix>)")
-    storage = _s3_storage(settings, bucket)
+    storage = s3_storage(settings, bucket)
     found = [info.key for info in storage.list(prefix)]
     if not found:
         raise NotFoundError(f"no log objects under {url}")
     return [LogObject(name=f"s3://{bucket}/{k}", open=lambda k=k: storage.open(k)) for k in found]
 
 
-def check_private(settings: Settings, source: str) -> None:
-    """Refuse logs inside the collection's own storage: its keys are public (served under the
-    bucket URL), and access logs hold every requester's address."""
+def check_private(settings: Settings, source: str, what: str = "access logs") -> None:
+    """Refuse a place inside the collection's own storage for access logs or counting state:
+    its keys are public (served under the bucket URL, or by `backoffice serve`), and access
+    logs hold every requester's address. The local store's internal folder is not served."""
     if source.startswith("s3://"):
         inside = source[len("s3://"):].partition("/")[0] == settings.s3_bucket
     else:
         root, path = settings.local_root.resolve(), Path(source).resolve()
-        inside = settings.storage == "local" and (path == root or root in path.parents)
+        internal = root / INTERNAL
+        inside = (settings.storage == "local" and (path == root or root in path.parents)
+                  and not (path == internal or internal in path.parents))
     if inside:
-        raise ConfigError(f"access logs at {source} are inside the collection's public storage, where every requester's "
-                          "address would be readable: deliver them to a private log bucket")
+        raise ConfigError(f"{what} at {source} would be inside the collection's public storage, where every requester's "
+                          "address or pseudonym would be readable: use a private bucket or folder")
 
 
 def resolve_sources(settings: Settings, sources: list[str]) -> list[LogObject]:

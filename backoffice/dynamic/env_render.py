@@ -39,11 +39,10 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
-from ruamel.yaml import YAML, YAMLError
 
 from ..errors import DynamicTestError
 from ..weight_formats import FRAMEWORKS, WEIGHT_FORMATS
-from ..util.yaml_guard import yaml_problem
+from ..util.yaml_guard import YamlRefused, load_yaml
 from .framework_versions import nearest_release
 
 
@@ -143,14 +142,9 @@ def _resolve_file(folder: Path | None, source: str) -> tuple[Path | None, str | 
 
 def _read_conda_file(path: Path, warnings: list[str]) -> tuple[list[str], list[str]]:
     try:
-        text = path.read_text(encoding="utf-8")
-        problem = yaml_problem(text, f"the environment file {path.name}")  # before a loader could expand a YAML bomb
-        if problem:
-            warnings.append(f"{problem}; it was ignored")
-            return [], []
-        data: Any = YAML(typ="safe", pure=True).load(text)  # pyright: ignore[reportUnknownMemberType]
-    except (YAMLError, UnicodeDecodeError) as e:
-        warnings.append(f"the environment file {path.name} is not valid YAML ({type(e).__name__}); it was ignored")
+        data: Any = load_yaml(path.read_bytes(), f"the environment file {path.name}")  # the guard first: no YAML bomb expanded
+    except YamlRefused as e:
+        warnings.append(f"{e}; it was ignored")
         return [], []
     if not isinstance(data, dict):
         warnings.append(f"the environment file {path.name} is not a conda environment; it was ignored")
@@ -278,9 +272,9 @@ def _jinja(templates_dir: Path) -> SandboxedEnvironment:
 def check_env_text(text: str) -> dict[str, Any]:
     """Parse a rendered conda environment file; raise EnvRenderError naming the first problem."""
     try:
-        data: Any = YAML(typ="safe", pure=True).load(text)  # pyright: ignore[reportUnknownMemberType]
-    except YAMLError as e:
-        raise EnvRenderError(f"the rendered environment file is not valid YAML: {' '.join(str(e).split())}") from None
+        data: Any = load_yaml(text, "the rendered environment file")
+    except YamlRefused as e:
+        raise EnvRenderError(str(e)) from None
     if not isinstance(data, dict):
         raise EnvRenderError("the rendered environment file is not a mapping")
     data = cast(dict[str, Any], data)

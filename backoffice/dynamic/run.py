@@ -23,6 +23,7 @@ from ..records.target import Target, local_files, resolve_target
 from ..records.verdicts import MAX_KEPT_FILE_BYTES, MAX_KEPT_OUTPUTS, Verdict, derive_verdict, verdict_line, verdict_markdown
 from ..util.child_environ import child_environ
 from ..util.cmd import CmdResult, run
+from ..util.run_folder import make_run_folder
 from ..validate.static import failed_summary, run_spec_validation, spec_version
 from ..resource_types import has_weights
 from ..weight_formats import WEIGHT_FORMATS
@@ -175,10 +176,11 @@ def run_in_env(
     with tempfile.TemporaryDirectory(prefix="backoffice-test-") as tmp:
         out = Path(tmp) / "summary.json"
         kept_dir = Path(tmp) / "kept"
+        fresh = make_run_folder(Path(tmp) / "run")  # HOME, cache, tmp and working folder of this test only
         result = run(
             [env.python, RUNNER, "--rdf", rdf, "--weight-format", weight_format, "--kwargs", json.dumps(kwargs), "--out", out,
              "--keep-outputs", kept_dir],
-            env=_runner_env(ctx), timeout=timeout, cwd=Path(tmp),
+            env=_runner_env(ctx) | fresh, timeout=timeout, cwd=Path(tmp) / "run" / "work",
         )
         if out.is_file():
             data = json.loads(out.read_text(encoding="utf-8"))

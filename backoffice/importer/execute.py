@@ -15,12 +15,13 @@ from typing import Any
 import yaml
 
 from ..context import Context
-from ..errors import ConflictError
+from ..errors import BackofficeError, ConflictError
 from ..records import keys
 from ..records.concept import ConceptRecord, VersionRecord
 from ..records.imported import LegacyVersion, RemoteFile
 from ..records.journal import LogEntry
-from .files import Unreachable, all_remote, fetch_bytes, mirror_files
+from .files import Fetcher, Unreachable, all_remote, fetch_bytes, mirror_files
+from .progress import refusal_lines
 from .plan import IMPORT_ACTOR, ConceptPlan, ImportPlan, VersionPlan, entry_name
 from .reports import check_reports, store_reports
 from .sources import Reader
@@ -32,7 +33,8 @@ MAX_RDF_BYTES = 10 * 1024 * 1024
 class ImportOptions:
     files: bool
     """Mirror the files (else they stay remote)."""
-    timeout: float = 60.0
+    fetcher: Fetcher = field(default_factory=lambda: Fetcher(timeout=60.0))
+    """Every request of the run (the guard, the time limit per file host, the progress)."""
     workers: int = 8
     max_file_bytes: int = 4 * 1024**3
     mark: bool = True
@@ -47,6 +49,8 @@ class ConceptOutcome:
     reports: int = 0
     notes: list[str] = field(default_factory=list[str])
     remote_files: int = 0
+    refusals: list[str] = field(default_factory=list[str])
+    """One short reason per refused resource or version (the summary counts them by reason)."""
 
 
 def rdf_from_content(content: dict[str, Any]) -> bytes:
@@ -61,7 +65,7 @@ def _rdf(vp: VersionPlan, opts: ImportOptions) -> tuple[bytes, bool, str | None]
     if not opts.files:
         return rdf_from_content(vp.rdf_content), False, "not mirrored (--no-files)"
     try:
-        data = fetch_bytes(vp.source_url, opts.timeout, MAX_RDF_BYTES)
+        data = fetch_bytes(opts.fetcher, vp.source_url, MAX_RDF_BYTES)
     except Unreachable as e:
         return rdf_from_content(vp.rdf_content), False, f"host unreachable: {e}"
     got = hashlib.sha256(data).hexdigest()
@@ -78,22 +82,40 @@ def _with_remote_urls(record: VersionRecord, remote: dict[str, RemoteFile]) -> N
         s.documentation = remote[s.documentation].url
 
 
-def write_version(ctx: Context, cid: str, vp: VersionPlan, opts: ImportOptions) -> VersionRecord:
-    """Store a version's rdf and files; its record (not committed). ValueError: refused."""
+def content_for(vp: VersionPlan, held: VersionRecord | None) -> str:
+    """Where a version's files and reports are written (`keys.version_root`): a new version at its
+    root; a replaced one (`--update`) beside what its record names now, in a folder named after the
+    upstream rdf's sha256 (a re-run writes the same keys), never the one in use."""
+    if not vp.replace or held is None:
+        return ""
+    return f"u{vp.source_sha256[:16]}"
+
+
+def remove_replaced(ctx: Context, cid: str, label: str, old: str) -> None:
+    """After the commit: the files and reports of a replaced version's earlier content."""
+    if old:
+        ctx.storage.delete_prefix(keys.version_root(cid, label, old))
+        return
+    for prefix in (keys.version_files(cid, label), keys.version_reports(cid, label)):
+        ctx.storage.delete_prefix(prefix)
+
+
+def write_version(ctx: Context, cid: str, vp: VersionPlan, opts: ImportOptions, content: str = "") -> VersionRecord:
+    """Store a version's rdf and files under `content` (see `content_for`); its record (not committed).
+    Nothing held is overwritten or deleted here. ValueError: refused."""
     rdf, exact, why_remote = _rdf(vp, opts)
-    files_prefix = keys.version_files(cid, vp.label)
-    if vp.replace:
-        ctx.storage.delete_prefix(keys.version_root(cid, vp.label))
+    files_prefix = keys.version_files(cid, vp.label, content)
     if why_remote is None:
-        remote = mirror_files(ctx.storage, files_prefix, vp.files, timeout=opts.timeout, max_bytes=opts.max_file_bytes,
+        remote = mirror_files(ctx.storage, files_prefix, vp.files, fetcher=opts.fetcher, max_bytes=opts.max_file_bytes,
                               workers=opts.workers)
     else:
         remote = all_remote(vp.files, why_remote)
     ctx.storage.put_bytes(files_prefix + "rdf.yaml", rdf, content_type="application/x-yaml")
     record = vp.record.model_copy(deep=True)
     record.rdf_sha256 = hashlib.sha256(rdf).hexdigest()
-    record.legacy = LegacyVersion(source_url=vp.source_url, source_sha256=vp.source_sha256, rdf_exact=exact,
-                                  ids=vp.legacy_ids, remote_files=remote)
+    planned = record.legacy or LegacyVersion(source_url=vp.source_url, source_sha256=vp.source_sha256, rdf_exact=exact)
+    record.legacy = planned.model_copy(update={"rdf_exact": exact, "ids": vp.legacy_ids, "remote_files": remote,
+                                               "restored": [] if exact else vp.restored, "content": content})
     _with_remote_urls(record, remote)
     return record
 
@@ -124,9 +146,10 @@ def _new_versions(ctx: Context, reader: Reader, cp: ConceptPlan, base: ConceptRe
     made: dict[str, VersionRecord] = {}
     for vp in cp.versions:
         try:
-            made[vp.label] = write_version(ctx, cp.id, vp, opts)
+            made[vp.label] = write_version(ctx, cp.id, vp, opts, content_for(vp, base.versions.get(vp.label)))
         except ValueError as e:
             out.notes.append(str(e))
+            out.refusals.append("sha256 differs")
     draft = base.model_copy(deep=True)
     draft.versions.update(made)
     for vp in cp.versions:
@@ -149,7 +172,7 @@ def _mirror(ctx: Context, cp: ConceptPlan, record: ConceptRecord, opts: ImportOp
         v = record.versions[label].model_copy(deep=True)
         assert v.legacy is not None
         try:
-            data = fetch_bytes(v.legacy.source_url, opts.timeout, MAX_RDF_BYTES)
+            data = fetch_bytes(opts.fetcher, v.legacy.source_url, MAX_RDF_BYTES)
         except Unreachable as e:
             out.notes.append(f"{label}: files stay remote: host unreachable: {e}")
             continue
@@ -159,11 +182,11 @@ def _mirror(ctx: Context, cp: ConceptPlan, record: ConceptRecord, opts: ImportOp
         from .rdf_files import NamedFile
 
         missing = [NamedFile(n, r.url, r.sha256) for n, r in v.legacy.remote_files.items()]
-        still = mirror_files(ctx.storage, keys.version_files(cp.id, label), missing, timeout=opts.timeout,
+        still = mirror_files(ctx.storage, keys.version_files(cp.id, label, v.content), missing, fetcher=opts.fetcher,
                              max_bytes=opts.max_file_bytes, workers=opts.workers)
         if not v.legacy.rdf_exact:
-            ctx.storage.put_bytes(keys.version_files(cp.id, label) + "rdf.yaml", data, content_type="application/x-yaml")
-            v.rdf_sha256, v.legacy.rdf_exact = v.legacy.source_sha256, True
+            ctx.storage.put_bytes(keys.version_files(cp.id, label, v.content) + "rdf.yaml", data, content_type="application/x-yaml")
+            v.rdf_sha256, v.legacy.rdf_exact, v.legacy.restored = v.legacy.source_sha256, True, []
         for name in v.legacy.remote_files:
             if name not in still:
                 v.summary.covers = [name if c == v.legacy.remote_files[name].url else c for c in v.summary.covers]
@@ -180,7 +203,7 @@ def _mirror(ctx: Context, cp: ConceptPlan, record: ConceptRecord, opts: ImportOp
 
 def import_concept(ctx: Context, reader: Reader, plan: ImportPlan, cp: ConceptPlan, opts: ImportOptions,
                    version_dir: Callable[[str], str]) -> ConceptOutcome:
-    out = ConceptOutcome(cp.id, cp.action, notes=list(cp.notes))
+    out = ConceptOutcome(cp.id, cp.action, notes=list(cp.notes), refusals=list(cp.refusals))
     if cp.action in ("refused", "unchanged"):
         return out
     if cp.action == "create":
@@ -197,6 +220,7 @@ def import_concept(ctx: Context, reader: Reader, plan: ImportPlan, cp: ConceptPl
             ctx.concepts.create(record, marker=_marker(plan, cp, out.versions), mark=opts.mark)
         except ConflictError:
             out.action = "refused"
+            out.refusals.append("created meanwhile")
             out.notes.append(f"refused: '{cp.id}' was created by another run meanwhile; run the import again")
         return out
     current = ctx.concepts.get(cp.id)
@@ -212,7 +236,11 @@ def import_concept(ctx: Context, reader: Reader, plan: ImportPlan, cp: ConceptPl
         record.versions.update(made)
         record.versions = dict(sorted(record.versions.items(), key=lambda kv: (kv[1].published, kv[0])))
 
-    ctx.concepts.update(cp.id, mutate, marker=_marker(plan, cp, out.versions))
+    replaced = {label: current.versions[label].content for label, v in made.items()
+                if label in current.versions and v.content != current.versions[label].content}
+    ctx.concepts.update(cp.id, mutate, marker=_marker(plan, cp, out.versions))  # the one commit point
+    for label, old in replaced.items():
+        remove_replaced(ctx, cp.id, label, old)
     return out
 
 
@@ -220,8 +248,20 @@ def execute(ctx: Context, reader: Reader, plan: ImportPlan, opts: ImportOptions,
             version_dir: Callable[[str, str], str]) -> list[ConceptOutcome]:
     """Import every planned concept (several at once); `version_dir(concept id, version)` is the
     source folder of a version's summary and reports."""
+    progress = opts.fetcher.progress
+
     def one(cp: ConceptPlan) -> ConceptOutcome:
-        return import_concept(ctx, reader, plan, cp, opts, lambda label: version_dir(cp.id, label))
+        try:
+            out = import_concept(ctx, reader, plan, cp, opts, lambda label: version_dir(cp.id, label))
+        except (BackofficeError, ValueError, UnicodeError) as e:  # one resource refused with its reason; the import goes on
+            out = ConceptOutcome(cp.id, "refused", notes=[*cp.notes, f"refused: {ascii(str(e))[1:-1]}"],
+                                 refusals=[*cp.refusals, type(e).__name__])
+        for line in refusal_lines(out.id, out.action, out.notes):  # as it happens, not at the end
+            progress.refused(line)
+        progress.advance(resources=1, versions=len(out.versions))
+        return out
+
+    progress.expect(resources=len(plan.concepts), versions=sum(len(cp.versions) for cp in plan.concepts))
 
     with ThreadPoolExecutor(max_workers=max(1, opts.workers)) as pool:
         return list(pool.map(one, plan.concepts))

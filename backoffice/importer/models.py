@@ -50,6 +50,8 @@ class RunningSummary(_Lenient):
     """sha256 of the rdf.yaml file it was parsed from."""
     tests: Any = None
     """Every tool's reports, `{tool: {version: report}}` (names the report files of a URL source)."""
+    status: str | None = None
+    """The running collection's own test status of the version (`passed`, `failed`)."""
 
 
 class GitopsEntry(_Lenient):

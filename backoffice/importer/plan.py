@@ -11,10 +11,14 @@ from datetime import datetime, timezone
 from typing import Any, Literal, cast
 
 from ..description import summarize
+from ..errors import InvalidIdError
+from ..records import keys
 from ..records.concept import ConceptRecord, DownloadCounts, ResourceType, VersionRecord
-from ..records.imported import LegacyConcept
+from ..records.scoring import version_key
+from ..records.imported import LegacyConcept, LegacyVersion
 from .models import GitopsEntry, RunningItem, RunningSummary, RunningVersion
 from .rdf_files import NamedFile, declared_sha256s, named_files
+from .restore import restore_json_losses
 
 IMPORT_ACTOR = "import-collection"
 """The actor of everything an import writes (log entries, `published_by`)."""
@@ -50,6 +54,8 @@ class VersionPlan:
     """Everything but what depends on the files (rdf sha256, remote files, compatibility)."""
     legacy_ids: list[str]
     replace: bool = False
+    restored: list[str] = field(default_factory=list[str])
+    """Where `rdf_content` had JSON's losses undone (written into the rdf only without the upstream file)."""
 
 
 Action = Literal["create", "extend", "mirror", "unchanged", "refused"]
@@ -67,6 +73,8 @@ class ConceptPlan:
     """Versions held already whose missing files or exact rdf a files run fetches."""
     notes: list[str] = field(default_factory=list[str])
     """One line each: a refused version, a change upstream."""
+    refusals: list[str] = field(default_factory=list[str])
+    """Why what was refused was refused, one short reason each (counted by reason in the summary)."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +84,8 @@ class ImportPlan:
     concepts: list[ConceptPlan]
     gitops_unmatched: int
     """GitOps-era entries with no resource in the running collection (not imported)."""
+    gitops_without_nickname: int = 0
+    """GitOps-era entries without a nickname (nothing to match them by; not imported)."""
 
     def count(self, action: Action) -> int:
         return sum(1 for c in self.concepts if c.action == action)
@@ -83,6 +93,65 @@ class ImportPlan:
 
 def nickname_of(item: RunningItem) -> str:
     return item.id.rsplit("/", 1)[-1]
+
+
+def id_problem(item: RunningItem) -> str | None:
+    """Why an index item's id cannot be imported, or None: its nickname must pass the one id rule,
+    and its workspace must be plain path segments (it names the folder its reports are read from)."""
+    if any(part in ("", ".", "..") or part != part.strip() for part in item.id.split("/")[:-1]):
+        return f"invalid index id {ascii(item.id)}: its workspace is not a plain folder name"
+    try:
+        keys.checked(nickname_of(item))
+    except InvalidIdError as e:
+        return str(e)
+    return None
+
+
+def old_ids(item: RunningItem, rdf_ids: Sequence[str] = ()) -> list[str]:
+    """The ids a resource of the running collection is known by besides its nickname: the index id
+    `bioimage-io/<nickname>`; for a partner application `<partner>:<name>` also `<partner>/<name>`
+    (the form of its rdf's `id` and of other resources' `links`); the rdfs' own ids
+    (GitOps-era `<concept DOI>/<record id>` among them)."""
+    nickname = nickname_of(item)
+    out = [item.id] if item.id != nickname else []
+    if ":" in nickname:
+        out.append(nickname.replace(":", "/", 1))
+    out.extend(i for i in rdf_ids if i and i != nickname)
+    return list(dict.fromkeys(out))
+
+
+BOT_PARTNER_SEPARATOR = ":"
+"""Partner applications' ids hold it; their rdfs are uploaded by the running collection's bot."""
+
+
+def bot_addresses(items: Sequence["LoadedItem"], configured: Sequence[str]) -> set[str]:
+    """E-mail addresses that are the collection's own bot, never an owner who gets mail: the
+    configured sender (`mail_from`), and the uploader of the running collection's partner
+    applications (which its bot uploads: `bioimageiobot@gmail.com`)."""
+    out = {a.strip().lower() for a in configured if a and "@" in a}
+    for loaded in items:
+        if BOT_PARTNER_SEPARATOR in nickname_of(loaded.item):
+            for v in loaded.versions:
+                email = _uploader(v)
+                if email:
+                    out.add(email.lower())
+    return out
+
+
+def _uploader(v: "LoadedVersion") -> str | None:
+    uploader: Any = (v.summary.rdf_content.get("uploader") if v.summary else None) or {}
+    email: Any = cast(dict[str, Any], uploader).get("email") if isinstance(uploader, dict) else None
+    return email if isinstance(email, str) and "@" in email else None
+
+
+def _maintainers(v: "LoadedVersion") -> list[str]:
+    listed: Any = v.summary.rdf_content.get("maintainers") if v.summary else None
+    out: list[str] = []
+    for m in cast(list[Any], listed) if isinstance(listed, list) else []:
+        login: Any = cast(dict[str, Any], m).get("github_user") if isinstance(m, dict) else None
+        if isinstance(login, str) and login.strip():
+            out.append(login.strip())
+    return out
 
 
 def zenodo_doi(record_id: str) -> str:
@@ -99,12 +168,11 @@ def _parse_time(value: str | None) -> datetime | None:
     return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
 
 
-def _owners(first: LoadedItem, gitops: GitopsEntry | None) -> list[str]:
+def _owners(first: LoadedItem, gitops: GitopsEntry | None, bots: set[str]) -> list[str]:
     out: list[str] = []
     for v in first.versions:
-        uploader: Any = (v.summary.rdf_content.get("uploader") if v.summary else None) or {}
-        email: Any = cast(dict[str, Any], uploader).get("email") if isinstance(uploader, dict) else None
-        if isinstance(email, str) and "@" in email and email not in out:
+        email = _uploader(v)
+        if email and email.lower() not in bots and email not in out:
             out.append(email)
     for o in gitops.owners if gitops else []:
         if f"zenodo|{o}" not in out:
@@ -112,19 +180,39 @@ def _owners(first: LoadedItem, gitops: GitopsEntry | None) -> list[str]:
     return out
 
 
-def _concept_record(loaded: LoadedItem, rtype: ResourceType, gitops: GitopsEntry | None, source: str, at: datetime) -> ConceptRecord:
+NAMED_OWNER = "github-user|"
+"""Prefix of an owner known only by a GitHub login (an rdf's maintainer): shown, cannot act."""
+
+
+def _named_owners(loaded: LoadedItem) -> list[str]:
+    return list(dict.fromkeys(f"{NAMED_OWNER}{login}" for v in loaded.versions for login in _maintainers(v)))
+
+
+def _id_emoji(loaded: LoadedItem) -> str | None:
+    for v in reversed(loaded.versions):
+        emoji: Any = v.summary.rdf_content.get("id_emoji") if v.summary else None
+        if isinstance(emoji, str) and emoji.strip():
+            return emoji
+    return None
+
+
+def _concept_record(loaded: LoadedItem, rtype: ResourceType, gitops: GitopsEntry | None, source: str, at: datetime,
+                    bots: set[str]) -> ConceptRecord:
     nickname = nickname_of(loaded.item)
     created = [t for v in loaded.versions if (t := v.entry.created_at) is not None]
     if gitops and (t := _parse_time(gitops.created)) is not None:
         created.append(t)
-    ids = [loaded.item.id] if loaded.item.id != nickname else []
+    rdf_ids = [i for v in loaded.versions if v.summary and isinstance(i := v.summary.rdf_content.get("id"), str)]
+    ids = old_ids(loaded.item, rdf_ids)
     concept_doi = gitops.id if gitops and gitops.id.startswith("10.") else None
     if concept_doi:
         ids.append(concept_doi)
     return ConceptRecord(
-        id=nickname, type=rtype, created=min(created) if created else at, owners=_owners(loaded, gitops),
+        id=nickname, type=rtype, created=min(created) if created else at, owners=_owners(loaded, gitops, bots),
         concept_doi=concept_doi,
-        legacy=LegacyConcept(source=source, imported=at, ids=ids, nickname_icon=gitops.nickname_icon if gitops else None),
+        legacy=LegacyConcept(source=source, imported=at, ids=list(dict.fromkeys(ids)),
+                             nickname_icon=gitops.nickname_icon if gitops else None,
+                             id_emoji=_id_emoji(loaded), named_owners=_named_owners(loaded)),
         downloads=DownloadCounts(legacy=gitops.download_count) if gitops and gitops.download_count is not None else None,
     )
 
@@ -135,7 +223,8 @@ def _version_dois(versions: Sequence[tuple[str, set[str]]], gitops: GitopsEntry 
     A GitOps record becomes the oldest running version that shares a file with it (by the
     sha256s its rdf in `rdfs/` declares); without that evidence, the oldest running version
     (the running collection started from the GitOps era's newest records). The newest record
-    of a version is its DOI, older ones resolve to it too."""
+    of a version is its DOI, older ones resolve to it too, and so does each record's GitOps-era
+    rdf id `<concept DOI>/<record id>`."""
     out: dict[str, tuple[str | None, list[str]]] = {label: (None, []) for label, _ in versions}
     if gitops is None or not versions:
         return out
@@ -147,63 +236,100 @@ def _version_dois(versions: Sequence[tuple[str, set[str]]], gitops: GitopsEntry 
             out[label] = (zenodo_doi(record), older)
         else:
             older.append(zenodo_doi(record))
+        if gitops.id.startswith("10."):
+            older.append(f"{gitops.id}/{record}")  # the GitOps-era rdf id `<concept DOI>/<record id>`
+    return out
+
+
+def _newest_statuses(tests: Any) -> dict[str, str]:
+    """The tests behind upstream's status: per tool, the status of its newest report (by tool version)."""
+    out: dict[str, str] = {}
+    if isinstance(tests, dict):
+        for tool, by_version in cast(dict[str, Any], tests).items():
+            if isinstance(by_version, dict) and by_version:
+                listed = cast(dict[str, Any], by_version)
+                newest: Any = listed[max(listed, key=lambda v: version_key(str(v)))]
+                status: Any = cast(dict[str, Any], newest).get("status") if isinstance(newest, dict) else None
+                if isinstance(status, str):
+                    out[str(tool)] = status
     return out
 
 
 def _version_plan(cid: str, v: LoadedVersion, doi: str | None, older: list[str], replace: bool) -> VersionPlan:
     assert v.summary is not None
-    summary = summarize(v.summary.rdf_content)
+    content, restored = restore_json_losses(v.summary.rdf_content)
+    summary = summarize(content)
     summary.version = v.entry.version
     summary.nickname = summary.nickname or cid
     record = VersionRecord(version=v.entry.version, published=v.entry.created_at or datetime(1970, 1, 1, tzinfo=timezone.utc),
                            published_by=IMPORT_ACTOR, uploader=summary.uploader_email, summary=summary, doi=doi)
-    return VersionPlan(v.entry.version, v.summary.rdf_content, v.entry.source, v.entry.sha256,
-                       named_files(v.summary.rdf_content, v.entry.source), v.reports, record, older, replace)
+    record.legacy = LegacyVersion(source_url=v.entry.source, source_sha256=v.entry.sha256, rdf_exact=False,
+                                  status=v.summary.status, status_tests=_newest_statuses(v.summary.tests),
+                                  comment=v.entry.comment)
+    return VersionPlan(v.entry.version, content, v.entry.source, v.entry.sha256,
+                       named_files(content, v.entry.source), v.reports, record, older, replace, restored)
 
 
-def version_problem(v: LoadedVersion) -> str | None:
-    """Why a version cannot be imported as published, or None."""
+def version_problem(v: LoadedVersion) -> tuple[str, str] | None:
+    """(short reason, the note) why a version cannot be imported as published, or None."""
+    try:
+        keys.checked_label(v.entry.version)
+    except InvalidIdError as e:
+        return "version label", f"{ascii(v.entry.version)}: refused: {e}"
     if v.summary is None:
-        return f"{v.entry.version}: refused: no summary.json (its rdf is not published)"
+        return "no summary.json", f"{v.entry.version}: refused: no summary.json (its rdf is not published)"
     if v.summary.rdf_yaml_sha256 and v.summary.rdf_yaml_sha256 != v.entry.sha256:
-        return (f"{v.entry.version}: refused: summary.json's rdf has sha256 {v.summary.rdf_yaml_sha256[:12]}…, "
-                f"index.json's {v.entry.sha256[:12]}…")
+        return "sha256 differs", (f"{v.entry.version}: refused: summary.json's rdf has sha256 {v.summary.rdf_yaml_sha256[:12]}…, "
+                                  f"index.json's {v.entry.sha256[:12]}…")
     if not v.summary.rdf_content:
-        return f"{v.entry.version}: refused: summary.json has no rdf_content"
+        return "no rdf_content", f"{v.entry.version}: refused: summary.json has no rdf_content"
+    broken = v.summary.rdf_content.get("error") if len(v.summary.rdf_content) == 1 else None
+    if broken is not None:
+        first = str(broken).splitlines()[0][:120] if str(broken) else "no reason given"
+        return "unreadable upstream rdf", (f"{v.entry.version}: refused: the running collection could not read its rdf "
+                                           f"({first}); summary.json holds only that error")
     return None
 
 
+def _refuse(plan: ConceptPlan, reason: str, note: str) -> ConceptPlan:
+    plan.action = "refused"
+    plan.refusals.append(reason)
+    plan.notes.append(note)
+    return plan
+
+
 def plan_concept(loaded: LoadedItem, existing: ConceptRecord | None, gitops: GitopsEntry | None, *,
-                 types: Sequence[str], source: str, at: datetime, files: bool, update: bool) -> ConceptPlan:
+                 types: Sequence[str], source: str, at: datetime, files: bool, update: bool,
+                 held_ids: Sequence[str] = (), bots: set[str] | None = None) -> ConceptPlan:
+    """`held_ids`: ids the store holds (a case variant of one is refused)."""
     cid = nickname_of(loaded.item)
     rtype = loaded.item.type
     plan = ConceptPlan(cid, rtype, "unchanged")
+    try:
+        problem = id_problem(loaded.item)
+        if problem is not None:
+            raise InvalidIdError(problem)
+        keys.checked(cid, held_ids)
+    except InvalidIdError as e:
+        plan.id = ascii(cid)[1:-1]  # shown and counted, never a key
+        return _refuse(plan, "concept id", f"refused: {e}")
     if rtype not in types:
-        plan.action = "refused"
-        plan.notes.append(f"refused: type '{rtype}' is not one the collection holds ({', '.join(types)})")
-        return plan
+        return _refuse(plan, "type", f"refused: type '{rtype}' is not one the collection holds ({', '.join(types)})")
     if existing is not None and existing.legacy is None:
-        plan.action = "refused"
-        plan.notes.append(f"refused: id '{cid}' belongs to a concept of this collection that was not imported")
-        return plan
+        return _refuse(plan, "id held here", f"refused: id '{cid}' belongs to a concept of this collection that was not imported")
     if existing is not None and existing.type != rtype:
-        plan.action = "refused"
-        plan.notes.append(f"refused: '{cid}' is held as a {existing.type}, the source says {rtype}")
-        return plan
+        return _refuse(plan, "type", f"refused: '{cid}' is held as a {existing.type}, the source says {rtype}")
     good: list[LoadedVersion] = []
     for v in loaded.versions:
         problem = version_problem(v)
         if problem:
-            plan.notes.append(problem)
+            plan.refusals.append(problem[0])
+            plan.notes.append(problem[1])
         else:
             good.append(v)
     dois = _version_dois([(v.entry.version, declared_sha256s(v.summary.rdf_content) if v.summary else set[str]())
                           for v in loaded.versions], gitops)
     for v in good:
-        broken = v.summary.rdf_content.get("error") if v.summary and len(v.summary.rdf_content) == 1 else None
-        if isinstance(broken, str):
-            plan.notes.append(f"{v.entry.version}: the running collection could not read its rdf "
-                              f"({broken.splitlines()[0][:120]}); held as it is published there")
         doi, older = dois[v.entry.version]
         held = existing.versions.get(v.entry.version) if existing else None
         if held is None:
@@ -224,7 +350,7 @@ def plan_concept(loaded: LoadedItem, existing: ConceptRecord | None, gitops: Git
             plan.action = "refused"
             return plan
         plan.action = "create"
-        plan.record = _concept_record(loaded, rtype, gitops, source, at)  # pyright: ignore[reportArgumentType]  # checked against `types`
+        plan.record = _concept_record(loaded, rtype, gitops, source, at, bots or set())  # pyright: ignore[reportArgumentType]  # checked against `types`
     elif plan.versions:
         plan.action = "extend"
     elif plan.mirror:
@@ -233,21 +359,29 @@ def plan_concept(loaded: LoadedItem, existing: ConceptRecord | None, gitops: Git
 
 
 def plan_import(items: Sequence[LoadedItem], gitops: Sequence[GitopsEntry], existing: Mapping[str, ConceptRecord | None], *,
-                types: Sequence[str], source: str, at: datetime, files: bool, update: bool) -> ImportPlan:
-    """What to write for `items` given the records the store holds (`existing`, by concept id)."""
+                types: Sequence[str], source: str, at: datetime, files: bool, update: bool,
+                held: Sequence[str] = (), mail_from: Sequence[str] = ()) -> ImportPlan:
+    """What to write for `items` given the records the store holds (`existing`, by concept id;
+    `held`: every id the store holds; `mail_from`: the collection's own sender address)."""
     by_nickname = {g.nickname: g for g in gitops if g.nickname}
+    bots = bot_addresses(items, mail_from)
     concepts: list[ConceptPlan] = []
     seen: set[str] = set()
+    folded = {h.casefold(): h for h in held}
     for loaded in items:
         cid = nickname_of(loaded.item)
         if cid in seen:
-            concepts.append(ConceptPlan(cid, loaded.item.type, "refused", notes=[f"refused: '{loaded.item.id}' is listed twice"]))
+            concepts.append(ConceptPlan(cid, loaded.item.type, "refused", notes=[f"refused: '{loaded.item.id}' is listed twice"],
+                                        refusals=["listed twice"]))
             continue
         seen.add(cid)
-        concepts.append(plan_concept(loaded, existing.get(cid), by_nickname.get(cid), types=types, source=source, at=at,
-                                     files=files, update=update))
+        cp = plan_concept(loaded, existing.get(cid), by_nickname.get(cid), types=types, source=source, at=at,
+                          files=files, update=update, held_ids=[h] if (h := folded.get(cid.casefold())) else [], bots=bots)
+        if cp.action != "refused":
+            folded.setdefault(cid.casefold(), cid)
+        concepts.append(cp)
     unmatched = sum(1 for n in by_nickname if n not in seen)
-    return ImportPlan(source, at, concepts, unmatched)
+    return ImportPlan(source, at, concepts, unmatched, sum(1 for g in gitops if not g.nickname))
 
 
 def entry_name(source: str, cid: str, labels: Sequence[str]) -> str:

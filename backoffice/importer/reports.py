@@ -74,4 +74,4 @@ def store_reports(ctx: Context, record: ConceptRecord, version: str, accepted: S
             continue  # the same tool release twice (`careamics` and `CAREamics`): the first stands
         etags[name] = ctx.storage.put_bytes(a.key, a.data, content_type="application/json")
         reports[(a.tool, a.tool_version)] = a.report
-    record.versions[version].compatibility = conflate_new(ctx.storage, keys.version_reports(record.id, version), reports, etags)
+    record.versions[version].compatibility = conflate_new(ctx.storage, keys.version_reports(record.id, version, record.versions[version].content), reports, etags)

@@ -11,16 +11,22 @@ from datetime import datetime
 
 from ..resource_types import RESOURCE_TYPES
 from ..context import Context
-from ..errors import ImportSourceError, InvalidArgumentError
+from ..errors import ImportSourceError, InvalidArgumentError, InvalidIdError
 from ..records import keys
 from ..records.concept import ConceptRecord
 from ..records.journal import utcnow
 from ..storage.base import ObjectNotFound, PreconditionFailed
+from .spec_check import format_problem
 from .execute import ConceptOutcome, ImportOptions, execute
+from .files import Fetcher, HostClock
+from .progress import ImportProgress
 from .models import GitopsEntry
-from .plan import ImportPlan, LoadedItem, LoadedVersion, nickname_of, plan_import
+from .plan import ImportPlan, LoadedItem, LoadedVersion, id_problem, nickname_of, plan_import
 from .sources import Reader, is_gitops_collection, load_gitops, load_index, load_summary, open_reader, report_names, version_dir
 
+
+HOST_TIME_LIMIT = 300.0
+"""Seconds a file host may keep one import waiting without an answer, in all (`import-collection --host-time-limit`)."""
 
 BULK_CONCEPTS = 200
 """More new concepts than this: the index cache is dropped (the next index run reads every concept)
@@ -35,6 +41,14 @@ class ImportReport:
     def count(self, action: str) -> int:
         return sum(1 for o in self.outcomes if o.action == action)
 
+    def refusals(self) -> dict[str, int]:
+        """Refused resources and versions, counted by reason."""
+        out: dict[str, int] = {}
+        for o in self.outcomes:
+            for r in o.refusals:
+                out[r] = out.get(r, 0) + 1
+        return dict(sorted(out.items()))
+
 
 def load_items(reader: Reader, workers: int) -> list[LoadedItem]:
     index = load_index(reader)
@@ -42,6 +56,12 @@ def load_items(reader: Reader, workers: int) -> list[LoadedItem]:
     def one(item_version: tuple[int, int]) -> LoadedVersion:
         item = index.items[item_version[0]]
         entry = item.versions[item_version[1]]
+        try:
+            keys.checked_label(entry.version)
+        except InvalidIdError:
+            return LoadedVersion(entry, None, [])  # not read: the plan refuses the label
+        if id_problem(item) is not None:
+            return LoadedVersion(entry, None, [])  # not read: the plan refuses the id
         summary = load_summary(reader, item, entry.version)
         return LoadedVersion(entry, summary, report_names(reader, item, entry.version, summary))
 
@@ -56,12 +76,14 @@ def load_items(reader: Reader, workers: int) -> list[LoadedItem]:
     return out
 
 
-def existing_records(ctx: Context, ids: Sequence[str], workers: int) -> dict[str, ConceptRecord | None]:
-    held = set(ctx.concepts.list_ids())
-    wanted = [i for i in ids if i in held]
+def existing_records(ctx: Context, ids: Sequence[str], workers: int) -> tuple[dict[str, ConceptRecord | None], list[str]]:
+    """(the records of `ids` the store holds, every id it holds)."""
+    held = ctx.concepts.list_ids()
+    known = set(held)
+    wanted = [i for i in ids if i in known]
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         found = list(pool.map(ctx.concepts.find, wanted))
-    return {i: r for i, r in zip(wanted, found, strict=True)}
+    return {i: r for i, r in zip(wanted, found, strict=True)}, list(held)
 
 
 def run_key(sources: Sequence[str]) -> str:
@@ -85,24 +107,30 @@ def _start(ctx: Context, sources: Sequence[str], at: datetime | None) -> tuple[s
 
 
 def import_collection(ctx: Context, sources: Sequence[str], *, files: bool = True, update: bool = False,
-                      at: datetime | None = None, workers: int = 8) -> list[ImportReport]:
+                      at: datetime | None = None, workers: int = 8, progress: ImportProgress | None = None,
+                      host_time_limit: float = HOST_TIME_LIMIT) -> list[ImportReport]:
     """Import the running collection `sources` (a GitOps-era collection.json among them adds its DOIs,
-    nicknames' icons, owners and download counts to the resources matched by nickname)."""
+    nicknames' icons, owners and download counts to the resources matched by nickname). Every request
+    goes through the guarded fetch; a file host may keep the import waiting `host_time_limit` seconds
+    in all (see `files.HostClock`); `progress` gets the counts and each refusal as it happens."""
     running = [s for s in sources if not is_gitops_collection(s)]
     gitops_sources = [s for s in sources if is_gitops_collection(s)]
     if not running:
         raise InvalidArgumentError("no running collection among the sources (a folder, zip or URL with index.json)")
-    timeout = ctx.settings.download_timeout
-    gitops: list[GitopsEntry] = [e for s in gitops_sources for e in load_gitops(s, timeout)]
-    readers = [open_reader(s, timeout) for s in running]
+    timeout, allowed = ctx.settings.download_timeout, ctx.settings.download_allowed_hosts
+    gitops: list[GitopsEntry] = [e for s in gitops_sources for e in load_gitops(s, timeout, allowed)]
+    readers = [open_reader(s, timeout, allowed) for s in running]
     loaded = [load_items(r, workers) for r in readers]  # everything read (and checked) before anything is written
     run_key, started = _start(ctx, sources, at)
     types = list(RESOURCE_TYPES)
-    opts = ImportOptions(files=files, timeout=timeout, workers=workers, max_file_bytes=ctx.settings.max_package_bytes)
+    fetcher = Fetcher(timeout=timeout, allowed_hosts=allowed, clock=HostClock(host_time_limit), progress=progress)
+    opts = ImportOptions(files=files, fetcher=fetcher, workers=workers, max_file_bytes=ctx.settings.max_package_bytes)
     reports: list[ImportReport] = []
     for source, reader, items in zip(running, readers, loaded, strict=True):
-        existing = existing_records(ctx, [nickname_of(i.item) for i in items], workers)
-        plan = plan_import(items, gitops, existing, types=types, source=source, at=started, files=files, update=update)
+        existing, held = existing_records(ctx, [nickname_of(i.item) for i in items], workers)
+        plan = plan_import(items, gitops, existing, types=types, source=source, at=started, files=files, update=update,
+                           held=held, mail_from=[ctx.settings.mail_from or ""])
+        note_invalid(plan)
         if plan.count("create") > BULK_CONCEPTS:  # one cache removal instead of a change marker per concept
             ctx.storage.delete(keys.INDEX_CACHE)
             opts = replace(opts, mark=False)
@@ -110,7 +138,19 @@ def import_collection(ctx: Context, sources: Sequence[str], *, files: bool = Tru
         outcomes = execute(ctx, reader, plan, opts, lambda cid, label: version_dir(by_id[cid], label))
         reports.append(ImportReport(plan, outcomes))
     ctx.storage.delete(run_key)
+    fetcher.progress.finish()
     return reports
+
+
+def note_invalid(plan: ImportPlan) -> None:
+    """Name each version upstream's test passed whose rdf (as we would write it from `rdf_content`)
+    does not validate with our bioimageio.spec, and why."""
+    from bioimageio.spec import __version__ as spec
+
+    for cp in plan.concepts:
+        for vp in cp.versions:
+            if vp.record.legacy is not None and vp.record.legacy.status == "passed" and (why := format_problem(vp.rdf_content)):
+                cp.notes.append(f"{vp.label}: upstream's test passed, but its rdf does not validate with bioimageio.spec {spec}: {why}")
 
 
 def check_sources(sources: Sequence[str]) -> None:

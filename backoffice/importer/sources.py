@@ -4,22 +4,27 @@ GitOps-era `collection.json`. Nothing is written here."""
 from __future__ import annotations
 
 import json
+import os
+import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
-import requests
-import yaml
 from pydantic import ValidationError
 
-from ..errors import BackofficeError, ImportSourceError
+from ..errors import BackofficeError, DownloadError, ImportSourceError
+from ..util.fetch import get_bytes
+from ..util.yaml_guard import YamlRefused, load_yaml
 from .models import GitopsEntry, RunningIndex, RunningItem, RunningSummary
 from .rdf_files import declared_sha256s
 
 MAX_JSON_BYTES = 50 * 1024 * 1024
 """Largest index, summary or collection.json read."""
+MAX_JSON_DEPTH = 100
+"""Deepest nesting of JSON read (an rdf needs fewer than 15 levels; Python's parser ends in a
+RecursionError near 1000, and everything after it recurses too)."""
 
 
 class Reader(Protocol):
@@ -36,18 +41,42 @@ class Reader(Protocol):
         ...
 
 
+def _checked_rel(name: str, rel: str) -> PurePosixPath:
+    """`rel` as a path inside the source: no absolute path, no `..`, no backslash (a path built
+    from an index's ids must not leave the folder it names)."""
+    path = PurePosixPath(rel)
+    if path.is_absolute() or ".." in path.parts or "\\" in rel or "\0" in rel:
+        raise ImportSourceError(f"{name}: refused: '{rel}' leaves the collection's folder")
+    return path
+
+
 @dataclass
 class FolderReader:
+    """A folder of the running collection's files. Every path stays inside `root`, and no
+    symbolic link is followed (a link could lead anywhere on this machine)."""
+
     root: Path
     name: str
 
+    def _path(self, rel: str) -> Path:
+        path = self.root
+        for part in _checked_rel(self.name, rel).parts:
+            path = path / part
+            if path.is_symlink():
+                raise ImportSourceError(f"{self.name}: refused: {rel} is or passes a symbolic link; links are not followed")
+        return path
+
     def read(self, rel: str) -> bytes | None:
-        path = self.root / rel
-        return path.read_bytes() if path.is_file() else None
+        path = self._path(rel)
+        if not path.is_file():
+            return None
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with open(fd, "rb") as f:
+            return f.read(MAX_JSON_BYTES + 1)
 
     def list(self, rel_dir: str) -> list[str] | None:
-        folder = self.root / rel_dir
-        return sorted(p.name for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+        folder = self._path(rel_dir)
+        return sorted(p.name for p in folder.iterdir() if p.is_file() and not p.is_symlink()) if folder.is_dir() else []
 
 
 @dataclass
@@ -77,32 +106,32 @@ class ZipReader:
 
 @dataclass
 class UrlReader:
+    """Files of a running collection at an http(s) base URL, each read through the one guarded
+    fetch (public hosts only, every redirect checked; `allowed_hosts` as for staging) in a
+    stream that stops at MAX_JSON_BYTES."""
+
     base: str
     name: str
     timeout: float = 60.0
-    session: requests.Session = field(default_factory=requests.Session)
+    allowed_hosts: tuple[str, ...] = ()
 
     def read(self, rel: str) -> bytes | None:
-        url = self.base.rstrip("/") + "/" + rel
+        url = self.base.rstrip("/") + "/" + str(_checked_rel(self.name, rel))
         try:
-            r = self.session.get(url, timeout=self.timeout)
-        except requests.RequestException as e:
-            raise ImportSourceError(f"{url}: could not be reached ({type(e).__name__})") from None
-        if r.status_code == 404:
-            return None
-        if r.status_code != 200:
-            raise ImportSourceError(f"{url} answered HTTP {r.status_code}")
-        return r.content
+            return get_bytes(url, max_bytes=MAX_JSON_BYTES, timeout=self.timeout, allowed_hosts=self.allowed_hosts,
+                             missing=(404,))
+        except DownloadError as e:
+            raise ImportSourceError(f"refused: {e}") from None
 
     def list(self, rel_dir: str) -> list[str] | None:
         return None
 
 
-def open_reader(source: str, timeout: float = 60.0) -> Reader:
+def open_reader(source: str, timeout: float = 60.0, allowed_hosts: tuple[str, ...] = ()) -> Reader:
     """A reader for a running collection's folder, zip or base URL."""
     if source.startswith(("http://", "https://")):
         base = source[: -len("/index.json")] if source.endswith("/index.json") else source
-        return UrlReader(base, source, timeout)
+        return UrlReader(base, source, timeout, allowed_hosts)
     if "://" in source:
         raise ImportSourceError(f"{source}: only http(s) URLs, folders and zip files can be imported")
     path = Path(source)
@@ -121,10 +150,31 @@ def _json(reader: Reader, rel: str) -> object:
         raise ImportSourceError(f"{reader.name}: no {rel}")
     if len(data) > MAX_JSON_BYTES:
         raise ImportSourceError(f"{reader.name}/{rel}: more than {MAX_JSON_BYTES} bytes")
+    if _nests_deeper(data, MAX_JSON_DEPTH):
+        raise ImportSourceError(f"{reader.name}/{rel}: refused: nests lists or objects more than {MAX_JSON_DEPTH} levels deep")
     try:
         return json.loads(data)
-    except ValueError as e:
-        raise ImportSourceError(f"{reader.name}/{rel}: not JSON ({e})") from None
+    except (ValueError, RecursionError) as e:
+        raise ImportSourceError(f"{reader.name}/{rel}: not JSON ({type(e).__name__})") from None
+
+
+_JSON_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _nests_deeper(data: bytes, limit: int) -> bool:
+    """Whether brackets outside JSON strings nest deeper than `limit` (one pass, before parsing)."""
+    if data.count(b"[") + data.count(b"{") <= limit:
+        return False
+    depth = 0
+    for m in _JSON_TOKENS.finditer(data):
+        c = m.group()
+        if c in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                return True
+        elif c in (b"]", b"}"):
+            depth -= 1
+    return False
 
 
 def is_gitops_collection(source: str) -> bool:
@@ -140,8 +190,11 @@ def load_index(reader: Reader) -> RunningIndex:
 
 
 def version_dir(item: RunningItem, version: str) -> str:
-    """`reports/<workspace>/<nickname>/<version>/` of a version (index ids are `<workspace>/<nickname>`)."""
-    return f"reports/{item.id}/{version}/"
+    """`reports/<workspace>/<folder>/<version>/` of a version (index ids are `<workspace>/<nickname>`;
+    the running collection keeps a partner application `bioimage-io/imjoy:vizarr` under `imjoy_vizarr`)."""
+    workspace, _, nickname = item.id.rpartition("/")
+    folder = nickname.replace(":", "_")
+    return f"reports/{workspace}/{folder}/{version}/" if workspace else f"reports/{folder}/{version}/"
 
 
 def load_summary(reader: Reader, item: RunningItem, version: str) -> RunningSummary | None:
@@ -169,10 +222,10 @@ def report_names(reader: Reader, item: RunningItem, version: str, summary: Runni
     return sorted(names)
 
 
-def load_gitops(source: str, timeout: float = 60.0) -> list[GitopsEntry]:
+def load_gitops(source: str, timeout: float = 60.0, allowed_hosts: tuple[str, ...] = ()) -> list[GitopsEntry]:
     """The entries of a GitOps-era collection.json (path or URL)."""
     if source.startswith(("http://", "https://")):
-        reader: Reader = UrlReader(source.rsplit("/", 1)[0], source, timeout)
+        reader: Reader = UrlReader(source.rsplit("/", 1)[0], source, timeout, allowed_hosts)
     else:
         reader = FolderReader(Path(source).parent, source)
     raw = _json(reader, PurePosixPath(source).name)
@@ -199,9 +252,9 @@ def _record_files(reader: Reader, entry: GitopsEntry) -> dict[str, list[str]]:
         if data is None:
             continue
         try:
-            rdf: object = yaml.safe_load(data)
-        except yaml.YAMLError:
-            continue  # an unreadable old rdf only loses the evidence, not the import
+            rdf: object = load_yaml(data, f"{reader.name}/rdfs/{entry.id}/{record}/rdf.yaml")
+        except YamlRefused:
+            continue  # an unreadable (or refused) old rdf only loses the evidence, not the import
         out[record] = sorted(declared_sha256s(rdf))
     return out
 

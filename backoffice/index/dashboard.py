@@ -15,7 +15,7 @@ from importlib import resources
 from typing import Any, cast
 
 from ..context import Context
-from ..ids import emoji_of
+from ..ids import concept_emoji
 from ..log import logger
 from ..records import keys
 from ..records.concept import ConceptRecord
@@ -69,11 +69,11 @@ def detail_bytes(ctx: Context, record: ConceptRecord) -> bytes:
     latest = list(record.versions.values())[-1] if record.versions else None
     detail = plan_detail(
         record,
-        emoji=emoji_of(ctx.config, record.id),
+        emoji=concept_emoji(ctx.config, record.id, record.legacy.id_emoji if record.legacy else None),
         log=ctx.log(record.id).read(limit=ctx.settings.dashboard_log_entries),
         chat=ctx.chat(record.id).read(),
         draft_reports=_reports(storage, keys.draft_reports(record.id, d.token)) if d is not None else {},
-        version_reports=_reports(storage, keys.version_reports(record.id, latest.version)) if latest is not None else {},
+        version_reports=_reports(storage, keys.version_reports(record.id, latest.version, latest.content)) if latest is not None else {},
         url_of=storage.public_url,
     )
     return _dump(detail)

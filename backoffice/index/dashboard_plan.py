@@ -8,6 +8,7 @@ expands a draft or a card, so the first page only needs the index files.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
@@ -24,6 +25,19 @@ MAX_TEXT = 2000
 """Longest message or reason kept (a failure's reason keeps its last lines of output)."""
 MAX_ISSUES = 200
 """Most validation errors/warnings kept per draft."""
+
+
+IMPORT_WORDS: dict[str, str] = {"create": "imported", "extend": "imported", "mirror": "mirrored the files of", "update": "updated"}
+"""The import log's action words (its plan's actions) as a reviewer reads them."""
+_IMPORT_MESSAGE = re.compile(r"^imported from (?P<source>.+) at (?P<at>\S+): (?P<action>[a-z]+) (?P<rest>.*)$", re.DOTALL)
+
+
+def log_message(entry: LogEntry) -> str:
+    """A log entry's message for reviewers: an import's `create v0; 3 reports` reads `imported v0; 3 reports (from <source>)`."""
+    m = _IMPORT_MESSAGE.match(entry.message) if entry.step == "import" else None
+    if m is None or m["action"] not in IMPORT_WORDS:
+        return entry.message
+    return f"{IMPORT_WORDS[m['action']]} {m['rest']} (from {m['source']})"
 
 
 def clip(text: Any, limit: int = MAX_TEXT) -> str:
@@ -159,7 +173,7 @@ def _time(value: datetime) -> str:
 
 
 def _scan(scan: WeightScan | None) -> dict[str, Any] | None:
-    """The weight safety scan: verdict, files with their dangerous and unusual globals, the formats' notes."""
+    """The weight safety scan: verdict, files with the globals that fail it (dangerous, or not known to be harmless), the formats' notes."""
     if scan is None:
         return None
     return {
@@ -210,8 +224,9 @@ def plan_detail(
             "updated": _time(d.updated),
             "source": d.source if "://" in d.source else None,
             "rdf_source": url_of(files + d.rdf_name),
-            # what the reviewer approves: `publish --draft-sha256` publishes only a draft with this rdf
             "rdf_sha256": d.rdf_sha256,
+            # what the reviewer approves: `publish --draft-sha256` publishes only a draft with exactly these files
+            "draft_sha256": d.files_sha256,
             "covers": [c if "://" in c else url_of(files + c) for c in s.covers],
             "thumbnails": {url_of(files + c): url_of(files + t) for c, t in s.thumbnails.items()},
             "warnings": [clip(w) for w in d.warnings],
@@ -225,9 +240,10 @@ def plan_detail(
         entry: dict[str, Any] = {
             "version": v.version, "status": v.status.value, "published": _time(v.published),
             "published_by": v.published_by, "doi": v.doi, "weight_scan": _scan(v.weight_scan),
+            "imported": v.legacy is not None,  # taken over from the running collection: `published` is its date there
         }
         if i == 0:
-            entry.update(_tests(v.tests, version_reports, keys.version_reports(record.id, v.version), url_of))
+            entry.update(_tests(v.tests, version_reports, keys.version_reports(record.id, v.version, v.content), url_of))
         else:
             entry["tests"] = [_test(n, b, None) for n, b in sorted(v.tests.items())]
         versions.append(entry)
@@ -241,7 +257,7 @@ def plan_detail(
         "versions": versions,
         "log": [
             {"time": _time(e.timestamp), "step": e.step, "actor": e.actor, "subject": e.subject,
-             "run_url": e.run_url, "message": clip(e.message)}
+             "run_url": e.run_url, "message": clip(log_message(e))}
             for e in log
         ],
         "chat": [{"time": _time(m.timestamp), "author": m.author, "text": clip(m.text, 10_000)} for m in chat],

@@ -62,7 +62,7 @@ class Compatibility(_Out):
     """Every compatibility report of a version conflated (rules in docs/compatibility.md)."""
 
     status: Literal["passed", "warning", "failed", "valid-format", "untested"]
-    """The newest bioimageio.core verdict."""
+    """The newest bioimageio.core verdict (an imported version not yet tested here: the status the earlier collection published)."""
     scores: Scores
     """Per-tool, metadata and overall scores."""
     reports: dict[str, dict[str, ReportLink]] = Field(default_factory=dict)
@@ -91,13 +91,15 @@ class VersionEntry(_Out):
     status: Literal["published", "backed up"]
     """Published, or published and backed up."""
     test_summary: ReportsSummary
-    """Conflated test summary of this version."""
+    """Conflated test summary of this version (an imported version not yet tested here: upstream's status, a badge per tool)."""
     compatibility: Compatibility | None = None
     """Compatibility reports, scores and badges of this version (None: no report yet)."""
     tags: list[str] = Field(default_factory=list)
     """`<tool>-compatible` and `<tool>_<version>-compatible` tags of this version's passed reports."""
     yanked: str | None = None
     """Why this version is yanked (`collection/<id>.yaml` `yanked_versions`): still loadable by its exact id and DOI, never the latest."""
+    comment: str | None = None
+    """The version's comment as the earlier collection published it (imported versions)."""
     download_count: int | None = None
     """Downloads of this version counted from the access logs (None: nothing counted)."""
 
@@ -150,7 +152,7 @@ class CollectionEntry(_Out):
     id: str
     """Memorable concept id, e.g. `affable-shark`."""
     id_emoji: str | None
-    """Emoji of the id's noun."""
+    """Emoji of the id's noun (an imported concept: its rdf's own `id_emoji`, where it has one)."""
     type: ResourceType
     """Resource type."""
     name: str
@@ -190,7 +192,7 @@ class CollectionEntry(_Out):
     score: float | None = None
     """Overall compatibility score of the latest version (0..1)."""
     created: datetime
-    """When the concept was first published."""
+    """When the concept was first published (an imported concept: the earliest date known of it, either era)."""
     last_modified: datetime
     """When the latest version was published."""
     versions: list[VersionEntry]
@@ -240,6 +242,8 @@ class DraftEntry(_Out):
     rdf_sha256: str
     updated: datetime
     test_summary: ReportsSummary
+    draft_sha256: str = ""
+    """The digest of every file of the draft (what a reviewer approves; `publish --draft-sha256`)."""
     id_emoji: str | None = None
     """Emoji of the id's noun."""
     created: datetime | None = None

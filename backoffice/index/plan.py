@@ -8,7 +8,7 @@ from typing import Any
 
 from ..config.collection_config import CollectionConfig
 from ..config.curation import CurationDecl
-from ..ids import emoji_of
+from ..ids import concept_emoji
 from ..log import logger
 from ..records import keys
 from ..records.concept import ConceptRecord, ReportBrief, VersionRecord
@@ -103,19 +103,45 @@ def compatibility_entry(brief: CompatBrief | None, reports_prefix: str, url_of: 
                          links=brief.links, summary_url=url_of(keys.conflated_summary(reports_prefix)))
 
 
+STATUSES: frozenset[str] = frozenset(("passed", "warning", "failed", "valid-format", "untested"))
+
+
+def upstream_status(v: VersionRecord) -> str | None:
+    """The status the earlier collection published for an imported version, while our own test has not
+    run (then ours counts): None for every other version (docs/compatibility.md)."""
+    if v.tests or v.legacy is None or v.legacy.status is None:
+        return None
+    return v.legacy.status if v.legacy.status in STATUSES else "untested"
+
+
+def test_summary(v: VersionRecord) -> ReportsSummary:
+    """A version's test summary: our tests conflated; an imported version not tested here yet shows
+    upstream's status and the tests behind it (the newest report per tool)."""
+    upstream = upstream_status(v)
+    if upstream is None or v.legacy is None:
+        return conflate(v.tests)
+    return ReportsSummary(status=upstream, badges=[Badge(label=tool, status=st)  # pyright: ignore[reportArgumentType]
+                                                   for tool, st in sorted(v.legacy.status_tests.items())])
+
+
 def _version_entry(record: ConceptRecord, v: VersionRecord, url_of: UrlOf, decl: CurationDecl) -> VersionEntry:
+    compat = compatibility_entry(v.compatibility, keys.version_reports(record.id, v.version, v.content), url_of)
+    upstream = upstream_status(v)
+    if compat is not None and upstream is not None:
+        compat = compat.model_copy(update={"status": upstream})
     return VersionEntry(
         yanked=decl.yank_reason(v.version),
         download_count=record.downloads.versions.get(v.version, 0) if record.downloads and record.downloads.until else None,
-        compatibility=compatibility_entry(v.compatibility, keys.version_reports(record.id, v.version), url_of),
+        compatibility=compat,
         tags=list(v.compatibility.tags) if v.compatibility else [],
         version=v.version,
-        rdf_source=url_of(keys.version_files(record.id, v.version) + v.rdf_name),
+        rdf_source=url_of(keys.version_files(record.id, v.version, v.content) + v.rdf_name),
         rdf_sha256=v.rdf_sha256,
         created=v.published,
         doi=v.doi,
         status=v.status.value,
-        test_summary=conflate(v.tests),
+        test_summary=test_summary(v),
+        comment=v.legacy.comment if v.legacy else None,
     )
 
 
@@ -132,7 +158,7 @@ def plan_entry(
         return None, {}
     usable = [v for v in listed if decl.yank_reason(v.version) is None]
     latest = usable[-1] if usable else listed[-1]  # yanked versions are never "latest" (unless all are)
-    files = keys.version_files(record.id, latest.version)
+    files = keys.version_files(record.id, latest.version, latest.content)
     s = latest.summary
     display: dict[str, Any] = {
         "name": s.name or record.id,
@@ -155,7 +181,7 @@ def plan_entry(
     website["links"] = [*website["links"], *(x for x in (compat.links if compat else []) if x not in website["links"])]
     entry = CollectionEntry(
         id=record.id,
-        id_emoji=emoji_of(config, record.id),
+        id_emoji=concept_emoji(config, record.id, record.legacy.id_emoji if record.legacy else None),
         type=record.type,
         version=latest.version,
         rdf_source=current.rdf_source,
@@ -167,7 +193,7 @@ def plan_entry(
         test_summary=current.test_summary,
         compatibility=compat,
         score=compat.scores.overall if compat else None,
-        created=listed[0].published,
+        created=min(record.created, listed[0].published) if record.legacy else listed[0].published,  # imported: the earliest known date
         last_modified=latest.published,
         versions=versions,
         **display,
@@ -200,9 +226,10 @@ def plan_draft(
         uploader=d.uploader,
         rdf_source=rdf,
         rdf_sha256=d.rdf_sha256,
+        draft_sha256=d.files_sha256,
         updated=d.updated,
         test_summary=conflate(d.tests),
-        id_emoji=None if config is None else emoji_of(config, record.id),
+        id_emoji=None if config is None else concept_emoji(config, record.id, record.legacy.id_emoji if record.legacy else None),
         created=d.created,
         compatibility=compatibility_entry(d.compatibility, keys.draft_reports(record.id, d.token), url_of),
     )

@@ -68,7 +68,7 @@ def download_count(record: ConceptRecord, decl: CurationDecl) -> int | None:
 def website_fields(record: ConceptRecord, latest: VersionRecord, decl: CurationDecl, url_of: UrlOf) -> dict[str, Any]:
     """The fields the bioimage.io website reads besides the basic display fields."""
     s = latest.summary
-    files = keys.version_files(record.id, latest.version)
+    files = keys.version_files(record.id, latest.version, latest.content)
     email = latest.uploader if latest.uploader and "@" in latest.uploader else s.uploader_email
     imported = record.legacy or _NOT_IMPORTED
     nickname = decl.legacy.nickname or s.nickname or (record.id if record.legacy else None)

@@ -91,7 +91,7 @@ def candidates(records: Iterable[ConceptRecord], curation: Mapping[str, Curation
         decl = curation.get(r.id, empty)
         for v in r.versions.values():
             if not decl.is_blocked(v.version):
-                out.append(Candidate(r.id, v.version, r.type, url_of(keys.version_files(r.id, v.version) + v.rdf_name), v.rdf_sha256))
+                out.append(Candidate(r.id, v.version, r.type, url_of(keys.version_files(r.id, v.version, v.content) + v.rdf_name), v.rdf_sha256))
     return sorted(out, key=lambda c: (c.concept_id, c.version))
 
 

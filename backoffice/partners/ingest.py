@@ -75,10 +75,12 @@ class Accepted:
     report: ToolReport
     data: bytes
     origin: str
+    content: str = ""
+    """The version's content folder (`keys.version_root`)."""
 
     @property
     def key(self) -> str:
-        return keys.version_reports(self.concept_id, self.version) + report_file_name(self.tool, self.tool_version)
+        return keys.version_reports(self.concept_id, self.version, self.content) + report_file_name(self.tool, self.tool_version)
 
 
 @dataclass(frozen=True)
@@ -218,7 +220,7 @@ def check(ctx: Context, partner: Partner, candidate: Candidate,
     claimed = extra.get("rdf_sha256", extra.get("sha256"))
     if claimed is not None and claimed != v.rdf_sha256:
         raise _reject(o, "rdf_sha256", f"the report checked an rdf with sha256 {str(claimed)[:16]}…, ours is {v.rdf_sha256[:16]}…")
-    return Accepted(concept_id, version, tool, tool_version, report, data, o)  # the tool name as received
+    return Accepted(concept_id, version, tool, tool_version, report, data, o, v.content)  # the tool name as received
 
 
 def load_expected(path: Path) -> dict[tuple[str, str], str]:
@@ -286,7 +288,7 @@ def _conflate_concept(ctx: Context, partner: Partner, cid: str, mine: list[Accep
     briefs: dict[str, Compatibility] = {}
     for v in versions:
         held = known[0].versions.get(v)
-        briefs[v] = merge_reports(ctx.storage, keys.version_reports(cid, v),
+        briefs[v] = merge_reports(ctx.storage, keys.version_reports(cid, v, held.content if held is not None else ""),
                                   {a.key: (a.report, etags[a.key]) for a in mine if a.version == v},
                                   None if held is None or held.compatibility is None else held.compatibility.revision)
     ctx.record_step(cid, "compatibility-report",

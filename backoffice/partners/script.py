@@ -23,6 +23,7 @@ from ..dynamic.environments import PreparedEnv, current_env
 from ..records.tool_report import MAX_REPORT_BYTES
 from ..util.child_environ import child_environ
 from ..util.cmd import CmdResult, run
+from ..util.run_folder import make_run_folder
 
 
 def partner_env_file(partner: Partner) -> RenderedEnv:
@@ -84,14 +85,41 @@ def _combined(runs: list[CmdResult]) -> CmdResult:
     )
 
 
+def _run_one(command: Sequence[str], timeout: float, item: dict[str, Any], work: Path, python: Path,
+             config_dir: Path, secrets: list[str], sandbox: Sequence[str]) -> tuple[CmdResult, list[tuple[str, bytes]], list[str]]:
+    """One resource's run in the fresh folder `work` (ours): its result, its own reports, what else it wrote.
+
+    Sandboxed, `scripts/sandbox.sh` gives the process an empty HOME, working folder, temporary
+    folder and cache of its own, copies the resource list in and takes `out` back over (regular
+    files only), then removes all the run left (`--sweep`: in /tmp, /var/tmp, /dev/shm too).
+    Unsandboxed, a run folder in `work` does the same (`util/run_folder.py`): no `.env` and no
+    cache entry of one resource reaches another's check."""
+    (work / "resources.json").write_text(json.dumps([item]), encoding="utf-8")
+    own_out = work / "out"
+    own_out.mkdir()
+    values = {"python": str(python), "config_dir": str(config_dir.absolute())}
+    if sandbox:  # relative to the run's own working folder, which sandbox.sh makes and removes
+        values |= {"resources": "resources.json", "out": "out"}
+        args = [*sandbox, "--sweep", "--in", "resources.json", "--out", "out", "--",
+                *(part.format(**values) for part in command)]
+        ran = run(args, env=child_environ(secrets, PYTHONUNBUFFERED="1"), timeout=timeout, cwd=work)
+    else:
+        fresh = make_run_folder(work / "run")
+        values |= {"resources": str(work / "resources.json"), "out": str(own_out)}
+        ran = run([part.format(**values) for part in command], env=child_environ(secrets, PYTHONUNBUFFERED="1") | fresh,
+                  timeout=timeout, cwd=work / "run" / "work")
+    taken, other = _own_reports(own_out, item)
+    return ran, taken, other
+
+
 def run_script(partner: Partner, env: PreparedEnv, resources: Path, out: Path, config_dir: Path,
                secrets: list[str], sandbox: Sequence[str] = ()) -> ScriptRun:
     """Run the partner's command once per resource of `resources` (JSON list), each in a
     process of its own with a folder of its own, and take over into `out` only that
     resource's report: one model's code can neither patch nor write another's verdict.
 
-    `sandbox`: a command prefix that runs each process as a throwaway user whose processes
-    end with it (`scripts/sandbox.sh run <user>` in the workflow)."""
+    `sandbox`: `scripts/sandbox.sh run <user>` (the workflow), which runs each process as a
+    throwaway user whose processes end with it, in a run folder of its own."""
     if partner.script is None:
         raise InvalidArgumentError(f"partner '{partner.id}' is checked by dispatch, not by a script")
     if env.python is None:
@@ -108,18 +136,9 @@ def run_script(partner: Partner, env: PreparedEnv, resources: Path, out: Path, c
     ignored: list[str] = []
     for item in cast(list[dict[str, Any]], items):
         with tempfile.TemporaryDirectory(prefix="partner-check-", ignore_cleanup_errors=True) as tmp:
-            work = Path(tmp)
-            own_resources, own_out = work / "resources.json", work / "out"
-            own_resources.write_text(json.dumps([item]), encoding="utf-8")
-            own_out.mkdir()
-            if sandbox:  # the throwaway user reads its resource and writes its folder, nothing else of ours
-                work.chmod(0o755)
-                own_out.chmod(0o777)
-            values = {"python": str(env.python), "resources": str(own_resources), "out": str(own_out),
-                      "config_dir": str(config_dir.absolute())}
-            args: list[str | Path] = [*sandbox, *(part.format(**values) for part in partner.script.command)]
-            runs.append(run(args, env=child_environ(secrets, PYTHONUNBUFFERED="1"), timeout=partner.script.timeout, cwd=own_out))
-            taken, other = _own_reports(own_out, item)
+            ran, taken, other = _run_one(partner.script.command, partner.script.timeout, item, Path(tmp), env.python,
+                                         config_dir, secrets, sandbox)
+            runs.append(ran)
         ignored += other
         folder = out / str(item.get("id", "")) / str(item.get("version", ""))
         for name, data in taken:

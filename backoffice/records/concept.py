@@ -148,6 +148,10 @@ class DraftRecord(_Record):
     rdf_name: str = "rdf.yaml"
     """Name of the description file in the files folder."""
     rdf_sha256: str = ""
+    files_sha256: str = ""
+    """The draft sha256: the digest of every file of the draft (`manifest.files_digest`), made at
+    staging; what the reviewer approves and `publish --draft-sha256` pins. Empty for a draft
+    staged before it existed (`backoffice status` then hashes the files)."""
     summary: ResourceSummary = Field(default_factory=ResourceSummary)
     tests: dict[str, ReportBrief] = Field(default_factory=dict)
     """Outcomes so far, keyed by report name."""
@@ -196,6 +200,11 @@ class VersionRecord(_Record):
     """The weight safety scan of its pickles (from its draft, or a later `validate-format`)."""
     legacy: LegacyVersion | None = None
     """Set when the version was imported from an earlier collection (upstream sha256, files left remote)."""
+
+    @property
+    def content(self) -> str:
+        """Where under its root the version's files and reports are (`keys.version_root`)."""
+        return self.legacy.content if self.legacy is not None else ""
 
 
 class DownloadCounts(_Record):

@@ -26,6 +26,11 @@ class LegacyConcept(_Record):
     """Earlier ids that resolve to the latest version (`bioimage-io/<nickname>`, the Zenodo concept DOI)."""
     nickname_icon: str | None = None
     """Emoji of the legacy nickname (GitOps era)."""
+    id_emoji: str | None = None
+    """The `id_emoji` of the newest imported rdf that has one (shown instead of one from our word lists)."""
+    named_owners: list[str] = Field(default_factory=list)
+    """Owners upstream knows that cannot act here (rdf maintainers' `github_user` logins, whose
+    numeric GitHub ids are not known): shown, never matched against an uploader, never mailed."""
 
 
 class RemoteFile(_Record):
@@ -53,3 +58,14 @@ class LegacyVersion(_Record):
     """Earlier ids resolving to this version (older GitOps-era record DOIs)."""
     remote_files: dict[str, RemoteFile] = Field(default_factory=dict)
     """Files of the rdf not in our storage, by their name relative to the rdf."""
+    content: str = ""
+    """Sub-folder of the version's root holding its files and reports ("": the root itself); set by
+    `import-collection --update`, which writes the new content beside the old (see `keys.version_root`)."""
+    status: str | None = None
+    """The running collection's own test status (summary.json `status`): shown until our own test runs."""
+    status_tests: dict[str, str] = Field(default_factory=dict)
+    """The tests behind it: the newest report's status per tool (`{tool: status}`, from summary.json `tests`)."""
+    comment: str | None = None
+    """The version's `comment` in the running collection's index.json."""
+    restored: list[str] = Field(default_factory=list)
+    """Where the rdf written from `rdf_content` had JSON's losses undone (`inputs[0].data_range[0]: -inf`)."""

@@ -1,77 +1,20 @@
 """Where each record and file lives in storage. The only module that spells keys.
 
-`LAYOUT` lists every key with what it holds and who writes it; the key table of
-`docs/storage.md` is generated from it (`scripts/generate_docs.py`).
+`LAYOUT` (in `backoffice/layout.py`, with the id and label rules derived from it) lists every
+key with what it holds and who writes it; the key table of `docs/storage.md` is generated from
+it (`scripts/generate_docs.py`).
 """
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import datetime, timezone
-from typing import NamedTuple
 
-from ..errors import InvalidIdError
-
-
-class KeyDoc(NamedTuple):
-    key: str
-    what: str
-    written_by: str
-
-
-LAYOUT: tuple[KeyDoc, ...] = (
-    KeyDoc("concepts/<id>.json", "the concept document: type, owners, upload in progress, current draft, published versions, DOIs, report briefs",
-           "every step, by conditional write"),
-    KeyDoc("<id>/drafts/<token>/files/...", "files of one upload (the draft points at its token)", "`stage`"),
-    KeyDoc("<id>/drafts/<token>/files.json", "the draft's files with size and sha256", "`stage`"),
-    KeyDoc("<id>/drafts/<token>/reports/<name>.json", "full validation / test / partner reports of the draft", "`validate-format`, `test`"),
-    KeyDoc("<id>/<version>/files/...", "published files; never change", "`publish`"),
-    KeyDoc("<id>/<version>/files.json", "the published files with size and sha256 (copied with the draft)", "`publish`"),
-    KeyDoc("<id>/<version>/package.zip", "the version as one zip, where the collection serves one (reading it counts as a download)", "`publish`"),
-    KeyDoc("<id>/<version>/reports/<tool>_<tool_version>.json", "reports of a published version", "`publish`, retests, `ingest-reports`"),
-    KeyDoc("<reports>/parts/<tool>_<version>/<part>.json", "one part of our own report (static checks, one weight format)", "`test`, `store-test-result`"),
-    KeyDoc("<reports>/parts/<tool>_<version>/<part>/<hardware>/<output>.npy", "a produced output that did not reproduce", "`test`, `store-test-result`"),
-    KeyDoc("<id>/<version>/compatibility.json", "all reports of a version conflated (scores, tags, every report, the etag of each report file)",
-           "conflation (`test`, `ingest-reports`: a merge)"),
-    KeyDoc("pending/conflation/<time>-<uid>.json", "an ingest under way: the reports it stores and the versions it will conflate "
-           "(removed when done; a leftover is repaired by a full conflation)", "`ingest-reports`"),
-    KeyDoc("partners/<partner>/ledger/<time>-<uid>.json", "what was dispatched to a partner and what it answered", "`dispatch-partners`, `ingest-reports`"),
-    KeyDoc("<id>/log/<time>-<uid>.json", "append-only log entries", "every step"),
-    KeyDoc("<id>/chat/<time>-<uid>.json", "append-only review chat", "`request-changes`, `chat`, mail replies"),
-    KeyDoc("collection.json, collection_draft.json, id_map.json, id_map_draft.json, all_versions.json",
-           "the index", "`generate-collection-json`, each step"),
-    KeyDoc("compatibility.json", "per partner: which resource versions work in it, which do not and why", "index generation"),
-    KeyDoc("<id>/versions.json", "the listed versions of one concept and their DOIs", "index generation (where it differs)"),
-    KeyDoc("index/cache.json", "per concept: etag of the document and fingerprint of its declaration the index was made from", "index generation"),
-    KeyDoc("index/derived.json", "per concept: md5 of its versions.json and dashboard detail, and the document etag the detail was made from",
-           "index generation"),
-    KeyDoc("index/dirty/<id>/<time>-<uid>", "\"this concept changed\" markers, written after every change of an index input "
-           "(`records/index_inputs.py`)", "concept store, log, chat"),
-    KeyDoc("dashboard/index.html, app.js, style.css", "the reviewer dashboard (static)", "index generation"),
-    KeyDoc("dashboard/details/<id>.json", "compact per-concept details the dashboard loads on demand", "index generation (where due)"),
-    KeyDoc("imports/<digest>.json", "an import-collection run under way (removed when it completes)", "`import-collection`"),
-    KeyDoc("downloads/state.json", "download counting: ledger of processed access log objects, counts, hashed requesters of the last 90 days "
-           "(`docs/downloads.md`)", "`count-downloads`, written whole by conditional write"),
-    KeyDoc("<id>/downloads.json", "a concept's downloads per day (last 90 days), per version and per tool", "`count-downloads`"),
+from ..layout import (  # noqa: F401  (re-exported: keys.checked, keys.LAYOUT, ...)
+    LAYOUT, MAX_CONCEPT_ID_LENGTH, MAX_LABEL_LENGTH, RESERVED_IDS, RESERVED_LABELS, KeyDoc, checked, checked_label,
 )
-"""Every key of the store: the one list of the layout."""
 
 CONCEPTS_PREFIX = "concepts/"
-
-MAX_CONCEPT_ID_LENGTH = 100
-_CONCEPT_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_CONCEPT_ID_LENGTH - 1}}}")
-
-
-def checked(concept_id: str) -> str:
-    """`concept_id` if it can name a concept (one key segment: letters, digits, `.`, `_`, `-`,
-    at most 100 characters), else an InvalidIdError, before any storage call."""
-    if not _CONCEPT_ID.fullmatch(concept_id):
-        shown = concept_id if len(concept_id) <= 40 else concept_id[:40] + "..."
-        raise InvalidIdError(
-            f"invalid concept id {shown!r}: letters, digits, '.', '_' and '-', at most {MAX_CONCEPT_ID_LENGTH} characters"
-            f" (e.g. affable-shark)")
-    return concept_id
 
 
 def concept_doc(concept_id: str) -> str:
@@ -102,12 +45,15 @@ def files_manifest(files_prefix: str) -> str:
     return files_prefix[: -len("files/")] + "files.json"
 
 
-def version_root(concept_id: str, version: str) -> str:
-    return f"{checked(concept_id)}/{version}/"
+def version_root(concept_id: str, version: str, content: str = "") -> str:
+    """`<id>/<version>/`; `<id>/<version>/<content>/` for a version whose files and reports an
+    `import-collection --update` replaced: the version record names `content`, so the switch to
+    the new files is its one concept-document commit (docs/import.md)."""
+    return f"{checked(concept_id)}/{checked_label(version)}/" + (f"{content}/" if content else "")
 
 
-def version_files(concept_id: str, version: str) -> str:
-    return f"{version_root(concept_id, version)}files/"
+def version_files(concept_id: str, version: str, content: str = "") -> str:
+    return f"{version_root(concept_id, version, content)}files/"
 
 
 def version_package(concept_id: str, version: str) -> str:
@@ -115,8 +61,8 @@ def version_package(concept_id: str, version: str) -> str:
     return f"{version_root(concept_id, version)}package.zip"
 
 
-def version_reports(concept_id: str, version: str) -> str:
-    return f"{version_root(concept_id, version)}reports/"
+def version_reports(concept_id: str, version: str, content: str = "") -> str:
+    return f"{version_root(concept_id, version, content)}reports/"
 
 
 def log_prefix(concept_id: str) -> str:
@@ -224,8 +170,11 @@ IMPORTS_PREFIX = "imports/"
 def import_run(digest: str) -> str:
     """`imports/<digest>.json`: an import under way (its start time; a re-run resumes with it)."""
     return f"{IMPORTS_PREFIX}{digest}.json"
-DOWNLOADS_STATE = "downloads/state.json"
-"""Download counting's state: processed log objects, counts, recent (pseudonymised) requesters."""
+DOWNLOADS_STATE_NAME = "state.json"
+"""Download counting's state (processed log objects, counts, the open days' pseudonymised clients):
+its key inside the private place `BACKOFFICE_DOWNLOADS_STATE`, never in this store."""
+OLD_PUBLIC_DOWNLOADS_STATE = "downloads/state.json"
+"""Where earlier versions kept that state, in the public store: moved to the private place and removed."""
 
 
 def downloads_json(concept_id: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -40,6 +41,14 @@ class Manifest(BaseModel):
 
     def by_name(self) -> dict[str, FileEntry]:
         return {f.name: f for f in self.files}
+
+
+def files_digest(entries: Iterable[FileEntry]) -> str:
+    """The digest of a whole draft (its *draft sha256*): the sha256 of the UTF-8 text with one
+    line `<name><TAB><sha256 of the file>\n` per file, sorted by name. Any file added,
+    removed, renamed or changed changes it; `publish --draft-sha256` pins it."""
+    lines = "".join(f"{e.name}\t{e.sha256}\n" for e in sorted(entries, key=lambda e: e.name))
+    return hashlib.sha256(lines.encode("utf-8")).hexdigest()
 
 
 def write_manifest(storage: Storage, files_prefix: str, entries: list[FileEntry]) -> None:

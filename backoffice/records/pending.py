@@ -92,7 +92,12 @@ def repair(storage: Storage, concepts: ConceptStore, pending: Pending) -> list[t
     announced = set(pending.reports)
     repaired: list[tuple[str, str]] = []
     for cid, version in pending.versions:
-        prefix = keys.version_reports(cid, version)
+        record = concepts.find(cid)
+        held = record.versions.get(version) if record is not None else None
+        if held is None:
+            logger.info("%s %s: gone; nothing to repair", cid, version)
+            continue
+        prefix = keys.version_reports(cid, version, held.content)
         if not announced.intersection(report_files(storage, prefix)):
             continue  # it died before storing its report there: nothing of it to conflate
         try:

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from ruamel.yaml import YAML, YAMLError
-
 from ..errors import InvalidArgumentError, NotFoundError
 from ..log import logger
 from ..storage.base import Storage
-from ..util.yaml_guard import yaml_problem
+from ..util.yaml_guard import YamlRefused, load_yaml
 from . import keys
 from .changes import Snapshot, VersionDiff, compact, plan_diff
 from .concept import ConceptRecord, ConceptStore, ReportBrief
@@ -22,11 +20,8 @@ from .target import Target, resolve_target
 def rdf_data(data: bytes) -> dict[str, Any]:
     """A description as plain data (empty when it is not a YAML mapping, or a YAML bomb)."""
     try:
-        text = data.decode("utf-8")
-        if yaml_problem(text, "rdf.yaml"):  # anchors, aliases or deep nesting: never expanded here
-            return {}
-        content: Any = YAML(typ="safe").load(text)  # pyright: ignore[reportUnknownMemberType]
-    except (UnicodeDecodeError, YAMLError):
+        content: Any = load_yaml(data, "rdf.yaml")  # anchors, aliases or deep nesting: never expanded here
+    except YamlRefused:
         return {}
     return cast(dict[str, Any], content) if isinstance(content, dict) else {}
 
@@ -53,7 +48,7 @@ def changes_since_latest(storage: Storage, record: ConceptRecord, rdf: bytes, fi
     if not record.versions:
         return None
     latest = list(record.versions.values())[-1]
-    prefix = keys.version_files(record.id, latest.version)
+    prefix = keys.version_files(record.id, latest.version, latest.content)
     try:
         old = Snapshot(latest.version, rdf_data(storage.get_bytes(prefix + latest.rdf_name)), manifest_of(storage, prefix).by_name())
     except Exception as e:  # e.g. a storage failure: the draft is staged without its diff

@@ -50,7 +50,7 @@ def resolve_target(concepts: ConceptStore, concept_id: str, which: str = "draft"
     if v is None:
         known = ", ".join(record.versions) or "none"
         raise NotFoundError(f"'{concept_id}' has no published version {which} (published: {known})")
-    return Target(record, which, keys.version_files(record.id, which), keys.version_reports(record.id, which),
+    return Target(record, which, keys.version_files(record.id, which, v.content), keys.version_reports(record.id, which, v.content),
                   v.rdf_name, v.summary, None)
 
 

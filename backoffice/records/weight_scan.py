@@ -2,20 +2,23 @@
 
 Pickle files run code when they are loaded: a pickle names globals (module + name) that
 the loader imports and may call. The scanner (picklescan, see `validate/pickle_scan.py`)
-lists them without loading anything and sorts them into dangerous (code execution: `os`,
-`subprocess`, `builtins.exec`/`eval`, ...), innocuous and unknown. Here an unknown global
-that PyTorch and numpy write into ordinary weights is harmless too; any other unknown one
-is *unusual*: a warning for the reviewer. A dangerous one fails the validation.
+lists them without loading anything. The scan fails closed: a global is harmless only if
+it is on `HARMLESS_GLOBALS` (what PyTorch, TorchScript and numpy write into ordinary
+weights); every other one fails the validation and is named, so that a reviewer can judge
+it. `DANGEROUS_GLOBALS` (and the scanner's own list) only sharpen the message: such a
+global is known to run code, not merely unknown.
 """
 
 from __future__ import annotations
 
+import _compat_pickle
 from collections.abc import Iterable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 Level = Literal["dangerous", "unusual", "harmless"]
+"""`unusual`: not known to be harmless (it fails the scan as a dangerous one does)."""
 ScanStatus = Literal["passed", "warning", "failed"]
 
 _BUILTINS_DANGEROUS = frozenset({"__import__", "eval", "exec", "compile", "open", "getattr", "setattr", "delattr", "globals",
@@ -23,46 +26,76 @@ _BUILTINS_DANGEROUS = frozenset({"__import__", "eval", "exec", "compile", "open"
 DANGEROUS_GLOBALS: dict[str, frozenset[str] | Literal["*"]] = {
     "builtins": _BUILTINS_DANGEROUS,
     "__builtin__": _BUILTINS_DANGEROUS,
-    "os": "*", "posix": "*", "nt": "*", "subprocess": "*", "sys": "*", "shutil": "*", "socket": "*", "pty": "*",
-    "runpy": "*", "ctypes": "*", "importlib": "*", "code": "*", "codeop": "*", "webbrowser": "*", "marshal": "*",
-    "pickle": "*", "_pickle": "*", "dill": "*", "cloudpickle": "*", "joblib": "*", "pydoc": "*", "timeit": "*",
-    "multiprocessing": "*", "asyncio": "*", "urllib": "*", "http": "*", "requests": "*", "tempfile": "*",
+    "os": "*", "posix": "*", "nt": "*", "subprocess": "*", "_posixsubprocess": "*", "sys": "*", "shutil": "*", "socket": "*",
+    "pty": "*", "runpy": "*", "ctypes": "*", "_ctypes": "*", "importlib": "*", "code": "*", "codeop": "*", "webbrowser": "*",
+    "marshal": "*", "pickle": "*", "_pickle": "*", "dill": "*", "cloudpickle": "*", "joblib": "*", "pydoc": "*", "timeit": "*",
+    "multiprocessing": "*", "asyncio": "*", "urllib": "*", "http": "*", "requests": "*", "tempfile": "*", "site": "*",
+    "logging.config": "*",  # dictConfig/fileConfig build handlers from factories the config names
     "types": frozenset({"CodeType", "FunctionType", "ModuleType"}),
     "operator": frozenset({"attrgetter", "methodcaller", "itemgetter"}),
     "_operator": frozenset({"attrgetter", "methodcaller", "itemgetter"}),
     "functools": frozenset({"partial", "reduce"}),
     "torch.serialization": "*",
     "torch.hub": "*",
+    "torch.utils.cpp_extension": "*",  # compiles and loads C++ source
     "torch": frozenset({"load", "hub"}),
     "torch.storage": frozenset({"_load_from_bytes"}),  # torch.load(BytesIO(b), weights_only=False): a nested, unscanned pickle
     "numpy": frozenset({"load", "fromfile", "loadtxt", "genfromtxt"}),
+    "numpy.ctypeslib": "*",  # loads shared libraries
     "numpy.testing": "*", "numpy.f2py": "*", "numpy.distutils": "*",
 }
-"""Globals that fail the scan whatever the scanner says: what can import, run, read or
-write anything (`__import__`, `exec`, `eval`, `os`, `subprocess`, ...). The scanner's own
-list is longer in places; a global on either list is dangerous."""
+"""Globals known to run code (import, run, compile, load a library, read or write files):
+named as dangerous in the report. A global on neither this list nor `HARMLESS_GLOBALS`
+fails the scan all the same; the scanner's own list of dangerous globals counts too."""
+
+_TORCH_SCALARS = ("Float", "Double", "Half", "BFloat16", "Long", "Int", "Short", "Char", "Byte", "Bool")
+_TORCH_DTYPES = frozenset({
+    "float16", "float32", "float64", "bfloat16", "complex32", "complex64", "complex128", "bool", "uint8", "int8", "int16",
+    "int32", "int64", "uint16", "uint32", "uint64", "qint8", "quint8", "qint32", "quint4x2", "quint2x4",
+    "float8_e4m3fn", "float8_e4m3fnuz", "float8_e5m2", "float8_e5m2fnuz", "float8_e8m0fnu", "float4_e2m1fn_x2",
+    "bits1x8", "bits2x4", "bits4x2", "bits8", "bits16",
+    *(f"uint{n}" for n in range(1, 8)), *(f"int{n}" for n in range(1, 8)),
+})
+_TORCH_STORAGES = frozenset({*(f"{s}Storage" for s in _TORCH_SCALARS), "ComplexFloatStorage", "ComplexDoubleStorage"})
+_TORCH_QUANTIZED_STORAGES = frozenset({"QInt8Storage", "QUInt8Storage", "QInt32Storage", "QUInt4x2Storage", "QUInt2x4Storage"})
+_TORCH_TENSORS = frozenset(f"{s}Tensor" for s in _TORCH_SCALARS)
+_NUMPY_ARRAYS = frozenset({"_reconstruct", "scalar"})
 
 HARMLESS_GLOBALS: dict[str, frozenset[str] | Literal["*"]] = {
-    "builtins": frozenset({"set", "frozenset", "dict", "list", "tuple", "slice", "bytearray", "bytes", "complex",
-                           "range", "int", "float", "str", "bool"}),
-    "collections": frozenset({"OrderedDict", "defaultdict"}),
-    "torch": frozenset({"Size", "device", "dtype", "float32", "float16", "bfloat16", "float64", "int64", "int32",
-                        "uint8", "int8", "bool", "UntypedStorage", "TypedStorage"}),
-    "torch._utils": frozenset({"_rebuild_tensor", "_rebuild_tensor_v2", "_rebuild_tensor_v3", "_rebuild_parameter",
-                               "_rebuild_parameter_with_state", "_rebuild_qtensor", "_rebuild_device_tensor_from_numpy"}),
-    "torch._tensor": frozenset({"_rebuild_from_type", "_rebuild_from_type_v2"}),
+    "collections": frozenset({"OrderedDict", "Counter"}),
+    "builtins": frozenset({"set", "complex", "bytearray"}),
+    "_codecs": frozenset({"encode"}),  # bytes in a protocol 2 pickle
+    "torch": _TORCH_STORAGES | _TORCH_QUANTIZED_STORAGES | _TORCH_TENSORS | _TORCH_DTYPES | frozenset({
+        "Size", "Tensor", "device", "per_tensor_affine", "per_tensor_symmetric", "per_channel_affine",
+        "per_channel_symmetric", "per_channel_affine_float_qparams"}),
+    "torch.cuda": _TORCH_STORAGES | _TORCH_TENSORS,
     "torch.storage": frozenset({"UntypedStorage", "TypedStorage"}),
-    "torch.jit._pickle": "*",
+    "torch.nn.parameter": frozenset({"Parameter"}),
+    "torch._utils": frozenset({
+        "_rebuild_tensor", "_rebuild_tensor_v2", "_rebuild_tensor_v3", "_rebuild_parameter", "_rebuild_parameter_with_state",
+        "_rebuild_qtensor", "_rebuild_sparse_tensor", "_rebuild_meta_tensor_no_storage", "_rebuild_nested_tensor",
+        "_rebuild_wrapper_subclass", "_rebuild_device_tensor_from_numpy", "_rebuild_device_tensor_from_cpu_tensor"}),
+    "torch._tensor": frozenset({"_rebuild_from_type_v2"}),
+    "torch.jit._pickle": frozenset({"build_intlist", "build_tensorlist", "build_doublelist", "build_boollist",
+                                    "build_tensor_from_id", "restore_type_tag"}),
     "__torch__": "*",
     "numpy": frozenset({"dtype", "ndarray"}),
-    "numpy.core.multiarray": frozenset({"_reconstruct", "scalar"}),
-    "numpy._core.multiarray": frozenset({"_reconstruct", "scalar"}),
-    "_codecs": frozenset({"encode"}),
+    "numpy.core.multiarray": _NUMPY_ARRAYS,
+    "numpy._core.multiarray": _NUMPY_ARRAYS,
 }
-"""Globals PyTorch (`torch.save`, TorchScript archives) and numpy write into ordinary
-weights and arrays and that run no code of the file's choosing. `__torch__.*` names
-TorchScript classes, which the TorchScript loader resolves inside the archive (Python's
-pickle cannot import them); `torch.jit._pickle.*` rebuilds lists and tensors."""
+"""The only globals that pass the scan: what `torch.save` (state dicts, checkpoints of
+tensors, parameters, storages, dtypes, devices, sizes, quantized tensors), TorchScript
+archives and numpy arrays write, and nothing of the file's choosing runs through them.
+The facts come from torch's own `weights_only` unpickler (`torch/_weights_only_unpickler.py`,
+torch 2.13: its allowed globals), less what only sparse tensors use (`torch.sparse.*`,
+`torch.cuda.sparse.*`, `torch.serialization._get_layout`: that module is on the dangerous
+list; a reviewer judges such a rare file by the names the report gives), plus TorchScript's
+`torch.jit._pickle.*` helpers and its classes: `__torch__.*` names a class compiled from the
+archive's own TorchScript code, which Python's pickle cannot import. Keras weights (HDF5,
+`.keras`, SavedModel) hold no pickles. Each entry names globals exactly: only `__torch__`
+covers its submodules, and a dotted name (`torch.load` looked up through a harmless module)
+is never harmless. A protocol 2 pickle may write Python 2 names (`__builtin__.set`): they
+are judged as the loaders read them (`builtins.set`)."""
 
 FORMAT_NOTES: dict[str, str] = {
     "pytorch_state_dict": "pickles (torch.save zip): can run code when loaded; scanned."
@@ -88,11 +121,21 @@ def _in(table: dict[str, frozenset[str] | Literal["*"]], module: str, name: str)
     return False
 
 
+def _as_loaded(module: str, name: str) -> tuple[str, str]:
+    """The global as Python 3 loaders read a Python 2 name (`__builtin__.set` -> `builtins.set`)."""
+    if (module, name) in _compat_pickle.NAME_MAPPING:
+        return _compat_pickle.NAME_MAPPING[(module, name)]
+    return _compat_pickle.IMPORT_MAPPING.get(module, module), name
+
+
 def judge(module: str, name: str, scanner_level: str) -> Level:
-    """Our level of a global the scanner rated `dangerous`, `innocuous` or `suspicious`."""
-    if scanner_level == "dangerous" or _in(DANGEROUS_GLOBALS, module, name):
+    """Our level of a global the scanner rated `dangerous`, `innocuous` or `suspicious`:
+    harmless only if on `HARMLESS_GLOBALS` (the scanner's `innocuous` does not make it so)."""
+    forms = {(module, name), _as_loaded(module, name)}
+    if scanner_level == "dangerous" or any(_in(DANGEROUS_GLOBALS, m, n) for m, n in forms):
         return "dangerous"
-    if scanner_level == "innocuous" or _in(HARMLESS_GLOBALS, module, name):
+    loaded_module, loaded_name = _as_loaded(module, name)
+    if loaded_name.isidentifier() and _in(HARMLESS_GLOBALS, loaded_module, loaded_name):
         return "harmless"
     return "unusual"
 
@@ -125,7 +168,8 @@ class FileScan(_Model):
     weight_format: str | None = None
     """The weight format whose weights it is."""
     globals: list[FoundGlobal] = Field(default_factory=list[FoundGlobal])
-    """The globals it imports (in a stored scan: the dangerous and unusual ones; see `harmless`)."""
+    """The globals it imports (in a stored scan: those that fail it, dangerous or not known to be
+    harmless (`unusual`); see `harmless`)."""
     harmless: int = 0
     """How many harmless globals a stored scan left out of `globals` (kept small in the concept document)."""
     problem: str | None = None
@@ -156,23 +200,44 @@ def _where(f: FileScan, g: FoundGlobal) -> str:
 
 
 def assess(scanner: str, files: Iterable[FileScan], formats: Iterable[str], checked: int) -> WeightScan:
-    """The scan's verdict: failed on any dangerous global, warning on unusual ones or
-    unreadable pickles, else passed."""
+    """The scan's verdict: failed on any global that is not harmless or a file that could not
+    be scanned, warning on a pickle read only in part, else passed."""
     files = [f.model_copy(update={"globals": [g for g in f.globals if g.level != "harmless"],
                                   "harmless": f.harmless + sum(g.level == "harmless" for g in f.globals)}) for f in files]
-    levels = {g.level for f in files for g in f.globals}
-    status: ScanStatus = ("failed" if "dangerous" in levels or any(f.error for f in files)
-                          else "warning" if "unusual" in levels or any(f.problem for f in files) else "passed")
+    failing = any(f.globals or f.error for f in files)
+    status: ScanStatus = "failed" if failing else "warning" if any(f.problem for f in files) else "passed"
     notes = {wf: FORMAT_NOTES.get(wf, "unknown weight format: not judged") for wf in formats}
     return WeightScan(scanner=scanner, status=status, files=files, formats=notes, checked=checked)
 
 
+NOT_KNOWN = "not known to be harmless"
+"""What the report says of a global on neither list."""
+
+
+def finding(where: str, g: FoundGlobal) -> str:
+    """One global that fails the scan, for a person: the file (and entry), the global, why."""
+    if g.level == "dangerous":
+        return f"{where} imports the dangerous global {g.dotted}: loading it can run arbitrary code"
+    return f"{where} imports the global {g.dotted}, {NOT_KNOWN}: loading it may run code (a reviewer can judge it)"
+
+
+def scan_reason(scan: WeightScan | None) -> str:
+    """Why the scan failed, in one line ('' if it did not): the first finding, and how many more."""
+    if scan is None or scan.status != "failed":
+        return ""
+    found = [f"{where} imports {g.dotted} ({'dangerous' if g.level == 'dangerous' else NOT_KNOWN})"
+             for where, g in [*scan.found("dangerous"), *scan.found("unusual")]]
+    found += [f"{f.file} could not be scanned" for f in scan.files if f.error]
+    more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+    return f"; weight safety scan: {found[0]}{more}" if found else ""
+
+
 def scan_lines(scan: WeightScan) -> list[str]:
-    """The scan for a person: verdict, every dangerous and unusual global, the formats' notes."""
+    """The scan for a person: verdict, every global that is not harmless, the formats' notes."""
     pickles = len(scan.files)
     lines = [f"weight safety scan ({scan.scanner}): {scan.status}; {scan.checked} files checked, {pickles} with pickles"]
     lines += [f"  dangerous global {g.dotted} in {where}" for where, g in scan.found("dangerous")]
-    lines += [f"  unusual global {g.dotted} in {where} (harmless? check)" for where, g in scan.found("unusual")]
+    lines += [f"  global {g.dotted} in {where}: {NOT_KNOWN}" for where, g in scan.found("unusual")]
     lines += [f"  {f.file}: could not be scanned: {f.error}" for f in scan.files if f.error]
     lines += [f"  {f.file}: {f.problem}" for f in scan.files if f.problem]
     lines += [f"  {wf}: {note}" for wf, note in scan.formats.items()]
@@ -185,15 +250,11 @@ SCAN_LOC = "weight safety scan"
 
 def scan_detail(scan: WeightScan) -> dict[str, Any]:
     """The scan as one detail of a bioimageio.spec validation summary (errors fail it)."""
-    errors = [{"loc": [SCAN_LOC], "type": "unsafe_pickle",
-               "msg": f"{where} imports the dangerous global {g.dotted}: loading it can run arbitrary code"}
-              for where, g in scan.found("dangerous")]
+    errors = [{"loc": [SCAN_LOC], "type": "unsafe_pickle" if g.level == "dangerous" else "unknown_pickle_global",
+               "msg": finding(where, g)} for where, g in [*scan.found("dangerous"), *scan.found("unusual")]]
     errors += [{"loc": [SCAN_LOC], "type": "unscannable_pickle",
                 "msg": f"{f.file} could not be scanned for unsafe pickle globals: {f.error}"} for f in scan.files if f.error]
-    warnings = [{"loc": [SCAN_LOC], "type": "unusual_pickle_global",
-                 "msg": f"{where} imports the unusual global {g.dotted} (not known to be harmless; check it)"}
-                for where, g in scan.found("unusual")]
-    warnings += [{"loc": [SCAN_LOC], "type": "unreadable_pickle", "msg": f"{f.file}: {f.problem}"}
-                 for f in scan.files if f.problem]
+    warnings = [{"loc": [SCAN_LOC], "type": "unreadable_pickle", "msg": f"{f.file}: {f.problem}"}
+                for f in scan.files if f.problem]
     return {"name": f"weight safety scan ({scan.scanner})", "status": "failed" if errors else "passed",
             "errors": errors, "warnings": warnings, "loc": [SCAN_LOC]}

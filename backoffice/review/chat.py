@@ -12,11 +12,10 @@ from ..records.message_text import check_message
 
 def check_chat_author(ctx: Context, record: ConceptRecord, author: str) -> None:
     """Only the draft's uploader, the concept's owners and reviewers write in its chat
-    (a refusal is logged on the concept)."""
+    (a refusal writes nothing)."""
     check_uploader(author)
     uploader = record.draft.uploader if record.draft is not None else None
     if author != uploader and not may_upload(ctx, record, author):
-        ctx.record_step(record.id, "chat", f"refused: '{author}' is not the uploader, an owner or a reviewer", actor=author)
         raise PermissionDeniedError(f"'{author}' may not write in the chat of '{record.id}': only its uploader, owners and reviewers")
 
 

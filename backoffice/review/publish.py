@@ -19,6 +19,7 @@ from ..log import logger
 from ..records import keys
 from ..records.concept import ConceptRecord, DraftRecord, VersionRecord
 from ..records.journal import utcnow
+from ..records.manifest import files_digest, hash_files
 from ..records.status import DraftStatus, check_step
 from ..storage.base import ObjectNotFound
 from .request_changes import require_reviewer
@@ -32,11 +33,31 @@ class PublishResult:
     resumed: bool
 
 
+def _not_reviewed(cid: str, draft: DraftRecord, now: str, reviewed: str) -> ConflictError:
+    hint = (" (that is its rdf's sha256: --draft-sha256 takes the draft sha256 of every file, which the review page"
+            " and `backoffice status` show)" if reviewed == draft.rdf_sha256 else "")
+    return ConflictError(f"the draft of '{cid}' is not the one reviewed: its draft sha256 is {now[:12]}…,"
+                         f" the review saw {reviewed[:12]}…{hint}; nothing was published")
+
+
 def check_reviewed(cid: str, draft: DraftRecord, draft_sha256: str | None) -> None:
-    """Refuse a draft other than the one the reviewer saw (re-staged since the review)."""
-    if draft_sha256 is not None and draft.rdf_sha256 != draft_sha256.strip().lower():
-        raise ConflictError(f"the draft of '{cid}' is not the one reviewed: its rdf has sha256 {draft.rdf_sha256[:12]}…,"
-                            f" the review saw {draft_sha256.strip()[:12]}…; nothing was published")
+    """Refuse a draft other than the one the reviewer saw (re-staged since the review), by the
+    draft sha256 recorded at staging."""
+    if draft_sha256 is not None and draft.files_sha256 and draft.files_sha256 != draft_sha256:
+        raise _not_reviewed(cid, draft, draft.files_sha256, draft_sha256)
+
+
+def draft_digest(ctx: Context, cid: str, draft: DraftRecord) -> str:
+    """The draft sha256 of the files stored now (each file read and hashed)."""
+    return files_digest(hash_files(ctx.storage, keys.draft_files(cid, draft.token)).files)
+
+
+def check_reviewed_files(ctx: Context, cid: str, draft: DraftRecord, draft_sha256: str) -> None:
+    """Refuse a draft whose files are not those reviewed (a file swapped in the store after the
+    review): every file is read and hashed, before anything is written."""
+    now = draft_digest(ctx, cid, draft)
+    if now != draft_sha256:
+        raise _not_reviewed(cid, draft, now, draft_sha256)
 
 
 def _no_draft(record: ConceptRecord) -> IllegalTransitionError:
@@ -120,10 +141,11 @@ def _commit(ctx: Context, cid: str, draft: DraftRecord, version: str, reviewer: 
 def publish(ctx: Context, cid: str, reviewer: str, draft_sha256: str | None = None) -> PublishResult:
     """Publish the draft of `cid` (reviewers only, from `awaiting review`).
 
-    `draft_sha256`: the rdf sha256 the reviewer approved (the dashboard shows it); another
-    draft is refused and nothing changes. None: not checked (a local run by a maintainer)."""
+    `draft_sha256`: the draft sha256 the reviewer approved (every file, `manifest.files_digest`;
+    the review page and `status` show it); a draft re-staged since, or whose files changed in
+    the store since, is refused and nothing changes. None: not checked (a local run by a maintainer)."""
     record = ctx.concepts.get(cid)
-    require_reviewer(ctx, cid, reviewer, "publish")
+    require_reviewer(ctx, reviewer)
     if record.draft is None:
         raise _no_draft(record)
     draft = record.draft
@@ -133,6 +155,8 @@ def publish(ctx: Context, cid: str, reviewer: str, draft_sha256: str | None = No
     check_reviewed(cid, draft, draft_sha256)
     if draft.status not in (DraftStatus.AWAITING_REVIEW, DraftStatus.ACCEPTED):
         check_step(draft.status, DraftStatus.ACCEPTED, what=f"draft of '{cid}'")
+    if draft_sha256 is not None:
+        check_reviewed_files(ctx, cid, draft, draft_sha256)
     draft, resumed = _accept(ctx, cid, reviewer, draft_sha256)
     if not resumed:
         ctx.record_step(cid, "accept", f"accepted version {version}", actor=reviewer)

@@ -21,6 +21,20 @@ def check_uploader(uploader: str | None) -> None:
         raise InvalidIdError(f"uploader '{uploader}' is neither 'github|<number>' nor an e-mail address")
 
 
+OWNER_FORMS: tuple[tuple[str, str], ...] = (
+    ("github|", "may stage new versions (a verified GitHub account)"),
+    ("zenodo|", "cannot act here (a Zenodo user id of the GitOps era; no login proves it)"),
+    ("github-user|", "cannot act here (an rdf maintainer's GitHub login; its numeric id is not known)"),
+    ("", "may stage new versions and gets the mail of its uploads (an e-mail address)"),
+)
+"""Each form an owner is written in (prefix, what it may do); the first matching prefix counts."""
+
+
+def owner_rights(owner: str) -> str:
+    """What an owner of this form may do (`backoffice status` shows it per owner)."""
+    return next(what for prefix, what in OWNER_FORMS if owner.startswith(prefix))
+
+
 def may_upload(ctx: Context, record: ConceptRecord, uploader: str | None) -> bool:
     """The first uploader and other owners, owners declared in `collection/`, and reviewers."""
     if uploader is None:

@@ -28,12 +28,12 @@ from ..description import (
     summarize,
     with_concept_id,
 )
-from ..errors import ConflictError, IllegalTransitionError, PackageError
+from ..errors import ConflictError, IllegalTransitionError, InvalidIdError, PackageError
 from ..log import logger
 from ..records import keys
 from ..records.concept import ConceptRecord, DraftRecord, StagingRecord
 from ..records.journal import utcnow
-from ..records.manifest import FileEntry, write_manifest
+from ..records.manifest import FileEntry, files_digest, write_manifest
 from ..records.snapshot import changes_since_latest
 from ..records.status import DraftStatus, check_step
 from .fetch import resolve_source
@@ -65,7 +65,10 @@ def new_token() -> str:
 def check_version(version: str) -> str:
     if not VERSION.fullmatch(version):
         raise PackageError(f"version '{version}' must start with a digit and hold only letters, digits and . + _ -")
-    return version
+    try:
+        return keys.checked_label(version)  # the one label rule under the upload's own pattern
+    except InvalidIdError as e:
+        raise PackageError(str(e)) from None
 
 
 def stage(
@@ -138,6 +141,7 @@ def stage(
                     source=source,
                     rdf_name=rdf_name,
                     rdf_sha256=hashlib.sha256(rdf_bytes).hexdigest(),
+                    files_sha256=files_digest(manifest),
                     summary=summary,
                     warnings=thumbs.warnings,
                     version_assigned=assigned,

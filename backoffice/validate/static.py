@@ -20,7 +20,7 @@ from ..records.status import DraftStatus, check_step
 from ..records.target import Target, rdf_source, resolve_target
 from ..records.weight_scan import FileScan, WeightScan, assess
 from ..resource_types import dynamic_formats, static_only_formats
-from ..util.yaml_guard import yaml_problem
+from ..util.yaml_guard import yaml_bytes_problem
 from .pickle_scan import scanner_name
 from .weight_safety import scan_target, with_scan
 
@@ -80,7 +80,7 @@ def run_spec_validation(rdf: Path | str) -> tuple[str, dict[str, Any], str]:
 
 def _validate(ctx: Context, target: Target) -> tuple[str, dict[str, Any], str]:
     """bioimageio.spec's validation, unless the rdf is a YAML bomb: its loader would expand it."""
-    problem = yaml_problem(ctx.storage.get_bytes(target.rdf_key).decode("utf-8", errors="replace"), target.rdf_name)
+    problem = yaml_bytes_problem(ctx.storage.get_bytes(target.rdf_key), target.rdf_name)
     if problem:
         data = failed_summary("bioimageio.spec static validation", target.rdf_name, problem)
         return "failed", data, f"# ❌ static validation failed\n\n{problem}\n"

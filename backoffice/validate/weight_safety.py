@@ -3,9 +3,9 @@
 Runs where `validate-format` runs (in the workflow: the job without secrets, which reads
 the files from their public URLs). Every file of the package is looked at; each that
 holds a pickle is scanned (`pickle_scan.py`) and never loaded. The result joins the
-static validation's summary as one more detail: a dangerous global fails the
-validation (no test is planned, a draft goes back to its uploader), an unusual one is
-a warning for the reviewer.
+static validation's summary as one more detail: a global that is not known to be harmless
+(dangerous or merely unknown) fails the validation (no test is planned, a draft goes back
+to its uploader) and is named, so that a reviewer can judge it.
 """
 
 from __future__ import annotations

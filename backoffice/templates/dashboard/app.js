@@ -159,14 +159,15 @@
     const rows = [];
     for (const f of scan.files || []) {
       const flagged = f.flagged || [];
-      const what = flagged.map((g) => el("div", { className: g.level === "dangerous" ? "error" : "warn" },
-        g.level, " global ", el("code", {}, g.global), g.where ? [" in ", el("code", {}, g.where)] : null));
+      const what = flagged.map((g) => el("div", { className: "error" },
+        g.level === "dangerous" ? "dangerous global " : "global ", el("code", {}, g.global),
+        g.where ? [" in ", el("code", {}, g.where)] : null, g.level === "dangerous" ? null : ": not known to be harmless"));
       if (f.error) what.push(el("div", { className: "error" }, "could not be scanned: " + f.error));
       if (f.problem) what.push(el("div", { className: "warn" }, f.problem));
       rows.push(el("tr", { className: "scan-row", dataset: { file: f.file } },
         el("td", {}, el("code", {}, f.file), f.weight_format ? el("div", { className: "muted small" }, f.weight_format) : null),
         el("td", {}, f.kind), el("td", {}, what.length ? what : el("span", { className: "muted" },
-          "no dangerous or unusual global (" + f.harmless + " harmless)"))));
+          "only harmless globals (" + f.harmless + ")"))));
     }
     const formats = Object.entries(scan.formats || {}).map(([wf, note]) => el("li", {}, el("strong", {}, wf), ": ", note));
     return section("Weight safety scan",
@@ -230,8 +231,11 @@
           el("p", {}, "version ", el("strong", {}, draft.version || "?"), " · uploaded by ", draft.uploader || "?",
             " · staged ", when(draft.created)),
           el("p", {}, link(draft.rdf_source, "rdf.yaml"), draft.source ? [" · ", link(draft.source, "package")] : null),
-          // publishing takes this digest (publish --draft-sha256): a draft re-staged since is refused
-          el("p", {}, "rdf sha256 ", el("code", { className: "draft-sha256" }, draft.rdf_sha256 || "?")))),
+          // publishing takes this digest of every file (publish --draft-sha256): a draft re-staged
+          // or with any file changed since is refused
+          el("p", {}, "draft sha256 (every file; publish with it) ",
+            el("code", { className: "draft-sha256" }, draft.draft_sha256 || "? (run backoffice status)")),
+          el("p", { className: "muted small" }, "rdf sha256 ", el("code", {}, draft.rdf_sha256 || "?")))),
       draft.warnings && draft.warnings.length
         ? section("Warnings", el("ul", { className: "warnings" }, draft.warnings.map((w) => el("li", {}, w)))) : null,
       validationSection(draft.validation),
@@ -244,8 +248,8 @@
   }
 
   function historyDetail(d) {
-    const versions = (d.versions || []).map((v) => el("li", {}, "version ", el("strong", {}, v.version), " ", statusBadge(v.status),
-      " published ", when(v.published), v.published_by ? " by " + v.published_by : "",
+    const versions = (d.versions || []).map((v) => el("li", {}, "version ", el("strong", {}, versionLabel(v.version)), " ", statusBadge(v.status),
+      " ", when(v.published), v.imported ? " · imported from the running collection" : v.published_by ? " by " + v.published_by : "",
       v.doi ? [" · DOI ", link("https://doi.org/" + v.doi, v.doi)] : null));
     const latest = (d.versions || [])[0] || {};
     return el("div", { className: "detail" }, section("Versions", el("ul", {}, versions)),
@@ -359,10 +363,16 @@
     return box;
   }
 
+  // A version as reviewers read it: `v1.0` for `1.0`; a label that is not a number (`v0`) as it is.
+  function versionLabel(version) {
+    return /^[0-9]/.test(String(version)) ? "v" + version : String(version);
+  }
+
   function versionLine(v) {
-    return el("li", { className: v.yanked ? "yanked" : null }, "v", v.version, " · ", when(v.created).slice(0, 10),
+    return el("li", { className: v.yanked ? "yanked" : null }, versionLabel(v.version), " · ", when(v.created).slice(0, 10),
       v.doi ? [" · ", link("https://doi.org/" + v.doi, "DOI " + v.doi)] : null, " · ", link(v.rdf_source, "rdf"),
       typeof v.download_count === "number" ? " · " + v.download_count + " downloads" : null,
+      v.comment ? [" · ", el("span", { className: "comment" }, v.comment)] : null,
       v.yanked ? [" ", el("span", { className: "badge status-yanked", title: "yanked: never the latest; loadable by its exact id" }, "yanked"),
         " ", el("span", { className: "yank-reason" }, v.yanked)] : null);
   }
