@@ -312,7 +312,7 @@ def test_count_downloads_on_moto(world: World, moto_server: str) -> None:
 
     from backoffice.records import keys
 
-    s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1",  # pyright: ignore[reportUnknownMemberType]
+    s3: Any = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1",  # pyright: ignore[reportUnknownMemberType]
                       aws_access_key_id="testing", aws_secret_access_key="testing")
     bucket, logs, private, prefix = "act-collection", "act-collection-logs", "act-downloads-private", "sandbox/"
     for name in (bucket, logs, private):
@@ -335,8 +335,8 @@ def test_count_downloads_on_moto(world: World, moto_server: str) -> None:
     # the state is in the private place, and nowhere in the collection's public bucket
     state = json.loads(s3.get_object(Bucket=private, Key="counting/" + keys.DOWNLOADS_STATE_NAME)["Body"].read())
     assert state["format"], state
-    public_keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
-                   for o in page.get("Contents", [])]
+    public_keys: list[str] = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+                              for o in page.get("Contents", [])]
     assert not [k for k in public_keys if k.endswith(keys.DOWNLOADS_STATE_NAME)], public_keys
 
 
