@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 
@@ -19,6 +19,13 @@ def format_output(name: str, value: str) -> str:
         delimiter = f"ghadelimiter_{uuid.uuid4().hex}"
         return f"{name}<<{delimiter}\n{value}\n{delimiter}\n"
     return f"{name}={value}\n"
+
+
+def matrix_of(entries: Iterable[Mapping[str, str]]) -> dict[str, list[dict[str, str]]]:
+    """A matrix `{"include": [...]}` whose entries carry their position as `index` ("0", "1", ...):
+    each job names its hand-over output `h<index>` by it (`strategy.job-index` is GitHub's only,
+    act leaves it empty), and the store job finds each entry's output by it."""
+    return {"include": [{**entry, "index": str(i)} for i, entry in enumerate(entries)]}
 
 
 def set_outputs(outputs: Mapping[str, str]) -> bool:

@@ -18,11 +18,15 @@
 #
 #   sandbox.sh setup USER...
 #       create the users (sudo useradd)
-#   sandbox.sh run [--in PATH]... [--out PATH]... [--base DIR] [--sweep] USER [options] [--] CMD...
+#   sandbox.sh run [--in PATH]... [--in-var NAME=PATH]... [--out PATH]... [--base DIR] [--sweep] USER [options] [--] CMD...
 #       run CMD as USER in <run>/work of a fresh <run> = DIR/sandbox.XXXXXXXXXX (mode 0700, the
 #       user's), with HOME=<run>/home, TMPDIR=<run>/tmp, XDG_CACHE_HOME=<run>/cache and
 #       BIOIMAGEIO_CACHE_PATH=<run>/cache/bioimageio; then kill all of USER's processes.
-#       --in PATH   copy our PATH (relative) to <run>/work/PATH first
+#       SANDBOX_RUN=<run> is set in CMD's environment (CMD runs in $SANDBOX_RUN/work).
+#       --in PATH   copy our PATH (relative; a file or folder) to <run>/work/PATH first
+#       --in-var NAME=PATH
+#                   as --in PATH, and set NAME=<run>/work/PATH (absolute) in CMD's environment:
+#                   how a setting (e.g. BACKOFFICE_CONFIG_PATH) reaches CMD as a file of its run
 #       --out PATH  after the kill, take <run>/work/PATH (a file or folder) over into ./PATH:
 #                   regular files and folders only, read as USER; a symbolic link, a device,
 #                   a name outside the folder or too many bytes is refused (`backoffice take-over`)
@@ -106,10 +110,13 @@ remove_run() {
 }
 
 run() {
-  local base=${SANDBOX_BASE:-/tmp} user="" ins=() outs=() sweep=0
+  local base=${SANDBOX_BASE:-/tmp} user="" ins=() outs=() invars=() sweep=0
   while [ $# -gt 0 ]; do
     case "$1" in
       --in) checked_relative "${2:?--in needs a path}"; ins+=("$2"); shift 2 ;;
+      --in-var)
+        [[ "${2:-}" =~ ^[A-Za-z_][A-Za-z0-9_]*=.+$ ]] || { echo "sandbox.sh: --in-var needs NAME=PATH, not '${2:-}'" >&2; exit 2; }
+        checked_relative "${2#*=}"; ins+=("${2#*=}"); invars+=("$2"); shift 2 ;;
       --out) checked_relative "${2:?--out needs a path}"; outs+=("$2"); shift 2 ;;
       --base) base=${2:?--base needs a folder}; shift 2 ;;
       --sweep) sweep=1; shift ;;
@@ -118,7 +125,7 @@ run() {
       *) if [ -z "$user" ]; then user=$1; shift; else break; fi ;;
     esac
   done
-  [ -n "$user" ] && [ $# -gt 0 ] || { echo "usage: sandbox.sh run [--in PATH]... [--out PATH]... [--base DIR] [--sweep] USER CMD..." >&2; exit 2; }
+  [ -n "$user" ] && [ $# -gt 0 ] || { echo "usage: sandbox.sh run [--in PATH]... [--in-var NAME=PATH]... [--out PATH]... [--base DIR] [--sweep] USER CMD..." >&2; exit 2; }
   [ "$(id -u "$user")" != 0 ] && [ "$(id -u "$user")" != "$(id -u)" ] || { echo "sandbox.sh: '$user' must be an unprivileged user other than us" >&2; exit 2; }
 
   local dir rc=0 name
@@ -133,8 +140,12 @@ run() {
     "XDG_CONFIG_HOME=$dir/home/.config" "XDG_DATA_HOME=$dir/home/.local/share" "XDG_STATE_HOME=$dir/home/.local/state"
     "BIOIMAGEIO_CACHE_PATH=$dir/cache/bioimageio" "MAMBA_ROOT_PREFIX=$dir/home/micromamba" "LANG=C.UTF-8" "USER=$user")
   for name in GITHUB_ACTIONS PIP_ONLY_BINARY BACKOFFICE_STORAGE BACKOFFICE_PUBLIC_BASE_URL \
-    BACKOFFICE_S3_ENDPOINT_URL BACKOFFICE_S3_BUCKET BACKOFFICE_S3_PREFIX; do
+    BACKOFFICE_S3_ENDPOINT_URL BACKOFFICE_S3_BUCKET BACKOFFICE_S3_PREFIX BACKOFFICE_DOWNLOAD_ALLOWED_HOSTS; do
     [ -z "${!name:-}" ] || vars+=("$name=${!name}")
+  done
+  vars+=("SANDBOX_RUN=$dir")
+  for name in ${invars[@]+"${invars[@]}"}; do
+    vars+=("${name%%=*}=$dir/work/${name#*=}")
   done
   as_user "$user" env -i -C "$dir/work" "${vars[@]}" "$@" || rc=$?
   end_user "$user"

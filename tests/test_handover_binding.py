@@ -43,8 +43,9 @@ def test_the_matrix_binds_each_hand_over_through_job_outputs() -> None:
     upload, bind = steps["handover"], steps["bind"]
     assert upload["uses"].startswith("actions/upload-artifact@v4")
     assert bind["env"]["ARTIFACT_ID"] == "${{ steps.handover.outputs.artifact-id }}"
-    assert bind["env"]["JOB_INDEX"] == "${{ strategy.job-index }}"
-    assert f"sha256sum {upload['with']['path']}" in bind["run"] and '"h$JOB_INDEX=$ARTIFACT_ID ' in bind["run"]
+    # the entry's own index (the plan puts it into every entry; strategy.job-index is GitHub's only)
+    assert run["env"]["LEG"] == "${{ matrix.index }}" and "job-index" not in json.dumps(jobs)
+    assert f"sha256sum {upload['with']['path']}" in bind["run"] and '"h$LEG=$ARTIFACT_ID ' in bind["run"]
     # one output per matrix entry (GitHub merges a matrix's outputs by name): 256 entries at most
     assert run["outputs"] == {f"h{i}": f"${{{{ steps.bind.outputs.h{i} }}}}" for i in range(256)}
     assert store["env"]["HANDOVERS"] == "${{ toJSON(needs.run.outputs) }}"
@@ -52,6 +53,7 @@ def test_the_matrix_binds_each_hand_over_through_job_outputs() -> None:
     assert set(download["with"]) == {"artifact-ids", "path"} and download["if"] == "steps.ids.outputs.ids != ''"
     script = next(s["run"] for s in store["steps"] if "store-test-result" in s.get("run", ""))
     assert '--expect-sha256 "${bound#* }"' in script and "'.[$k] // \"\"'" in script
+    assert "read -r index concept version weight_format" in script and "'.include[] | [.index, " in script
 
 
 def test_the_validation_hand_over_is_bound_too() -> None:

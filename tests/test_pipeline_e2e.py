@@ -44,7 +44,7 @@ def test_url_to_collection_json_and_bioimageio_test_by_id(
         cid = staged.concept_id
         static = validate_format(ctx, cid)
         assert static.status == "valid-format"
-        assert static.matrix == {"include": [{"weight_format": wf} for wf in ("onnx", "pytorch_state_dict", "torchscript")]}
+        assert static.matrix == {"include": [{"weight_format": wf, "index": str(i)} for i, wf in enumerate(("onnx", "pytorch_state_dict", "torchscript"))]}
         for wf in static.dynamic_formats:
             outcome = run_weight_format_test(ctx, cid, "draft", wf, current_env())
             assert outcome.status == "passed", outcome.first_error

@@ -52,7 +52,7 @@ def test_plan_covers_every_published_version() -> None:
         RetestJob("d-notebook", "0.1", ""),
     )
     assert plan.blocked == 1 and plan.deferred == () and len(plan.chunks) == 1
-    assert plan.matrices()[0]["include"][1] == {"concept_id": "b-model", "version": "1.0", "weight_format": "pytorch_state_dict"}
+    assert plan.matrices()[0]["include"][1] == {"concept_id": "b-model", "version": "1.0", "weight_format": "pytorch_state_dict", "index": "1"}
 
 
 def test_plan_only_missing_skips_what_the_current_core_reported() -> None:

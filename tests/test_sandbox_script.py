@@ -189,10 +189,32 @@ def test_the_output_is_taken_over_but_a_planted_link_is_refused(user: str, tmp_p
     assert missing.returncode == 0 and not (tmp_path / "handover" / "summary.json").exists()  # nothing to take: the caller sees no file
 
 
+def test_in_var_hands_a_setting_in_as_a_file_of_the_run_named_by_its_absolute_path(user: str, tmp_path: Path) -> None:
+    """How the test matrix hands `run-test` its config and templates: `--in-var NAME=PATH`
+    copies PATH into the run's work folder and sets NAME to the copy's absolute path; the
+    command finds its run folder in SANDBOX_RUN."""
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "default.yaml.j2").write_text("name: {{ name }}\n")
+    (tmp_path / "config.json").write_text("{}\n")
+    script = 'cd /; printf "%s\\n" "$SANDBOX_RUN" "$BO_CONFIG" "$BO_TEMPLATES"; cat "$BO_CONFIG" "$BO_TEMPLATES/default.yaml.j2"'
+    done = _sandboxed(user, script, tmp_path, "--in-var", "BO_CONFIG=config.json", "--in-var", "BO_TEMPLATES=templates")
+    assert done.returncode == 0, done.stderr
+    run, config, templates, *content = done.stdout.split("\n")
+    assert run.startswith("/") and Path(run).name.startswith("sandbox.") and not Path(run).exists()
+    assert (config, templates) == (f"{run}/work/config.json", f"{run}/work/templates")
+    assert content[:2] == ["{}", "name: {{ name }}"]
+
+
+@pytest.mark.parametrize("option", ["=x", "1A=x", "A B=x", "A=", "A"])
+def test_in_var_needs_a_name_and_a_path(user: str, tmp_path: Path, option: str) -> None:
+    done = _sandboxed(user, "true", tmp_path, "--in-var", option)
+    assert done.returncode == 2 and "--in-var needs NAME=PATH" in done.stderr
+
+
 @pytest.mark.parametrize("path", ["../x", "/etc/passwd", "a/../../x", "a//b"])
 def test_paths_in_and_out_stay_inside_the_work_folder(user: str, tmp_path: Path, path: str) -> None:
-    for option in ("--in", "--out"):
-        done = _sandboxed(user, "true", tmp_path, option, path)
+    for option, value in (("--in", path), ("--out", path), ("--in-var", f"A={path}")):
+        done = _sandboxed(user, "true", tmp_path, option, value)
         assert done.returncode == 2 and "must be a relative path inside the work folder" in done.stderr
 
 

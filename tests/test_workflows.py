@@ -118,7 +118,7 @@ def _sandboxed_command_at(tokens: list[str]) -> int | None:
         return None
     i, user = at + 2, False
     while i < len(tokens):
-        if tokens[i] in ("--in", "--out", "--base"):
+        if tokens[i] in ("--in", "--in-var", "--out", "--base"):
             i += 2
         elif tokens[i] == "--sweep":
             i += 1
@@ -254,6 +254,7 @@ GOOD = {
     "UPLOADER": "github|4242", "REVIEWER": "github|10000001", "REASON": "please add a cover", "MODE": "all",
     "FULL": "false", "ONLY_MISSING": "true", "CHUNK_SIZE": "256", "BACKOFFICE_STORAGE": "s3", "BACKOFFICE_S3_BUCKET": "bucket",
     "BACKOFFICE_S3_ENDPOINT_URL": "https://s3.example.org", "BACKOFFICE_DOWNLOADS_LOG_SOURCE": "s3://bioimageio-logs/collection/",
+    "BACKOFFICE_DOWNLOADS_STATE": "s3://bioimageio-logs/counting/",
     "PARTNER": "ilastik", "REPORTS_URL": "https://example.org/reports.zip", "ARTIFACT_RUN_ID": "", "ARTIFACT_NAME": "compatibility-reports",
     "DRAFT_SHA256": "0123456789abcdef" * 4,
 }
@@ -263,6 +264,7 @@ BAD = {
     "UPLOADER": ["alice", "github|abc"], "REVIEWER": ["github|", "alice@example.org"], "REASON": ["", "  \n "],
     "MODE": ["everything"], "FULL": ["yes"], "ONLY_MISSING": ["maybe"], "CHUNK_SIZE": ["0", "257", "12a"],
     "BACKOFFICE_S3_BUCKET": [""], "BACKOFFICE_S3_ENDPOINT_URL": [""], "BACKOFFICE_DOWNLOADS_LOG_SOURCE": ["", "/tmp/logs", "s3://"],
+    "BACKOFFICE_DOWNLOADS_STATE": ["", "/tmp/state", "s3://"],
     "PARTNER": ["", "Ilastik", "a_b", "x; rm -rf /"], "REPORTS_URL": ["ftp://example.org/r.zip", "https://"],
     "ARTIFACT_RUN_ID": ["12a"], "ARTIFACT_NAME": ["../x", "a b"],
     "DRAFT_SHA256": ["", "abc", "0123456789ABCDEF" * 4, "0123456789abcdef" * 4 + "\n"],

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 def acting_option() -> str | None:
     return typer.Option(
         None, "--acting-github-id", envvar="GITHUB_ACTOR_ID",
-        help="Numeric id of the GitHub account that dispatched this step (the workflow passes github.actor_id);"
+        help="Numeric id of the GitHub account that dispatched this step (default: the runner's GITHUB_ACTOR_ID);"
         " it must be the person named, or the configured website bot. Required on GitHub Actions.",
     )
 

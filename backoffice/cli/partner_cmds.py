@@ -24,7 +24,9 @@ def register(app: typer.Typer) -> None:
 
 def verify_reporter(
     partner: str = typer.Argument(..., help="Partner id."),
-    actor_id: int = typer.Option(..., "--actor-id", help="Numeric GitHub id of the user who dispatched (github.actor_id)."),
+    actor_id: int = typer.Option(
+        ..., "--actor-id", envvar="GITHUB_ACTOR_ID",
+        help="Numeric GitHub id of the user who dispatched (on GitHub Actions the runner's GITHUB_ACTOR_ID)."),
     mode: str = typer.Option(..., "--mode", help="url or artifact: how the reports come."),
     run_id: int | None = typer.Option(
         None, "--run-id", min=1,

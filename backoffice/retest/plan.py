@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ..config.curation import CurationDecl
+from ..gh_actions import matrix_of
 from ..records.concept import ConceptRecord
 from ..records.report_names import core_report, spec_report
 from ..resource_types import dynamic_formats
@@ -71,7 +72,7 @@ class RetestPlan:
 
     def matrices(self) -> list[dict[str, list[dict[str, str]]]]:
         """Each chunk as a matrix (`{"include": [...]}`)."""
-        return [{"include": [job.entry() for job in chunk]} for chunk in self.chunks]
+        return [matrix_of(job.entry() for job in chunk) for chunk in self.chunks]
 
     def fan_out(self) -> dict[str, list[dict[str, object]]]:
         """The outer matrix: one entry per chunk, its matrix as a JSON string (`entries`)."""
@@ -83,7 +84,7 @@ class RetestPlan:
 
 
 def _outer_entry(i: int, chunk: Sequence[RetestJob]) -> dict[str, object]:
-    inner = {"include": [job.entry() for job in chunk]}
+    inner = matrix_of(job.entry() for job in chunk)
     return {"chunk": i, "jobs": len(chunk), "entries": json.dumps(inner, separators=(",", ":"))}
 
 

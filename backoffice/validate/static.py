@@ -41,7 +41,9 @@ class StaticResult:
 
     @property
     def matrix(self) -> dict[str, list[dict[str, str]]]:
-        return {"include": [{"weight_format": wf} for wf in self.dynamic_formats]}
+        from ..gh_actions import matrix_of
+
+        return matrix_of({"weight_format": wf} for wf in self.dynamic_formats)
 
 
 def spec_version() -> str:
