@@ -1,0 +1,81 @@
+"""A hostile imported collection (review of issue 25's import): what one resource of the
+running collection writes into its own `summary.json` must not take another concept's
+DOI in id_map.json, and a date without a time zone must not end the whole import."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from backoffice.config.collection_config import load_collection_config
+from backoffice.importer.models import GitopsEntry, RunningItem, RunningSummary, RunningVersion
+from backoffice.importer.plan import ConceptPlan, LoadedItem, LoadedVersion, plan_import
+from backoffice.index.plan import plan_index
+from backoffice.records.concept import ConceptRecord
+from config_paths import TEST_CONFIG
+
+AT = datetime(2026, 6, 1, tzinfo=timezone.utc)
+TYPES = ("model", "dataset", "notebook", "application")
+CONFIG = load_collection_config(TEST_CONFIG)
+
+
+def _item(nick: str, rdf_id: str | None = None, created: datetime | None = None, sha: str = "a" * 64) -> LoadedItem:
+    entry = RunningVersion(version="v0", sha256=sha, source=f"https://files.example.org/{nick}/rdf.yaml",
+                           created_at=created or datetime(2025, 1, 1, tzinfo=timezone.utc))
+    content: dict[str, Any] = {"type": "model", "name": nick, "uploader": {"email": f"{nick}@example.org"}}
+    if rdf_id is not None:
+        content["id"] = rdf_id
+    return LoadedItem(RunningItem(id=f"bioimage-io/{nick}", type="model", versions=[entry]),
+                      [LoadedVersion(entry, RunningSummary(rdf_content=content, rdf_yaml_sha256=sha), [])])
+
+
+def _record(cp: ConceptPlan) -> ConceptRecord:
+    """The concept the import writes (as `importer/execute.py` does: version records with their old ids)."""
+    assert cp.record is not None, cp.notes
+    record = cp.record.model_copy(deep=True)
+    for vp in cp.versions:
+        v = vp.record.model_copy(deep=True)
+        v.rdf_sha256 = f"sha-{cp.id}"
+        assert v.legacy is not None
+        v.legacy = v.legacy.model_copy(update={"ids": vp.legacy_ids})
+        record.versions[vp.label] = v
+    return record
+
+
+def test_an_imported_rdf_id_cannot_take_another_concepts_doi() -> None:
+    gitops = [GitopsEntry(id="10.5281/zenodo.100", nickname="good-dog", versions=["103", "101"], created="2022-06-15")]
+    # `able-ant` sorts first; its rdf (summary.json rdf_content, written upstream by its uploader) claims
+    # good-dog's concept DOI, version DOI and GitOps-era rdf id
+    hostile = [_item("able-ant", "10.5281/zenodo.100"), _item("able-bee", "10.5281/zenodo.103"),
+               _item("able-cat", "10.5281/zenodo.100/101")]
+    plan = plan_import([*hostile, _item("good-dog")], gitops, {}, types=TYPES, source="src", at=AT, files=False, update=False)
+    records = [_record(cp) for cp in plan.concepts]
+    good = records[-1]
+    assert good.concept_doi == "10.5281/zenodo.100" and good.versions["v0"].doi == "10.5281/zenodo.103"
+    id_map = plan_index(records, {}, CONFIG, lambda k: "http://x/" + k).id_map
+    for doi in ("10.5281/zenodo.100", "10.5281/zenodo.103", "10.5281/zenodo.100/101", "10.5281/zenodo.101"):
+        assert id_map[doi].sha256 == "sha-good-dog", doi
+    # an rdf id naming no other concept's DOI still resolves (the GitOps-era ids of the issue)
+    own = plan_import([_item("brisk-eel", "10.5281/zenodo.900/901")], [], {}, types=TYPES, source="src", at=AT,
+                      files=False, update=False)
+    assert plan_index([_record(own.concepts[0])], {}, CONFIG, lambda k: "http://x/" + k).id_map["10.5281/zenodo.900/901"].sha256 == "sha-brisk-eel"
+
+
+def test_a_date_without_time_zone_does_not_end_the_import() -> None:
+    naive = _item("good-dog", created=datetime(2021, 3, 4))  # index.json `created_at: 2021-03-04T00:00:00`
+    gitops = [GitopsEntry(id="10.5281/zenodo.100", nickname="good-dog", versions=["103"], created="2022-06-15")]
+    plan = plan_import([naive, _item("fine-fox")], gitops, {}, types=TYPES, source="src", at=AT, files=False, update=False)
+    by = {cp.id: cp for cp in plan.concepts}
+    assert by["fine-fox"].action == "create"
+    good = by["good-dog"]
+    assert good.action == "create" and good.record is not None
+    assert good.record.created == datetime(2021, 3, 4, tzinfo=timezone.utc)  # read as UTC, like the GitOps dates
+    records = [_record(cp) for cp in plan.concepts]
+    index = plan_index(records, {}, CONFIG, lambda k: "http://x/" + k)
+    assert {e.id for e in index.collection.collection} == {"good-dog", "fine-fox"}
+
+
+def test_a_naive_running_version_date_is_utc() -> None:
+    v = RunningVersion.model_validate({"version": "v0", "sha256": "a" * 64, "source": "https://x/rdf.yaml",
+                                       "created_at": "2021-03-04T05:06:07"})
+    assert v.created_at == datetime(2021, 3, 4, 5, 6, 7, tzinfo=timezone.utc)
