@@ -79,3 +79,39 @@ def test_a_naive_running_version_date_is_utc() -> None:
     v = RunningVersion.model_validate({"version": "v0", "sha256": "a" * 64, "source": "https://x/rdf.yaml",
                                        "created_at": "2021-03-04T05:06:07"})
     assert v.created_at == datetime(2021, 3, 4, 5, 6, 7, tzinfo=timezone.utc)
+
+
+# upload-artifact refuses these in a name (NTFS and macOS limits)
+ARTIFACT_NAME_REFUSED = set('":<>|*?\r\n\\/')
+
+
+def _render(template: str, values: dict[str, str]) -> str:
+    """`${{ a || b || 'c' }}` expressions of a workflow value with `values` (a tiny evaluator for names)."""
+    import re
+
+    def one(m: re.Match[str]) -> str:
+        for alt in (a.strip() for a in m.group(1).split("||")):
+            value = alt.strip("'") if alt.startswith("'") else values.get(alt, "")
+            if value:
+                return value
+        return ""
+
+    return re.sub(r"\$\{\{(.*?)\}\}", one, template)
+
+
+def test_a_retest_leg_of_an_imported_partner_application_can_hand_over_its_summary() -> None:
+    """retest_all plans a leg for every published version, the imported `imjoy:vizarr` among
+    them (its id passes the one id rule); the leg's hand-over must have a name upload-artifact takes."""
+    from backoffice.layout import checked
+    from test_workflows import workflow
+
+    entry = {"matrix.index": "7", "matrix.concept_id": checked("imjoy:vizarr"), "matrix.version": "v0",
+             "matrix.weight_format": "", "inputs.run_key": "retest-123-0", "inputs.concept_id": "", "inputs.version": ""}
+    run = workflow("test_matrix.yaml")["jobs"]["run"]
+    upload = next(s for s in run["steps"] if str(s.get("uses", "")).startswith("actions/upload-artifact@"))
+    name = _render(upload["with"]["name"], entry)
+    assert not ARTIFACT_NAME_REFUSED & set(name), name
+    # the store job finds that hand-over under the same name (by the entry's index)
+    store = next(s["run"] for s in workflow("test_matrix.yaml")["jobs"]["store"]["steps"] if "store-test-result" in s.get("run", ""))
+    assert 'file="handovers/$RUN_KEY--$index--${weight_format:-static}/summary.json"' in store
+    assert name == "retest-123-0--7--static"
