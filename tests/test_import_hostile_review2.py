@@ -115,3 +115,16 @@ def test_a_retest_leg_of_an_imported_partner_application_can_hand_over_its_summa
     store = next(s["run"] for s in workflow("test_matrix.yaml")["jobs"]["store"]["steps"] if "store-test-result" in s.get("run", ""))
     assert 'file="handovers/$RUN_KEY--$index--${weight_format:-static}/summary.json"' in store
     assert name == "retest-123-0--7--static"
+
+
+def test_a_version_published_in_the_future_is_refused() -> None:
+    """Versions are ordered by their published date: one dated 2099 would be the concept's latest
+    (what its id resolves to) whatever is published after it."""
+    item = _item("good-dog")
+    later = RunningVersion(version="v1", sha256="b" * 64, source="https://files.example.org/good-dog/v1/rdf.yaml",
+                           created_at=datetime(2099, 1, 1, tzinfo=timezone.utc))
+    item.item.versions.append(later)
+    item.versions.append(LoadedVersion(later, RunningSummary(rdf_content={"type": "model", "name": "x"}, rdf_yaml_sha256="b" * 64), []))
+    [cp] = plan_import([item], [], {}, types=TYPES, source="src", at=AT, files=False, update=False).concepts
+    assert cp.action == "create" and [v.label for v in cp.versions] == ["v0"]
+    assert "date to come" in cp.refusals and any(n.startswith("v1: refused: published 2099-01-01") for n in cp.notes)

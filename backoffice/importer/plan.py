@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Literal, cast
 
 from ..description import summarize
@@ -200,7 +200,7 @@ def _concept_record(loaded: LoadedItem, rtype: ResourceType, gitops: GitopsEntry
                     bots: set[str]) -> ConceptRecord:
     nickname = nickname_of(loaded.item)
     created = [t for v in loaded.versions if (t := v.entry.created_at) is not None]
-    if gitops and (t := _parse_time(gitops.created)) is not None:
+    if gitops and (t := _parse_time(gitops.created)) is not None and t <= at:
         created.append(t)
     rdf_ids = [i for v in loaded.versions if v.summary and isinstance(i := v.summary.rdf_content.get("id"), str)]
     ids = old_ids(loaded.item, rdf_ids)
@@ -270,12 +270,20 @@ def _version_plan(cid: str, v: LoadedVersion, doi: str | None, older: list[str],
                        named_files(content, v.entry.source), v.reports, record, older, replace, restored)
 
 
-def version_problem(v: LoadedVersion) -> tuple[str, str] | None:
-    """(short reason, the note) why a version cannot be imported as published, or None."""
+FUTURE_SKEW = timedelta(days=1)
+"""How far after the import a published date may lie (clocks differ) before it is refused."""
+
+
+def version_problem(v: LoadedVersion, at: datetime | None = None) -> tuple[str, str] | None:
+    """(short reason, the note) why a version cannot be imported as published, or None. A version
+    published after the import (`at`) is refused: versions are ordered by that date, and a date to
+    come would make it the concept's latest for ever."""
     try:
         keys.checked_label(v.entry.version)
     except InvalidIdError as e:
         return "version label", f"{ascii(v.entry.version)}: refused: {e}"
+    if at is not None and v.entry.created_at is not None and v.entry.created_at > at + FUTURE_SKEW:
+        return "date to come", f"{v.entry.version}: refused: published {v.entry.created_at.isoformat()}, after this import"
     if v.summary is None:
         return "no summary.json", f"{v.entry.version}: refused: no summary.json (its rdf is not published)"
     if v.summary.rdf_yaml_sha256 and v.summary.rdf_yaml_sha256 != v.entry.sha256:
@@ -321,7 +329,7 @@ def plan_concept(loaded: LoadedItem, existing: ConceptRecord | None, gitops: Git
         return _refuse(plan, "type", f"refused: '{cid}' is held as a {existing.type}, the source says {rtype}")
     good: list[LoadedVersion] = []
     for v in loaded.versions:
-        problem = version_problem(v)
+        problem = version_problem(v, at)
         if problem:
             plan.refusals.append(problem[0])
             plan.notes.append(problem[1])
