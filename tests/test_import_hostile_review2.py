@@ -47,11 +47,12 @@ def test_an_imported_rdf_id_cannot_take_another_concepts_doi() -> None:
     # `able-ant` sorts first; its rdf (summary.json rdf_content, written upstream by its uploader) claims
     # good-dog's concept DOI, version DOI and GitOps-era rdf id
     hostile = [_item("able-ant", "10.5281/zenodo.100"), _item("able-bee", "10.5281/zenodo.103"),
-               _item("able-cat", "10.5281/zenodo.100/101")]
+               _item("able-cat", "10.5281/zenodo.100/101"), _item("able-dog", "10.5281/zenodo.101")]
     plan = plan_import([*hostile, _item("good-dog")], gitops, {}, types=TYPES, source="src", at=AT, files=False, update=False)
     records = [_record(cp) for cp in plan.concepts]
     good = records[-1]
     assert good.concept_doi == "10.5281/zenodo.100" and good.versions["v0"].doi == "10.5281/zenodo.103"
+    assert records[3].legacy is not None and "10.5281/zenodo.101" not in records[3].legacy.ids  # a bare DOI is never an rdf's old id
     id_map = plan_index(records, {}, CONFIG, lambda k: "http://x/" + k).id_map
     for doi in ("10.5281/zenodo.100", "10.5281/zenodo.103", "10.5281/zenodo.100/101", "10.5281/zenodo.101"):
         assert id_map[doi].sha256 == "sha-good-dog", doi

@@ -5,6 +5,7 @@ and why. `execute` does it."""
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -107,16 +108,26 @@ def id_problem(item: RunningItem) -> str | None:
     return None
 
 
+GITOPS_RDF_ID = re.compile(r"10\.5281/zenodo\.[0-9]+/[0-9]+")
+"""The one DOI-like form an rdf's own `id` is taken in: the GitOps era's `<concept DOI>/<record id>`."""
+
+
+def _rdf_id_taken(rdf_id: str) -> bool:
+    """Whether an rdf's own `id` may become an old id: anything but a DOI, or the GitOps-era form.
+    A bare DOI there is what the rdf's author wrote, and could be another concept's record DOI."""
+    return bool(rdf_id) and (not rdf_id.startswith("10.") or GITOPS_RDF_ID.fullmatch(rdf_id) is not None)
+
+
 def old_ids(item: RunningItem, rdf_ids: Sequence[str] = ()) -> list[str]:
     """The ids a resource of the running collection is known by besides its nickname: the index id
     `bioimage-io/<nickname>`; for a partner application `<partner>:<name>` also `<partner>/<name>`
     (the form of its rdf's `id` and of other resources' `links`); the rdfs' own ids
-    (GitOps-era `<concept DOI>/<record id>` among them)."""
+    (GitOps-era `<concept DOI>/<record id>` among them; no other DOI: DOIs come from the records)."""
     nickname = nickname_of(item)
     out = [item.id] if item.id != nickname else []
     if ":" in nickname:
         out.append(nickname.replace(":", "/", 1))
-    out.extend(i for i in rdf_ids if i and i != nickname)
+    out.extend(i for i in rdf_ids if _rdf_id_taken(i) and i != nickname)
     return list(dict.fromkeys(out))
 
 
