@@ -129,3 +129,21 @@ def test_a_version_published_in_the_future_is_refused() -> None:
     [cp] = plan_import([item], [], {}, types=TYPES, source="src", at=AT, files=False, update=False).concepts
     assert cp.action == "create" and [v.label for v in cp.versions] == ["v0"]
     assert "date to come" in cp.refusals and any(n.startswith("v1: refused: published 2099-01-01") for n in cp.notes)
+
+
+def test_a_tool_version_of_5000_digits_in_a_summary_does_not_end_the_import() -> None:
+    """summary.json `tests` names the tool versions; packaging's Version turns a release number into
+    an int, and Python refuses more than 4300 digits with a ValueError (not InvalidVersion)."""
+    from backoffice.records.scoring import newest_version
+
+    huge = "1" * 5000
+    item = _item("good-dog")
+    summary = item.versions[0].summary
+    assert summary is not None
+    summary.tests = {"bioimageio.core": {huge: {"status": "passed"}, "0.9.0": {"status": "failed"}}}
+    plan = plan_import([item, _item("fine-fox")], [], {}, types=TYPES, source="src", at=AT, files=False, update=False)
+    by = {cp.id: cp for cp in plan.concepts}
+    assert by["good-dog"].action == "create" and by["fine-fox"].action == "create"
+    assert by["good-dog"].versions[0].record.legacy is not None
+    assert by["good-dog"].versions[0].record.legacy.status_tests == {"bioimageio.core": "failed"}  # a PEP 440 version is newer
+    assert newest_version([huge, "0.9.0"]) == "0.9.0"
