@@ -5,7 +5,7 @@ DOI in id_map.json, and a date without a time zone must not end the whole import
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backoffice.config.collection_config import load_collection_config
 from backoffice.importer.models import GitopsEntry, RunningItem, RunningSummary, RunningVersion
@@ -13,6 +13,11 @@ from backoffice.importer.plan import ConceptPlan, LoadedItem, LoadedVersion, pla
 from backoffice.index.plan import plan_index
 from backoffice.records.concept import ConceptRecord
 from config_paths import TEST_CONFIG
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from backoffice.context import Context
 
 AT = datetime(2026, 6, 1, tzinfo=timezone.utc)
 TYPES = ("model", "dataset", "notebook", "application")
@@ -147,3 +152,30 @@ def test_a_tool_version_of_5000_digits_in_a_summary_does_not_end_the_import() ->
     assert by["good-dog"].versions[0].record.legacy is not None
     assert by["good-dog"].versions[0].record.legacy.status_tests == {"bioimageio.core": "failed"}  # a PEP 440 version is newer
     assert newest_version([huge, "0.9.0"]) == "0.9.0"
+
+
+def test_one_unreadable_summary_refuses_its_version_and_the_import_goes_on(local_ctx: "Context", tmp_path: "Path") -> None:
+    """summary.json is read as a model since `status` is one of its fields: a summary whose status
+    is a number (or that is no JSON at all) ended the whole import with one error, before a thing was
+    planned; it refuses its own version with that reason."""
+    import json
+
+    from backoffice.importer.run import import_collection
+    from import_helpers import AT as SAMPLE_AT
+    from import_helpers import copy_running
+
+    src = copy_running(tmp_path / "running")
+    index = json.loads((src / "index.json").read_text())
+    index["items"] = [i for i in index["items"] if i["id"] in ("bioimage-io/chatty-frog", "bioimage-io/fearless-crab")]
+    (src / "index.json").write_text(json.dumps(index))
+    bad = src / "reports" / "bioimage-io" / "chatty-frog"
+    for summary in bad.glob("*/summary.json"):
+        data = json.loads(summary.read_text())
+        data["status"] = 5
+        summary.write_text(json.dumps(data))
+    [report] = import_collection(local_ctx, [str(src)], at=datetime.fromisoformat(SAMPLE_AT), workers=1, files=False)
+    assert local_ctx.concepts.find("fearless-crab") is not None
+    assert local_ctx.concepts.find("chatty-frog") is None
+    assert report.refusals().get("unreadable summary.json", 0) >= 1
+    [frog] = [o for o in report.outcomes if o.id == "chatty-frog"]
+    assert any("not a summary" in n for n in frog.notes), frog.notes

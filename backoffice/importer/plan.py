@@ -33,6 +33,8 @@ class LoadedVersion:
     summary: RunningSummary | None
     reports: list[str]
     """File names of its reports (`<tool>_<tool_version>.json`)."""
+    problem: str | None = None
+    """Why its summary.json could not be read (not JSON, too large or deep, not a summary): refused with it."""
 
 
 @dataclass(frozen=True)
@@ -295,6 +297,8 @@ def version_problem(v: LoadedVersion, at: datetime | None = None) -> tuple[str, 
         return "version label", f"{ascii(v.entry.version)}: refused: {e}"
     if at is not None and v.entry.created_at is not None and v.entry.created_at > at + FUTURE_SKEW:
         return "date to come", f"{v.entry.version}: refused: published {v.entry.created_at.isoformat()}, after this import"
+    if v.problem is not None:
+        return "unreadable summary.json", f"{v.entry.version}: refused: {v.problem}"
     if v.summary is None:
         return "no summary.json", f"{v.entry.version}: refused: no summary.json (its rdf is not published)"
     if v.summary.rdf_yaml_sha256 and v.summary.rdf_yaml_sha256 != v.entry.sha256:

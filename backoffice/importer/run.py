@@ -62,7 +62,10 @@ def load_items(reader: Reader, workers: int) -> list[LoadedItem]:
             return LoadedVersion(entry, None, [])  # not read: the plan refuses the label
         if id_problem(item) is not None:
             return LoadedVersion(entry, None, [])  # not read: the plan refuses the id
-        summary = load_summary(reader, item, entry.version)
+        try:
+            summary = load_summary(reader, item, entry.version)
+        except ImportSourceError as e:  # one unreadable summary.json refuses its version; the import goes on
+            return LoadedVersion(entry, None, [], problem=str(e))
         return LoadedVersion(entry, summary, report_names(reader, item, entry.version, summary))
 
     pairs = [(i, j) for i, item in enumerate(index.items) for j in range(len(item.versions))]
