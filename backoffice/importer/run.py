@@ -64,9 +64,9 @@ def load_items(reader: Reader, workers: int) -> list[LoadedItem]:
             return LoadedVersion(entry, None, [])  # not read: the plan refuses the id
         try:
             summary = load_summary(reader, item, entry.version)
-        except ImportSourceError as e:  # one unreadable summary.json refuses its version; the import goes on
+            return LoadedVersion(entry, summary, report_names(reader, item, entry.version, summary))
+        except ImportSourceError as e:  # one unreadable summary.json (or reports folder) refuses its version; the import goes on
             return LoadedVersion(entry, None, [], problem=str(e))
-        return LoadedVersion(entry, summary, report_names(reader, item, entry.version, summary))
 
     pairs = [(i, j) for i, item in enumerate(index.items) for j in range(len(item.versions))]
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
