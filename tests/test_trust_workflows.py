@@ -77,7 +77,7 @@ def test_hand_overs_go_from_the_jobs_without_secrets_to_the_store_jobs() -> None
     # downloaded by the artifact ids the test jobs reported, found under their names
     assert download["with"]["artifact-ids"] == "${{ steps.ids.outputs.ids }}" and "pattern" not in download["with"]
     store_script = next(s["run"] for s in matrix["store"]["steps"] if "store-test-result" in s.get("run", ""))
-    assert fnmatch.fnmatch(name, "${{ inputs.run_key }}--*") and '"handovers/$RUN_KEY--$concept--' in store_script
+    assert fnmatch.fnmatch(name, "${{ inputs.run_key }}--*") and '"handovers/$RUN_KEY--$index--' in store_script
     run_script = next(s["run"] for s in matrix["run"]["steps"] if "run-test" in s.get("run", ""))
     assert upload["with"]["path"] in run_script and "summary.json" in store_script
     test = workflow("test.yaml")["jobs"]

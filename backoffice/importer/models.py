@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class _Lenient(BaseModel):
@@ -23,6 +23,13 @@ class RunningVersion(_Lenient):
     """URL of its rdf.yaml on the collection's file host."""
     created_at: datetime | None = None
     comment: str | None = None
+
+    @field_validator("created_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        """A time without a zone is UTC (as the GitOps era's dates): one naive date among aware ones
+        must not end the whole import in a comparison error."""
+        return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
 
 
 class RunningItem(_Lenient):

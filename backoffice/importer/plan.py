@@ -5,9 +5,10 @@ and why. `execute` does it."""
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Literal, cast
 
 from ..description import summarize
@@ -32,6 +33,8 @@ class LoadedVersion:
     summary: RunningSummary | None
     reports: list[str]
     """File names of its reports (`<tool>_<tool_version>.json`)."""
+    problem: str | None = None
+    """Why its summary.json could not be read (not JSON, too large or deep, not a summary): refused with it."""
 
 
 @dataclass(frozen=True)
@@ -107,16 +110,26 @@ def id_problem(item: RunningItem) -> str | None:
     return None
 
 
+GITOPS_RDF_ID = re.compile(r"10\.5281/zenodo\.[0-9]+/[0-9]+")
+"""The one DOI-like form an rdf's own `id` is taken in: the GitOps era's `<concept DOI>/<record id>`."""
+
+
+def _rdf_id_taken(rdf_id: str) -> bool:
+    """Whether an rdf's own `id` may become an old id: anything but a DOI, or the GitOps-era form.
+    A bare DOI there is what the rdf's author wrote, and could be another concept's record DOI."""
+    return bool(rdf_id) and (not rdf_id.startswith("10.") or GITOPS_RDF_ID.fullmatch(rdf_id) is not None)
+
+
 def old_ids(item: RunningItem, rdf_ids: Sequence[str] = ()) -> list[str]:
     """The ids a resource of the running collection is known by besides its nickname: the index id
     `bioimage-io/<nickname>`; for a partner application `<partner>:<name>` also `<partner>/<name>`
     (the form of its rdf's `id` and of other resources' `links`); the rdfs' own ids
-    (GitOps-era `<concept DOI>/<record id>` among them)."""
+    (GitOps-era `<concept DOI>/<record id>` among them; no other DOI: DOIs come from the records)."""
     nickname = nickname_of(item)
     out = [item.id] if item.id != nickname else []
     if ":" in nickname:
         out.append(nickname.replace(":", "/", 1))
-    out.extend(i for i in rdf_ids if i and i != nickname)
+    out.extend(i for i in rdf_ids if _rdf_id_taken(i) and i != nickname)
     return list(dict.fromkeys(out))
 
 
@@ -200,7 +213,7 @@ def _concept_record(loaded: LoadedItem, rtype: ResourceType, gitops: GitopsEntry
                     bots: set[str]) -> ConceptRecord:
     nickname = nickname_of(loaded.item)
     created = [t for v in loaded.versions if (t := v.entry.created_at) is not None]
-    if gitops and (t := _parse_time(gitops.created)) is not None:
+    if gitops and (t := _parse_time(gitops.created)) is not None and t <= at:
         created.append(t)
     rdf_ids = [i for v in loaded.versions if v.summary and isinstance(i := v.summary.rdf_content.get("id"), str)]
     ids = old_ids(loaded.item, rdf_ids)
@@ -270,12 +283,22 @@ def _version_plan(cid: str, v: LoadedVersion, doi: str | None, older: list[str],
                        named_files(content, v.entry.source), v.reports, record, older, replace, restored)
 
 
-def version_problem(v: LoadedVersion) -> tuple[str, str] | None:
-    """(short reason, the note) why a version cannot be imported as published, or None."""
+FUTURE_SKEW = timedelta(days=1)
+"""How far after the import a published date may lie (clocks differ) before it is refused."""
+
+
+def version_problem(v: LoadedVersion, at: datetime | None = None) -> tuple[str, str] | None:
+    """(short reason, the note) why a version cannot be imported as published, or None. A version
+    published after the import (`at`) is refused: versions are ordered by that date, and a date to
+    come would make it the concept's latest for ever."""
     try:
         keys.checked_label(v.entry.version)
     except InvalidIdError as e:
         return "version label", f"{ascii(v.entry.version)}: refused: {e}"
+    if at is not None and v.entry.created_at is not None and v.entry.created_at > at + FUTURE_SKEW:
+        return "date to come", f"{v.entry.version}: refused: published {v.entry.created_at.isoformat()}, after this import"
+    if v.problem is not None:
+        return "unreadable summary.json", f"{v.entry.version}: refused: {v.problem}"
     if v.summary is None:
         return "no summary.json", f"{v.entry.version}: refused: no summary.json (its rdf is not published)"
     if v.summary.rdf_yaml_sha256 and v.summary.rdf_yaml_sha256 != v.entry.sha256:
@@ -321,7 +344,7 @@ def plan_concept(loaded: LoadedItem, existing: ConceptRecord | None, gitops: Git
         return _refuse(plan, "type", f"refused: '{cid}' is held as a {existing.type}, the source says {rtype}")
     good: list[LoadedVersion] = []
     for v in loaded.versions:
-        problem = version_problem(v)
+        problem = version_problem(v, at)
         if problem:
             plan.refusals.append(problem[0])
             plan.notes.append(problem[1])

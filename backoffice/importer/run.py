@@ -62,8 +62,11 @@ def load_items(reader: Reader, workers: int) -> list[LoadedItem]:
             return LoadedVersion(entry, None, [])  # not read: the plan refuses the label
         if id_problem(item) is not None:
             return LoadedVersion(entry, None, [])  # not read: the plan refuses the id
-        summary = load_summary(reader, item, entry.version)
-        return LoadedVersion(entry, summary, report_names(reader, item, entry.version, summary))
+        try:
+            summary = load_summary(reader, item, entry.version)
+            return LoadedVersion(entry, summary, report_names(reader, item, entry.version, summary))
+        except ImportSourceError as e:  # one unreadable summary.json (or reports folder) refuses its version; the import goes on
+            return LoadedVersion(entry, None, [], problem=str(e))
 
     pairs = [(i, j) for i, item in enumerate(index.items) for j in range(len(item.versions))]
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:

@@ -33,6 +33,7 @@ from .website import (
     all_versions,
     authors,
     merge_id_maps,
+    record_dois,
     plan_aliases,
     versions_file,
     website_config,
@@ -288,7 +289,7 @@ def assemble(config: CollectionConfig, outputs: Mapping[str, ConceptOutputs], ur
     return {
         keys.COLLECTION_JSON: collection,
         keys.COLLECTION_DRAFT_JSON: drafts,
-        keys.ID_MAP_JSON: merge_id_maps({c: outputs[c].ids for c in order}),
+        keys.ID_MAP_JSON: merge_id_maps({c: outputs[c].ids for c in order}, record_dois(entries)),
         keys.ID_MAP_DRAFT_JSON: id_map_draft,
         keys.ALL_VERSIONS_JSON: all_versions(entries),
     }

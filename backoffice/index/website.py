@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -185,11 +185,35 @@ def versions_file(e: dict[str, Any] | None) -> dict[str, Any]:
             "versions": [{"v": v["version"], "created": v["created"], "doi": v.get("doi"), **_yanked(v)} for v in e["versions"]]}
 
 
-def merge_id_maps(ids: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+def record_dois(entries: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """DOI -> the concept whose record holds it (its concept DOI, a version's DOI), from collection entries."""
+    out: dict[str, str] = {}
+    for e in entries:
+        for doi in (e.get("concept_doi"), *(v.get("doi") for v in e.get("versions", []))):
+            if isinstance(doi, str) and doi:
+                out.setdefault(doi, e["id"])
+    return out
+
+
+def _doi_owner(alias: str, dois: Mapping[str, str]) -> str | None:
+    """The concept whose record DOI `alias` is, or starts with (`<concept DOI>/<record id>`), else None."""
+    key = alias
+    while True:
+        if key in dois:
+            return dois[key]
+        if "/" not in key:
+            return None
+        key = key.rsplit("/", 1)[0]
+
+
+def merge_id_maps(ids: Mapping[str, Mapping[str, Any]], dois: Mapping[str, str] | None = None) -> dict[str, Any]:
     """id_map.json from per-concept ids. Real ids (`<concept>`, `<concept>/<version>`) always win:
     an alias equal to a concept id (listed or not), of the form `<concept>/...`, or naming
-    another concept in any part (`bioimage-io/<other concept>`) is dropped;
+    another concept in any part (`bioimage-io/<other concept>`) is dropped; so is an alias that
+    is another concept's record DOI or starts with its concept DOI (`dois`, from `record_dois`:
+    an imported rdf's own `id` must not take another concept's DOI);
     an alias claimed by two concepts goes to the one whose id sorts first."""
+    dois = dois or {}
     id_map: dict[str, Any] = {}
     aliases: list[tuple[str, str, Any]] = []
     for c in sorted(ids):
@@ -201,7 +225,8 @@ def merge_id_maps(ids: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     for c, k, v in aliases:
         # an alias naming another concept in any part (`bioimage-io/<other concept>`, the running
         # collection's form) is that concept's name: an upload's own `id` must not take it
-        if k in ids or any(part in ids and part != c for part in k.split("/")) or k.split("/", 1)[0] in ids or k in id_map:
+        if (k in ids or any(part in ids and part != c for part in k.split("/")) or k.split("/", 1)[0] in ids or k in id_map
+                or _doi_owner(k, dois) not in (None, c)):
             logger.warning("id_map: alias '%s' of '%s' is not used: '%s' is taken already", k, c, k)
             continue
         id_map[k] = v

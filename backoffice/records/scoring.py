@@ -92,10 +92,11 @@ class Compatibility(_Model):
 
 
 def version_key(version: str) -> tuple[int, Version | str]:
-    """Sort key of tool versions: PEP 440 versions by value, others below them, by text."""
+    """Sort key of tool versions: PEP 440 versions by value, others below them, by text (also one
+    whose number Python will not convert: more than 4300 digits is a ValueError, not InvalidVersion)."""
     try:
         return (1, Version(version))
-    except InvalidVersion:
+    except (InvalidVersion, ValueError):
         return (0, version)
 
 
