@@ -17,30 +17,14 @@ from ..records import keys
 from ..records.concept import ConceptRecord, DownloadCounts, ResourceType, VersionRecord
 from ..records.scoring import version_key
 from ..records.imported import LegacyConcept, LegacyVersion
-from .models import GitopsEntry, RunningItem, RunningSummary, RunningVersion
+from .loaded import LoadedItem, LoadedVersion, nickname_of
+from .models import GitopsEntry, RunningItem
+from .owners import bot_addresses, named_owners, owners_of
 from .rdf_files import NamedFile, declared_sha256s, named_files
 from .restore import restore_json_losses
 
 IMPORT_ACTOR = "import-collection"
 """The actor of everything an import writes (log entries, `published_by`)."""
-
-
-@dataclass(frozen=True)
-class LoadedVersion:
-    """One version as the source publishes it."""
-
-    entry: RunningVersion
-    summary: RunningSummary | None
-    reports: list[str]
-    """File names of its reports (`<tool>_<tool_version>.json`)."""
-    problem: str | None = None
-    """Why its summary.json could not be read (not JSON, too large or deep, not a summary): refused with it."""
-
-
-@dataclass(frozen=True)
-class LoadedItem:
-    item: RunningItem
-    versions: list[LoadedVersion]
 
 
 @dataclass(frozen=True)
@@ -94,10 +78,6 @@ class ImportPlan:
         return sum(1 for c in self.concepts if c.action == action)
 
 
-def nickname_of(item: RunningItem) -> str:
-    return item.id.rsplit("/", 1)[-1]
-
-
 def id_problem(item: RunningItem) -> str | None:
     """Why an index item's id cannot be imported, or None: its nickname must pass the one id rule,
     and its workspace must be plain path segments (it names the folder its reports are read from)."""
@@ -133,40 +113,6 @@ def old_ids(item: RunningItem, rdf_ids: Sequence[str] = ()) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-BOT_PARTNER_SEPARATOR = ":"
-"""Partner applications' ids hold it; their rdfs are uploaded by the running collection's bot."""
-
-
-def bot_addresses(items: Sequence["LoadedItem"], configured: Sequence[str]) -> set[str]:
-    """E-mail addresses that are the collection's own bot, never an owner who gets mail: the
-    configured sender (`mail_from`), and the uploader of the running collection's partner
-    applications (which its bot uploads: `bioimageiobot@gmail.com`)."""
-    out = {a.strip().lower() for a in configured if a and "@" in a}
-    for loaded in items:
-        if BOT_PARTNER_SEPARATOR in nickname_of(loaded.item):
-            for v in loaded.versions:
-                email = _uploader(v)
-                if email:
-                    out.add(email.lower())
-    return out
-
-
-def _uploader(v: "LoadedVersion") -> str | None:
-    uploader: Any = (v.summary.rdf_content.get("uploader") if v.summary else None) or {}
-    email: Any = cast(dict[str, Any], uploader).get("email") if isinstance(uploader, dict) else None
-    return email if isinstance(email, str) and "@" in email else None
-
-
-def _maintainers(v: "LoadedVersion") -> list[str]:
-    listed: Any = v.summary.rdf_content.get("maintainers") if v.summary else None
-    out: list[str] = []
-    for m in cast(list[Any], listed) if isinstance(listed, list) else []:
-        login: Any = cast(dict[str, Any], m).get("github_user") if isinstance(m, dict) else None
-        if isinstance(login, str) and login.strip():
-            out.append(login.strip())
-    return out
-
-
 def zenodo_doi(record_id: str) -> str:
     return record_id if record_id.startswith("10.") else f"10.5281/zenodo.{record_id}"
 
@@ -179,26 +125,6 @@ def _parse_time(value: str | None) -> datetime | None:
     except ValueError:
         return None
     return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
-
-
-def _owners(first: LoadedItem, gitops: GitopsEntry | None, bots: set[str]) -> list[str]:
-    out: list[str] = []
-    for v in first.versions:
-        email = _uploader(v)
-        if email and email.lower() not in bots and email not in out:
-            out.append(email)
-    for o in gitops.owners if gitops else []:
-        if f"zenodo|{o}" not in out:
-            out.append(f"zenodo|{o}")
-    return out
-
-
-NAMED_OWNER = "github-user|"
-"""Prefix of an owner known only by a GitHub login (an rdf's maintainer): shown, cannot act."""
-
-
-def _named_owners(loaded: LoadedItem) -> list[str]:
-    return list(dict.fromkeys(f"{NAMED_OWNER}{login}" for v in loaded.versions for login in _maintainers(v)))
 
 
 def _id_emoji(loaded: LoadedItem) -> str | None:
@@ -221,11 +147,11 @@ def _concept_record(loaded: LoadedItem, rtype: ResourceType, gitops: GitopsEntry
     if concept_doi:
         ids.append(concept_doi)
     return ConceptRecord(
-        id=nickname, type=rtype, created=min(created) if created else at, owners=_owners(loaded, gitops, bots),
+        id=nickname, type=rtype, created=min(created) if created else at, owners=owners_of(loaded, gitops, bots),
         concept_doi=concept_doi,
         legacy=LegacyConcept(source=source, imported=at, ids=list(dict.fromkeys(ids)),
                              nickname_icon=gitops.nickname_icon if gitops else None,
-                             id_emoji=_id_emoji(loaded), named_owners=_named_owners(loaded)),
+                             id_emoji=_id_emoji(loaded), named_owners=named_owners(loaded)),
         downloads=DownloadCounts(legacy=gitops.download_count) if gitops and gitops.download_count is not None else None,
     )
 
