@@ -51,7 +51,8 @@ def _get(url: str) -> bytes:
 @pytest.fixture()
 def served(local_ctx: Context, run_cli: RunCli, tmp_path: Path) -> Iterator[str]:
     s = local_ctx.settings
-    assert run_cli(["import-collection", str(RUNNING), "--no-files"], settings=s).returncode == 0
+    # the sample's one resource whose rdf upstream could not read is refused (exit 18); the rest is held
+    assert run_cli(["import-collection", str(RUNNING), "--no-files"], settings=s).returncode == 18
     assert run_cli(["generate-collection-json"], settings=s).returncode == 0  # links for the default port, 8765
     port = _free_port()
     env = cli_environ(s)

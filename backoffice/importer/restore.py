@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
+from ..resource_types import has_weights
+
 INF = math.inf
 
 
@@ -49,7 +51,8 @@ FORMAT_04_NUMBERS: tuple[NumberField, ...] = (
 
 
 def _is_04_model(content: dict[str, Any]) -> bool:
-    return content.get("type") == "model" and str(content.get("format_version", "")).startswith("0.4")
+    rtype = content.get("type")  # resources with weights are the ones with tensor descriptions (resource_types)
+    return isinstance(rtype, str) and has_weights(rtype) and str(content.get("format_version", "")).startswith("0.4")
 
 
 def _visit(node: Any, path: tuple[str, ...], label: str, restore: Callable[[Any, str], Any]) -> Any:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone
 
-from ..layout import (  # noqa: F401  (re-exported: keys.checked, keys.LAYOUT, ...)
-    LAYOUT, MAX_CONCEPT_ID_LENGTH, MAX_LABEL_LENGTH, RESERVED_IDS, RESERVED_LABELS, KeyDoc, checked, checked_label,
-)
+from ..layout import LAYOUT as LAYOUT  # re-exported: `keys.LAYOUT`, `keys.checked`, ... as before the rules moved
+from ..layout import RESERVED_IDS as RESERVED_IDS
+from ..layout import RESERVED_LABELS as RESERVED_LABELS
+from ..layout import checked as checked
+from ..layout import checked_label as checked_label
 
 CONCEPTS_PREFIX = "concepts/"
 
