@@ -40,3 +40,16 @@ def copy_running(dest: Path) -> Path:
 def store_state(storage: Storage) -> list[tuple[str, str]]:
     """Every key with its etag (change markers included: an import names them itself)."""
     return [(o.key, o.etag) for o in storage.list("")]
+
+
+def change_upstream(src: Path, item_id: str) -> None:
+    """Edit a version's rdf in place in a copied running collection, as the running collection does
+    (its summary's description and the rdf sha256 in summary.json and index.json change)."""
+    index = json.loads((src / "index.json").read_text())
+    item = next(i for i in index["items"] if i["id"] == item_id)
+    summary_path = src / "reports" / item["id"] / "v0" / "summary.json"
+    summary = json.loads(summary_path.read_text())
+    summary["rdf_content"]["description"] = "edited in place upstream"
+    summary["rdf_yaml_sha256"] = item["versions"][0]["sha256"] = "ab" * 32
+    summary_path.write_text(json.dumps(summary))
+    (src / "index.json").write_text(json.dumps(index))

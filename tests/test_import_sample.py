@@ -23,7 +23,7 @@ from cli_runner import cli_environ
 from backoffice.errors import ImportRefusedError
 from backoffice.importer.models import RunningItem
 from backoffice.importer.sources import version_dir
-from import_helpers import AT, GITOPS, RUNNING, copy_running, sample_index, sample_report_files, store_state
+from import_helpers import AT, GITOPS, RUNNING, change_upstream, copy_running, sample_index, sample_report_files, store_state
 
 pytest_plugins = ["backoffice_fixtures"]
 
@@ -113,14 +113,7 @@ def test_changed_upstream_is_reported_and_left_unless_update(local_ctx: Context,
     ctx = local_ctx
     src = copy_running(tmp_path / "running")
     _run(ctx, str(src))
-    index = json.loads((src / "index.json").read_text())
-    item = next(i for i in index["items"] if i["id"] == "bioimage-io/chatty-frog")
-    summary_path = src / "reports" / item["id"] / "v0" / "summary.json"
-    summary = json.loads(summary_path.read_text())
-    summary["rdf_content"]["description"] = "edited in place upstream"
-    summary["rdf_yaml_sha256"] = item["versions"][0]["sha256"] = "ab" * 32
-    summary_path.write_text(json.dumps(summary))
-    (src / "index.json").write_text(json.dumps(index))
+    change_upstream(src, "bioimage-io/chatty-frog")
     before = store_state(ctx.storage)
     [r] = _run(ctx, str(src))
     frog = next(o for o in r.outcomes if o.id == "chatty-frog")

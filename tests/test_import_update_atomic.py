@@ -19,7 +19,7 @@ from backoffice.records import keys
 from backoffice.settings import Settings
 from backoffice.storage.local import LocalStorage
 from faulty_storage import FaultyStorage, InjectedFault
-from import_helpers import AT, copy_running
+from import_helpers import AT, change_upstream, copy_running
 
 pytest_plugins = ["backoffice_fixtures"]
 
@@ -37,14 +37,7 @@ def _source(tmp_path: Path) -> Path:
 
 
 def _change_upstream(src: Path) -> None:
-    index = json.loads((src / "index.json").read_text())
-    [item] = index["items"]
-    summary_path = src / "reports" / item["id"] / "v0" / "summary.json"
-    summary = json.loads(summary_path.read_text())
-    summary["rdf_content"]["description"] = "edited in place upstream"
-    summary["rdf_yaml_sha256"] = item["versions"][0]["sha256"] = "ab" * 32
-    summary_path.write_text(json.dumps(summary))
-    (src / "index.json").write_text(json.dumps(index))
+    change_upstream(src, f"bioimage-io/{CID}")
 
 
 def _update(ctx: Context, src: Path) -> None:
